@@ -1,0 +1,19 @@
+#pragma once
+// THE list of TOP ops mixq knows. Each family header ends with `using <family>_ops = op_list<...>;`;
+// adding an op is one struct in its family header plus one entry in that family's list.
+#include "mixq/dialect/top/activation.hpp"
+#include "mixq/dialect/top/elementwise.hpp"
+#include "mixq/dialect/top/registry.hpp"
+#include "mixq/dialect/top/source.hpp"
+
+namespace mixq::top {
+
+using all_ops = concat_lists<source_ops, elementwise_ops, activation_ops>::type;
+
+/// The registry of every op in `all_ops`, built once on first use.
+inline const registry& ops() {
+  static const registry r = registry::from(all_ops{});
+  return r;
+}
+
+}  // namespace mixq::top

@@ -1,0 +1,269 @@
+#pragma once
+// Runs a graph in float. Built once per graph (attributes decoded, weights bound and
+// packed), then run many times; calibration and search drive it through hooks.
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "mixq/core/error.hpp"
+#include "mixq/core/tensor.hpp"
+#include "mixq/core/thread_pool.hpp"
+#include "mixq/graph/graph.hpp"
+
+namespace mixq {
+
+using named_tensors = std::map<std::string, tensor, std::less<>>;
+
+/// Observation and substitution points. An empty std::function costs one branch per op.
+struct run_hooks {
+  /// After `node` produced result `result_index`. The hook may assign a new tensor to `t`
+  /// (e.g. its fake-quantized copy); every consumer then sees the new one. Write into t's
+  /// buffer only if `t.use_count() == 1`: shape ops share buffers with their inputs.
+  std::function<void(int node, int result_index, tensor& t)> on_output;
+  /// Before `node` runs, once per operand: `t` is what this node alone will read. Assigning
+  /// to it changes this consumer's view only (fake-quantizing one op's inputs).
+  std::function<void(int node, int operand_index, tensor& t)> on_input;
+};
+
+struct run_options {
+  const run_hooks* hooks = nullptr;
+  /// Keep every value (dump_all_tensors); otherwise an activation is freed after its last use.
+  bool keep_all = false;
+  /// Value names to keep besides the graph outputs.
+  std::vector<std::string> keep;
+  /// Start at this node; values produced before it that later nodes read must be in `cache`
+  /// (keyed by value id). Inputs are then not needed unless a later node reads them.
+  int start_node = 0;
+  const std::unordered_map<int, tensor>* cache = nullptr;
+  /// Stop after this node (-1: run to the end).
+  int stop_node = -1;
+};
+
+struct run_result {
+  std::vector<tensor> values;  // indexed by value id; defined where kept
+  std::size_t peak_activation_bytes = 0;
+  const graph* g = nullptr;
+
+  /// Graph outputs by name, in return order.
+  std::vector<std::pair<std::string, tensor>> outputs() const {
+    std::vector<std::pair<std::string, tensor>> out;
+    for (int v : g->outputs) out.emplace_back(g->values[static_cast<std::size_t>(v)].name, values[static_cast<std::size_t>(v)]);
+    return out;
+  }
+  const tensor& at(std::string_view name) const {
+    const int v = g->find_value(name);
+    if (v < 0 || !values[static_cast<std::size_t>(v)].defined()) throw error("no tensor named \"" + std::string(name) + "\" was kept");
+    return values[static_cast<std::size_t>(v)];
+  }
+  /// Every kept tensor by name (unnamed values are skipped).
+  named_tensors named() const {
+    named_tensors out;
+    for (std::size_t v = 0; v < values.size(); ++v)
+      if (values[v].defined() && !g->values[v].name.empty()) out.emplace(g->values[v].name, values[v]);
+    return out;
+  }
+};
+
+class interpreter {
+ public:
+  explicit interpreter(const graph& g, thread_pool* pool = nullptr) : g_(g), pool_(pool) {
+    g_.verify(true);
+    constants_.resize(g_.values.size());
+    prepared_.resize(g_.nodes.size());
+    last_use_.assign(g_.values.size(), -1);
+    for (std::size_t i = 0; i < g_.nodes.size(); ++i)
+      for (int v : g_.nodes[i].operands) last_use_[static_cast<std::size_t>(v)] = static_cast<int>(i);
+    for (int v : g_.outputs) last_use_[static_cast<std::size_t>(v)] = static_cast<int>(g_.nodes.size());
+    for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
+      const node& n = g_.nodes[i];
+      if (n.is<top::weight_op>()) {
+        const int v = n.results[0];
+        const value_info& vi = g_.values[static_cast<std::size_t>(v)];
+        const tensor& w = g_.weights.at(vi.name);
+        if (w.elem() != vi.type.elem)
+          throw error("weight \"" + vi.name + "\" holds " + std::string(name(w.elem())) + " but its op says " +
+                      std::string(name(vi.type.elem)));
+        constants_[static_cast<std::size_t>(v)] = w.shape() == vi.type.shape ? w : w.reshaped(vi.type.shape);
+      }
+    }
+    for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
+      const node& n = g_.nodes[i];
+      if (!n.op->prepare) continue;
+      std::vector<const tensor_type*> types;
+      std::vector<const tensor*> consts;
+      for (int v : n.operands) {
+        types.push_back(&g_.values[static_cast<std::size_t>(v)].type);
+        const tensor& c = constants_[static_cast<std::size_t>(v)];
+        consts.push_back(c.defined() ? &c : nullptr);
+      }
+      top::prepare_context ctx{types, consts};
+      prepared_[i] = n.op->prepare(ctx, n.decoded.get());
+    }
+  }
+
+  const graph& model() const noexcept { return g_; }
+
+  /// Runs on inputs keyed by the graph's input names (the `top.Input` result names).
+  run_result run(const named_tensors& inputs, const run_options& opt = {}) const {
+    const std::size_t nv = g_.values.size();
+    run_result res;
+    res.g = &g_;
+    res.values.resize(nv);
+    std::vector<tensor>& live = res.values;
+    std::vector<char> keep(nv, 0);
+    for (int v : g_.outputs) keep[static_cast<std::size_t>(v)] = 1;
+    for (const auto& k : opt.keep) {
+      const int v = g_.find_value(k);
+      if (v < 0) throw error("cannot keep \"" + k + "\": no such tensor");
+      keep[static_cast<std::size_t>(v)] = 1;
+    }
+    memory_meter meter;
+    const int end = opt.stop_node < 0 ? static_cast<int>(g_.nodes.size()) : std::min<int>(opt.stop_node + 1, static_cast<int>(g_.nodes.size()));
+    if (opt.cache)
+      for (const auto& [v, t] : *opt.cache) {
+        if (v < 0 || static_cast<std::size_t>(v) >= nv) throw error("cache holds an unknown value id");
+        live[static_cast<std::size_t>(v)] = t;
+      }
+    bind_inputs(inputs, opt, live);
+    const run_hooks* hooks = opt.hooks;
+    std::vector<const tensor*> in_ptrs;
+    std::vector<tensor> in_override;
+    std::vector<tensor_type> out_types;
+    for (int i = std::max(0, opt.start_node); i < end; ++i) {
+      const node& n = g_.nodes[static_cast<std::size_t>(i)];
+      if (n.op->has(top::trait::source)) {
+        if (n.is<top::weight_op>()) live[static_cast<std::size_t>(n.results[0])] = constants_[static_cast<std::size_t>(n.results[0])];
+        else if (n.is<top::input_op>()) {
+          const int arg = n.operands[0];
+          if (!live[static_cast<std::size_t>(arg)].defined() && !live[static_cast<std::size_t>(n.results[0])].defined())
+            throw error("input \"" + g_.node_name(i) + "\" was not given");
+          tensor& result = live[static_cast<std::size_t>(n.results[0])];
+          if (!result.defined()) result = live[static_cast<std::size_t>(arg)];
+          if (!opt.keep_all) live[static_cast<std::size_t>(arg)] = tensor{};
+          if (hooks && hooks->on_output) hooks->on_output(i, 0, result);
+          meter.add(result);
+        }
+        continue;
+      }
+      in_ptrs.clear();
+      if (hooks && hooks->on_input) in_override.assign(n.operands.size(), tensor{});
+      for (std::size_t k = 0; k < n.operands.size(); ++k) {
+        const int v = n.operands[k];
+        const tensor& t = live[static_cast<std::size_t>(v)];
+        const bool is_none = g_.values[static_cast<std::size_t>(v)].type.is_none;
+        if (!t.defined() && !is_none)
+          throw error(describe(i) + ": operand " + std::to_string(k) + " (\"" + g_.values[static_cast<std::size_t>(v)].name +
+                      "\") is not available" + (opt.start_node > 0 ? " (missing from the cache)" : ""));
+        if (hooks && hooks->on_input && !is_none) {
+          in_override[k] = t;
+          hooks->on_input(i, static_cast<int>(k), in_override[k]);
+          in_ptrs.push_back(&in_override[k]);
+        } else {
+          in_ptrs.push_back(is_none ? nullptr : &t);
+        }
+      }
+      out_types.clear();
+      for (int r : n.results) out_types.push_back(g_.values[static_cast<std::size_t>(r)].type);
+      std::vector<tensor> outs(n.results.size());
+      top::kernel_context ctx{in_ptrs, outs, out_types, pool_};
+      try {
+        n.op->compute(ctx, n.decoded.get(), prepared_[static_cast<std::size_t>(i)].get());
+      } catch (const error& e) {
+        throw error(describe(i) + ": " + e.what());
+      }
+      for (std::size_t r = 0; r < outs.size(); ++r) {
+        if (!outs[r].defined()) ctx.out(r);  // kernels that leave a result untouched produce zeros-free garbage otherwise
+        if (hooks && hooks->on_output) hooks->on_output(i, static_cast<int>(r), outs[r]);
+        live[static_cast<std::size_t>(n.results[r])] = std::move(outs[r]);
+        meter.add(live[static_cast<std::size_t>(n.results[r])]);
+      }
+      in_override.clear();
+      if (!opt.keep_all)
+        for (int v : n.operands) {
+          auto& t = live[static_cast<std::size_t>(v)];
+          if (last_use_[static_cast<std::size_t>(v)] <= i && !keep[static_cast<std::size_t>(v)] && t.defined()) {
+            meter.remove(t);
+            t = tensor{};
+          }
+        }
+      if (!opt.keep_all)
+        for (int r : n.results)
+          if (last_use_[static_cast<std::size_t>(r)] < 0 && !keep[static_cast<std::size_t>(r)]) {
+            meter.remove(live[static_cast<std::size_t>(r)]);
+            live[static_cast<std::size_t>(r)] = tensor{};
+          }
+    }
+    res.peak_activation_bytes = meter.peak;
+    return res;
+  }
+
+ private:
+  /// Counts each buffer once, however many tensors view it.
+  struct memory_meter {
+    std::unordered_map<const std::byte*, std::pair<std::size_t, int>> buffers;
+    std::size_t current = 0, peak = 0;
+    void add(const tensor& t) {
+      if (!t.defined()) return;
+      auto& e = buffers[t.raw()];
+      if (e.second++ == 0) {
+        e.first = t.nbytes();
+        current += e.first;
+        peak = std::max(peak, current);
+      }
+    }
+    void remove(const tensor& t) {
+      auto it = buffers.find(t.raw());
+      if (it == buffers.end()) return;
+      if (--it->second.second == 0) {
+        current -= it->second.first;
+        buffers.erase(it);
+      }
+    }
+  };
+
+  std::string describe(int i) const {
+    const node& n = g_.nodes[static_cast<std::size_t>(i)];
+    std::string s(n.mnemonic());
+    const std::string& nm = g_.node_name(i);
+    if (!nm.empty()) s += " \"" + nm + "\"";
+    return s;
+  }
+
+  void bind_inputs(const named_tensors& inputs, const run_options& opt, std::vector<tensor>& live) const {
+    for (const auto& [key, t] : inputs) {
+      int node_index = -1;
+      for (int i : g_.input_nodes())
+        if (g_.node_name(i) == key) node_index = i;
+      if (node_index < 0) {
+        std::string names;
+        for (int i : g_.input_nodes()) names += (names.empty() ? "" : ", ") + g_.node_name(i);
+        throw error("no input named \"" + key + "\" (the model's inputs: " + names + ")");
+      }
+      const node& n = g_.nodes[static_cast<std::size_t>(node_index)];
+      const tensor_type& want = g_.values[static_cast<std::size_t>(n.results[0])].type;
+      if (numel(t.shape()) != want.numel())
+        throw error("input \"" + key + "\" has shape " + to_string(t.shape()) + ", the model expects " + to_string(want.shape));
+      tensor v = t.elem() == want.elem ? t : t.cast(want.elem);
+      if (v.shape() != want.shape) v = v.reshaped(want.shape);
+      live[static_cast<std::size_t>(n.operands[0])] = v;
+    }
+    if (opt.start_node <= 0)
+      for (int i : g_.input_nodes()) {
+        const node& n = g_.nodes[static_cast<std::size_t>(i)];
+        if (!live[static_cast<std::size_t>(n.operands[0])].defined() && !live[static_cast<std::size_t>(n.results[0])].defined())
+          throw error("input \"" + g_.node_name(i) + "\" was not given");
+      }
+  }
+
+  const graph& g_;
+  thread_pool* pool_;
+  std::vector<tensor> constants_;
+  std::vector<top::prepared_ptr> prepared_;
+  std::vector<int> last_use_;
+};
+
+}  // namespace mixq
