@@ -1,0 +1,12 @@
+#pragma once
+// Pooling.
+#include <boost/hana/adapt_struct.hpp>
+
+#include "mixq/dialect/top/op_base.hpp"
+#include "mixq/dialect/top/registry.hpp"
+
+namespace mixq::top {
+
+using pool_ops = op_list<>;
+
+}  // namespace mixq::top

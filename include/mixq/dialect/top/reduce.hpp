@@ -1,0 +1,12 @@
+#pragma once
+// Reductions, Softmax, Arg.
+#include <boost/hana/adapt_struct.hpp>
+
+#include "mixq/dialect/top/op_base.hpp"
+#include "mixq/dialect/top/registry.hpp"
+
+namespace mixq::top {
+
+using reduce_ops = op_list<>;
+
+}  // namespace mixq::top
