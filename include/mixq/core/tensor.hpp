@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <new>
 #include <numeric>
@@ -201,5 +202,8 @@ inline std::vector<std::int64_t> to_int64_vector(const tensor& t) {
   for (std::int64_t i = 0; i < t.numel(); ++i) v[static_cast<std::size_t>(i)] = static_cast<std::int64_t>(element_as_double(t, i));
   return v;
 }
+
+/// Tensors by name (npz contents, model inputs and outputs), sorted as numpy sorts keys.
+using named_tensors = std::map<std::string, tensor, std::less<>>;
 
 }  // namespace mixq

@@ -16,8 +16,6 @@
 
 namespace mixq {
 
-using named_tensors = std::map<std::string, tensor, std::less<>>;
-
 /// Observation and substitution points. An empty std::function costs one branch per op.
 struct run_hooks {
   /// After `node` produced result `result_index`. The hook may assign a new tensor to `t`
