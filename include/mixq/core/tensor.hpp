@@ -203,7 +203,7 @@ inline std::vector<std::int64_t> to_int64_vector(const tensor& t) {
   return v;
 }
 
-/// Tensors by name (npz contents, model inputs and outputs), sorted as numpy sorts keys.
+/// Tensors looked up by name (model inputs and outputs). File order, where it matters, is kept by the npz reader.
 using named_tensors = std::map<std::string, tensor, std::less<>>;
 
 }  // namespace mixq
