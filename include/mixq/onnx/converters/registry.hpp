@@ -1,0 +1,21 @@
+#pragma once
+// Every ONNX op mixq imports, in one table built on first use.
+#include "mixq/onnx/converters/elementwise.hpp"
+#include "mixq/onnx/converters/nn.hpp"
+#include "mixq/onnx/converters/shape.hpp"
+#include "mixq/onnx/converters/table.hpp"
+
+namespace mixq::onnx {
+
+inline const converter_table& converters() {
+  static const converter_table table = [] {
+    converter_table t;
+    add_elementwise_converters(t);
+    add_nn_converters(t);
+    add_shape_converters(t);
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace mixq::onnx
