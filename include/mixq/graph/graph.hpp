@@ -194,7 +194,9 @@ inline void graph::verify(bool check_weights) const {
         }
         consts.push_back(c);
       }
-      top::infer_context ctx{in, consts, n.results.size()};
+      std::vector<tensor_type> declared;
+      for (int r : n.results) declared.push_back(values[static_cast<std::size_t>(r)].type);
+      top::infer_context ctx{in, consts, n.results.size(), declared};
       std::vector<tensor_type> inferred;
       try {
         inferred = n.op->infer(ctx, n.decoded.get());
@@ -206,6 +208,7 @@ inline void graph::verify(bool check_weights) const {
                     std::to_string(n.results.size()));
       for (std::size_t r = 0; r < inferred.size(); ++r) {
         const tensor_type& have = values[static_cast<std::size_t>(n.results[r])].type;
+        if (have.is_none) continue;  // an unused optional result (Arg's values, TopK's indices)
         if (have.shape != inferred[r].shape)
           throw error(label + ": result " + std::to_string(r) + " has type " + to_string(have.shape) +
                       " but its operands give " + to_string(inferred[r].shape));

@@ -89,6 +89,9 @@ struct one_of {
     return false;
   }
   bool operator==(std::string_view s) const { return value == s; }
+  // An exact match for literals: without it `mode == "tanh"` is ambiguous between the
+  // string_view comparison and one_of's own (via the converting constructor).
+  bool operator==(const char* s) const { return value == s; }
   friend bool operator==(const one_of&, const one_of&) = default;
 };
 
@@ -113,6 +116,10 @@ struct infer_context {
   std::span<const tensor_type* const> operands;
   std::span<const tensor* const> constants;  // same length as operands; nullptr if not constant
   std::size_t num_results = 1;                // for variadic-result ops
+  /// The result types the graph declares, when known (empty otherwise). Only for ops whose result
+  /// shape cannot be derived from operand types and constants: TPU-MLIR drops Reshape's `shape`
+  /// attribute after shape inference, and shape-carrying operands (shapeT, tileT...) may be computed.
+  std::span<const tensor_type> declared_results{};
 
   const tensor_type& operand(std::size_t i) const {
     if (i >= operands.size() || !operands[i] || operands[i]->is_none)
@@ -121,6 +128,9 @@ struct infer_context {
   }
   bool has(std::size_t i) const { return i < operands.size() && operands[i] && !operands[i]->is_none; }
   const tensor* constant(std::size_t i) const { return i < constants.size() ? constants[i] : nullptr; }
+  const tensor_type* declared(std::size_t i) const {
+    return i < declared_results.size() ? &declared_results[i] : nullptr;
+  }
 };
 
 /// Given to kernels: input tensors (nullptr for absent optional operands) and result slots.
