@@ -1,0 +1,54 @@
+// model_runner: runs a TOP-dialect .mlir on an npz of inputs and writes an npz of outputs,
+// with TPU-MLIR's flags.
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "driver.hpp"
+#include "mixq/graph/interpreter.hpp"
+#include "mixq/io/model.hpp"
+#include "mixq/io/npz.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Run a TOP-dialect .mlir model on npz inputs (FP32 interpreter)", "model_runner"};
+  std::string input, model, output = "_output.npz";
+  bool dump_all = false;
+  app.add_option("--input", input, "input npz file (keys = the model's input names)")->required();
+  app.add_option("--model", model, "TOP-dialect .mlir file (its weight npz is found via module.weight_file)")->required();
+  app.add_option("--output", output, "output npz file (keys = tensor names)")->capture_default_str();
+  app.add_flag("--dump_all_tensors", dump_all, "write every tensor, not only the model outputs");
+  mixq::driver::reject_flag(app, "--weight", "caffe models are not read; convert them to .mlir first", true);
+  mixq::driver::reject_flag(app, "--cuda", "mixq runs on the CPU", false);
+  mixq::driver::reject_flag(app, "--decrypt_lib", "bmodel files are not read", true);
+  mixq::driver::reject_flag(app, "--out_fixed", "quantized .mlir files are not run yet", false);
+  mixq::driver::reject_flag(app, "--debug", "no debug configuration is implemented", true);
+  return mixq::driver::run(app, argc, argv, [&] {
+    if (model.size() < 5 || model.substr(model.size() - 5) != ".mlir")
+      throw mixq::error(model + ": model_runner runs TOP-dialect .mlir files (run model_transform on .onnx models first)");
+    const auto t0 = std::chrono::steady_clock::now();
+    const mixq::graph g = mixq::load_model(model);
+    const mixq::named_tensors inputs = mixq::to_named(mixq::read_npz(input));
+    mixq::interpreter interp(g);
+    mixq::run_options opt;
+    opt.keep_all = dump_all;
+    const auto t1 = std::chrono::steady_clock::now();
+    const mixq::run_result res = interp.run(inputs, opt);
+    const auto t2 = std::chrono::steady_clock::now();
+    mixq::npz_file out;
+    if (dump_all) {
+      for (std::size_t v = 0; v < g.values.size(); ++v)
+        if (res.values[v].defined() && !g.values[v].name.empty() && !g.values[v].type.is_none &&
+            (g.values[v].producer < 0 || !g.nodes[static_cast<std::size_t>(g.values[v].producer)].is<mixq::top::weight_op>()))
+          out.add(g.values[v].name, res.values[v]);
+    } else {
+      for (auto& [name, t] : res.outputs()) out.add(name, t);
+    }
+    mixq::write_npz(output, out);
+    std::fprintf(stderr, "load %.1f ms, run %.1f ms, peak activations %.1f MiB\n",
+                 std::chrono::duration<double, std::milli>(t1 - t0).count(),
+                 std::chrono::duration<double, std::milli>(t2 - t1).count(),
+                 static_cast<double>(res.peak_activation_bytes) / (1024.0 * 1024.0));
+    std::printf("Result saved to:%s\n", output.c_str());
+    return 0;
+  });
+}
