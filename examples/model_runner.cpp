@@ -9,6 +9,28 @@
 #include "mixq/io/model.hpp"
 #include "mixq/io/npz.hpp"
 
+namespace {
+
+/// Every input present with the right element count, and nothing else: the error names the npz.
+void check_inputs(const mixq::graph& g, const mixq::named_tensors& inputs, const std::string& file) {
+  std::string expected;
+  for (int i : g.input_nodes()) {
+    const std::string& name = g.node_name(i);
+    const auto& type = g.values[static_cast<std::size_t>(g.nodes[static_cast<std::size_t>(i)].results[0])].type;
+    expected += (expected.empty() ? "" : ", ") + name + " " + mixq::to_string(type.shape);
+    auto it = inputs.find(name);
+    if (it == inputs.end()) throw mixq::error(file + ": no array named \"" + name + "\" (an input of the model)");
+    if (it->second.numel() != type.numel())
+      throw mixq::error(file + ": input \"" + name + "\" has shape " + mixq::to_string(it->second.shape()) +
+                        ", the model expects " + mixq::to_string(type.shape));
+  }
+  for (const auto& [name, t] : inputs)
+    if (g.find_node(name) < 0 || !g.nodes[static_cast<std::size_t>(g.find_node(name))].is<mixq::top::input_op>())
+      throw mixq::error(file + ": no input named \"" + name + "\" (the model's inputs: " + expected + ")");
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"Run a TOP-dialect .mlir model on npz inputs (FP32 interpreter)", "model_runner"};
   std::string input, model, output = "_output.npz";
@@ -28,6 +50,7 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     const mixq::graph g = mixq::load_model(model);
     const mixq::named_tensors inputs = mixq::to_named(mixq::read_npz(input));
+    check_inputs(g, inputs, input);
     mixq::interpreter interp(g);
     mixq::run_options opt;
     opt.keep_all = dump_all;

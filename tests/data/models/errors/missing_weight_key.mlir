@@ -1,0 +1,15 @@
+#loc = loc(unknown)
+module @missing_weight_key attributes {module.chip = "ALL", module.platform = "ONNX", module.state = "TOP_F32", module.top_run_mode = "STATIC", module.weight_file = "missing_weight_key_top_f32_all_weight.npz"} {
+  func.func @main(%arg0: tensor<2x4xf32> loc(unknown)) -> tensor<2x4xf32> {
+    %0 = "top.None"() : () -> none loc(#loc)
+    %1 = "top.Input"(%arg0) : (tensor<2x4xf32>) -> tensor<2x4xf32> loc(#loc1)
+    %2 = "top.Weight"() : () -> tensor<4xf32> loc(#loc2)
+    %3 = "top.Add"(%1, %2) {do_relu = false, relu_limit = -1.000000e+00 : f64} : (tensor<2x4xf32>, tensor<4xf32>) -> tensor<2x4xf32> loc(#loc3)
+    %4 = "top.Relu"(%3) {relu_limit = -1.000000e+00 : f64} : (tensor<2x4xf32>) -> tensor<2x4xf32> loc(#loc4)
+    return %4 : tensor<2x4xf32> loc(#loc)
+  } loc(#loc)
+} loc(#loc)
+#loc1 = loc("x")
+#loc2 = loc("w")
+#loc3 = loc("y_Add")
+#loc4 = loc("z_Relu")
