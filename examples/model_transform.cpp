@@ -203,7 +203,7 @@ int main(int argc, char** argv) {
     }
 
     mixq::graph g = mixq::onnx::import_model(mixq::onnx::read_model(model_def), opt);
-    mixq::transforms::canonicalize(g);
+    mixq::canonicalize(g);
     // TOP inputs without resize_dims resize to the input's own h,w, as TPU-MLIR records it.
     for (int i : g.input_nodes()) {
       auto a = g.nodes[static_cast<std::size_t>(i)].attributes<mixq::top::input_op>();
