@@ -4,7 +4,18 @@
 // wrappers below instead of version-specific xsimd names.
 #include <array>  // xsimd 8.1's AVX-512BW header uses std::array without including it
 
+// GCC 12 reports -W(maybe-)uninitialized inside its own AVX-512 intrinsic headers (the
+// deliberately undefined vectors of _mm512_undefined_*) once xsimd's exp/log are instantiated;
+// the diagnostic state that counts is the one in effect where those headers are parsed.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <xsimd/xsimd.hpp>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 namespace mixq::simd {
 
