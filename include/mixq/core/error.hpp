@@ -1,4 +1,5 @@
 #pragma once
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -17,10 +18,18 @@ class parse_error : public error {
  public:
   parse_error(std::string file, const std::string& message)
       : error(file + ": " + message), file_(std::move(file)) {}
+  /// "file:line:col: message", the form compilers use, for errors at a known place in a text file.
+  parse_error(std::string file, std::size_t line, std::size_t column, const std::string& message)
+      : error(file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message),
+        file_(std::move(file)), line_(line), column_(column) {}
   const std::string& file() const noexcept { return file_; }
+  /// 1-based; 0 when the error has no position.
+  std::size_t line() const noexcept { return line_; }
+  std::size_t column() const noexcept { return column_; }
 
  private:
   std::string file_;
+  std::size_t line_ = 0, column_ = 0;
 };
 
 namespace detail {
