@@ -195,6 +195,7 @@ inline double element_as_double(const tensor& t, std::int64_t i) {
 /// All elements as int64 (for shape-carrying tensors).
 inline std::vector<std::int64_t> to_int64_vector(const tensor& t) {
   std::vector<std::int64_t> v(static_cast<std::size_t>(t.numel()));
+  if (t.numel() == 0) return v;  // memcpy must not see the null buffers of empty tensors
   if (t.elem() == dtype::i64) {
     std::memcpy(v.data(), t.raw(), t.nbytes());
     return v;

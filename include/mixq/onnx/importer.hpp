@@ -38,8 +38,15 @@ inline std::string top_weight_file_name(const std::string& model_name) { return 
 
 inline graph import_model(const model_proto& m, const import_options& opt = {}) {
   const int opset = static_cast<int>(m.onnx_opset());
-  if (opset < 7 || opset > 17)
-    throw error("ONNX opset " + std::to_string(opset) + " is not supported (mixq imports opsets 7 to 17)");
+  if (opset < 1 || opset > 17)
+    throw error("ONNX opset " + std::to_string(opset) + " is not supported (mixq imports opsets 1 to 17)");
+  // Before opset 7 binary ops broadcast by the `broadcast`/`axis` attributes, not numpy's rules;
+  // the converters implement opsets 7 to 17, which older ops match otherwise.
+  if (opset < 7)
+    for (const auto& n : m.graph.nodes)
+      if (n.attr("broadcast"))
+        throw error(n.op_type + " \"" + import_context::node_name(n) + "\" uses the legacy broadcast attribute of opset " +
+                    std::to_string(opset) + ", which is not supported");
   const converter_table& table = converters();
   {
     std::vector<std::string> unsupported;
@@ -113,8 +120,7 @@ inline graph import_model(const model_proto& m, const import_options& opt = {}) 
   for (const auto& name : outs) {
     if (!ctx.known(name)) throw error("output \"" + name + "\" is not a tensor of the model");
     const ref& r = ctx.get(name);
-    if (r.is_constant()) throw error("output \"" + name + "\" is a constant; mixq cannot return constants");
-    g.outputs.push_back(r.value);
+    g.outputs.push_back(ctx.value_of(r));  // a constant output (Shape of a static shape...) becomes a top.Weight
   }
   remove_dead_ops(g);
   g.verify(true);

@@ -85,7 +85,10 @@ void convert_variadic(import_context& ctx, const node_proto& n) {
 
 inline void convert_pow(import_context& ctx, const node_proto& n) {
   const ref b = ctx.input(n, 1);
-  if (!is_scalar_constant(b)) throw error("only a constant scalar exponent is supported");
+  if (!is_scalar_constant(b)) {  // a tensor exponent: element-wise x ^ y
+    define_output(ctx, n, 0, ctx.emit<top::pow3_op>({ctx.input(n, 0), b}, {}, {import_context::loc_name(n)})[0]);
+    return;
+  }
   top::pow_op::attributes at;
   at.exponent = scalar_value(b);
   define_output(ctx, n, 0, ctx.emit<top::pow_op>({ctx.input(n, 0)}, at, {import_context::loc_name(n)})[0]);

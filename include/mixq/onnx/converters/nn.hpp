@@ -122,7 +122,11 @@ inline void convert_gemm(import_context& ctx, const node_proto& n) {
     b.name = (trans_b || alpha != 1.f) ? name + "_" + loc : name;
   } else {
     mm.right_transpose = trans_b;
-    if (alpha != 1.f) throw error("Gemm with a non-constant B and alpha != 1 is not supported");
+    if (alpha != 1.f) {  // alpha * (A B) = (alpha A) B
+      top::mul_const_op::attributes m;
+      m.const_val = alpha;
+      a = ctx.emit<top::mul_const_op>({a}, m, {loc + "_alpha"})[0];
+    }
   }
   const std::int64_t N = ctx.shape_of(b)[mm.right_transpose ? 0 : 1];
   ref bias;

@@ -27,6 +27,13 @@ inline void convert_constant(import_context& ctx, const node_proto& n) {
 
 /// Identity and Dropout (inference) pass their input through.
 inline void convert_identity(import_context& ctx, const node_proto& n) {
+  if (n.op_type == "Dropout" && ctx.opset() >= 12 && ctx.num_inputs(n) > 2) {
+    const auto training = ctx.constant_ints(n, 2);
+    if (!training) throw error("training_mode must be a constant");
+    const double ratio = ctx.num_inputs(n) > 1 && !n.inputs[1].empty() ? element_as_double(ctx.constant_input(n, 1, "ratio"), 0) : 0.5;
+    if (!training->empty() && (*training)[0] != 0 && ratio != 0)
+      throw error("training-mode Dropout drops random values; only inference (or ratio 0) is supported");
+  }
   define_output(ctx, n, 0, ctx.input(n, 0));
   if (n.op_type == "Dropout" && n.outputs.size() > 1 && !n.outputs[1].empty()) {
     ref mask;
