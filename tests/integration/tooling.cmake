@@ -52,7 +52,7 @@ add_executable(mixq_single_include_smoke EXCLUDE_FROM_ALL ${mixq_tooling_dir}/cm
 target_compile_features(mixq_single_include_smoke PRIVATE cxx_std_20)
 target_include_directories(mixq_single_include_smoke PRIVATE ${PROJECT_SOURCE_DIR}/single_include)
 target_include_directories(mixq_single_include_smoke SYSTEM PRIVATE ${MIXQ_XSIMD_INCLUDE})
-target_link_libraries(mixq_single_include_smoke PRIVATE Boost::headers ZLIB::ZLIB Threads::Threads mixq_project_options)
+target_link_libraries(mixq_single_include_smoke PRIVATE Boost::headers ZLIB::ZLIB Threads::Threads mixq_warnings)
 
 add_test(NAME "tooling: single header alone compiles"
   COMMAND ${CMAKE_COMMAND} --build ${PROJECT_BINARY_DIR} --config $<CONFIG> --target mixq_single_include_smoke)

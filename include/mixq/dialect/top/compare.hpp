@@ -257,22 +257,30 @@ struct logical_and_op {
     for (std::size_t i = 1; i < c.operands.size(); ++i) s = broadcast_shapes(s, c.operand(i).shape);
     return {tensor_type{c.operand(0).elem, s}};
   }
-  static void run(kernel_context& k, bool fast) {
-    std::vector<const tensor*> ins;
-    for (std::size_t i = 0; i < k.num_inputs(); ++i) ins.push_back(&k.in(i));
-    detail::fold_options o;
-    o.force_float = !detail::operands_are_integers(ins);
-    kernel_context inner = k;
-    const tensor_type domain_type{o.force_float ? dtype::f32 : dtype::i64, k.out_type().shape};
-    tensor result;
-    inner.output_types = std::span<const tensor_type>(&domain_type, 1);
-    inner.outputs = std::span<tensor>(&result, 1);
-    if (ins.size() == 1) {
-      detail::binary_fold(inner, detail::compare_fn<6>{}, o, fast, mnemonic, {ins[0], ins[0]});
-    } else {
-      detail::binary_fold(inner, detail::compare_fn<6>{}, o, fast, mnemonic, ins);
-    }
-    k.outputs[0] = result.elem() == k.out_type().elem ? result : result.cast(k.out_type().elem);
+  /// Not hot, so one plain loop serves both paths: each output element is 1 when every
+  /// input's broadcast element is nonzero (NaN counts as nonzero), stored in the result type.
+  static void run(kernel_context& k, bool) {
+    const shape_t& out_shape = k.out_type().shape;
+    std::vector<shape_t> strides;
+    for (std::size_t i = 0; i < k.num_inputs(); ++i) strides.push_back(broadcast_strides(k.in(i).shape(), out_shape));
+    tensor& y = k.out();
+    const std::int64_t n = numel(out_shape);
+    visit_dtype(y.elem(), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      T* yp = y.data<T>();
+      for (std::int64_t e = 0; e < n; ++e) {
+        bool all = true;
+        for (std::size_t i = 0; i < k.num_inputs() && all; ++i) {
+          std::int64_t rem = e, off = 0;
+          for (std::size_t d = out_shape.size(); d-- > 0;) {
+            off += (rem % out_shape[d]) * strides[i][d];
+            rem /= out_shape[d];
+          }
+          all = element_as_double(k.in(i), off) != 0.0;
+        }
+        yp[e] = from_double<T>(all ? 1.0 : 0.0);
+      }
+    });
   }
   static void reference(kernel_context& k, const attributes&) { run(k, false); }
   static void compute(kernel_context& k, const attributes&) { run(k, true); }

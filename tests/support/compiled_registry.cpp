@@ -1,0 +1,12 @@
+// The one translation unit that instantiates every op's kernels for mixq's own tests and
+// drivers (MIXQ_COMPILED_REGISTRY); library users get the inline registry instead.
+#include "mixq/dialect/top/op_list.hpp"
+
+namespace mixq::top {
+
+const registry& ops() {
+  static const registry r = make_registry();
+  return r;
+}
+
+}  // namespace mixq::top
