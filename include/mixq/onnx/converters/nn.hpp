@@ -47,8 +47,27 @@ inline void convert_conv(import_context& ctx, const node_proto& n) {
   define_output(ctx, n, 0, ctx.emit<top::conv_op>({x, w, b}, at, {import_context::loc_name(n)})[0]);
 }
 
+/// ONNX stores a ConvTranspose filter as [ic, oc/group, k...]; TOP's Deconv weight is
+/// [oc/group, ic, k...]: swap the two leading axes of a constant filter.
+inline tensor deconv_filter_to_top(const tensor& onnx_filter) {
+  const tensor f = onnx_filter.cast(dtype::f32);
+  const shape_t& s = f.shape();
+  const std::int64_t a = s[0], b = s[1], inner = numel(s) / (a * b);
+  shape_t out_shape = s;
+  std::swap(out_shape[0], out_shape[1]);
+  tensor out = tensor::empty(dtype::f32, out_shape);
+  const float* src = f.data<float>();
+  float* dst = out.data<float>();
+  for (std::int64_t i = 0; i < a; ++i)
+    for (std::int64_t j = 0; j < b; ++j)
+      std::copy(src + (i * b + j) * inner, src + (i * b + j + 1) * inner, dst + (j * a + i) * inner);
+  return out;
+}
+
 inline void convert_conv_transpose(import_context& ctx, const node_proto& n) {
-  const ref x = ctx.input(n, 0), w = ctx.input(n, 1), b = ctx.input(n, 2);
+  const ref x = ctx.input(n, 0), b = ctx.input(n, 2);
+  ref w = ctx.input(n, 1);
+  if (w.is_constant() && w.constant->rank() >= 3) w.constant = deconv_filter_to_top(*w.constant);
   const shape_t in = ctx.shape_of(x), ws = ctx.shape_of(w);
   if (in.size() < 3) throw error("input of rank " + std::to_string(in.size()) + " is not N x C x spatial");
   const std::size_t r = in.size() - 2;
