@@ -3732,7 +3732,7 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::dtype_cast_op::attributes);
 //
 // Both operands are copied into panels before the multiply so that the register-blocked microkernel
 // reads them with unit stride: A in strips of `gemm_mr` rows, B in strips of `gemm_nr` columns
-// (two SIMD vectors), each strip laid out k-major. K is blocked by `gemm_kc` so a B block stays in
+// (gemm_nv SIMD vectors), each strip laid out k-major. K is blocked by `gemm_kc` so a B block stays in
 // L2 while A strips stream through L1. An operand that is a constant (a weight) can be packed once
 // into a `packed_matrix` and reused; otherwise a packing callback fills the panels block by block,
 // which is also how convolution feeds im2col columns straight into B panels without an im2col matrix.

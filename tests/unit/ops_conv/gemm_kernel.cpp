@@ -50,6 +50,13 @@ TEST_CASE("packed gemm matches a triple loop on odd shapes", "[gemm]") {
   }
 }
 
+TEST_CASE("packed gemm covers every remainder tile: 1..mr rows by 1..nv vectors, ragged last vector", "[gemm]") {
+  const index_t W = static_cast<index_t>(simd::width<float>);
+  for (index_t M = 1; M <= simd::gemm_mr + 1; ++M)
+    for (index_t N : {index_t{1}, W - 1, W, W + 3, 2 * W, simd::gemm_nr - 1, simd::gemm_nr, simd::gemm_nr + 1})
+      check_gemm(M, N, 11, M % 2 == 0, M % 3 == 0, {}, nullptr);
+}
+
 TEST_CASE("packed gemm applies bias and clipped relu in the epilogue", "[gemm]") {
   tensor bias_rows = test::random_tensor({40}), bias_cols = test::random_tensor({90});
   simd::gemm_epilogue ep;
@@ -60,6 +67,9 @@ TEST_CASE("packed gemm applies bias and clipped relu in the epilogue", "[gemm]")
   ep.bias_per_row = false;
   ep.relu_limit = 0.5f;
   check_gemm(40, 90, 300, false, true, ep, nullptr);
+  tensor bias_odd = test::random_tensor({49});
+  ep.bias = bias_odd.data<float>();  // a column bias ending mid-vector, over several K blocks
+  check_gemm(13, 49, 700, true, false, ep, nullptr);
 }
 
 TEST_CASE("packed gemm gives the same result on several threads", "[gemm]") {

@@ -1,51 +1,80 @@
 #pragma once
 // 2-D convolution (NCHW) on the packed GEMM: per image and group, C[oc_g x oh*ow] = W_g · X_g where
 // X_g is the input itself for 1x1 stride-1 unpadded kernels, and otherwise the im2col matrix,
-// which is never materialised: its columns are gathered straight into GEMM B panels one K x N
-// block at a time, so the extra memory is one cache block.
+// which is never materialised: the input is first padded and split into stride phases (about one
+// copy of the input), after which every im2col row is a few contiguous runs that are copied with
+// vector moves straight into GEMM B panels, one K x N cache block at a time.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "mixq/kernels/simd/depthwise.hpp"
 #include "mixq/kernels/simd/gemm.hpp"
+#include "mixq/kernels/simd/partial.hpp"
 
 namespace mixq::simd {
 
 namespace detail {
 
-/// B panels of the im2col matrix of one image group (`in` points at its first channel):
-/// row k = (ci * kh + ky) * kw + kx, column n = oy * ow + ox.
-inline void pack_im2col(const conv2d_geometry& g, const float* in, index_t k0, index_t kc, index_t n0, index_t nc,
-                        float* dst) {
-  const index_t N = g.oh * g.ow, taps = g.kh * g.kw;
-  index_t row0[gemm_nr], col0[gemm_nr];
-  for (index_t s = 0; s < nc; s += gemm_nr, dst += gemm_nr * kc) {
-    const index_t first = n0 + s;
-    const index_t cols = std::max<index_t>(0, std::min(gemm_nr, N - first));
-    for (index_t t = 0; t < gemm_nr; ++t) {
-      const index_t n = first + t;
-      row0[t] = n < N ? (n / g.ow) * g.sh - g.pad_top : 0;
-      col0[t] = n < N ? (n % g.ow) * g.sw - g.pad_left : 0;
-    }
-    // the strip lies in one output row with unit stride: its inputs are contiguous too
-    const bool one_row = cols == gemm_nr && g.sw == 1 && first % g.ow + gemm_nr <= g.ow;
-    for (index_t k = 0; k < kc; ++k) {
-      const index_t kk = k0 + k, ci = kk / taps, ky = (kk % taps) / g.kw, kx = kk % g.kw;
-      const float* plane = in + ci * g.ih * g.iw;
-      float* d = dst + k * gemm_nr;
-      if (one_row) {
-        const index_t y = row0[0] + ky * g.dh, x = col0[0] + kx * g.dw;
-        if (y >= 0 && y < g.ih && x >= 0 && x + gemm_nr <= g.iw) {
-          std::memcpy(d, plane + y * g.iw + x, sizeof(float) * gemm_nr);
-          continue;
+/// The input of one image group made ready for im2col: every padded input row the taps reach,
+/// zero rows included, in the phase-split form of depthwise_layout. Tap (ky, kx) of output pixel
+/// (oy, ox) is then row (oy*sh + ky*dh) at column tap_offset[kx] + ox, so a row of the im2col
+/// matrix is a run of contiguous values per output row, for any stride, dilation and padding.
+/// Its size is about that of the input, independent of the kernel size.
+struct im2col_source {
+  const conv2d_geometry* g = nullptr;
+  depthwise_layout layout;
+  index_t rows_per_plane = 0;  // padded rows reached: (oh-1)*sh + (kh-1)*dh + 1
+  std::vector<float> data;
+
+  im2col_source(const conv2d_geometry& geom, const float* in, index_t channels, thread_pool& pool)
+      : g(&geom), layout(geom), rows_per_plane((geom.oh - 1) * geom.sh + (geom.kh - 1) * geom.dh + 1) {
+    data.resize(static_cast<std::size_t>(channels * rows_per_plane * layout.row_len));
+    pool.parallel_for(channels, 1, [&](index_t b, index_t e) {
+      std::vector<float> tmp(static_cast<std::size_t>(layout.padded_len));
+      for (index_t c = b; c < e; ++c)
+        for (index_t py = 0; py < rows_per_plane; ++py) {
+          float* dst = data.data() + (c * rows_per_plane + py) * layout.row_len;
+          const index_t iy = py - g->pad_top;
+          if (iy < 0 || iy >= g->ih)
+            zero_run(dst, layout.row_len);
+          else
+            depthwise_prepare_row(*g, layout, in + (c * g->ih + iy) * g->iw, dst, tmp.data());
         }
+    });
+  }
+};
+
+/// B panels of the im2col matrix (row k = (ci * kh + ky) * kw + kx, column n = oy * ow + ox):
+/// each matrix row is copied as runs cut at output-row and strip boundaries.
+inline void pack_im2col(const im2col_source& src, index_t k0, index_t kc, index_t n0, index_t nc, float* dst) {
+  const conv2d_geometry& g = *src.g;
+  const index_t N = g.oh * g.ow, taps = g.kh * g.kw, row_len = src.layout.row_len;
+  const index_t avail = std::max<index_t>(0, std::min(nc, N - n0));
+  const index_t strips = (nc + gemm_nr - 1) / gemm_nr, strip_size = gemm_nr * kc;
+  const index_t oy0 = n0 / g.ow, ox0 = n0 % g.ow;
+  for (index_t k = 0; k < kc; ++k) {
+    const index_t kk = k0 + k, ci = kk / taps, ky = (kk % taps) / g.kw, kx = kk % g.kw;
+    const float* base = src.data.data() + (ci * src.rows_per_plane + ky * g.dh) * row_len + src.layout.tap_offset[static_cast<std::size_t>(kx)];
+    float* d = dst + k * gemm_nr;
+    index_t filled = 0, oy = oy0, ox = ox0;
+    while (filled < avail) {
+      const index_t strip = filled / gemm_nr, within = filled - strip * gemm_nr;
+      const index_t run = std::min(std::min(g.ow - ox, gemm_nr - within), avail - filled);
+      copy_run(d + strip * strip_size + within, base + oy * g.sh * row_len + ox, run);
+      filled += run;
+      ox += run;
+      if (ox == g.ow) {
+        ox = 0;
+        ++oy;
       }
-      for (index_t t = 0; t < gemm_nr; ++t) {
-        const index_t y = row0[t] + ky * g.dh, x = col0[t] + kx * g.dw;
-        d[t] = t < cols && y >= 0 && y < g.ih && x >= 0 && x < g.iw ? plane[y * g.iw + x] : 0.f;
-      }
+    }
+    if (avail < strips * gemm_nr) {  // columns past the matrix
+      const index_t strip = avail / gemm_nr, within = avail - strip * gemm_nr;
+      zero_run(d + strip * strip_size + within, gemm_nr - within);
+      for (index_t s2 = strip + 1; s2 < strips; ++s2) zero_run(d + s2 * strip_size, gemm_nr);
     }
   }
 }
@@ -85,9 +114,11 @@ inline void conv2d_gemm(const conv2d_geometry& g, index_t batch_size, const floa
     for (index_t gi = 0; gi < g.group; ++gi) {
       const float* x = in + (n * g.ic + gi * icg) * g.ih * g.iw;
       float* y = out + (n * g.oc + gi * ocg) * N;
+      std::optional<detail::im2col_source> source;
+      if (!pointwise) source.emplace(g, x, icg, pool);
       gemm_b b = pointwise ? strided_b(x, N, N, 1)
-                           : gemm_b{nullptr, [&g, x](index_t k0, index_t kc, index_t n0, index_t nc, float* dst) {
-                                      detail::pack_im2col(g, x, k0, kc, n0, nc, dst);
+                           : gemm_b{nullptr, [&source](index_t k0, index_t kc, index_t n0, index_t nc, float* dst) {
+                                      detail::pack_im2col(*source, k0, kc, n0, nc, dst);
                                     }};
       gemm_epilogue e = ep;
       e.bias = bias ? bias + gi * ocg : nullptr;
