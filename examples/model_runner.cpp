@@ -15,18 +15,23 @@ namespace {
 void check_inputs(const mixq::graph& g, const mixq::named_tensors& inputs, const std::string& file) {
   std::string expected;
   for (int i : g.input_nodes()) {
+    const auto& type = g.values[static_cast<std::size_t>(g.nodes[static_cast<std::size_t>(i)].results[0])].type;
+    expected += (expected.empty() ? "" : ", ") + g.node_name(i) + " " + mixq::to_string(type.shape);
+  }
+  for (const auto& [name, t] : inputs) {
+    const int node = g.find_node(name);
+    if (node < 0 || !g.nodes[static_cast<std::size_t>(node)].is<mixq::top::input_op>())
+      throw mixq::error(file + ": no input named \"" + name + "\" (the model's inputs: " + expected + ")");
+  }
+  for (int i : g.input_nodes()) {
     const std::string& name = g.node_name(i);
     const auto& type = g.values[static_cast<std::size_t>(g.nodes[static_cast<std::size_t>(i)].results[0])].type;
-    expected += (expected.empty() ? "" : ", ") + name + " " + mixq::to_string(type.shape);
     auto it = inputs.find(name);
     if (it == inputs.end()) throw mixq::error(file + ": no array named \"" + name + "\" (an input of the model)");
     if (it->second.numel() != type.numel())
       throw mixq::error(file + ": input \"" + name + "\" has shape " + mixq::to_string(it->second.shape()) +
                         ", the model expects " + mixq::to_string(type.shape));
   }
-  for (const auto& [name, t] : inputs)
-    if (g.find_node(name) < 0 || !g.nodes[static_cast<std::size_t>(g.find_node(name))].is<mixq::top::input_op>())
-      throw mixq::error(file + ": no input named \"" + name + "\" (the model's inputs: " + expected + ")");
 }
 
 }  // namespace
