@@ -102,7 +102,7 @@ class tensor {
       throw error("mixq: " + std::to_string(values.size()) + " values do not fill shape " + to_string(t.shape_));
     if constexpr (std::is_same_v<T, bool>) {
       for (std::size_t i = 0; i < values.size(); ++i) t.data<bool>()[i] = values[i];
-    } else {
+    } else if (!values.empty()) {  // an empty vector's data() may be null, which memcpy must not see
       std::memcpy(t.raw(), values.data(), t.bytes_);
     }
     return t;
