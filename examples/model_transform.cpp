@@ -202,7 +202,8 @@ int main(int argc, char** argv) {
       pre.resize_dims = dims;
     }
 
-    mixq::graph g = mixq::onnx::import_model(mixq::onnx::read_model(model_def), opt);
+    const mixq::onnx::model_proto onnx_model = mixq::onnx::read_model(model_def);
+    mixq::graph g = mixq::onnx::import_model(onnx_model, opt);
     mixq::canonicalize(g);
     // TOP inputs without resize_dims resize to the input's own h,w, as TPU-MLIR records it.
     for (int i : g.input_nodes()) {
@@ -244,7 +245,7 @@ int main(int argc, char** argv) {
     const auto outs = res.outputs();
     std::vector<std::string> onnx_outputs = opt.output_names;
     if (onnx_outputs.empty())
-      for (const auto& o : mixq::onnx::read_model(model_def).graph.outputs) onnx_outputs.push_back(o.name);
+      for (const auto& o : onnx_model.graph.outputs) onnx_outputs.push_back(o.name);
     int failed = 0, compared = 0;
     for (std::size_t i = 0; i < outs.size() && i < onnx_outputs.size(); ++i) {
       const std::string& name = onnx_outputs[i];
