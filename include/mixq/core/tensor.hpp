@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "mixq/core/buffer_cache.hpp"
 #include "mixq/core/dtype.hpp"
 #include "mixq/core/error.hpp"
 
@@ -62,9 +63,10 @@ struct tensor_type {
 };
 
 namespace detail {
-inline constexpr std::size_t tensor_alignment = 64;
-struct aligned_delete {
-  void operator()(std::byte* p) const noexcept { ::operator delete[](p, std::align_val_t{tensor_alignment}); }
+inline constexpr std::size_t tensor_alignment = buffer_cache::alignment;
+struct buffer_release {
+  std::size_t bytes;
+  void operator()(std::byte* p) const noexcept { buffer_cache::release(p, bytes); }
 };
 }  // namespace detail
 
@@ -85,9 +87,7 @@ class tensor {
     t.bytes_ = bytes;
     // Round up so that SIMD tails may read (never write) a full vector past the end.
     const std::size_t alloc = (bytes + detail::tensor_alignment) & ~(detail::tensor_alignment - 1);
-    t.buffer_ = std::shared_ptr<std::byte[]>(
-        static_cast<std::byte*>(::operator new[](alloc, std::align_val_t{detail::tensor_alignment})),
-        detail::aligned_delete{});
+    t.buffer_ = std::shared_ptr<std::byte[]>(detail::buffer_cache::allocate(alloc), detail::buffer_release{alloc});
     return t;
   }
   static tensor zeros(dtype dt, shape_t shape) {
