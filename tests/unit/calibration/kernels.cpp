@@ -1,0 +1,244 @@
+// Calibration reductions against their scalar references, and the statistics built on them
+// against hand-computed TPU-MLIR behaviour.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "mixq/calibration/kernels.hpp"
+#include "mixq/calibration/kl.hpp"
+#include "mixq/calibration/statistics.hpp"
+
+using namespace mixq;
+using namespace mixq::calibration;
+
+namespace {
+
+std::vector<float> normal_values(std::size_t n, float sd, unsigned seed, float mean = 0.f) {
+  std::mt19937 gen(seed);
+  std::normal_distribution<float> d(mean, sd);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(gen);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("range_of matches the reference and flags NaN and inf") {
+  for (std::size_t n : {0u, 1u, 15u, 16u, 17u, 1000u, 65537u}) {
+    auto v = normal_values(n, 3.f, static_cast<unsigned>(n));
+    const auto a = range_of(v), b = range_of_reference(v);
+    CHECK(a.min == b.min);
+    CHECK(a.max == b.max);
+    CHECK(a.finite);
+  }
+  auto v = normal_values(100, 1.f, 3);
+  v[37] = std::numeric_limits<float>::infinity();
+  CHECK_FALSE(range_of(v).finite);
+  v[37] = std::numeric_limits<float>::quiet_NaN();
+  const auto r = range_of(v);
+  CHECK_FALSE(r.finite);
+  CHECK(r.max == range_of_reference(v).max);
+}
+
+TEST_CASE("abs histogram kernel bins like numpy on float32: floor(|x|/w + 0.5), zeros skipped") {
+  for (std::size_t n : {0u, 7u, 16u, 33u, 5000u, 300001u}) {
+    auto v = normal_values(n, 2.f, static_cast<unsigned>(n) + 1);
+    for (std::size_t i = 0; i < v.size(); i += 11) v[i] = 0.f;
+    const float w = 8.f / 2047.f;
+    std::vector<std::int64_t> a(2048, 0), b(2048, 0);
+    add_abs_histogram(v, w, a);
+    add_abs_histogram_reference(v, w, b);
+    CHECK(a == b);
+  }
+  std::vector<float> v{0.f, 1.f, -1.f, 1.49f, 1.5f, 2.f, 9.f};
+  std::vector<std::int64_t> h(3, 0);
+  add_abs_histogram(v, 1.f, h);
+  CHECK(h == std::vector<std::int64_t>{0, 3, 2});  // 9 lies past the last bin; 1.5 rounds up to 2
+}
+
+TEST_CASE("tail sums, central sums, fourth moment and sums agree with double references") {
+  for (std::size_t n : {1u, 17u, 4096u, 100003u}) {
+    const auto v = normal_values(n, 5.f, static_cast<unsigned>(n) + 9, 1.f);
+    const auto a = tail_sums_of(v, 2.f), b = tail_sums_reference(v, 2.f);
+    CHECK(a.count_above == b.count_above);
+    CHECK(a.count_nonzero == b.count_nonzero);
+    CHECK(a.sum_above == Approx(b.sum_above).epsilon(1e-6));
+    CHECK(a.sum_abs == Approx(b.sum_abs).epsilon(1e-6));
+    const auto c = central_sums_of(v, 1.0), d = central_sums_reference(v, 1.0);
+    CHECK(c.abs_dev == Approx(d.abs_dev).epsilon(1e-5));
+    CHECK(c.m2 == Approx(d.m2).epsilon(1e-5));
+    CHECK(fourth_moment_of(v, 1.0, 0.2) == Approx(fourth_moment_reference(v, 1.0, 0.2)).epsilon(1e-5));
+    CHECK(sum_of(v) == Approx(sum_reference(v)).epsilon(1e-5).margin(1e-3));
+  }
+}
+
+TEST_CASE("python_floordiv is Python's float //") {
+  CHECK(calibration::detail::python_floordiv(0.3, 0.1) == 2.0);  // fmod-based: 0.3 // 0.1 == 2.0 in Python
+  CHECK(calibration::detail::python_floordiv(1.0, 0.1) == 9.0);  // 1.0 // 0.1 == 9.0 in Python
+  CHECK(calibration::detail::python_floordiv(7.0, 2.0) == 3.0);
+  CHECK(calibration::detail::python_floordiv(-7.0, 2.0) == -4.0);
+  CHECK(calibration::detail::python_floordiv(0.0, 3.0) == 0.0);
+}
+
+TEST_CASE("abs_histogram: first batch sets width absmax/(B-1); smaller batches add in place") {
+  abs_histogram h(5);
+  std::vector<float> a{4.f, -2.f, 1.f, 0.f};
+  h.add(a, 4.f);
+  CHECK(h.counts() == std::vector<std::int64_t>{0, 1, 1, 0, 1});
+  CHECK(h.width() == 1.0);
+  std::vector<float> b{3.f, 0.4f};
+  h.add(b, 4.f);
+  CHECK(h.counts() == std::vector<std::int64_t>{1, 1, 1, 1, 1});  // only exact zeros are skipped: 0.4 lands in bin 0
+}
+
+TEST_CASE("abs_histogram grows by whole bins of range/bins when the range widens, as TPU-MLIR's combine_histogram") {
+  abs_histogram h(5);
+  std::vector<float> a{4.f};
+  h.add(a, 4.f);  // range 4, 5 bins of width 1
+  std::vector<float> b{6.f};
+  h.add(b, 6.f);
+  // step = 4/5 = 0.8; added = (6 - 4) // 0.8 + 1 = 3; 8 bins over range 3*0.8 + 4 = 6.4, width 6.4/7.
+  REQUIRE(h.counts().size() == 8);
+  CHECK(h.range() == Approx(6.4));
+  CHECK(h.width() == Approx(6.4 / 7));
+  // old counts occupy the first 5 bins as they were; 6 lands at floor(6 / (6.4/7) + 0.5) = 7.
+  std::vector<std::int64_t> want(8, 0);
+  want[4] = 1;
+  want[7] = 1;
+  CHECK(h.counts() == want);
+  CHECK(h.restarts() == 0);
+}
+
+TEST_CASE("abs_histogram restarts from the current batch past 8M bins, and after an all-zero start") {
+  abs_histogram h(2048);
+  std::vector<float> zero(10, 0.f);
+  h.add(zero, 0.f);
+  std::vector<float> one{1.f};
+  h.add(one, 1.f);  // a zero range cannot be extended: TPU-MLIR divides by zero here
+  CHECK(h.counts().size() == 2048);
+  CHECK(h.counts().back() == 1);
+  std::vector<float> huge{1e5f};
+  h.add(huge, 1e5f);  // would need ~200M bins
+  CHECK(h.restarts() == 1);
+  CHECK(h.counts().size() == 2048);
+  CHECK(std::accumulate(h.counts().begin(), h.counts().end(), std::int64_t{0}) == 1);
+}
+
+TEST_CASE("top_k keeps exactly the k most extreme values over batches") {
+  std::vector<float> all;
+  top_k hi(37, top_k::order::largest), lo(37, top_k::order::smallest), ab(37, top_k::order::largest_abs);
+  for (unsigned s = 0; s < 6; ++s) {
+    const auto v = normal_values(1000 + s * 77, 1.f + static_cast<float>(s), s);
+    all.insert(all.end(), v.begin(), v.end());
+    hi.add(v);
+    lo.add(v);
+    ab.add(v);
+  }
+  std::vector<float> sorted = all;
+  std::sort(sorted.begin(), sorted.end());
+  const auto h = hi.extremes(), l = lo.extremes(), a = ab.extremes();
+  REQUIRE(h.size() == 37);
+  for (std::size_t i = 0; i < 37; ++i) {
+    CHECK(h[i] == sorted[sorted.size() - 1 - i]);
+    CHECK(l[i] == sorted[i]);
+  }
+  std::vector<float> absv(all.size());
+  std::transform(all.begin(), all.end(), absv.begin(), [](float x) { return std::fabs(x); });
+  std::sort(absv.begin(), absv.end(), std::greater<float>());
+  for (std::size_t i = 0; i < 37; ++i) CHECK(a[i] == absv[i]);
+}
+
+TEST_CASE("interpolated percentile equals numpy's linear percentile on the top-k it was built from") {
+  const auto v = normal_values(20000, 1.f, 5);
+  const double p = 99.99;
+  const std::int64_t total = static_cast<std::int64_t>(v.size());
+  const std::int64_t k = percentile_k(total, p);
+  CHECK(k == 3);
+  top_k hi(k, top_k::order::largest);
+  hi.add(v);
+  std::vector<float> sorted = v;
+  std::sort(sorted.begin(), sorted.end());
+  // numpy 'linear': position p/100 * (n-1) between sorted[floor] and sorted[floor+1].
+  const double pos = p / 100 * static_cast<double>(total - 1);
+  const auto f = static_cast<std::size_t>(pos);
+  const double numpy = sorted[f] + (pos - static_cast<double>(f)) * (sorted[f + 1] - sorted[f]);
+  CHECK(interpolated_percentile(hi.extremes(), p, total) == Approx(numpy).epsilon(1e-6));
+}
+
+TEST_CASE("OCTAV matches its reference and the fixed point of its recurrence") {
+  for (std::size_t n : {3u, 100u, 70001u}) {
+    const auto v = normal_values(n, 1.f, static_cast<unsigned>(n));
+    const float mn = *std::min_element(v.begin(), v.end());
+    CHECK(octav_threshold(v, 8, mn) == Approx(octav_threshold_reference(v, 8, mn)).epsilon(1e-6));
+    CHECK(octav_threshold(v, 4, mn) == Approx(octav_threshold_reference(v, 4, mn)).epsilon(1e-6));
+  }
+  std::vector<float> zeros(50, 0.f);
+  CHECK(octav_threshold(zeros, 8, 0.f) == 0.0);
+  // For a standard normal the 8-bit OCTAV clip is close to the known optimum (~4.2 sigma).
+  const auto big = normal_values(200000, 1.f, 11);
+  const double s = octav_threshold(big, 8, -1.f);
+  CHECK(s > 3.5);
+  CHECK(s < 5.0);
+}
+
+TEST_CASE("ACIQ thresholds follow TPU-MLIR's formulas") {
+  const double c = 0.175 * (1 + std::sqrt(M_PI * std::log(4.0)));
+  CHECK(aciq_gauss_threshold(-1.f, 3.f, 1000, 8) == Approx(3.92403337 * 4 * c / std::sqrt(2 * std::log(1000.0))));
+  CHECK(aciq_gauss_threshold(-1.f, 3.f, 1000, 4) == Approx(2.55913642 * 4 * c / std::sqrt(2 * std::log(1000.0))));
+  CHECK(std::isinf(aciq_gauss_threshold(1.f, 1.f, 1, 8)));
+  std::vector<float> v{1.f, 2.f, 3.f, 6.f};  // mean 3, mean |x - 3| = (2 + 1 + 0 + 3) / 4
+  CHECK(aciq_laplace_threshold(v, 8) == Approx(9.89675982 * 1.5));
+  CHECK(aciq_laplace_threshold(v, 4) == Approx(5.02864014 * 1.5));
+}
+
+TEST_CASE("kurtosis is E[z^4] with z standardized by std + 1e-8; inf for a constant tensor") {
+  std::vector<float> v{-1.f, 1.f, -1.f, 1.f};  // z = +-1/(1+1e-8)
+  CHECK(kurtosis(v) == Approx(1.0).epsilon(1e-7));
+  const auto n = normal_values(300000, 2.f, 2, 5.f);
+  CHECK(kurtosis(n) == Approx(3.0).epsilon(0.02));
+  std::vector<float> c(10, 4.f);
+  CHECK(std::isinf(kurtosis(c)));
+}
+
+TEST_CASE("TPU-MLIR KL: a histogram inside the first 128 bins is matched exactly at i = 128") {
+  std::vector<std::int64_t> h(2048, 0);
+  for (int i = 0; i < 128; ++i) h[static_cast<std::size_t>(i)] = 1 + (i * 7) % 13;
+  CHECK(kl_threshold(h, 0.5) == Approx(0.5 * 128));
+}
+
+TEST_CASE("TPU-MLIR KL: a flat histogram keeps every bin (threshold = width * N)") {
+  std::vector<std::int64_t> h(2048, 100);
+  CHECK(kl_threshold(h, 0.25) == Approx(0.25 * 2048));
+}
+
+TEST_CASE("TPU-MLIR KL pads to a multiple of 128 and folds histograms above 131072 bins") {
+  const auto s = prepare_for_search(std::vector<std::int64_t>(2050, 1), 1.0, 128);
+  CHECK(s.counts.size() == 2176);
+  CHECK(s.width == 1.0);
+  const auto f = prepare_for_search(std::vector<std::int64_t>(131073, 1), 1.0, 128);
+  CHECK(f.counts.size() <= 131072);
+  CHECK(f.width == 2.0);
+  CHECK(std::accumulate(f.counts.begin(), f.counts.end(), std::int64_t{0}) == 131073);
+}
+
+TEST_CASE("TPU-MLIR KL on a Gaussian lies between the bulk and the range; INT4 clips harder") {
+  const auto v = normal_values(500000, 1.f, 21);
+  float mx = 0;
+  for (float x : v) mx = std::max(mx, std::fabs(x));
+  abs_histogram h(2048);
+  h.add(v, mx);
+  const double th = kl_threshold(h.counts(), h.width());
+  CHECK(th > 2.0);
+  CHECK(th <= mx + 2 * h.width());  // width * i may pass the max by a bin; callers clamp
+  const double trt = kl_trt_threshold(h.counts(), h.width());
+  CHECK(trt > 2.0);
+  CHECK(trt <= mx + h.width());
+  // INT4 searches in groups of 8 bins and clips harder.
+  CHECK(kl_threshold(h.counts(), h.width(), 8) < th);
+  CHECK_THROWS_AS(kl_threshold(h.counts(), h.width(), 64), error);
+}
