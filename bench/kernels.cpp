@@ -141,6 +141,9 @@ BENCHMARK(BM_conv)
     // 3x3 dense (im2col packed into B panels)
     ->Args({64, 64, 56, 3, 1, 1})
     ->Args({128, 128, 28, 3, 2, 1})
+    ->Args({128, 128, 28, 3, 1, 1})  // resnet18 layer2
+    ->Args({256, 256, 14, 3, 1, 1})  // layer3
+    ->Args({512, 512, 7, 3, 1, 1})   // layer4: N = 49 columns
     // depthwise 3x3, mobilenet_v2
     ->Args({32, 32, 112, 3, 1, 32})
     ->Args({144, 144, 56, 3, 1, 144})

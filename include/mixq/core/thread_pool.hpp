@@ -1,6 +1,7 @@
 #pragma once
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -14,18 +15,37 @@
 
 namespace mixq {
 
+namespace detail {
+inline void spin_pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+}  // namespace detail
+
 /// A fixed set of worker threads for data-parallel loops. One loop runs at a
 /// time; a loop started from inside a worker runs inline, so kernels may nest
 /// parallel_for freely without deadlock or oversubscription.
+///
+/// An inference is hundreds of short loops (a few microseconds each on small models), so
+/// waking sleeping workers through a condition variable for each would cost more than the
+/// loop: idle workers first spin for `spin_time` watching for the next loop, and only then
+/// sleep. The submitting thread runs chunks too and waits for the others by spinning (they
+/// are running, so the wait is short).
 class thread_pool {
  public:
+  /// How long an idle worker polls for new work before it sleeps.
+  static constexpr std::chrono::microseconds spin_time{200};
+
   explicit thread_pool(std::size_t threads) : size_(std::max<std::size_t>(1, threads)) {
-    for (std::size_t i = 1; i < size_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+    for (std::size_t i = 1; i < size_; ++i) workers_.emplace_back([this] { worker_loop(); });
   }
   ~thread_pool() {
     {
       std::lock_guard lock(mutex_);
-      stopping_ = true;
+      stopping_.store(true);
     }
     wake_.notify_all();
     for (auto& w : workers_) w.join();
@@ -50,18 +70,21 @@ class thread_pool {
     j.fn = &fn;
     j.n = n;
     j.chunks = chunks;
-    {
-      std::lock_guard lock(mutex_);
-      job_ = &j;
-      ++generation_;
+    job_.store(&j);
+    generation_.fetch_add(1);
+    if (sleeping_.load() > 0) {
+      std::lock_guard lock(mutex_);  // a worker between its last check and its wait sees the new generation
+      wake_.notify_all();
     }
-    wake_.notify_all();
     run_chunks(j);
-    std::unique_lock lock(mutex_);
-    // Workers that picked the job up must have left it before it goes out of scope.
-    done_.wait(lock, [&] { return j.finished.load() == j.chunks && j.active == 0; });
-    job_ = nullptr;
-    lock.unlock();
+    for (unsigned spins = 0; j.finished.load(std::memory_order_acquire) != j.chunks; ++spins) {
+      if (spins < 4096) detail::spin_pause();
+      else std::this_thread::yield();  // a worker holding a chunk was descheduled
+    }
+    // No worker may still be about to touch j once this returns: a worker counts itself in
+    // `active_` before it reads job_, so after job_ is cleared, active_ == 0 means none has j.
+    job_.store(nullptr);
+    while (active_.load() != 0) detail::spin_pause();
     if (j.failure) std::rethrow_exception(j.failure);
   }
 
@@ -85,7 +108,6 @@ class thread_pool {
     std::int64_t chunks = 0;
     std::atomic<std::int64_t> next{0};
     std::atomic<std::int64_t> finished{0};
-    int active = 0;  // workers inside run_chunks; guarded by the pool mutex
     std::exception_ptr failure;
     std::mutex failure_mutex;
   };
@@ -106,42 +128,54 @@ class thread_pool {
         std::lock_guard lock(j.failure_mutex);
         if (!j.failure) j.failure = std::current_exception();
       }
-      if (j.finished.fetch_add(1) + 1 == j.chunks) {
-        std::lock_guard lock(mutex_);
-        done_.notify_all();
-      }
+      j.finished.fetch_add(1, std::memory_order_release);
     }
     in_worker() = was;
   }
 
-  void worker_loop(std::size_t) {
-    std::uint64_t seen = 0;
+  /// Joins the current loop, if any is still published.
+  void help() {
+    active_.fetch_add(1);
+    if (job* j = job_.load()) run_chunks(*j);
+    active_.fetch_sub(1);
+  }
+
+  void worker_loop() {
+    std::uint64_t seen = generation_.load();
     for (;;) {
-      job* j;
-      {
+      // Poll: checking the clock every 256 pauses keeps its cost out of the loop.
+      const auto until = std::chrono::steady_clock::now() + spin_time;
+      bool found = false;
+      for (unsigned i = 0; !found; ++i) {
+        if (stopping_.load(std::memory_order_relaxed)) return;
+        if (generation_.load(std::memory_order_acquire) != seen) {
+          found = true;
+          break;
+        }
+        detail::spin_pause();
+        if ((i & 255) == 255 && std::chrono::steady_clock::now() > until) break;
+      }
+      if (!found) {
         std::unique_lock lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || (job_ && generation_ != seen); });
-        if (stopping_) return;
-        seen = generation_;
-        j = job_;
-        ++j->active;
+        sleeping_.fetch_add(1);
+        wake_.wait(lock, [&] { return stopping_.load() || generation_.load() != seen; });
+        sleeping_.fetch_sub(1);
+        if (stopping_.load()) return;
       }
-      run_chunks(*j);
-      {
-        std::lock_guard lock(mutex_);
-        --j->active;
-      }
-      done_.notify_all();
+      seen = generation_.load();
+      help();
     }
   }
 
   std::size_t size_;
   std::vector<std::thread> workers_;
   std::mutex mutex_, submit_mutex_;
-  std::condition_variable wake_, done_;
-  job* job_ = nullptr;
-  std::uint64_t generation_ = 0;
-  bool stopping_ = false;
+  std::condition_variable wake_;
+  std::atomic<job*> job_{nullptr};
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<int> active_{0};
+  std::atomic<int> sleeping_{0};
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace mixq
