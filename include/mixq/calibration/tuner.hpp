@@ -1,0 +1,308 @@
+#pragma once
+// Pass 2 of run_calibration: TPU-MLIR's auto-tune (SimpleTuner, facts doc §2.5), on the
+// interpreter and in memory. Ops are visited in topological order; for op E and an input T of
+// E, every candidate threshold th_k = th0 + k (absmax - th0) / steps, k = 0..steps, fake-quantizes
+// E's inputs (q = clip(round_half_even(x * 127 / th), -128, 127) * th / 127), runs E alone and
+// scores mean_s |ref - out|_2 / |ref|_1 over the tune samples; the best candidate (first of
+// equals) replaces T's threshold only if it is larger than T's current one.
+// Which inputs are tuned follows TPU-MLIR: an op whose inputs were all tuned already re-tunes
+// its first input, otherwise each not-yet-tuned input; all of E's inputs are quantized with the
+// candidate (TPU-MLIR's calc_distance); weights stay float (its fake_quant_weight works on a copy).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "mixq/calibration/collector.hpp"
+#include "mixq/core/error.hpp"
+#include "mixq/core/tensor.hpp"
+#include "mixq/graph/graph.hpp"
+#include "mixq/graph/interpreter.hpp"
+#include "mixq/quant/fake_quant.hpp"
+
+namespace mixq::calibration {
+
+struct tune_options {
+  int steps = 21;                 // debug_cmd tune_steps
+  double min_tuned_diff = 0.01;   // debug_cmd min_tuned_diff
+  bool find_lower_th = false;     // debug_cmd find_lower_th: start at th0 / 3, then a finer pass
+  /// debug_cmd not_use_fp32_tensor_as_ref: candidates quantize the inputs as the quantized
+  /// model would compute them (each op on fake-quantized inputs), not the FP32 values.
+  bool quantized_inputs = false;
+  /// Called after each op: (ops done, ops total).
+  std::function<void(std::size_t, std::size_t)> progress;
+};
+
+struct tune_result {
+  std::vector<double> thresholds;  // per row
+  std::size_t op_runs = 0;         // single-op executions, candidates included
+  std::size_t tuned_inputs = 0;    // (E, T) pairs searched
+  std::size_t raised = 0;          // rows whose threshold went up
+  std::size_t peak_cached_bytes = 0;
+};
+
+namespace detail {
+
+inline double tune_distance(const tensor& ref, const tensor& out) {
+  const auto r = ref.values<float>();
+  const auto o = out.values<float>();
+  double l2 = 0, l1 = 0;
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    const double d = static_cast<double>(r[i]) - static_cast<double>(o[i]);
+    l2 += d * d;
+    l1 += std::fabs(static_cast<double>(r[i]));
+  }
+  if (l1 == 0) return l2 == 0 ? 0.0 : std::numeric_limits<double>::infinity();
+  return std::sqrt(l2) / l1;
+}
+
+inline tensor fake_quant_copy(const tensor& t, double threshold) {
+  tensor out = tensor::empty(dtype::f32, t.shape());
+  quant::fake_quantize(t.values<float>(), out.values<float>(), quant::int_fake_quant::symmetric<8>(threshold));
+  return out;
+}
+
+}  // namespace detail
+
+class auto_tuner {
+ public:
+  /// `initial` are the untuned rows (threshold and abs max per row of `layout`); `samples` the
+  /// tune batches (model inputs by name).
+  auto_tuner(const graph& g, const interpreter& interp, const row_layout& layout, const calibration_result& initial, tune_options opt)
+      : g_(g), interp_(interp), layout_(layout), initial_(initial), opt_(std::move(opt)) {
+    if (initial_.rows.size() != layout_.rows.size()) throw error("calibration: tuner rows do not match the layout");
+  }
+
+  tune_result run(const std::vector<named_tensors>& samples) {
+    if (samples.empty()) throw error("calibration: auto-tune needs at least one tune sample");
+    tune_result res;
+    res.thresholds.resize(layout_.rows.size());
+    for (std::size_t r = 0; r < layout_.rows.size(); ++r) res.thresholds[r] = initial_.rows[r].threshold;
+    current_ = &res.thresholds;
+    const std::size_t S = samples.size();
+    const auto users = g_.users();
+    // Per sample: FP32 values (and, for quantized_inputs, the quantized chain) by value id,
+    // each freed once its last consumer has been visited.
+    std::vector<std::unordered_map<int, tensor>> ref(S), dq(S);
+    std::vector<int> remaining(g_.values.size(), 0);
+    for (std::size_t v = 0; v < users.size(); ++v) remaining[v] = static_cast<int>(users[v].size());
+    std::vector<char> tuned(layout_.rows.size(), 0);
+    std::size_t cached = 0;
+
+    for (std::size_t s = 0; s < S; ++s) bind_inputs(samples[s], ref[s]);
+    if (opt_.quantized_inputs)
+      for (std::size_t s = 0; s < S; ++s) dq[s] = ref[s];
+
+    std::size_t visited = 0;
+    const std::size_t total = g_.nodes.size();
+    for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
+      const node& n = g_.nodes[i];
+      if (opt_.progress) opt_.progress(++visited, total);
+      if (n.op->has(top::trait::source)) continue;
+      // FP32 reference outputs of E for every sample.
+      for (std::size_t s = 0; s < S; ++s) {
+        auto outs = run_node(static_cast<int>(i), ref[s], {});
+        ++res.op_runs;
+        for (std::size_t k = 0; k < n.results.size(); ++k) ref[s][n.results[k]] = std::move(outs[k]);
+      }
+      // E's inputs that are rows (activations, not weights), without repeats.
+      std::vector<int> pre;
+      for (int v : n.operands) {
+        const int r = layout_.row_of_value[static_cast<std::size_t>(v)];
+        if (r >= 0 && std::find(pre.begin(), pre.end(), r) == pre.end()) pre.push_back(r);
+      }
+      if (!pre.empty() && !layout_.rows[static_cast<std::size_t>(pre[0])].integer && !n.results.empty() &&
+          is_floating(g_.values[static_cast<std::size_t>(n.results[0])].type.elem)) {
+        if (opt_.quantized_inputs)
+          for (int r : pre) ensure_quantized(layout_.rows[static_cast<std::size_t>(r)].value, dq, res);
+        const bool all_tuned = std::all_of(pre.begin(), pre.end(), [&](int r) { return tuned[static_cast<std::size_t>(r)] != 0; });
+        std::vector<int> targets;
+        if (all_tuned) targets.push_back(pre[0]);
+        else
+          for (int r : pre)
+            if (!tuned[static_cast<std::size_t>(r)]) targets.push_back(r);
+        for (int r : targets) {
+          if (!layout_.rows[static_cast<std::size_t>(r)].integer) {
+            const double best = tune_one(static_cast<int>(i), pre, r, ref, dq, res);
+            if (best > res.thresholds[static_cast<std::size_t>(r)]) {
+              res.thresholds[static_cast<std::size_t>(r)] = best;
+            }
+            ++res.tuned_inputs;
+          }
+          tuned[static_cast<std::size_t>(r)] = 1;
+        }
+      }
+      // Drop what no later op reads.
+      for (int v : n.operands)
+        if (--remaining[static_cast<std::size_t>(v)] == 0)
+          for (std::size_t s = 0; s < S; ++s) {
+            ref[s].erase(v);
+            if (!opt_.quantized_inputs) continue;
+            // The quantized chain of v is needed until each consumer's own chain value exists.
+            bool needed = false;
+            for (int c : users[static_cast<std::size_t>(v)])
+              for (int cr : g_.nodes[static_cast<std::size_t>(c)].results)
+                if (!dq[s].count(cr) && remaining[static_cast<std::size_t>(cr)] > 0) needed = true;
+            if (!needed) dq[s].erase(v);
+          }
+      for (int r : n.results)
+        if (remaining[static_cast<std::size_t>(r)] == 0)
+          for (std::size_t s = 0; s < S; ++s) ref[s].erase(r);
+      cached = 0;
+      for (std::size_t s = 0; s < S; ++s) {
+        for (const auto& [v, t] : ref[s]) cached += t.nbytes();
+        for (const auto& [v, t] : dq[s]) cached += t.nbytes();
+      }
+      res.peak_cached_bytes = std::max(res.peak_cached_bytes, cached);
+    }
+    for (std::size_t r = 0; r < layout_.rows.size(); ++r)
+      if (res.thresholds[r] > initial_.rows[r].threshold) ++res.raised;
+    return res;
+  }
+
+ private:
+  void bind_inputs(const named_tensors& sample, std::unordered_map<int, tensor>& values) const {
+    for (int i : g_.input_nodes()) {
+      const node& n = g_.nodes[static_cast<std::size_t>(i)];
+      const std::string& name = g_.node_name(i);
+      auto it = sample.find(name);
+      if (it == sample.end()) throw error("calibration: tune sample has no input \"" + name + "\"");
+      const tensor_type& want = g_.values[static_cast<std::size_t>(n.results[0])].type;
+      if (it->second.numel() != want.numel())
+        throw error("calibration: tune input \"" + name + "\" has shape " + to_string(it->second.shape()) + ", the model expects " +
+                    to_string(want.shape));
+      tensor t = it->second.elem() == want.elem ? it->second : it->second.cast(want.elem);
+      values[n.results[0]] = t.shape() == want.shape ? t : t.reshaped(want.shape);
+    }
+  }
+
+  /// Runs node i alone with operand values from `values`; `replace` overrides some operands.
+  std::vector<tensor> run_node(int i, const std::unordered_map<int, tensor>& values, const std::unordered_map<int, tensor>& replace) const {
+    const node& n = g_.nodes[static_cast<std::size_t>(i)];
+    std::unordered_map<int, tensor> cache;
+    for (int v : n.operands) {
+      if (auto r = replace.find(v); r != replace.end()) {
+        cache[v] = r->second;
+        continue;
+      }
+      const value_info& vi = g_.values[static_cast<std::size_t>(v)];
+      if (vi.type.is_none) continue;
+      if (vi.producer >= 0 && g_.nodes[static_cast<std::size_t>(vi.producer)].is<top::weight_op>()) {
+        const tensor& w = g_.weights.at(vi.name);
+        cache[v] = w.shape() == vi.type.shape ? w : w.reshaped(vi.type.shape);
+        continue;
+      }
+      auto it = values.find(v);
+      if (it == values.end()) throw error("calibration: tuner lost the value \"" + vi.name + "\"");
+      cache[v] = it->second;
+    }
+    run_options ro;
+    ro.start_node = i;
+    ro.stop_node = i;
+    ro.cache = &cache;
+    ro.keep_all = true;
+    run_result rr = interp_.run({}, ro);
+    std::vector<tensor> outs;
+    for (int r : n.results) outs.push_back(std::move(rr.values[static_cast<std::size_t>(r)]));
+    return outs;
+  }
+
+  /// The quantized-chain value of v (not_use_fp32_tensor_as_ref): v's op run on its own
+  /// fake-quantized chain inputs, with the thresholds as they stand now.
+  void ensure_quantized(int v, std::vector<std::unordered_map<int, tensor>>& dq, tune_result& res) const {
+    const int p = g_.values[static_cast<std::size_t>(v)].producer;
+    if (p < 0) return;
+    const node& n = g_.nodes[static_cast<std::size_t>(p)];
+    if (n.op->has(top::trait::source)) return;
+    for (std::size_t s = 0; s < dq.size(); ++s) {
+      if (dq[s].count(v)) continue;
+      std::unordered_map<int, tensor> replace;
+      for (int in : n.operands) {
+        const int r = layout_.row_of_value[static_cast<std::size_t>(in)];
+        if (r < 0) continue;
+        auto it = dq[s].find(in);
+        if (it == dq[s].end()) throw error("calibration: the quantized chain lost \"" + layout_.rows[static_cast<std::size_t>(r)].name + "\"");
+        replace[in] = layout_.rows[static_cast<std::size_t>(r)].integer ? it->second
+                                                                         : detail::fake_quant_copy(it->second, current_threshold(r));
+      }
+      auto outs = run_node(p, dq[s], replace);
+      ++res.op_runs;
+      for (std::size_t k = 0; k < n.results.size(); ++k) dq[s][n.results[k]] = std::move(outs[k]);
+    }
+  }
+
+  double current_threshold(int r) const { return (*current_)[static_cast<std::size_t>(r)]; }
+
+  /// Searches the threshold of row `target` on node i's output error; returns the best candidate.
+  double tune_one(int i, const std::vector<int>& pre, int target, const std::vector<std::unordered_map<int, tensor>>& ref,
+                  const std::vector<std::unordered_map<int, tensor>>& dq, tune_result& res) {
+    const node& n = g_.nodes[static_cast<std::size_t>(i)];
+    const double th0 = initial_.rows[static_cast<std::size_t>(target)].threshold;
+    const double abs_max = initial_.rows[static_cast<std::size_t>(target)].abs_max;
+    double th_min = opt_.find_lower_th ? th0 / 3 : th0;
+    double step = (abs_max - th_min) / opt_.steps;
+    const double diff = std::fabs(abs_max - th_min);
+    double best = th0;
+    if (!(step > 0 && diff > opt_.min_tuned_diff)) return best;
+    const int out_v = n.results[0];
+    const std::size_t S = ref.size();
+    auto distance = [&](double th) {
+      double d = 0;
+      for (std::size_t s = 0; s < S; ++s) {
+        const auto& source = opt_.quantized_inputs ? dq[s] : ref[s];
+        std::unordered_map<int, tensor> replace;
+        for (int r : pre) {
+          const int v = layout_.rows[static_cast<std::size_t>(r)].value;
+          auto it = source.find(v);
+          if (it == source.end()) throw error("calibration: tuner lost the value \"" + layout_.rows[static_cast<std::size_t>(r)].name + "\"");
+          replace[v] = layout_.rows[static_cast<std::size_t>(r)].integer ? it->second : detail::fake_quant_copy(it->second, th);
+        }
+        const auto outs = run_node(i, ref[s], replace);
+        ++res.op_runs;
+        d += detail::tune_distance(ref[s].at(out_v), outs[0]);
+      }
+      return d / static_cast<double>(S);
+    };
+    double prev = -1;
+    const int passes = opt_.find_lower_th ? 2 : 1;
+    int first_k = 0, last_k = opt_.steps;
+    for (int pass = 0; pass < passes; ++pass) {
+      if (pass == 1) {  // finer pass around the best of the first
+        const double lo = best - step, hi = best + step;
+        const int times = opt_.steps / 2;
+        th_min = lo;
+        step = (hi - lo) / times;
+        first_k = 1;
+        last_k = times - 1;
+      }
+      for (int k = first_k; k <= last_k; ++k) {
+        const double th = th_min + step * k;
+        // TPU-MLIR's finer pass can step past the abs max; a threshold above it only wastes range.
+        if (!(th > 0) || th > abs_max) continue;
+        const double d = distance(th);
+        if (prev < 0) {
+          prev = d;
+          continue;
+        }
+        if (d < prev) {
+          prev = d;
+          best = th;
+        }
+      }
+    }
+    return best;
+  }
+
+  const graph& g_;
+  const interpreter& interp_;
+  const row_layout& layout_;
+  const calibration_result& initial_;
+  tune_options opt_;
+  const std::vector<double>* current_ = nullptr;
+};
+
+}  // namespace mixq::calibration
