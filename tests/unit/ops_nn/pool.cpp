@@ -138,3 +138,23 @@ TEST_CASE("1-D pooling fast path matches the reference", "[ops_nn][pool]") {
   require_compute_matches_reference("top.MaxPool", {x}, pool_attrs({3}, {1}, {1, 2}, true), 0, 0);
   require_compute_matches_reference("top.AvgPool", {x}, pool_attrs({4}, {3}, {2, 1}, true, true));
 }
+
+TEST_CASE("global pooling and strided CNN pooling match the reference", "[ops_nn][pool]") {
+  // Global windows take the whole-plane path; 3x3/2 and 2x2/2 on wide rows take the stride-phase path
+  // with full vectors and ragged tails.
+  for (std::int64_t hw : {1, 7, 12, 56}) {
+    const tensor x = random_tensor({2, 3, hw, hw + 3}, -3, 3);
+    const auto d = pool_attrs({hw, hw + 3}, {1, 1}, {0, 0, 0, 0});
+    require_compute_matches_reference("top.MaxPool", {x}, d, 0, 0);
+    require_compute_matches_reference("top.AvgPool", {x}, d, 1e-5, 1e-6);
+  }
+  const tensor x = random_tensor({1, 4, 45, 113}, -3, 3);
+  for (bool incl : {false, true}) {
+    const auto d3 = pool_attrs({3, 3}, {2, 2}, {1, 1, 1, 1}, false, incl);
+    require_compute_matches_reference("top.MaxPool", {x}, d3, 0, 0);
+    require_compute_matches_reference("top.AvgPool", {x}, d3, 1e-5, 1e-6);
+    const auto d2 = pool_attrs({2, 2}, {2, 2}, {0, 0, 0, 0}, true, incl);
+    require_compute_matches_reference("top.MaxPool", {x}, d2, 0, 0);
+    require_compute_matches_reference("top.AvgPool", {x}, d2, 1e-5, 1e-6);
+  }
+}

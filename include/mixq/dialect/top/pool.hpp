@@ -113,11 +113,12 @@ inline shape_t pool_result_shape(const pool_geometry& g, bool keepdims) {
   return s;
 }
 
-/// Scalar pooling of every plane. `mask`, when given, receives the flat in-plane index of each maximum.
-inline void pool_reference(const pool_geometry& g, const float* x, float* y, bool is_max, bool count_include_pad,
-                           double* mask = nullptr) {
+/// Scalar pooling of every plane (any element type: max pooling also runs on integer tensors).
+/// `mask`, when given, receives the flat in-plane index of each maximum.
+template <class T>
+void pool_reference(const pool_geometry& g, const T* x, T* y, bool is_max, bool count_include_pad, double* mask = nullptr) {
   for (std::int64_t p = 0; p < g.planes; ++p) {
-    const float* xp = x + p * g.in_plane();
+    const T* xp = x + p * g.in_plane();
     std::int64_t o = p * g.out_plane();
     for (std::int64_t od = 0; od < g.out[0]; ++od)
       for (std::int64_t oh = 0; oh < g.out[1]; ++oh)
@@ -136,14 +137,14 @@ inline void pool_reference(const pool_geometry& g, const float* x, float* y, boo
             for (std::int64_t h = lo[1]; h < hi[1]; ++h)
               for (std::int64_t w = lo[2]; w < hi[2]; ++w) {
                 const std::int64_t idx = (d * g.in[1] + h) * g.in[2] + w;
-                const double v = xp[idx];
+                const double v = to_double(xp[idx]);
                 ++count;
                 if (!is_max) acc += v;
                 else if (v > acc || arg < 0) acc = v, arg = idx;
               }
           if (count == 0) acc = 0.0;  // a window entirely in the padding
           else if (!is_max) acc /= static_cast<double>(count_include_pad ? padded : count);
-          y[o] = static_cast<float>(acc);
+          y[o] = from_double<T>(acc);
           if (mask) mask[o] = static_cast<double>(std::max<std::int64_t>(arg, 0));
         }
   }
@@ -153,10 +154,12 @@ inline void pool_fast(const pool_geometry& g, kernel_context& k, const float* x,
                       bool count_include_pad) {
   simd::pool2d_params p{g.in[1], g.in[2], g.out[1], g.out[2], g.k[1], g.k[2], g.s[1], g.s[2],
                         g.pb[1], g.pb[2], g.pe[1], g.pe[2], is_max, count_include_pad};
+  const simd::pool2d_plan plan(p);
   const std::int64_t planes = g.planes * g.in[0];  // 1-D and 2-D geometry have in[0] == 1
-  const std::int64_t work = std::max<std::int64_t>(1, g.out[1] * g.out[2] * g.k[1] * g.k[2]);
-  k.threads().parallel_for(planes, std::max<std::int64_t>(1, 16384 / work), [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t i = b; i < e; ++i) simd::pool2d_plane(x + i * p.ih * p.iw, y + i * p.oh * p.ow, p);
+  const std::int64_t work = std::max<std::int64_t>(1, g.in[1] * g.in[2] + g.out[1] * g.out[2] * g.k[2]);
+  k.threads().parallel_for(planes, std::max<std::int64_t>(1, 32768 / work), [&](std::int64_t b, std::int64_t e) {
+    std::vector<float> scratch(static_cast<std::size_t>(plan.scratch_size()));
+    for (std::int64_t i = b; i < e; ++i) simd::pool2d_plane(x + i * p.ih * p.iw, y + i * p.oh * p.ow, plan, scratch.data());
   });
 }
 
@@ -175,6 +178,20 @@ struct pool_op_base {
     const tensor& x = k.in(0);
     const auto g = make_pool_geometry(name(), x.shape(), a);
     tensor& y = k.out();
+    if (x.elem() != dtype::f32) {
+      if (!IsMax) throw error(std::string(name()) + ": average pooling needs a float input, got " + std::string(mixq::name(x.elem())));
+      visit_dtype(x.elem(), [&](auto tag) {  // max pooling picks values: exact in any dtype
+        using T = typename decltype(tag)::type;
+        T* yp = reinterpret_cast<T*>(y.raw());
+        pool_reference(g, reinterpret_cast<const T*>(x.raw()), yp, true, false);
+        if (a.do_relu)
+          for (std::int64_t i = 0; i < y.numel(); ++i) {
+            const double v = std::max(to_double(yp[i]), 0.0);
+            yp[i] = from_double<T>(a.relu_limit > 0 ? std::min(v, a.relu_limit) : v);
+          }
+      });
+      return;
+    }
     float* yp = y.data<float>();
     pool_reference(g, x.data<float>(), yp, IsMax, a.count_include_pad);
     for (std::int64_t i = 0; i < y.numel(); ++i) yp[i] = relu_clip(yp[i], a.do_relu, a.relu_limit);
@@ -182,7 +199,8 @@ struct pool_op_base {
   static void compute(kernel_context& k, const attributes& a) {
     const tensor& x = k.in(0);
     const auto g = make_pool_geometry(name(), x.shape(), a);
-    if (g.k[0] != 1 || g.in[0] != 1) return reference(k, a);  // 3-D pooling: the scalar loop
+    // 3-D pooling and integer tensors: the scalar loop
+    if (g.k[0] != 1 || g.in[0] != 1 || x.elem() != dtype::f32) return reference(k, a);
     tensor& y = k.out();
     float* yp = y.data<float>();
     pool_fast(g, k, x.data<float>(), yp, IsMax, a.count_include_pad);
