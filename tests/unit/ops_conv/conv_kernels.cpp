@@ -137,3 +137,22 @@ TEST_CASE("im2col convolution kernel matches a direct convolution across cache b
     check_conv_kernel(s, true, three);
   }
 }
+
+TEST_CASE("small feature maps run the transposed GEMM and match a direct convolution", "[conv]") {
+  thread_pool one(1), three(3);
+  const std::vector<conv_shape> shapes{
+      {1, 48, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     // resnet layer4-like: 49 pixels, 64 channels
+      {2, 40, 7, 7, 96, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},     // pointwise at 7x7, batch 2
+      {1, 24, 14, 14, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},   // stride 2 to 7x7
+      {1, 300, 5, 3, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},    // K = 1350 over several K blocks, groups, 3-wide rows
+      {1, 16, 9, 9, 32, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1},     // strided 1x1 (im2col path) on 25 pixels
+  };
+  for (const auto& s : shapes) {
+    INFO("oc " << s.oc << " at " << s.ih << "x" << s.iw);
+    REQUIRE(simd::conv_prefers_transposed(geometry_of(s)));
+    check_conv_kernel(s, false, one);
+    check_conv_kernel(s, true, three);
+  }
+  // Large maps keep C = W · X.
+  REQUIRE_FALSE(simd::conv_prefers_transposed(geometry_of({1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1})));
+}

@@ -3,7 +3,8 @@
 // X_g is the input itself for 1x1 stride-1 unpadded kernels, and otherwise the im2col matrix,
 // which is never materialised: the input is first padded and split into stride phases (about one
 // copy of the input), after which every im2col row is a few contiguous runs that are copied with
-// vector moves straight into GEMM B panels, one K x N cache block at a time.
+// vector moves straight into GEMM B panels, one K x N cache block at a time. Small feature maps
+// run the transposed product C^T = X^T · W^T instead (conv_prefers_transposed).
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -79,17 +80,92 @@ inline void pack_im2col(const im2col_source& src, index_t k0, index_t kc, index_
   }
 }
 
+/// A panels of the transposed im2col matrix (row n = output pixel oy * ow + ox, column k as in
+/// pack_im2col), for the GEMM that computes C^T = im2col^T · W^T. A strip holds gemm_mr
+/// consecutive pixels: one contiguous run of the source row when they share an output row,
+/// otherwise a gather by precomputed offsets.
+inline void pack_im2col_a(const im2col_source& src, index_t m0, index_t mc, index_t k0, index_t kc, float* dst) {
+  const conv2d_geometry& g = *src.g;
+  const index_t N = g.oh * g.ow, taps = g.kh * g.kw, row_len = src.layout.row_len;
+  std::vector<index_t> k_base(static_cast<std::size_t>(kc));
+  for (index_t k = 0; k < kc; ++k) {
+    const index_t kk = k0 + k, ci = kk / taps, ky = (kk % taps) / g.kw, kx = kk % g.kw;
+    k_base[static_cast<std::size_t>(k)] =
+        (ci * src.rows_per_plane + ky * g.dh) * row_len + src.layout.tap_offset[static_cast<std::size_t>(kx)];
+  }
+  const float* data = src.data.data();
+  for (index_t s = 0; s < mc; s += gemm_mr, dst += gemm_mr * kc) {
+    const index_t rows = std::max<index_t>(0, std::min(gemm_mr, std::min(mc - s, N - m0 - s)));
+    index_t off[gemm_mr] = {};
+    for (index_t r = 0; r < rows; ++r) {
+      const index_t n = m0 + s + r, oy = n / g.ow, ox = n % g.ow;
+      off[r] = oy * g.sh * row_len + ox;
+    }
+    const bool contiguous = rows == gemm_mr && off[gemm_mr - 1] - off[0] == gemm_mr - 1;
+    for (index_t k = 0; k < kc; ++k) {
+      const float* base = data + k_base[static_cast<std::size_t>(k)];
+      float* d = dst + k * gemm_mr;
+      if (contiguous) {
+        std::memcpy(d, base + off[0], sizeof(float) * gemm_mr);
+      } else {
+        index_t r = 0;
+        for (; r < rows; ++r) d[r] = base[off[r]];
+        for (; r < gemm_mr; ++r) d[r] = 0.f;
+      }
+    }
+  }
+}
+
+/// Relative cost per k step of a GEMM tile grid over rows x cols: each register tile of r rows
+/// and v vectors takes about max(r*v FMAs, r broadcasts + v loads) / 2 cycles (two FMA and two
+/// load ports). Only the ratio of the two orientations of a convolution matters.
+inline double gemm_grid_cost(index_t rows, index_t cols) {
+  constexpr index_t W = static_cast<index_t>(width<float>);
+  auto tile = [](index_t r, index_t v) { return 0.5 * static_cast<double>(std::max(r * v, r + v)); };
+  const index_t full_rows = rows / gemm_mr, rest_rows = rows % gemm_mr;
+  const index_t full_cols = cols / gemm_nr, rest_vectors = (cols % gemm_nr + W - 1) / W;
+  auto strip = [&](index_t r) {
+    return static_cast<double>(full_cols) * tile(r, gemm_nv) + (rest_vectors ? tile(r, rest_vectors) : 0.0);
+  };
+  return static_cast<double>(full_rows) * strip(gemm_mr) + (rest_rows ? strip(rest_rows) : 0.0);
+}
+
+/// Transposes a rows x cols row-major block (row stride ld_src) into dst (row stride ld_dst).
+inline void transpose_block(const float* src, index_t rows, index_t cols, index_t ld_src, float* dst, index_t ld_dst) {
+  constexpr index_t T = 16;
+  for (index_t i0 = 0; i0 < rows; i0 += T)
+    for (index_t j0 = 0; j0 < cols; j0 += T) {
+      const index_t i1 = std::min(rows, i0 + T), j1 = std::min(cols, j0 + T);
+      for (index_t j = j0; j < j1; ++j)
+        for (index_t i = i0; i < i1; ++i) dst[j * ld_dst + i] = src[i * ld_src + j];
+    }
+}
+
 }  // namespace detail
 
-/// Filter [oc, ic/g, kh, kw] packed as the A operand of each group's GEMM, once per model.
+/// True when the GEMM of this convolution runs faster as C^T = X^T · W^T (pixels as rows,
+/// output channels across vectors): small feature maps, e.g. 7x7 = 49 pixels, fill 48 + 1
+/// columns as C = W · X, but 512 channels fill whole vectors. The result is the same bit for
+/// bit (each output is the same sum in the same order); C^T is transposed into NCHW at the end.
+inline bool conv_prefers_transposed(const conv2d_geometry& g) {
+  const index_t ocg = g.oc / g.group, N = g.oh * g.ow;
+  return detail::gemm_grid_cost(N, ocg) < 0.85 * detail::gemm_grid_cost(ocg, N);
+}
+
+/// Filter [oc, ic/g, kh, kw] packed once per model for each group's GEMM: as the A operand
+/// (ocg x K), or, when `transposed`, W^T as the B operand (K x ocg).
 struct packed_conv_filter {
+  bool transposed = false;
   std::vector<packed_matrix> groups;
 };
 
 inline packed_conv_filter pack_conv_filter(const conv2d_geometry& g, const float* filter) {
   packed_conv_filter pf;
+  pf.transposed = conv_prefers_transposed(g);
   const index_t ocg = g.oc / g.group, K = g.ic / g.group * g.kh * g.kw;
-  for (index_t gi = 0; gi < g.group; ++gi) pf.groups.push_back(pack_a_once(filter + gi * ocg * K, ocg, K, K, 1));
+  for (index_t gi = 0; gi < g.group; ++gi)
+    pf.groups.push_back(pf.transposed ? pack_b_once(filter + gi * ocg * K, K, ocg, 1, K)
+                                      : pack_a_once(filter + gi * ocg * K, ocg, K, K, 1));
   return pf;
 }
 
@@ -110,12 +186,27 @@ inline void conv2d_gemm(const conv2d_geometry& g, index_t batch_size, const floa
     packed = &local;
   }
   const bool pointwise = conv_is_pointwise(g);
+  tensor transposed_out;
+  if (packed->transposed) transposed_out = tensor::empty(dtype::f32, {N * ocg});
   for (index_t n = 0; n < batch_size; ++n) {
     for (index_t gi = 0; gi < g.group; ++gi) {
       const float* x = in + (n * g.ic + gi * icg) * g.ih * g.iw;
       float* y = out + (n * g.oc + gi * ocg) * N;
       std::optional<detail::im2col_source> source;
       if (!pointwise) source.emplace(g, x, icg, pool);
+      if (packed->transposed) {
+        gemm_a a = pointwise ? strided_a(x, N, 1, N)
+                             : gemm_a{nullptr, [&source](index_t m0, index_t mc, index_t k0, index_t kc, float* dst) {
+                                        detail::pack_im2col_a(*source, m0, mc, k0, kc, dst);
+                                      }};
+        gemm_epilogue e = ep;
+        e.bias = bias ? bias + gi * ocg : nullptr;
+        e.bias_per_row = false;
+        float* ct = transposed_out.data<float>();
+        gemm(N, ocg, K, a, gemm_b{&packed->groups[static_cast<std::size_t>(gi)], {}}, ct, ocg, e, &pool);
+        detail::transpose_block(ct, N, ocg, ocg, y, N);
+        continue;
+      }
       gemm_b b = pointwise ? strided_b(x, N, N, 1)
                            : gemm_b{nullptr, [&source](index_t k0, index_t kc, index_t n0, index_t nc, float* dst) {
                                       detail::pack_im2col(*source, k0, kc, n0, nc, dst);

@@ -94,6 +94,11 @@ inline void pack_a_strided(const float* p, index_t rs, index_t cs, index_t M, in
                            index_t kc, float* dst) {
   for (index_t s = 0; s < mc; s += gemm_mr, dst += gemm_mr * kc) {
     const index_t rows = std::min(gemm_mr, std::min(mc - s, M - m0 - s));
+    if (rs == 1 && rows == gemm_mr) {  // the strip's rows are adjacent: one short copy per k (X^T of a 1x1 conv)
+      const float* src = p + (m0 + s) + k0 * cs;
+      for (index_t k = 0; k < kc; ++k) std::memcpy(dst + k * gemm_mr, src + k * cs, sizeof(float) * gemm_mr);
+      continue;
+    }
     for (index_t r = 0; r < gemm_mr; ++r) {
       if (r < rows) {
         const float* src = p + (m0 + s + r) * rs + k0 * cs;
