@@ -13,7 +13,6 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <optional>
 #include <span>
@@ -28,6 +27,7 @@
 #include "mixq/core/error.hpp"
 #include "mixq/core/tensor.hpp"
 #include "mixq/io/atomic_file.hpp"
+#include "mixq/io/cali_table.hpp"
 #include "mixq/io/npy.hpp"
 #include "mixq/io/npz.hpp"
 
@@ -320,8 +320,7 @@ inline dataset_selection select_dataset(const std::string& dir, std::size_t inpu
 /// trimmed); blank lines are skipped. The first `input_num` samples are kept (0 = all). Every
 /// file must exist; the error names the list file and the line.
 inline dataset_selection read_data_list(const std::string& list_file, std::size_t input_num = 0) {
-  std::ifstream in(list_file, std::ios::binary);
-  if (!in) throw error("mixq: cannot open the data list '" + list_file + "'");
+  std::istringstream in(detail::read_text_file(list_file, "the data list"));
   dataset_selection s;
   s.source = list_file;
   std::string line;

@@ -11,10 +11,12 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -254,6 +256,28 @@ inline bool replace_inf_tokens(std::string& line) {
 
 }  // namespace detail
 
+namespace detail {
+
+/// A whole text file; `what` says what it is in errors ("the calibration table").
+inline std::string read_text_file(const std::string& path, std::string_view what) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw error("mixq: cannot read " + std::string(what) + " '" + path + "': it is a directory");
+  errno = 0;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int code = errno;
+    throw error("mixq: cannot open " + std::string(what) + " '" + path + "'" +
+                (code ? " (" + std::generic_category().message(code) + ")" : std::string()));
+  }
+  std::ostringstream s;
+  s << in.rdbuf();
+  if (in.bad()) throw error("mixq: cannot read " + std::string(what) + " '" + path + "'");
+  return s.str();
+}
+
+}  // namespace detail
+
 /// Parses a table held in memory; `file` names it in warnings and errors. Warnings go to
 /// `warnings` when given. A text without any threshold row is an error.
 inline cali_table parse_cali_table(std::string_view text, const std::string& file,
@@ -380,12 +404,7 @@ inline cali_table parse_cali_table(std::string_view text, const std::string& fil
 
 /// Reads a table file (see parse_cali_table). A file that cannot be opened is an error naming it.
 inline cali_table read_cali_table(const std::string& path, std::vector<file_warning>* warnings = nullptr) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw error("mixq: cannot open the calibration table '" + path + "'");
-  std::ostringstream s;
-  s << in.rdbuf();
-  if (in.bad()) throw error("mixq: cannot read the calibration table '" + path + "'");
-  return parse_cali_table(s.str(), path, warnings);
+  return parse_cali_table(detail::read_text_file(path, "the calibration table"), path, warnings);
 }
 
 /// How the writer lays out the part before the rows.

@@ -7,9 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -119,11 +117,7 @@ inline quantize_table parse_qtable(std::string_view text, const std::string& fil
 
 /// Reads a qtable file; a file that cannot be opened is an error naming it.
 inline quantize_table read_qtable(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw error("mixq: cannot open the quantize table '" + path + "'");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return parse_qtable(s.str(), path);
+  return parse_qtable(detail::read_text_file(path, "the quantize table"), path);
 }
 
 /// `--quantize_table` as model_deploy takes it: a file, or, when no file of that name exists
@@ -171,7 +165,7 @@ inline void append_entry(std::string& out, const qtable_entry& e) {
 
 /// The 2026 layout. Counts are those of the three lists as given; rows are unique, with custom >
 /// shape > pattern precedence (a pattern row is left out when the name is a shape or custom
-/// layer, a shape row when it is a custom layer).
+/// layer, a shape row when it is a custom layer) and, within a list, the last entry of a name.
 inline std::string format_qtable(const qtable_report& r) {
   for (const auto* list : {&r.pattern_layers, &r.shape_layers, &r.custom_layers})
     for (const qtable_entry& e : *list)
@@ -199,17 +193,18 @@ inline std::string format_qtable(const qtable_report& r) {
   std::unordered_set<std::string> custom, shape;
   for (const auto& e : r.custom_layers) custom.insert(e.name);
   for (const auto& e : r.shape_layers) shape.insert(e.name);
-  std::unordered_set<std::string> written;
+  // Within a list a name is written once, with its last entry (the one the importer would keep).
   auto rows = [&](const std::vector<qtable_entry>& list, auto&& keep) {
-    for (const auto& e : list)
-      if (keep(e.name) && written.insert(e.name).second) detail::append_entry(out, e);
+    std::unordered_set<std::string> later;
+    std::vector<const qtable_entry*> picked;
+    for (auto it = list.rbegin(); it != list.rend(); ++it)
+      if (keep(it->name) && later.insert(it->name).second) picked.push_back(&*it);
+    for (auto it = picked.rbegin(); it != picked.rend(); ++it) detail::append_entry(out, **it);
   };
   out += "# pattern layers\n";
   rows(r.pattern_layers, [&](const std::string& n) { return !shape.count(n) && !custom.count(n); });
-  written.clear();
   out += "# shape layers\n";
   rows(r.shape_layers, [&](const std::string& n) { return !custom.count(n); });
-  written.clear();
   out += "# custom layers\n";
   rows(r.custom_layers, [](const std::string&) { return true; });
   return out;

@@ -39,7 +39,12 @@ TEST_CASE("every qtable in the shared folder reads", "[qtable][shared]") {
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
     if (e.path().filename().string().find("qtable") == std::string::npos) continue;
     INFO(e.path());
-    CHECK(!read_qtable(e.path().string()).empty());
+    const quantize_table q = read_qtable(e.path().string());
+    CHECK(!q.empty());
+    qtable_report r;
+    r.custom_layers = q.entries;
+    const quantize_table again = parse_qtable(format_qtable(r), "rewritten");
+    for (const auto& entry : q.entries) CHECK(*again.find(entry.name) == *q.find(entry.name));
     ++n;
   }
   CHECK(n == 11);
@@ -109,7 +114,7 @@ TEST_CASE("the 2026 QuantizeTable.dump layout, with custom > shape > pattern pre
 TEST_CASE("without logs or part_quantize the 2026 layout has a single ### line", "[qtable]") {
   qtable_report r;
   r.generated_time = "t";
-  r.custom_layers = {{"a", "F32", 64}};
+  r.custom_layers = {{"a", "F16", std::nullopt}};
   r.custom_layers.push_back({"a", "F32", 64});
   CHECK(format_qtable(r) ==
         "# generated time: t\n# sample number: 0\n# chip: bm1684x\n# total layers: 2 (unique list blow)\n"
