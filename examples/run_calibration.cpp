@@ -90,14 +90,14 @@ int main(int argc, char** argv) {
   app.add_flag("--kurtosis_analysis", kurtosis, "write the per-tensor kurtosis file kurtosis_analysis next to the table");
   app.add_flag("--debug_log", debug_log, "log more (per-stage timings and memory)");
   app.add_option("-o,--calibration_table", output, "output cali_table")->required();
-  const std::string later = "not implemented yet in mixq (it comes with the search / mixed-precision work)";
+  const std::string later = "the threshold/quantize-table searches are not implemented yet";
   for (const char* f : {"--search", "--inference_num", "--bc_inference_num", "--expected_cos", "--min_layer_cos",
                         "--max_float_layers", "--fp_type", "--quantize_method_list", "--benchmark_method", "--mix_mode",
                         "--part_quantize", "--custom_operator", "--pre_qtable", "--post_process", "--global_compare_layers",
                         "--quantize_table"})
     driver::reject_flag(app, f, later, true);
   for (const char* f : {"--sq", "--smc", "--we", "--bc", "--cluster", "--part_asymmetric"})
-    driver::reject_flag(app, f, "not implemented yet in mixq (accuracy recovery and asymmetric calibration come later)", false);
+    driver::reject_flag(app, f, "accuracy recovery (SmoothQuant, equalization, bias correction) and asymmetric calibration are not implemented yet", false);
   driver::reject_flag(app, "--transformer", "TPU-MLIR removed it: sensitive op types are found automatically", true);
 
   return driver::run(app, argc, argv, [&]() -> int {

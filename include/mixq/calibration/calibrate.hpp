@@ -111,6 +111,16 @@ inline calibration_result result_from_table(const row_layout& l, const cali_tabl
   return r;
 }
 
+/// The files a batch was made of, for error messages.
+inline std::string describe_batch(const calibration_batches& batches, std::size_t b) {
+  std::string out;
+  for (std::size_t i : batches.samples_of(b)) {
+    const auto& s = batches.selection().samples[i];
+    out += (out.empty() ? "" : ", ") + (s.line ? batches.selection().source + ":" + std::to_string(s.line) : s.text);
+  }
+  return out;
+}
+
 }  // namespace detail
 
 inline calibrate_output calibrate(const graph& g, const calibration_batches& batches, const calibration_batches* tune_batches,
@@ -150,7 +160,12 @@ inline calibrate_output calibrate(const graph& g, const calibration_batches& bat
       const run_hooks h = collector.hooks();
       run_options ro;
       ro.hooks = &h;
-      const run_result rr = interp.run(inputs, ro);
+      run_result rr;
+      try {
+        rr = interp.run(inputs, ro);
+      } catch (const error& e) {
+        throw error(std::string(e.what()) + "; batch " + std::to_string(b + 1) + " is " + detail::describe_batch(batches, b));
+      }
       collector.end_batch();
       out.peak_activation_bytes = std::max(out.peak_activation_bytes, rr.peak_activation_bytes);
       if (opt.on_progress) opt.on_progress({calibrate_progress::stage::statistics, b + 1, batches.size()});
