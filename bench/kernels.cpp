@@ -144,6 +144,7 @@ BENCHMARK(BM_conv)
     ->Args({128, 128, 28, 3, 1, 1})  // resnet18 layer2
     ->Args({256, 256, 14, 3, 1, 1})  // layer3
     ->Args({512, 512, 7, 3, 1, 1})   // layer4: N = 49 columns
+    ->Args({96, 24, 160, 3, 1, 1})   // PP-OCR det head at 640x640: M = 24 rows
     // depthwise 3x3, mobilenet_v2
     ->Args({32, 32, 112, 3, 1, 32})
     ->Args({144, 144, 56, 3, 1, 144})

@@ -136,7 +136,11 @@ TEST_CASE("Deconv fast path matches reference", "[deconv]") {
   for (const auto& t : std::vector<c>{{{1, 4, 5, 6}, 6, 1, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, {1, 1}, true, false},
                                       {{2, 6, 7, 5}, 4, 2, {4, 3}, {2, 1}, {1, 0, 2, 1}, {1, 2}, {0, 0}, false, true},
                                       {{1, 3, 9}, 5, 1, {3}, {3}, {1, 1}, {1}, {2}, true, false},
-                                      {{1, 4, 4, 4}, 4, 4, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}, {0, 0}, true, false}}) {
+                                      {{1, 4, 4, 4}, 4, 4, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}, {0, 0}, true, false},
+                                      // PP-OCR det's 2x2/2 upsampling deconv, with rows longer than a vector
+                                      {{2, 8, 9, 37}, 8, 1, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}, {0, 0}, true, true},
+                                      // 2700 GEMM rows: the pixel slabs end inside input rows
+                                      {{1, 4, 40, 41}, 300, 1, {3, 3}, {2, 2}, {2, 1, 1, 2}, {1, 1}, {1, 0}, true, false}}) {
     shape_t wshape{t.oc / t.group, t.in[1]};  // TPU-MLIR weight layout, declared [oc/g, ic, k...]
     wshape.insert(wshape.end(), t.k.begin(), t.k.end());
     const tensor x = random_tensor(t.in), w = random_tensor(wshape), b = t.bias ? random_tensor({t.oc}) : absent();

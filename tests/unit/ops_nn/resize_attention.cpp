@@ -1,4 +1,6 @@
 #include <cmath>
+#include <tuple>
+#include <vector>
 
 #include "nn_test_util.hpp"
 
@@ -59,6 +61,20 @@ TEST_CASE("Upsample repeats each cell", "[ops_nn][resize]") {
                   attrs({{"scale_h", i64(2)}, {"scale_w", i64(2)}, {"do_relu", attribute(true)}}));
   CHECK(r.types[0].shape == shape_t{1, 1, 2, 4});
   require_values(r.outputs[0], {1, 1, 0, 0, 1, 1, 0, 0});
+}
+
+TEST_CASE("Upsample fast path matches the reference", "[ops_nn][resize]") {
+  for (const auto& [shape, sh, sw, relu, limit] :
+       std::vector<std::tuple<shape_t, std::int64_t, std::int64_t, bool, double>>{{{2, 3, 5, 37}, 2, 2, false, -1.0},
+                                                                                  {{1, 4, 3, 7}, 3, 1, true, -1.0},
+                                                                                  {{1, 2, 4, 20}, 1, 3, true, 0.5},
+                                                                                  {{3, 2, 9}, 1, 4, false, -1.0}}) {
+    INFO("input " << to_string(shape) << " scale " << sh << "x" << sw);
+    require_compute_matches_reference("top.Upsample", {random_tensor(shape)},
+                                      attrs({{"scale_h", i64(sh)}, {"scale_w", i64(sw)}, {"do_relu", attribute(relu)},
+                                             {"relu_limit", f64(limit)}}),
+                                      0, 0);
+  }
 }
 
 TEST_CASE("ScaleDotProductAttention weights values by softmax scores", "[ops_nn][attention]") {

@@ -469,16 +469,28 @@ struct deconv_op {
           const std::int64_t nc = std::min(chunk, IN - c0);
           simd::gemm(M, nc, icg, simd::gemm_a{&(*filt)[static_cast<std::size_t>(grp)], {}},
                      simd::strided_b(xg + c0, nc, IN, 1), cp, nc, {}, &k.threads());
+          // Walked by input row: within a row, tap (ky, kx) adds a run of columns into one output
+          // row at stride sx, clipped once per run (a division per element cost more than the GEMM).
+          const std::int64_t sy = g.stride[1], sx = g.stride[2];
           k.threads().parallel_for(ocg, 1, [&](std::int64_t ob, std::int64_t oe) {
             for (std::int64_t o = ob; o < oe; ++o)
               for (std::int64_t t = 0; t < taps; ++t) {
                 const std::int64_t ky = t / KW % KH, kx = t % KW;
                 const float* col = cp + (o * taps + t) * nc;
-                for (std::int64_t j = 0; j < nc; ++j) {
+                float* yo = yg + o * O;
+                for (std::int64_t j = 0; j < nc;) {
                   const std::int64_t pix = c0 + j, iy = pix / IW, ix = pix % IW;
-                  const std::int64_t oy = iy * g.stride[1] - g.pad_begin[1] + ky * g.dilation[1];
-                  const std::int64_t ox = ix * g.stride[2] - g.pad_begin[2] + kx * g.dilation[2];
-                  if (oy >= 0 && oy < OH && ox >= 0 && ox < OW) yg[o * O + oy * OW + ox] += col[j];
+                  const std::int64_t run = std::min(IW - ix, nc - j);
+                  const std::int64_t oy = iy * sy - g.pad_begin[1] + ky * g.dilation[1];
+                  if (oy >= 0 && oy < OH) {
+                    const std::int64_t ox0 = ix * sx - g.pad_begin[2] + kx * g.dilation[2];
+                    const std::int64_t r_lo = ox0 >= 0 ? 0 : (-ox0 + sx - 1) / sx;
+                    const std::int64_t r_hi = ox0 > OW - 1 ? 0 : std::min(run, (OW - 1 - ox0) / sx + 1);
+                    float* dst = yo + oy * OW + ox0;
+                    const float* src = col + j;
+                    for (std::int64_t r = r_lo; r < r_hi; ++r) dst[r * sx] += src[r];
+                  }
+                  j += run;
                 }
               }
           });

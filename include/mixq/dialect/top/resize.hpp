@@ -3,6 +3,7 @@
 // modes) and Upsample (integer nearest).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,14 +18,17 @@ namespace mixq::top {
 
 namespace detail {
 
-/// Source coordinate of output position `x` as ONNX Resize defines it, with scale = out / in.
-inline double interp_source(std::int64_t x, std::int64_t in, std::int64_t out, std::string_view coord) {
-  const double scale = static_cast<double>(out) / static_cast<double>(in);
+/// Source coordinate of output position `x` as ONNX Resize defines it. `scale` is the requested
+/// factor when the resize was given by scales (ONNX then uses it, and in * scale as the resized
+/// length, rather than the rounded output size); <= 0 means out / in.
+inline double interp_source(std::int64_t x, std::int64_t in, std::int64_t out, std::string_view coord, double scale = -1) {
+  const double s = scale > 0 ? scale : static_cast<double>(out) / static_cast<double>(in);
+  const double length = scale > 0 ? static_cast<double>(in) * scale : static_cast<double>(out);
   const double xd = static_cast<double>(x);
-  if (coord == "align_corners") return out > 1 ? xd * static_cast<double>(in - 1) / static_cast<double>(out - 1) : 0.0;
-  if (coord == "asymmetric") return xd / scale;
-  if (coord == "pytorch_half_pixel" && out <= 1) return 0.0;
-  return (xd + 0.5) / scale - 0.5;  // half_pixel, pytorch_half_pixel
+  if (coord == "align_corners") return length > 1 ? xd * static_cast<double>(in - 1) / (length - 1) : 0.0;
+  if (coord == "asymmetric") return xd / s;
+  if (coord == "pytorch_half_pixel" && length <= 1) return 0.0;
+  return (xd + 0.5) / s - 0.5;  // half_pixel, pytorch_half_pixel
 }
 
 /// One axis of an interpolation: for each output position, two source indices and the weight of the second.
@@ -35,10 +39,11 @@ struct interp_axis {
 
 /// Nearest picks floor for `asymmetric` (what PyTorch and TPU-MLIR do for that mode) and ONNX's default
 /// round_prefer_floor for the others; linear clamps the source coordinate into [0, in - 1].
-inline interp_axis make_interp_axis(std::int64_t in, std::int64_t out, std::string_view coord, bool linear) {
+inline interp_axis make_interp_axis(std::int64_t in, std::int64_t out, std::string_view coord, bool linear,
+                                    double scale = -1) {
   interp_axis ax;
   for (std::int64_t x = 0; x < out; ++x) {
-    const double src = interp_source(x, in, out, coord);
+    const double src = interp_source(x, in, out, coord, scale);
     std::int64_t a, b;
     double w = 0;
     if (linear) {
@@ -71,7 +76,9 @@ inline hw_axes resize_axes(std::string_view op, const shape_t& s) {
 }  // namespace detail
 
 /// `top.Interp`: the output size comes from the constant target_shape (its trailing entries are H, W)
-/// or from floor(in * scale_h/scale_w); the kernel follows the result type.
+/// or from floor(in * scale_h/scale_w); the kernel follows the result type. Positive scale_h/scale_w
+/// also place the source coordinates (ONNX Resize with scales), which differs from out / in when
+/// in * scale is not an integer.
 struct interp_op {
   static constexpr std::string_view mnemonic = "top.Interp";
   static constexpr std::array operands{top::input("input"), top::optional_input("target_shape")};
@@ -127,8 +134,8 @@ struct interp_op {
     p.iw = x.dim(static_cast<std::size_t>(ax.w));
     p.ow = y.shape[static_cast<std::size_t>(ax.w)];
     const bool linear = a.mode->value == "linear";
-    p.rows = detail::make_interp_axis(p.ih, p.oh, a.coord_mode->value, linear);
-    p.cols = detail::make_interp_axis(p.iw, p.ow, a.coord_mode->value, linear);
+    p.rows = detail::make_interp_axis(p.ih, p.oh, a.coord_mode->value, linear, ax.h >= 0 ? a.scale_h : -1.0);
+    p.cols = detail::make_interp_axis(p.iw, p.ow, a.coord_mode->value, linear, a.scale_w);
     return p;
   }
   static void run_planes(const plan& p, const float* x, float* y, std::int64_t lo, std::int64_t hi) {
@@ -204,6 +211,41 @@ struct upsample_op {
           }
           yp[(n * oh + y) * ow + w] = v;
         }
+  }
+  /// Each output row is built once (every input value repeated scale_w times, relu applied) and
+  /// copied to its scale_h - 1 duplicates.
+  static void compute(kernel_context& k, const attributes& a) {
+    const tensor& x = k.in(0);
+    if (x.elem() != dtype::f32) return reference(k, a);
+    const auto ax = detail::resize_axes(mnemonic, x.shape());
+    const std::int64_t ih = ax.h >= 0 ? x.dim(static_cast<std::size_t>(ax.h)) : 1, iw = x.dim(static_cast<std::size_t>(ax.w));
+    const std::int64_t sh = *a.scale_h, sw = *a.scale_w, oh = ih * sh, ow = iw * sw;
+    const std::int64_t rows = iw * ih != 0 ? x.numel() / iw : 0;  // input rows of every plane
+    const float* xp = x.data<float>();
+    float* yp = k.out().data<float>();
+    const bool relu = a.do_relu;
+    const double limit = a.relu_limit;
+    k.threads().parallel_for(rows, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(ow * sh, 1)),
+                             [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t r = b; r < e; ++r) {
+        const float* src = xp + r * iw;
+        const std::int64_t plane = r / ih, y = r % ih;
+        float* dst = yp + (plane * oh + y * sh) * ow;
+        if (sw == 2) {
+          for (std::int64_t i = 0; i < iw; ++i) dst[2 * i] = dst[2 * i + 1] = src[i];
+        } else {
+          for (std::int64_t i = 0; i < iw; ++i)
+            for (std::int64_t j = 0; j < sw; ++j) dst[i * sw + j] = src[i];
+        }
+        if (relu)
+          for (std::int64_t i = 0; i < ow; ++i) {
+            float v = dst[i] < 0.f ? 0.f : dst[i];
+            if (limit > 0 && v > limit) v = static_cast<float>(limit);
+            dst[i] = v;
+          }
+        for (std::int64_t c = 1; c < sh; ++c) std::memcpy(dst + c * ow, dst, sizeof(float) * static_cast<std::size_t>(ow));
+      }
+    });
   }
 };
 
