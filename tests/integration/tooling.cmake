@@ -22,6 +22,10 @@ set_tests_properties("tooling: single_include is up to date" PROPERTIES LABELS i
 file(GLOB_RECURSE mixq_public_headers CONFIGURE_DEPENDS RELATIVE ${PROJECT_SOURCE_DIR}/include
   ${PROJECT_SOURCE_DIR}/include/mixq/*.hpp)
 list(SORT mixq_public_headers)
+# The optional image component's headers need libjpeg/libpng: checked with it, skipped without it.
+if(NOT TARGET mixq::image)
+  list(FILTER mixq_public_headers EXCLUDE REGEX "^mixq/io/(image|preprocess)")
+endif()
 set(mixq_header_tus)
 foreach(header ${mixq_public_headers})
   string(MAKE_C_IDENTIFIER "${header}" tu_name)
@@ -35,6 +39,9 @@ add_executable(mixq_header_check EXCLUDE_FROM_ALL ${mixq_header_tus}
 # include/ first even in single-header builds: these are the headers under test.
 target_include_directories(mixq_header_check BEFORE PRIVATE ${PROJECT_SOURCE_DIR}/include)
 target_link_libraries(mixq_header_check PRIVATE mixq::mixq mixq_project_options)
+if(TARGET mixq::image)
+  target_link_libraries(mixq_header_check PRIVATE mixq::image)
+endif()
 target_compile_definitions(mixq_header_check PRIVATE MIXQ_EXPECTED_VERSION="${PROJECT_VERSION}")
 
 add_test(NAME "headers: every public header compiles on its own"
@@ -68,7 +75,7 @@ if(MIXQ_INSTALL)
     COMMAND ${CMAKE_COMMAND}
       -DMIXQ_SOURCE_DIR=${PROJECT_SOURCE_DIR} -DMIXQ_BUILD_DIR=${PROJECT_BINARY_DIR}
       -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/cmake_import -DCXX_COMPILER=${CMAKE_CXX_COMPILER}
-      -DGENERATOR=${CMAKE_GENERATOR} -DEXPECTED_VERSION=${PROJECT_VERSION}
+      -DGENERATOR=${CMAKE_GENERATOR} -DEXPECTED_VERSION=${PROJECT_VERSION} -DEXPECT_IMAGE=${MIXQ_HAVE_IMAGE}
       -P ${mixq_tooling_dir}/cmake_import/run_consumer.cmake)
   set_tests_properties("tooling: installed package works with find_package" PROPERTIES
     LABELS integration TIMEOUT 1500)
