@@ -4,6 +4,7 @@
 #   WORK_DIR                          scratch folder (emptied first)
 #   CXX_COMPILER, GENERATOR           to build the consumer like mixq itself
 #   EXPECTED_VERSION                  the version find_package must report
+#   EXPECT_IMAGE                      ON: the mixq::image component must be found and link
 cmake_minimum_required(VERSION 3.20)
 
 function(run_step what)
@@ -40,7 +41,7 @@ endforeach()
 set(consumer_build "${WORK_DIR}/build")
 run_step("configuring the consumer project" ${CMAKE_COMMAND} -S "${CMAKE_CURRENT_LIST_DIR}" -B "${consumer_build}"
   -G "${GENERATOR}" -DCMAKE_CXX_COMPILER=${CXX_COMPILER} -DCMAKE_PREFIX_PATH=${prefix}
-  -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON -DMIXQ_EXPECTED_VERSION=${EXPECTED_VERSION})
+  -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON -DMIXQ_EXPECTED_VERSION=${EXPECTED_VERSION} -DMIXQ_EXPECT_IMAGE=${EXPECT_IMAGE})
 run_step("building the consumer project" ${CMAKE_COMMAND} --build "${consumer_build}")
 
 find_program(consumer mixq_consumer PATHS "${consumer_build}" "${consumer_build}/Debug" NO_DEFAULT_PATH REQUIRED)
