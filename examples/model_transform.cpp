@@ -1,4 +1,5 @@
 // model_transform: ONNX -> TOP-dialect .mlir + weight npz, with TPU-MLIR's flags and names.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +13,9 @@
 #include "mixq/io/model.hpp"
 #include "mixq/io/npy.hpp"
 #include "mixq/io/npz.hpp"
+#ifdef MIXQ_HAVE_IMAGE
+#include "mixq/io/preprocess.hpp"
+#endif
 #include "mixq/onnx/importer.hpp"
 #include "mixq/transforms/canonicalize.hpp"
 
@@ -83,8 +87,9 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-/// Test inputs: one npz (keys = input names; a single-input model takes its only array), or one
-/// npy per input.
+/// Test inputs: one npz (keys = input names; a single-input model takes its only array), one npy
+/// per input, or images: input i takes image i (the last one when there are fewer images than
+/// inputs, as in TPU-MLIR), preprocessed by its top.Input attributes (the preprocessing flags).
 mixq::named_tensors load_test_inputs(const std::vector<std::string>& files, const mixq::graph& g) {
   std::vector<std::string> names;
   for (int i : g.input_nodes()) names.push_back(g.node_name(i));
@@ -102,15 +107,38 @@ mixq::named_tensors load_test_inputs(const std::vector<std::string>& files, cons
     }
     return in;
   }
-  if (files.size() != names.size())
-    throw mixq::error("--test_input: " + std::to_string(files.size()) + " file(s) for " + std::to_string(names.size()) + " input(s)");
-  for (std::size_t i = 0; i < files.size(); ++i) {
-    if (!ends_with(files[i], ".npy"))
-      throw mixq::error(files[i] + ": image test inputs are not supported yet (the image loader comes with run_calibration); "
-                                   "pass the preprocessed input as .npz or .npy");
-    in.emplace(names[i], mixq::read_npy(files[i]));
+  const bool arrays =
+      std::any_of(files.begin(), files.end(), [](const std::string& f) { return ends_with(f, ".npy") || ends_with(f, ".npz"); });
+  if (arrays) {
+    if (files.size() != names.size())
+      throw mixq::error("--test_input: " + std::to_string(files.size()) + " file(s) for " + std::to_string(names.size()) + " input(s)");
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      if (!ends_with(files[i], ".npy"))
+        throw mixq::error(files[i] + ": --test_input takes one .npz, one .npy per input, or images, not a mixture");
+      in.emplace(names[i], mixq::read_npy(files[i]));
+    }
+    return in;
+  }
+  if (files.size() > names.size())
+    throw mixq::error("--test_input: " + std::to_string(files.size()) + " images for " + std::to_string(names.size()) +
+                      " input(s)");
+#ifdef MIXQ_HAVE_IMAGE
+  const std::vector<int> nodes = g.input_nodes();
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const std::string& file = files[std::min(i, files.size() - 1)];
+    mixq::preprocess_config cfg;
+    try {
+      cfg = mixq::preprocess_config_for(g, nodes[i]);
+    } catch (const mixq::error& e) {
+      throw mixq::error("--test_input " + file + ": " + e.what());
+    }
+    in.emplace(names[i], mixq::load_image_input({file}, cfg));
   }
   return in;
+#else
+  throw mixq::error(files[0] + ": this model_transform was built without image support (mixq::image needs libjpeg and "
+                               "libpng); pass the preprocessed input as .npz or .npy");
+#endif
 }
 
 }  // namespace
@@ -141,7 +169,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"rgb", "bgr", "gray", "rgba"}))
       ->capture_default_str();
   app.add_option("--channel_format", channel_format, "nchw or nhwc")->check(CLI::IsMember({"nchw", "nhwc"}))->capture_default_str();
-  app.add_option("--test_input", test_input_text, "test input: one .npz, or .npy files joined by ','");
+  app.add_option("--test_input", test_input_text, "test input: one .npz, .npy files or images (jpg/png/bmp) joined by ','");
   app.add_option("--test_result", test_result, "npz for every tensor of the converted model on --test_input");
   app.add_option("--test_reference", test_reference,
                  "npz of the original framework's outputs (keys = ONNX output names), compared with --tolerance");
