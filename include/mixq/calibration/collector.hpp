@@ -275,16 +275,18 @@ class statistics_collector {
         keep_abs_max[static_cast<std::size_t>(r)] = 1;
         if (row.op_type == "top.Conv" || row.op_type == "top.MatMul") break;
       }
-    for (std::size_t r = 0; r < layout_.rows.size(); ++r) {
+    // Rows are independent; the searches (KL over large histograms) dominate, so they run in parallel.
+    std::vector<std::vector<std::string>> row_warnings(layout_.rows.size());
+    auto finish_row = [&](std::size_t r) {
       const tensor_row& row = layout_.rows[r];
       const row_stats& s = stats_[r];
       row_thresholds& out = res.rows[r];
       if (s.batches == 0) {
-        res.warnings.push_back("tensor \"" + row.name + "\" was never produced; its row gets threshold 1e-5");
+        row_warnings[r].push_back("tensor \"" + row.name + "\" was never produced; its row gets threshold 1e-5");
         out.threshold = out.abs_max = 1e-5;
         out.min = -1e-5;
         out.max = 1e-5;
-        continue;
+        return;
       }
       double mn = s.range.min, mx = s.range.max;
       const double abs_max = s.range.abs_max();
@@ -298,7 +300,7 @@ class statistics_collector {
             th = m == method::kl ? kl_threshold(h.counts(), h.width(), 128, opt_.pool) : kl_trt_threshold(h.counts(), h.width(), 128);
             if (opt_.int4) th4 = m == method::kl ? kl_threshold(h.counts(), h.width(), 8, opt_.pool) : kl_trt_threshold(h.counts(), h.width(), 8);
             if (h.restarts() > 0)
-              res.warnings.push_back("tensor \"" + row.name + "\": the histogram outgrew 8,000,000 bins and restarted " +
+              row_warnings[r].push_back("tensor \"" + row.name + "\": the histogram outgrew 8,000,000 bins and restarted " +
                                      std::to_string(h.restarts()) + " time(s) (calibration samples differ too much in range)");
             break;
           }
@@ -349,7 +351,7 @@ class statistics_collector {
       th = std::min(th, limit);
       if (th4) th4 = std::min(*th4, limit);
       if (!(th > 1e-5)) {
-        res.warnings.push_back("tensor \"" + row.name + "\" has threshold " + std::to_string(th) + "; using 1e-5 (all zeros? check the input data)");
+        row_warnings[r].push_back("tensor \"" + row.name + "\" has threshold " + std::to_string(th) + "; using 1e-5 (all zeros? check the input data)");
         th = 1e-5;
       }
       if (th4 && !(*th4 > 1e-5)) th4 = 1e-5;
@@ -359,7 +361,13 @@ class statistics_collector {
       out.max = mx;
       out.abs_max = std::max(limit, th);
       if (opt_.kurtosis && s.kurtosis.count > 0) out.kurtosis = mean(s.kurtosis);
-    }
+    };
+    auto rows_in = [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t r = b; r < e; ++r) finish_row(static_cast<std::size_t>(r));
+    };
+    if (opt_.pool) opt_.pool->parallel_for(static_cast<std::int64_t>(layout_.rows.size()), 1, rows_in);
+    else rows_in(0, static_cast<std::int64_t>(layout_.rows.size()));
+    for (auto& w : row_warnings) res.warnings.insert(res.warnings.end(), w.begin(), w.end());
     return res;
   }
 

@@ -119,12 +119,12 @@ inline double kl_threshold(const std::vector<std::int64_t>& counts, double width
 /// TensorRT-style entropy calibration over the same histogram: every cut i >= target_bins is a
 /// candidate, P = h[0:i] with the outliers added to its last bin, Q = h[0:i] merged into
 /// `target_bins` groups and spread over each group's non-empty bins, KL with natural logs
-/// (a candidate whose Q misses mass that P has is skipped). Histograms longer than 8192 bins are
-/// first folded pairwise (the search is quadratic). Returns the upper edge of the kept bins,
+/// (a candidate whose Q misses mass that P has is skipped). Histograms longer than 4096 bins are
+/// first folded pairwise (the search is quadratic in the bin count). Returns the upper edge of the kept bins,
 /// (i - 0.5) * width for TPU-MLIR's centred bins.
 inline double kl_trt_threshold(std::vector<std::int64_t> counts, double width, int target_bins = 128) {
   if (target_bins < 2) throw error("calibration: kl_trt target bins must be >= 2");
-  while (counts.size() > 8192) {
+  while (counts.size() > 4096) {
     if (counts.size() % 2) counts.push_back(0);
     std::vector<std::int64_t> folded(counts.size() / 2);
     for (std::size_t i = 0; i < folded.size(); ++i) folded[i] = counts[2 * i] + counts[2 * i + 1];
@@ -133,40 +133,52 @@ inline double kl_trt_threshold(std::vector<std::int64_t> counts, double width, i
   }
   const auto n = static_cast<std::int64_t>(counts.size());
   if (n <= target_bins) return static_cast<double>(n) * width;
+  double total = 0;
+  std::vector<double> log_c(static_cast<std::size_t>(n), 0.0);
+  for (std::int64_t k = 0; k < n; ++k) {
+    const double c = static_cast<double>(counts[static_cast<std::size_t>(k)]);
+    total += c;
+    if (c > 0) log_c[static_cast<std::size_t>(k)] = std::log(c);
+  }
+  if (total <= 0) return static_cast<double>(n) * width;
+  // With p_k = c_k / total (the tail added to the last kept bin) and q_k = (s_g / nz_g) / prefix
+  // for a non-empty bin k of group g: ln(p_k / q_k) = ln c_k - ln total - ln(s_g / nz_g) + ln prefix.
+  const double log_total = std::log(total);
   double best_kl = std::numeric_limits<double>::infinity();
   std::int64_t best_i = n;
-  std::vector<double> p, q;
-  double tail = 0;
-  for (std::int64_t j = target_bins; j < n; ++j) tail += static_cast<double>(counts[static_cast<std::size_t>(j)]);
+  double prefix = 0;
+  for (std::int64_t k = 0; k < target_bins - 1; ++k) prefix += static_cast<double>(counts[static_cast<std::size_t>(k)]);
   for (std::int64_t i = target_bins; i <= n; ++i) {
-    if (i > target_bins) tail -= static_cast<double>(counts[static_cast<std::size_t>(i - 1)]);
-    p.assign(counts.begin(), counts.begin() + i);
-    p.back() += tail;
-    q.assign(static_cast<std::size_t>(i), 0.0);
-    for (std::int64_t g = 0; g < target_bins; ++g) {
-      const std::int64_t b = g * i / target_bins, e = (g + 1) * i / target_bins;
-      double s = 0;
-      std::int64_t nonzero = 0;
-      for (std::int64_t k = b; k < e; ++k) {
-        s += static_cast<double>(counts[static_cast<std::size_t>(k)]);
-        nonzero += counts[static_cast<std::size_t>(k)] > 0;
-      }
-      for (std::int64_t k = b; k < e; ++k)
-        if (counts[static_cast<std::size_t>(k)] > 0) q[static_cast<std::size_t>(k)] = s / static_cast<double>(nonzero);
-    }
-    double ps = 0, qs = 0;
-    for (std::int64_t k = 0; k < i; ++k) ps += p[static_cast<std::size_t>(k)], qs += q[static_cast<std::size_t>(k)];
-    if (ps <= 0 || qs <= 0) continue;
+    prefix += static_cast<double>(counts[static_cast<std::size_t>(i - 1)]);  // sum of h[0:i]
+    const double tail = total - prefix;
+    if (prefix <= 0) continue;
+    const double log_prefix = std::log(prefix);
     double kl = 0;
     bool finite = true;
-    for (std::int64_t k = 0; k < i; ++k) {
-      const double pk = p[static_cast<std::size_t>(k)] / ps, qk = q[static_cast<std::size_t>(k)] / qs;
-      if (pk <= 0) continue;
-      if (qk <= 0) {
-        finite = false;
-        break;
+    for (std::int64_t g = 0; g < target_bins && finite; ++g) {
+      const std::int64_t b = g * i / target_bins, e = (g + 1) * i / target_bins;
+      double sg = 0;
+      std::int64_t nz = 0;
+      for (std::int64_t k = b; k < e; ++k) {
+        const auto c = counts[static_cast<std::size_t>(k)];
+        sg += static_cast<double>(c);
+        nz += c > 0;
       }
-      kl += pk * std::log(pk / qk);
+      const double log_q_group = nz ? std::log(sg / static_cast<double>(nz)) - log_prefix : 0.0;
+      for (std::int64_t k = b; k < e; ++k) {
+        double c = static_cast<double>(counts[static_cast<std::size_t>(k)]);
+        double log_c_k = log_c[static_cast<std::size_t>(k)];
+        if (k == i - 1 && tail > 0) {
+          if (c == 0) {  // P has mass where Q has none
+            finite = false;
+            break;
+          }
+          c += tail;
+          log_c_k = std::log(c);
+        }
+        if (c <= 0) continue;
+        kl += c / total * (log_c_k - log_total - log_q_group);
+      }
     }
     if (finite && kl < best_kl) best_kl = kl, best_i = i;
   }

@@ -242,3 +242,57 @@ TEST_CASE("TPU-MLIR KL on a Gaussian lies between the bulk and the range; INT4 c
   CHECK(kl_threshold(h.counts(), h.width(), 8) < th);
   CHECK_THROWS_AS(kl_threshold(h.counts(), h.width(), 64), error);
 }
+
+namespace {
+/// kl_trt written the obvious way: build P and Q for every cut, normalise, sum p ln(p/q).
+double kl_trt_reference(const std::vector<std::int64_t>& counts, double width, int bins) {
+  const auto n = static_cast<std::int64_t>(counts.size());
+  double best_kl = INFINITY;
+  std::int64_t best_i = n;
+  for (std::int64_t i = bins; i <= n; ++i) {
+    std::vector<double> p(counts.begin(), counts.begin() + i), q(static_cast<std::size_t>(i), 0.0);
+    for (std::int64_t k = i; k < n; ++k) p.back() += static_cast<double>(counts[static_cast<std::size_t>(k)]);
+    for (std::int64_t g = 0; g < bins; ++g) {
+      const std::int64_t b = g * i / bins, e = (g + 1) * i / bins;
+      double s = 0;
+      int nz = 0;
+      for (std::int64_t k = b; k < e; ++k) s += static_cast<double>(counts[static_cast<std::size_t>(k)]), nz += counts[static_cast<std::size_t>(k)] > 0;
+      for (std::int64_t k = b; k < e; ++k)
+        if (counts[static_cast<std::size_t>(k)] > 0) q[static_cast<std::size_t>(k)] = s / nz;
+    }
+    double ps = 0, qs = 0;
+    for (std::int64_t k = 0; k < i; ++k) ps += p[static_cast<std::size_t>(k)], qs += q[static_cast<std::size_t>(k)];
+    if (ps <= 0 || qs <= 0) continue;
+    double kl = 0;
+    bool finite = true;
+    for (std::int64_t k = 0; k < i; ++k) {
+      const double pk = p[static_cast<std::size_t>(k)] / ps, qk = q[static_cast<std::size_t>(k)] / qs;
+      if (pk <= 0) continue;
+      if (qk <= 0) {
+        finite = false;
+        break;
+      }
+      kl += pk * std::log(pk / qk);
+    }
+    if (finite && kl < best_kl) best_kl = kl, best_i = i;
+  }
+  return (static_cast<double>(best_i) - 0.5) * width;
+}
+}  // namespace
+
+TEST_CASE("kl_trt's factored search picks the cut of the plain P/Q construction") {
+  for (unsigned seed : {1u, 2u, 3u}) {
+    auto v = normal_values(200000, 1.f, seed + 40);
+    for (std::size_t i = 0; i < v.size(); i += 97) v[i] *= 6.f;  // outliers
+    float mx = 0;
+    for (float x : v) mx = std::max(mx, std::fabs(x));
+    for (int bins : {2048, 1000}) {
+      abs_histogram h(bins);
+      h.add(v, mx);
+      for (int target : {128, 8}) {
+        INFO("seed " << seed << " bins " << bins << " target " << target);
+        CHECK(kl_trt_threshold(h.counts(), h.width(), target) == Approx(kl_trt_reference(h.counts(), h.width(), target)).epsilon(1e-12));
+      }
+    }
+  }
+}

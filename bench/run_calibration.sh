@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# run_calibration speed: total wall time of default KL + auto-tune against the time of
+# (input_num + 22 * tune_num) FP32 inferences of the same model (the bar is 1.3x), image decoding
+# included, with onnxruntime-node's time for input_num inferences beside it. One run measures
+# mobilenet_v2 on 100 ILSVRC2012 images and PP-OCRv4 det at 640x640 on 50 PPOCRCH/raw images.
+#
+#   bash bench/run_calibration.sh [--build DIR] [--work DIR] [--threads N] [--tune_num N] [--models "a b"]
+#
+# --build (default build/bench-cal): CMake folder (Release, MIXQ_BUILD_BENCH=ON).
+# --work (default <build>/cal-models): models, inputs, tables. --threads (default 2).
+# Needs node/npm (scripts/setup --bench) and /usr/bin/python3 with numpy, onnx, torch, torchvision.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$root/build/bench-cal
+work=
+threads=2
+tune_num=5
+models="mobilenet_v2 ppocr_det"
+while (($#)); do
+  case $1 in
+    --build) build=$2; shift 2 ;;
+    --work) work=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --tune_num) tune_num=$2; shift 2 ;;
+    --models) models=$2; shift 2 ;;
+    *) echo "run_calibration.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+work=${work:-$build/cal-models}
+shared=${MIXQ_SHARED_DIR:-$root/../shared}
+py=/usr/bin/python3
+mkdir -p "$work"
+[[ -d $shared/datasets ]] || { echo "run_calibration.sh: $shared/datasets not found (set MIXQ_SHARED_DIR)" >&2; exit 1; }
+if [[ ! -d $root/bench/node_modules/onnxruntime-node ]]; then
+  (cd "$root/bench" && npm ci --ignore-scripts --no-audit --no-fund)
+fi
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DMIXQ_BUILD_BENCH=ON > "$build.configure.log" 2>&1 ||
+  { cat "$build.configure.log" >&2; exit 1; }
+cmake --build "$build" --target model_transform run_calibration mixq_bench_inference -j"${MIXQ_JOBS:-2}" > "$build.build.log" 2>&1 ||
+  { tail -40 "$build.build.log" >&2; exit 1; }
+bin=$build/examples
+
+# name | onnx | input shape | preprocessing flags | dataset | input_num
+spec() {
+  case $1 in
+    mobilenet_v2)
+      "$py" "$root/scripts/export_models.py" "$work/torch" --models mobilenet_v2 > /dev/null
+      echo "$work/torch/mobilenet_v2_b1.onnx|[[1,3,224,224]]|--resize_dims 256,256 --mean 123.675,116.28,103.53 --scale 0.0171,0.0175,0.0174 --pixel_format rgb|$shared/datasets/ILSVRC2012|100" ;;
+    ppocr_det)
+      echo "$shared/models/ch_PP-OCRv4_det_infer.onnx|[[1,3,640,640]]|--mean 123.675,116.28,103.53 --scale 0.017,0.0175,0.0174 --pixel_format bgr|$shared/datasets/PPOCRCH/raw|50" ;;
+    *) echo "run_calibration.sh: unknown model $1" >&2; exit 2 ;;
+  esac
+}
+
+results=$work/results.jsonl
+: > "$results"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
+for model in $models; do
+  IFS='|' read -r onnx shape pre dataset input_num <<< "$(spec "$model")"
+  first_image=$(find "$dataset" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | sort | head -1)
+  # shellcheck disable=SC2086
+  "$bin/model_transform" --model_name "$model" --model_def "$onnx" --input_shapes "$shape" $pre \
+    --test_input "$first_image" --test_result "$work/${model}_top_outputs.npz" --mlir "$work/$model.mlir" > "$work/$model.transform.log" 2>&1
+  "$py" -c "import numpy as np, sys; d = np.load(sys.argv[1]); np.save(sys.argv[2], d[d.files[0]])" \
+    "$work/${model}_in_f32.npz" "$work/${model}_in.npy"
+  # The calibration run itself, timed whole (process start to exit).
+  t0=$(date +%s.%N)
+  MIXQ_NUM_THREADS=$threads "$bin/run_calibration" "$work/$model.mlir" --dataset "$dataset" --input_num "$input_num" \
+    --tune_num "$tune_num" -o "$work/${model}_cali_table" 2> "$work/$model.calibration.log"
+  t1=$(date +%s.%N)
+  mixq=$(MIXQ_NUM_THREADS=$threads "$build/bench/mixq_bench_inference" --model "$work/$model.mlir" --input "$work/${model}_in.npy" \
+    --warmup 3 --runs 10 --min_time 2)
+  ort=$(node "$root/bench/ort_bench.js" --model "$onnx" --input "$work/${model}_in.npy" --threads "$threads" --warmup 3 --runs 10 --min_time 2)
+  stats=$(grep -o 'statistics [0-9.]* s' "$work/$model.calibration.log" | grep -o '[0-9.]*' | head -1)
+  tune=$(grep -o 'auto-tune [0-9.]* s' "$work/$model.calibration.log" | grep -o '[0-9.]*' | head -1)
+  echo "{\"model\": \"$model\", \"images\": $input_num, \"tune_num\": $tune_num, \"threads\": $threads, \"total_s\": $(echo "$t1 - $t0" | bc), \"stats_s\": ${stats:-0}, \"tune_s\": ${tune:-0}, \"mixq\": $mixq, \"ort\": $ort}" >> "$results"
+  tail -1 "$results" >&2
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+"$py" - "$results" "$started" "$load_before" "$load_after" > "$work/calibration.md" <<'PY'
+import json, platform, subprocess, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+print(f"Machine: {cpu}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; {sys.argv[2]}; "
+      f"load average (1/5/15 min) {sys.argv[3]} before, {sys.argv[4]} after; {rows[0]['threads'] if rows else '?'} threads.\n")
+print("| model | images | run_calibration s (statistics + tune) | FP32 inference ms | (N + 22·tune) inferences s | ratio (bar 1.3) | onnxruntime N inferences s |")
+print("|---|---|---|---|---|---|---|")
+for r in rows:
+    t = r["mixq"]["median_ms"] / 1000
+    budget = (r["images"] + 22 * r["tune_num"]) * t
+    print(f"| {r['model']} | {r['images']} | {r['total_s']:.2f} ({r['stats_s']:.2f} + {r['tune_s']:.2f}) | {t * 1000:.2f} | "
+          f"{budget:.2f} | {r['total_s'] / budget:.2f} | {r['images'] * r['ort']['median_ms'] / 1000:.2f} |")
+PY
+cat "$work/calibration.md"
