@@ -392,14 +392,14 @@ inline void combine_histograms(std::span<float> hist, std::span<const float> old
 
 // ---- _compute_quantization_error and _non_linear_param_search ------------------------------------
 
-/// The L2 error of quantizing histogram bins [start, end] to 256 levels (torch's
+/// The L2 error of quantizing histogram bins [start_bin, end_bin] to 256 levels (torch's
 /// _compute_quantization_error); `norms` is scratch of hist.size() floats.
-inline double quantization_error(std::span<const float> hist, float min_val, float max_val, std::int64_t start,
-                                 std::int64_t end, std::vector<float>& norms) {
+inline double quantization_error(std::span<const float> hist, float min_val, float max_val, std::int64_t start_bin,
+                                 std::int64_t end_bin, std::vector<float>& norms) {
   const auto n = static_cast<std::int64_t>(hist.size());
   // Python floats (double) here...
   const double bin_width = (static_cast<double>(max_val) - static_cast<double>(min_val)) / static_cast<double>(n);
-  const double dst_bin_width = bin_width * static_cast<double>(end - start + 1) / static_cast<double>(dst_nbins);
+  const double dst_bin_width = bin_width * static_cast<double>(end_bin - start_bin + 1) / static_cast<double>(dst_nbins);
   if (dst_bin_width == 0.0) return 0.0;
   // ...rounded to float32 where they meet the float32 tensors.
   const auto bw = static_cast<float>(bin_width);
@@ -412,16 +412,16 @@ inline double quantization_error(std::span<const float> hist, float min_val, flo
   const float last_dst = static_cast<float>(dst_nbins - 1);
   norms.resize(hist.size());
   for (std::int64_t i = 0; i < n; ++i) {
-    const float begin = no_fuse(static_cast<float>(i - start) * bw);
-    const float end_ = begin + bw;
+    const float begin = no_fuse(static_cast<float>(i - start_bin) * bw);
+    const float end = begin + bw;
     const float dst_of_begin = std::min(std::max(torch_floor_divide(begin, dbw), 0.f), last_dst);
-    const float dst_of_end = std::min(std::max(torch_floor_divide(end_, dbw), 0.f), last_dst);
+    const float dst_of_end = std::min(std::max(torch_floor_divide(end, dbw), 0.f), last_dst);
     const float density = hist[static_cast<std::size_t>(i)] / bw;
 
     const float delta_begin = begin - no_fuse((dst_of_begin + 0.5f) * dbw);
     const float first = density * ((half_cubed - no_fuse(no_fuse(delta_begin * delta_begin) * delta_begin)) / 3.f);
     const float middle = ((dst_of_end - dst_of_begin) - 1.f) * no_fuse(density * middle_norm);
-    const float delta_end = end_ - (no_fuse(dst_of_end * dbw) + half);
+    const float delta_end = end - (no_fuse(dst_of_end * dbw) + half);
     const float last = density * ((no_fuse(no_fuse(delta_end * delta_end) * delta_end) - neg_half_cubed) / 3.f);
     norms[static_cast<std::size_t>(i)] = no_fuse(no_fuse(first) + no_fuse(middle)) + no_fuse(last);
   }
