@@ -279,7 +279,8 @@ inline std::vector<std::string> list_dataset_files(const std::string& dir) {
   if (!fs::is_directory(dir, ec)) throw error("mixq: the dataset folder '" + dir + "' does not exist or is not a folder");
   const std::string base = detail::python_path_string(dir);
   std::vector<std::string> files;
-  fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec), end;
+  // Unreadable sub-folders are passed over, as pathlib's glob passes over them.
+  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
   if (ec) throw error("mixq: cannot list the dataset folder '" + dir + "' (" + ec.message() + ")");
   for (; it != end; it.increment(ec)) {
     if (ec) throw error("mixq: cannot list the dataset folder '" + dir + "' (" + ec.message() + ")");
