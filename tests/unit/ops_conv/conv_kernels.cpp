@@ -156,3 +156,24 @@ TEST_CASE("small feature maps run the transposed GEMM and match a direct convolu
   // Large maps keep C = W · X.
   REQUIRE_FALSE(simd::conv_prefers_transposed(geometry_of({1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1})));
 }
+
+TEST_CASE("each GEMM form of convolution matches a direct convolution", "[conv]") {
+  // C = W · X with X packed (many channels), with X read in place (few channels), and C^T.
+  thread_pool one(1), three(3);
+  const conv_shape packed_3x3{1, 8, 30, 31, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  const conv_shape packed_1x1{2, 16, 20, 20, 80, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1};
+  const conv_shape direct_3x3{1, 96, 20, 70, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1};  // K = 864 over sub-blocks
+  const conv_shape direct_1x1{1, 200, 10, 40, 64, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1};
+  for (const auto& s : {packed_3x3, packed_1x1}) {
+    REQUIRE_FALSE(simd::conv_prefers_transposed(geometry_of(s)));
+    REQUIRE_FALSE(simd::conv_reads_input_directly(geometry_of(s)));
+  }
+  for (const auto& s : {direct_3x3, direct_1x1}) {
+    REQUIRE_FALSE(simd::conv_prefers_transposed(geometry_of(s)));
+    REQUIRE(simd::conv_reads_input_directly(geometry_of(s)));
+  }
+  for (const auto& s : {packed_3x3, packed_1x1, direct_3x3, direct_1x1}) {
+    check_conv_kernel(s, false, one);
+    check_conv_kernel(s, true, three);
+  }
+}

@@ -154,12 +154,42 @@ inline float finish_scalar(float v, const gemm_epilogue& ep, index_t row, index_
   return v;
 }
 
+/// How the microkernel reads B: from packed strips (k-major, gemm_nr floats per k step) ...
+struct packed_b_rows {
+  const float* b;
+  template <int NV>
+  batch<float> load(index_t k, int v) const {
+    return batch<float>::load_aligned(b + k * gemm_nr + v * static_cast<index_t>(width<float>));
+  }
+  void prefetch(index_t k, int v) const {
+    __builtin_prefetch(b + (k + gemm_prefetch_distance) * gemm_nr + v * static_cast<index_t>(width<float>), 0, 3);
+  }
+};
+/// ... or straight from the operand: row k of the strip starts at base + k_offset[k] (contiguous
+/// columns), e.g. a convolution input or its padded, phase-split rows. The last vector reads only
+/// its `tail` lanes, so nothing past the operand's columns is touched. k_offset must hold
+/// gemm_prefetch_distance entries past the last k (rows fetched ahead).
+struct direct_b_rows {
+  const float* base;
+  const index_t* k_offset;
+  index_t tail;  // lanes of the last vector (1..W)
+  template <int NV>
+  batch<float> load(index_t k, int v) const {
+    constexpr index_t W = static_cast<index_t>(width<float>);
+    const float* p = base + k_offset[k] + v * W;
+    return v + 1 == NV && tail < W ? load_first(p, tail) : batch<float>::load_unaligned(p);
+  }
+  void prefetch(index_t k, int v) const {
+    __builtin_prefetch(base + k_offset[k + gemm_prefetch_distance] + v * static_cast<index_t>(width<float>), 0, 3);
+  }
+};
+
 /// The register-blocked core: an MR x (NV vectors) tile of A·B over kc, then merged into C.
 /// `accumulate`: add to what C holds (later K blocks); `last`: apply the epilogue.
 /// MR and NV are the rows and vectors actually computed (fewer on the last strips of A and B, so
 /// no work is spent on padding beyond vector granularity); `cols` <= NV * W may end mid-vector.
-template <int MR, int NV>
-void micro_kernel(index_t kc, const float* a, const float* b, float* c, index_t ldc, index_t cols, index_t row0,
+template <int MR, int NV, class BRows = packed_b_rows>
+void micro_kernel(index_t kc, const float* a, const BRows& b, float* c, index_t ldc, index_t cols, index_t row0,
                   index_t col0, bool accumulate, bool last, const gemm_epilogue& ep) {
   using B = batch<float>;
   constexpr index_t W = static_cast<index_t>(width<float>);
@@ -172,10 +202,10 @@ void micro_kernel(index_t kc, const float* a, const float* b, float* c, index_t 
     // B strips come from L2 (a block is reused by every A strip); fetching a few iterations
     // ahead hides that latency, worth 10-25% on conv-shaped problems
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) __builtin_prefetch(b + (k + gemm_prefetch_distance) * gemm_nr + v * W, 0, 3);
+    for (int v = 0; v < NV; ++v) b.prefetch(k, v);
     B bv[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = B::load_aligned(b + k * gemm_nr + v * W);
+    for (int v = 0; v < NV; ++v) bv[v] = b.template load<NV>(k, v);
     const float* ak = a + k * gemm_mr;
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
@@ -223,7 +253,7 @@ template <int MR, int... V>
 void dispatch_vectors(std::integer_sequence<int, V...>, index_t vectors, index_t kc, const float* a, const float* b,
                       float* c, index_t ldc, index_t cols, index_t row0, index_t col0, bool accumulate, bool last,
                       const gemm_epilogue& ep) {
-  ((vectors == V + 1 ? (micro_kernel<MR, V + 1>(kc, a, b, c, ldc, cols, row0, col0, accumulate, last, ep), 0) : 0),
+  ((vectors == V + 1 ? (micro_kernel<MR, V + 1>(kc, a, packed_b_rows{b}, c, ldc, cols, row0, col0, accumulate, last, ep), 0) : 0),
    ...);
 }
 
@@ -244,11 +274,46 @@ inline void run_micro_kernel(index_t kc, const float* a, const float* b, float* 
   constexpr index_t W = static_cast<index_t>(width<float>);
   const index_t vectors = (cols + W - 1) / W;
   if (rows == gemm_mr && vectors == gemm_nv)
-    micro_kernel<static_cast<int>(gemm_mr), static_cast<int>(gemm_nv)>(kc, a, b, c, ldc, cols, row0, col0, accumulate,
-                                                                        last, ep);
+    micro_kernel<static_cast<int>(gemm_mr), static_cast<int>(gemm_nv)>(kc, a, packed_b_rows{b}, c, ldc, cols, row0, col0,
+                                                                        accumulate, last, ep);
   else
     dispatch_rows(std::make_integer_sequence<int, static_cast<int>(gemm_mr)>{}, rows, vectors, kc, a, b, c, ldc, cols,
                   row0, col0, accumulate, last, ep);
+}
+
+template <int MR, int... V>
+void dispatch_direct_vectors(std::integer_sequence<int, V...>, index_t vectors, index_t kc, const float* a,
+                             const direct_b_rows& b, float* c, index_t ldc, index_t cols, index_t row0, index_t col0,
+                             bool accumulate, bool last, const gemm_epilogue& ep) {
+  ((vectors == V + 1 ? (micro_kernel<MR, V + 1, direct_b_rows>(kc, a, b, c, ldc, cols, row0, col0, accumulate, last, ep), 0)
+                     : 0),
+   ...);
+}
+
+template <int... R>
+void dispatch_direct_rows(std::integer_sequence<int, R...>, index_t rows, index_t vectors, index_t kc, const float* a,
+                          const direct_b_rows& b, float* c, index_t ldc, index_t cols, index_t row0, index_t col0,
+                          bool accumulate, bool last, const gemm_epilogue& ep) {
+  ((rows == R + 1 ? (dispatch_direct_vectors<R + 1>(std::make_integer_sequence<int, static_cast<int>(gemm_nv)>{}, vectors,
+                                                    kc, a, b, c, ldc, cols, row0, col0, accumulate, last, ep),
+                     0)
+                  : 0),
+   ...);
+}
+
+/// run_micro_kernel for a B read in place (direct_b_rows): `cols` columns from base + k_offset[k].
+inline void run_micro_kernel_direct(index_t kc, const float* a, const float* base, const index_t* k_offset, float* c,
+                                    index_t ldc, index_t rows, index_t cols, index_t row0, index_t col0,
+                                    bool accumulate, bool last, const gemm_epilogue& ep) {
+  constexpr index_t W = static_cast<index_t>(width<float>);
+  const index_t vectors = (cols + W - 1) / W;
+  const direct_b_rows b{base, k_offset, cols - (vectors - 1) * W};
+  if (rows == gemm_mr && vectors == gemm_nv)
+    micro_kernel<static_cast<int>(gemm_mr), static_cast<int>(gemm_nv), direct_b_rows>(kc, a, b, c, ldc, cols, row0, col0,
+                                                                                       accumulate, last, ep);
+  else
+    dispatch_direct_rows(std::make_integer_sequence<int, static_cast<int>(gemm_mr)>{}, rows, vectors, kc, a, b, c, ldc,
+                         cols, row0, col0, accumulate, last, ep);
 }
 
 /// One thread's share: rows [m_begin, m_end) x columns [n_begin, n_end) of C (global indices;
