@@ -326,7 +326,7 @@ TEST_CASE("a file that is not a table, or has no row, is an error naming it", "[
   CHECK_THROWS_WITH(parse_cali_table("", "<memory>"), Catch::Contains("<memory>"));
 }
 
-TEST_CASE("comments inside name sections and blank lines are ignored; a bad header number warns", "[cali_table]") {
+TEST_CASE("comments inside name sections and blank lines are ignored, a bad header number warns", "[cali_table]") {
   std::vector<file_warning> w;
   const cali_table t = parse_cali_table(
       "# sample number: many\n"

@@ -77,7 +77,7 @@ TEST_CASE("a bad qtable line or mode is an error naming file and line", "[qtable
   CHECK(parse_qtable("a F16 \t\n", "mem").entries[0] == qtable_entry{"a", "F16", std::nullopt});
 }
 
-TEST_CASE("--quantize_table is a file, or else an inline name:MODE list", "[qtable]") {
+TEST_CASE("a quantize table argument is a file, or else an inline name:MODE list", "[qtable]") {
   const quantize_table q = parse_qtable_argument("conv1:f16,onnx::Gemm_12:INT8,x:bf16");
   REQUIRE(q.size() == 3);
   CHECK(q.entries[0] == qtable_entry{"conv1", "F16", std::nullopt});

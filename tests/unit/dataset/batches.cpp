@@ -88,7 +88,7 @@ TEST_CASE("image batches need a loader, the right file count, and loaders must r
   CHECK_THROWS_AS(bad.load(1), std::out_of_range);
 }
 
-TEST_CASE("npz of batch 1 are concatenated until the batch is full; leftovers are not a batch", "[batches]") {
+TEST_CASE("npz of batch 1 are concatenated until the batch is full, leftovers are not a batch", "[batches]") {
   scratch_dir d;
   std::vector<std::vector<std::string>> files;
   for (int i = 0; i < 7; ++i) {
@@ -135,7 +135,7 @@ TEST_CASE("npz for a several-input model: keys are the input names, other keys a
                     Catch::Contains(d.file("missing.npz")) && Catch::Contains("'mask'"));
 }
 
-TEST_CASE("npz dtypes convert to the input's dtype where TPU-MLIR would feed them; shape errors name the file", "[batches]") {
+TEST_CASE("npz dtypes convert to the input's dtype where TPU-MLIR would feed them, shape errors name the file", "[batches]") {
   scratch_dir d;
   const std::string f64 = d.file("f64.npz"), ints = d.file("i.npz"), two = d.file("two.npz"), shape = d.file("shape.npz");
   save(f64, {{"x", tensor::from_vector<double>({1, 2}, {0.25, -1})}});

@@ -33,7 +33,7 @@ std::vector<std::uint64_t> shuffled(std::int64_t seed, std::size_t n) {
 
 }  // namespace
 
-TEST_CASE("shuffle matches CPython's random.seed(s); random.shuffle for stored seeds and lengths", "[python_random]") {
+TEST_CASE("shuffle matches CPython's random.seed(s) and random.shuffle for stored seeds and lengths", "[python_random]") {
   std::ifstream in(std::string(MIXQ_TEST_DATA_DIR) + "/dataset/python_random.txt");
   REQUIRE(in);
   std::string line;

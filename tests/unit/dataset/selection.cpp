@@ -83,7 +83,7 @@ TEST_CASE("the dataset listing is recursive, keeps hidden files, skips folders a
   if (have_python()) CHECK(list_dataset_files(root) == python_selection(root, false));
 }
 
-TEST_CASE("--dataset order is Python's sorted() then random.seed(1684); random.shuffle", "[dataset]") {
+TEST_CASE("dataset order is Python's sorted(), then random.seed(1684) and random.shuffle", "[dataset]") {
   scratch_dir d;
   const std::string root = d.file("imgs");
   std::vector<std::string> sorted_names;
