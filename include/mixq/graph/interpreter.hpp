@@ -76,6 +76,9 @@ class interpreter {
     for (std::size_t i = 0; i < g_.nodes.size(); ++i)
       for (int v : g_.nodes[i].operands) last_use_[static_cast<std::size_t>(v)] = static_cast<int>(i);
     for (int v : g_.outputs) last_use_[static_cast<std::size_t>(v)] = static_cast<int>(g_.nodes.size());
+    result_types_.resize(g_.nodes.size());
+    for (std::size_t i = 0; i < g_.nodes.size(); ++i)
+      for (int r : g_.nodes[i].results) result_types_[i].push_back(g_.values[static_cast<std::size_t>(r)].type);
     for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
       const node& n = g_.nodes[i];
       if (n.is<top::weight_op>()) {
@@ -130,7 +133,7 @@ class interpreter {
     const run_hooks* hooks = opt.hooks;
     std::vector<const tensor*> in_ptrs;
     std::vector<tensor> in_override;
-    std::vector<tensor_type> out_types;
+    std::vector<tensor> outs;  // reused: no allocation per op once it has grown
     for (int i = std::max(0, opt.start_node); i < end; ++i) {
       const node& n = g_.nodes[static_cast<std::size_t>(i)];
       if (n.op->has(top::trait::source)) {
@@ -164,10 +167,9 @@ class interpreter {
           in_ptrs.push_back(is_none ? nullptr : &t);
         }
       }
-      out_types.clear();
-      for (int r : n.results) out_types.push_back(g_.values[static_cast<std::size_t>(r)].type);
-      std::vector<tensor> outs(n.results.size());
-      top::kernel_context ctx{in_ptrs, outs, out_types, pool_};
+      outs.clear();
+      outs.resize(n.results.size());
+      top::kernel_context ctx{in_ptrs, outs, result_types_[static_cast<std::size_t>(i)], pool_};
       try {
         n.op->compute(ctx, n.decoded.get(), prepared_[static_cast<std::size_t>(i)].get());
       } catch (const error& e) {
@@ -200,26 +202,37 @@ class interpreter {
   }
 
  private:
-  /// Counts each buffer once, however many tensors view it.
+  /// Counts each buffer once, however many tensors view it. A flat list: few buffers are live at
+  /// once, and a hash map's node allocation per op showed in the run time of small models.
   struct memory_meter {
-    std::unordered_map<const std::byte*, std::pair<std::size_t, int>> buffers;
+    struct entry {
+      const std::byte* buffer;
+      std::size_t bytes;
+      int views;
+    };
+    std::vector<entry> buffers;
     std::size_t current = 0, peak = 0;
+    entry* find(const std::byte* p) {
+      for (auto& e : buffers)
+        if (e.buffer == p) return &e;
+      return nullptr;
+    }
     void add(const tensor& t) {
       if (!t.defined()) return;
-      auto& e = buffers[t.raw()];
-      if (e.second++ == 0) {
-        e.first = t.nbytes();
-        current += e.first;
-        peak = std::max(peak, current);
+      if (entry* e = find(t.raw())) {
+        ++e->views;
+        return;
       }
+      buffers.push_back({t.raw(), t.nbytes(), 1});
+      current += t.nbytes();
+      peak = std::max(peak, current);
     }
     void remove(const tensor& t) {
-      auto it = buffers.find(t.raw());
-      if (it == buffers.end()) return;
-      if (--it->second.second == 0) {
-        current -= it->second.first;
-        buffers.erase(it);
-      }
+      entry* e = find(t.raw());
+      if (!e || --e->views > 0) return;
+      current -= e->bytes;
+      *e = buffers.back();
+      buffers.pop_back();
     }
   };
 
@@ -262,6 +275,7 @@ class interpreter {
   std::vector<tensor> constants_;
   std::vector<top::prepared_ptr> prepared_;
   std::vector<int> last_use_;
+  std::vector<std::vector<tensor_type>> result_types_;  // per node, what kernel_context::out allocates
 };
 
 }  // namespace mixq

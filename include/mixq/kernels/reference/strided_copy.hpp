@@ -18,7 +18,7 @@
 namespace mixq::detail {
 
 /// Elements per parallel chunk: below this a copy stays on the calling thread.
-inline constexpr std::int64_t copy_chunk_elements = 32 * 1024;
+inline constexpr std::int64_t copy_chunk_elements = 8 * 1024;
 
 /// Calls f(std::integral_constant<std::size_t, N>{}) for an element size N of 1, 2, 4 or 8 bytes,
 /// so that inner loops copy with a fixed-size memcpy (a single move instruction).

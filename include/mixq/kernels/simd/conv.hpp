@@ -190,7 +190,7 @@ inline void gemm_direct_b(const packed_matrix& a, index_t M, index_t K, const fl
   const index_t strips_per_row = (cols + gemm_nr - 1) / gemm_nr, items = rows * strips_per_row;
   const index_t kc_max = k_block(K), m_strips = (M + gemm_mr - 1) / gemm_mr;
   const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(rows * cols) * static_cast<double>(K);
-  const index_t grain = flops < 2e6 ? items : std::max<index_t>(1, items / (8 * static_cast<index_t>(pool.size())));
+  const index_t grain = flops < 5e5 ? items : std::max<index_t>(1, items / (8 * static_cast<index_t>(pool.size())));
   pool.parallel_for(items, grain, [&](index_t b, index_t e) {
     for (index_t it = b; it < e; ++it) {
       const index_t r = it / strips_per_row, j0 = (it % strips_per_row) * gemm_nr;

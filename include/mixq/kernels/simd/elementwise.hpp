@@ -17,8 +17,9 @@
 
 namespace mixq::simd {
 
-/// Elements per parallel task: below this a tensor is processed by one thread.
-inline constexpr std::int64_t elementwise_grain = 1 << 15;
+/// Elements per parallel task: below this a tensor is processed by one thread (8192 floats take
+/// about a microsecond, the cost of handing a chunk to a spinning worker).
+inline constexpr std::int64_t elementwise_grain = 1 << 13;
 
 namespace detail {
 

@@ -425,7 +425,7 @@ inline void gemm(index_t M, index_t N, index_t K, const gemm_a& A, const gemm_b&
   const index_t threads = pool ? static_cast<index_t>(pool->size()) : 1;
   const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
   const index_t n_strips = (N + gemm_nr - 1) / gemm_nr, m_strips = (M + gemm_mr - 1) / gemm_mr;
-  if (threads <= 1 || flops < 2e6 || (n_strips < 2 && m_strips < 2)) {
+  if (threads <= 1 || flops < 5e5 || (n_strips < 2 && m_strips < 2)) {
     detail::gemm_block(0, M, 0, N, K, A, B, C, ldc, ep);
     return;
   }
