@@ -220,7 +220,9 @@ class statistics_collector {
     const float running_abs = s.range.abs_max();
     thread_pool* pool = opt_.pool;
     if (s.hist) s.hist->add(x, running_abs, pool);
-    if (has(method::mse)) {
+    // An all-zero batch says nothing about the clip point (TPU-MLIR's OCTAV gives NaN there, which
+    // poisons the tensor's average); it is left out of the average.
+    if (has(method::mse) && !(br.min == 0.f && br.max == 0.f)) {
       s.octav8.add(octav_threshold(x, 8, br.min, pool));
       if (opt_.int4) s.octav4.add(octav_threshold(x, 4, br.min, pool));
     }
@@ -304,13 +306,17 @@ class statistics_collector {
                                      std::to_string(h.restarts()) + " time(s) (calibration samples differ too much in range)");
             break;
           }
-          case method::max: th = abs_max; break;
+          case method::max:
+            th = abs_max;
+            if (opt_.int4) th4 = abs_max;
+            break;
           case method::percentile9999: {
             const double p = row_percentile(layout_, row);
             const std::int64_t total = s.batches * s.elements;
             mx = interpolated_percentile(s.top->extremes(), p, total);
             mn = interpolated_percentile(s.bottom->extremes(), p, total);
             th = std::max(std::fabs(mn), std::fabs(mx));
+            if (opt_.int4) th4 = th;  // TPU-MLIR never sets it (its #int4_th rows read 0)
             break;
           }
           case method::mse:

@@ -85,24 +85,37 @@ inline void add_abs_histogram_reference(std::span<const float> x, float width, s
 
 inline void add_abs_histogram(std::span<const float> x, float width, std::span<std::int64_t> counts) {
   using simd::fbatch;
-  using ibatch = simd::batch<std::int32_t>;
   constexpr std::size_t W = simd::width<float>;
   const std::size_t n = x.size();
   const auto nbins = static_cast<std::int64_t>(counts.size());
   // Bin indices as float are exact integers below 2^24; beyond that the scalar path decides.
-  if (nbins >= (1 << 24)) return add_abs_histogram_reference(x, width, counts);
-  const fbatch w(width), half(0.5f), limit(static_cast<float>(nbins)), zero(0.f);
+  // Short inputs do not pay for the scratch histograms below.
+  if (nbins >= (1 << 24) || n < 4096) return add_abs_histogram_reference(x, width, counts);
+  // Increments of one bin depend on each other through memory; consecutive values often share a
+  // bin (activations crowd the low bins), so lanes go to four interleaved histograms and skipped
+  // lanes (zeros, past-the-end bins, NaN) to a spare slot instead of a branch.
+  constexpr std::size_t copies = 4;
+  const std::size_t stride = static_cast<std::size_t>(nbins) + 1;
+  thread_local std::vector<std::uint32_t> scratch;
+  scratch.assign(copies * stride, 0u);
+  std::uint32_t* h[copies];
+  for (std::size_t c = 0; c < copies; ++c) h[c] = scratch.data() + c * stride;
+  const fbatch w(width), half(0.5f), limit(static_cast<float>(nbins)), zero(0.f), spare(static_cast<float>(nbins));
   alignas(64) std::int32_t idx[W];
   std::size_t i = 0;
+  // uint32 counts cannot overflow: a copy sees at most n / 4 increments, and no tensor has 2^34
+  // elements.
   for (; i + W <= n; i += W) {
     const fbatch v = fbatch::load_unaligned(x.data() + i);
     const fbatch b = xsimd::floor(xsimd::abs(v) / w + half);
-    // Skipped lanes get index -1: zeros, past-the-end bins and NaN (b < limit is false).
     const auto keep = (v != zero) & (b < limit);
-    const ibatch bi = xsimd::batch_cast<std::int32_t>(xsimd::select(keep, b, fbatch(-1.f)));
-    bi.store_aligned(idx);
-    for (std::size_t k = 0; k < W; ++k)
-      if (idx[k] >= 0) ++counts[static_cast<std::size_t>(idx[k])];
+    xsimd::batch_cast<std::int32_t>(xsimd::select(keep, b, spare)).store_aligned(idx);
+    for (std::size_t k = 0; k < W; ++k) ++h[k % copies][idx[k]];
+  }
+  for (std::size_t j = 0; j < static_cast<std::size_t>(nbins); ++j) {
+    std::uint64_t sum = 0;
+    for (std::size_t c = 0; c < copies; ++c) sum += h[c][j];
+    counts[j] += static_cast<std::int64_t>(sum);
   }
   add_abs_histogram_reference(x.subspan(i), width, counts);
 }
@@ -241,6 +254,38 @@ inline double fourth_moment_of(std::span<const float> x, double mean, double inv
   }
   return total + fourth_moment_reference(x.subspan(i), mean, inv_denominator);
 }
+
+/// Sum of (a - b)^2 (the tuner's output error, per candidate threshold).
+inline double squared_distance_reference(std::span<const float> a, std::span<const float> b) {
+  double s = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double d = static_cast<double>(a[i]) - static_cast<double>(b[i]);
+    s += d * d;
+  }
+  return s;
+}
+
+inline double squared_distance(std::span<const float> a, std::span<const float> b) {
+  using simd::fbatch;
+  constexpr std::size_t W = simd::width<float>;
+  const std::size_t n = std::min(a.size(), b.size());
+  double total = 0;
+  std::size_t i = 0;
+  constexpr std::size_t flush = 64 * W;
+  while (i + W <= n) {
+    fbatch s(0.f);
+    const std::size_t end = std::min(n - (n - i) % W, i + flush);
+    for (; i < end; i += W) {
+      const fbatch d = fbatch::load_unaligned(a.data() + i) - fbatch::load_unaligned(b.data() + i);
+      s += d * d;
+    }
+    total += simd::reduce_add(s);
+  }
+  return total + squared_distance_reference(a.subspan(i, n - i), b.subspan(i, n - i));
+}
+
+/// Sum of |x|.
+inline double abs_sum(std::span<const float> x) { return tail_sums_of(x, std::numeric_limits<float>::infinity()).sum_abs; }
 
 inline double sum_reference(std::span<const float> x) {
   double s = 0;

@@ -97,7 +97,7 @@ class abs_histogram {
   void bin(std::span<const float> x, double width, std::vector<std::int64_t>& counts) const {
     // numpy divides the float32 array by the width cast to float32.
     const float w = static_cast<float>(width);
-    constexpr std::int64_t grain = 1 << 17;
+    constexpr std::int64_t grain = 1 << 15;
     const auto n = static_cast<std::int64_t>(x.size());
     if (!pool_ || n < 2 * grain) {
       add_abs_histogram(x, w, counts);
@@ -140,6 +140,8 @@ class top_k {
     if (static_cast<std::int64_t>(kept_.size()) > k_) {
       std::nth_element(kept_.begin(), kept_.begin() + (k_ - 1), kept_.end(), std::greater<float>());
       kept_.resize(static_cast<std::size_t>(k_));
+      // The first batch may have copied a whole tensor; later batches add only a few candidates.
+      if (kept_.capacity() > 2 * kept_.size() + 64) kept_.shrink_to_fit();
     }
     if (!kept_.empty()) floor_ = *std::min_element(kept_.begin(), kept_.end());
   }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "mixq/calibration/collector.hpp"
+#include "mixq/calibration/kernels.hpp"
 #include "mixq/core/error.hpp"
 #include "mixq/core/tensor.hpp"
 #include "mixq/graph/graph.hpp"
@@ -47,18 +48,14 @@ struct tune_result {
 
 namespace detail {
 
-inline double tune_distance(const tensor& ref, const tensor& out) {
-  const auto r = ref.values<float>();
-  const auto o = out.values<float>();
-  double l2 = 0, l1 = 0;
-  for (std::size_t i = 0; i < r.size(); ++i) {
-    const double d = static_cast<double>(r[i]) - static_cast<double>(o[i]);
-    l2 += d * d;
-    l1 += std::fabs(static_cast<double>(r[i]));
-  }
-  if (l1 == 0) return l2 == 0 ? 0.0 : std::numeric_limits<double>::infinity();
-  return std::sqrt(l2) / l1;
+/// TPU-MLIR's per-sample tuning distance |ref - out|_2 / |ref|_1; `ref_l1` = |ref|_1 is the same
+/// for every candidate, so callers compute it once. 0 / 0 counts as no error.
+inline double tune_distance(const tensor& ref, const tensor& out, double ref_l1) {
+  const double l2 = squared_distance(ref.values<float>(), out.values<float>());
+  if (ref_l1 == 0) return l2 == 0 ? 0.0 : std::numeric_limits<double>::infinity();
+  return std::sqrt(l2) / ref_l1;
 }
+inline double tune_distance(const tensor& ref, const tensor& out) { return tune_distance(ref, out, abs_sum(ref.values<float>())); }
 
 inline tensor fake_quant_copy(const tensor& t, double threshold) {
   tensor out = tensor::empty(dtype::f32, t.shape());
@@ -250,6 +247,8 @@ class auto_tuner {
     if (!(step > 0 && diff > opt_.min_tuned_diff)) return best;
     const int out_v = n.results[0];
     const std::size_t S = ref.size();
+    std::vector<double> ref_l1(S);
+    for (std::size_t s = 0; s < S; ++s) ref_l1[s] = abs_sum(ref[s].at(out_v).values<float>());
     auto distance = [&](double th) {
       double d = 0;
       for (std::size_t s = 0; s < S; ++s) {
@@ -263,7 +262,7 @@ class auto_tuner {
         }
         const auto outs = run_node(i, ref[s], replace);
         ++res.op_runs;
-        d += detail::tune_distance(ref[s].at(out_v), outs[0]);
+        d += detail::tune_distance(ref[s].at(out_v), outs[0], ref_l1[s]);
       }
       return d / static_cast<double>(S);
     };

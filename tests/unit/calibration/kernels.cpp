@@ -296,3 +296,13 @@ TEST_CASE("kl_trt's factored search picks the cut of the plain P/Q construction"
     }
   }
 }
+
+TEST_CASE("squared distance and abs sum agree with double references") {
+  for (std::size_t n : {0u, 5u, 16u, 1000u, 123457u}) {
+    const auto a = normal_values(n, 2.f, static_cast<unsigned>(n) + 3), b = normal_values(n, 2.f, static_cast<unsigned>(n) + 4);
+    CHECK(squared_distance(a, b) == Approx(squared_distance_reference(a, b)).epsilon(1e-5).margin(1e-9));
+    double l1 = 0;
+    for (float v : a) l1 += std::fabs(v);
+    CHECK(abs_sum(a) == Approx(l1).epsilon(1e-6).margin(1e-9));
+  }
+}
