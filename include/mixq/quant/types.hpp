@@ -71,8 +71,9 @@ struct symmetric_int {
 };
 
 /// Asymmetric integer quantization from a calibrated [min, max] (Module.cpp
-/// getScaleAndZeroPoint): signed storage when min < 0, else unsigned; the zero-point is rounded
-/// and nudged into range, the scale then re-derived from the side that still fits.
+/// getScaleAndZeroPoint): signed storage when min < 0, else unsigned; zp = round(qmin - min/s),
+/// and when the unrounded value falls outside [qmin, qmax] it is pinned there and the scale
+/// re-derived from the other end (so unsigned asymmetric tensors always have zp 0).
 template <int Bits>
 struct asymmetric_int {
   static constexpr int bits = Bits;
@@ -97,15 +98,16 @@ struct asymmetric_int {
       return p;
     }
     p.scale = (max - min) / static_cast<double>(p.qmax - p.qmin);
-    const double zp = std::round(p.qmin - min / p.scale);
-    if (zp < p.qmin) {
+    // The unrounded zero-point decides the nudge (Module.cpp), not the rounded one.
+    const double zp_real = p.qmin - min / p.scale;
+    if (zp_real < p.qmin) {
       p.zero_point = p.qmin;
-      p.scale = max / static_cast<double>(p.qmax - p.zero_point);
-    } else if (zp > p.qmax) {
+      p.scale = max / static_cast<double>(p.qmax - p.qmin);
+    } else if (zp_real > p.qmax) {
       p.zero_point = p.qmax;
-      p.scale = min / static_cast<double>(p.qmin - p.zero_point);
+      p.scale = min / static_cast<double>(p.qmin - p.qmax);
     } else {
-      p.zero_point = static_cast<std::int32_t>(zp);
+      p.zero_point = static_cast<std::int32_t>(std::round(zp_real));
     }
     return p;
   }

@@ -76,6 +76,10 @@ TEST_CASE("asymmetric INT8 derives scale and zero-point, nudging the zero-point 
   const auto n = int8_asym::params(-3.0, -1.0);  // all negative: zp above qmax, nudged to 127
   CHECK(n.zero_point == 127);
   CHECK(n.scale == Approx(-3.0 / (-128 - 127)));
+  // The unrounded zero-point decides: min = 0.001 gives zp_real = -0.1 < 0, so zp = 0 and s = max/255.
+  const auto small = int8_asym::params(0.001, 2.55);
+  CHECK(small.zero_point == 0);
+  CHECK(small.scale == 2.55 / 255);
   const auto i4 = int4_asym::params(-1.0, 1.0);
   CHECK(i4.qmin == -8);
   CHECK(i4.qmax == 7);
