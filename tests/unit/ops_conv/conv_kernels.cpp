@@ -115,6 +115,8 @@ TEST_CASE("depthwise kernel matches a direct convolution: strides, dilations, pa
       {1, 2, 9, 9, 2, 3, 3, 1, 1, 1, 1, 4, 4, 4, 4, 2},     // pads wider than the kernel reach
       {1, 3, 15, 40, 3, 7, 7, 2, 1, 2, 1, 6, 3, 6, 3, 3},   // 7x7 generic path, dilated rows
       {1, 2, 12, 33, 2, 2, 4, 1, 2, 3, 1, 0, 0, 1, 2, 2},   // even kernel, pad only at the end
+      {2, 3, 12, 50, 3, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 3},   // 5x5 (registers), 50 = 3 vectors + 2
+      {1, 4, 24, 96, 4, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, 4},   // 5x5 stride 2
   };
   for (const auto& s : shapes) {
     check_conv_kernel(s, false, one);
