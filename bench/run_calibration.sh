@@ -60,7 +60,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 for model in $models; do
   IFS='|' read -r onnx shape pre dataset input_num <<< "$(spec "$model")"
-  first_image=$(find "$dataset" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | sort | head -1)
+  first_image=$(find "$dataset" -type f \( -iname "*.jpg" -o -iname "*.jpeg" -o -iname "*.png" \) | sort | awk "NR == 1")
   # shellcheck disable=SC2086
   "$bin/model_transform" --model_name "$model" --model_def "$onnx" --input_shapes "$shape" $pre \
     --test_input "$first_image" --test_result "$work/${model}_top_outputs.npz" --mlir "$work/$model.mlir" > "$work/$model.transform.log" 2>&1
