@@ -16,6 +16,7 @@
 #include "mixq/io/atomic_file.hpp"
 #include "mixq/io/cali_table.hpp"
 #include "mixq/io/model.hpp"
+#include "mixq/targets/processor.hpp"
 #include "progress.hpp"
 #if MIXQ_HAVE_IMAGE
 #include "mixq/io/preprocess.hpp"
@@ -62,9 +63,6 @@ double number_of(const std::string& key, const std::string& value) {
   throw error("--debug_cmd " + key + "=" + value + ": not a number");
 }
 
-const std::vector<std::string> processors{"bm1684x", "bm1684", "cv183x", "cv182x", "cv181x", "cv180x",
-                                          "cv186x",  "bm1688", "bm1690", "cv184x", "sgtpuv8"};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -86,7 +84,8 @@ int main(int argc, char** argv) {
                  "kl, mse, max, percentile9999, aciq_gauss, aciq_laplace (also use_-prefixed), or mixq's kl_trt")
       ->capture_default_str();
   app.add_option("--debug_cmd", debug_cmd, "TPU-MLIR debug keys, e.g. \"use_mse;tune_steps=10;int4;dump_list\"");
-  app.add_option("--processor,--chip", processor, "target processor")->capture_default_str()->check(CLI::IsMember(processors));
+  app.add_option("--processor,--chip", processor, "target processor (bm1684x, bm1684, bm1688, bm1690, cv186x, cv18[0-3]x, cv184x)")
+      ->capture_default_str();
   app.add_flag("--kurtosis_analysis", kurtosis, "write the per-tensor kurtosis file kurtosis_analysis next to the table");
   app.add_flag("--debug_log", debug_log, "log more (per-stage timings and memory)");
   app.add_option("-o,--calibration_table", output, "output cali_table")->required();
@@ -150,6 +149,7 @@ int main(int argc, char** argv) {
       method = cal::method::max;
     }
     if (*method == cal::method::torch_observer && opt.int4) throw error("--debug_cmd: the torch observer cannot calibrate int4");
+    processor = std::string(targets::find_processor(processor).name);
     opt.m = *method;
     opt.histogram_bins = static_cast<int>(histogram_bins);
     opt.tune_num = tune_num;

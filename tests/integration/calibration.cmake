@@ -127,7 +127,7 @@ mixq_calibration_error(unknown_debug_key STDERR "unknown key" frob ARGS ${cal_mo
 mixq_calibration_error(bad_tune_steps STDERR tune_steps ARGS ${cal_model} ${cal_dataset} --debug_cmd tune_steps=x)
 mixq_calibration_error(int4_and_fp8 STDERR int4 fp8 ARGS ${cal_model} ${cal_dataset} --debug_cmd "int4;fp8")
 mixq_calibration_error(observer_type STDERR Observer_type ARGS ${cal_model} ${cal_dataset} --debug_cmd Observer_type=MinMax)
-mixq_calibration_error(unknown_chip STDERR --processor ARGS ${cal_model} ${cal_dataset} --processor bm9999)
+mixq_calibration_error(unknown_chip STDERR "unknown processor" bm9999 ARGS ${cal_model} ${cal_dataset} --processor bm9999)
 mixq_calibration_error(unwritable_output OUTPUT ${cal_out}/no_such_dir/t STDERR no_such_dir ARGS ${cal_model} ${cal_dataset})
 mixq_calibration_error(search_not_yet STDERR --search "not implemented yet" ARGS ${cal_model} ${cal_dataset} --search search_threshold)
 mixq_calibration_error(sq_not_yet STDERR --sq "not implemented yet" ARGS ${cal_model} ${cal_dataset} --sq)
