@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Convert an ONNX model to a TOP-dialect .mlir and its weight npz (TPU-MLIR model_transform)", "model_transform"};
   std::string model_name, model_def, input_shapes_text, input_types_text, output_names_text, test_input_text, test_result;
   std::string test_reference, tolerance = "0.99,0.99", excepts = "-", mlir;
-  std::string resize_dims, keep_ratio_mode = "letterbox", pad_type = "normal", mean = "0,0,0", scale = "1,1,1";
+  std::string resize_dims, keep_ratio_mode = "letterbox", pad_type = "center", mean = "0,0,0", scale = "1,1,1";
   std::string pixel_format = "bgr", channel_format = "nchw";
   double pad_value = 0;
   bool keep_aspect_ratio = false, debug = false, not_inference = false;
