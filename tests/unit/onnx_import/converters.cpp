@@ -3,6 +3,7 @@
 #include "test_support.hpp"
 
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "mixq/graph/interpreter.hpp"
@@ -370,4 +371,67 @@ TEST_CASE("A constant graph output becomes a weight; training-mode Dropout is re
   d.input("x", {2}).constant("ratio", tensor::scalar<float>(0.5f)).constant("train", tensor::scalar<bool>(true));
   d.node("Dropout", {"x", "ratio", "train"}, {"y"});
   REQUIRE_THROWS_WITH(d.import(), Catch::Contains("training-mode"));
+}
+
+TEST_CASE("Pow by a constant 2 becomes Mul(x, x), by 1 passes x through, a constant base is Pow2") {
+  model_builder b(13);
+  b.input("x", {3}).constant("two", tensor::scalar<float>(2.f)).constant("one", tensor::scalar<float>(1.f));
+  b.node("Pow", {"x", "two"}, {"sq"}).node("Pow", {"x", "one"}, {"id"}).node("Pow", {"two", "x"}, {"exp2"});
+  const graph g = b.import();
+  CHECK(g.node_name(g.find_node("sq_Pow")) == "sq_Pow");
+  CHECK(g.nodes[static_cast<std::size_t>(g.find_node("sq_Pow"))].is<top::mul_op>());
+  CHECK(graph_has(g, "top.Pow2"));
+  CHECK_FALSE(graph_has(g, "top.Pow"));
+  const auto out = b.run({{"x", floats({3}, {-3, 0.5f, 4})}});
+  test::require_close(out[0], floats({3}, {9, 0.25f, 16}));
+  test::require_close(out[1], floats({3}, {-3, 0.5f, 4}));
+  test::require_close(out[2], floats({3}, {0.125f, std::sqrt(2.f), 16}));
+}
+
+TEST_CASE("ConstantOfShape, Range and Mod of static shapes fold to constants") {
+  // torch's export of F.pad / torch.arange / shape arithmetic: x.shape[1] % 4, arange(0, 5, 2), zeros
+  onnx::attribute_proto value;
+  value.name = "value", value.type = onnx::attribute_type::t;
+  value.t = onnx::tensor_proto{};
+  value.t->dims = {1};
+  value.t->data = tensor::from_vector<std::int64_t>({1}, {7});
+  model_builder b(13);
+  b.input("x", {2, 6}).node("Shape", {"x"}, {"s"});
+  b.constant("four", tensor::scalar<std::int64_t>(4)).constant("neg", tensor::scalar<std::int64_t>(-4));
+  b.constant("start", tensor::scalar<std::int64_t>(0)).constant("limit", tensor::scalar<std::int64_t>(5));
+  b.constant("step", tensor::scalar<std::int64_t>(2)).constant("dims", ints({2, 2}));
+  b.node("Mod", {"s", "four"}, {"m"}).node("Mod", {"s", "neg"}, {"mneg"});
+  b.node("Mod", {"s", "neg"}, {"cmod"}, {attr_i("fmod", 1)});
+  b.node("Range", {"start", "limit", "step"}, {"r"});
+  b.node("ConstantOfShape", {"dims"}, {"c"}, {value});
+  const graph g = b.import();
+  for (const auto& n : g.nodes) {
+    INFO(n.mnemonic());
+    CHECK((n.is<top::weight_op>() || n.is<top::none_op>() || n.is<top::input_op>()));
+  }
+  const auto out = b.run({{"x", iota_tensor({2, 6})}});
+  CHECK(to_int64_vector(out[1]) == std::vector<std::int64_t>{2, 2});   // Python's %: 6 % 4
+  CHECK(to_int64_vector(out[2]) == std::vector<std::int64_t>{-2, -2});  // 6 % -4 takes the divisor's sign
+  CHECK(to_int64_vector(out[3]) == std::vector<std::int64_t>{2, 2});   // fmod keeps the dividend's
+  CHECK(to_int64_vector(out[4]) == std::vector<std::int64_t>{0, 2, 4});
+  REQUIRE(out[5].shape() == shape_t{2, 2});
+  CHECK(to_int64_vector(out[5]) == std::vector<std::int64_t>{7, 7, 7, 7});
+}
+
+TEST_CASE("Slice with a negative step to the very start keeps element 0 (torch's reversal)") {
+  model_builder b(13);
+  b.input("x", {4, 2});
+  b.constant("starts", ints({-1})).constant("ends", ints({std::numeric_limits<std::int64_t>::min() + 1}));
+  b.constant("axes", ints({0})).constant("steps", ints({-1}));
+  b.node("Slice", {"x", "starts", "ends", "axes", "steps"}, {"y"});
+  test::require_close(b.run({{"x", iota_tensor({4, 2})}})[0], floats({4, 2}, {6, 7, 4, 5, 2, 3, 0, 1}));
+}
+
+TEST_CASE("ScatterND writes the updates at the index tuples") {
+  model_builder b(13);
+  b.input("x", {3, 2}).input("u", {2, 2});
+  b.constant("idx", tensor::from_vector<std::int64_t>({2, 1}, {2, 0}));
+  b.node("ScatterND", {"x", "idx", "u"}, {"y"});
+  const tensor y = b.run({{"x", iota_tensor({3, 2})}, {"u", floats({2, 2}, {10, 11, 12, 13})}})[0];
+  test::require_close(y, floats({3, 2}, {12, 13, 2, 3, 10, 11}));
 }

@@ -83,15 +83,44 @@ void convert_variadic(import_context& ctx, const node_proto& n) {
   define_output(ctx, n, 0, acc);
 }
 
-inline void convert_pow(import_context& ctx, const node_proto& n) {
-  const ref b = ctx.input(n, 1);
-  if (!is_scalar_constant(b)) {  // a tensor exponent: element-wise x ^ y
-    define_output(ctx, n, 0, ctx.emit<top::pow3_op>({ctx.input(n, 0), b}, {}, {import_context::loc_name(n)})[0]);
+/// Mod: fmod=0 takes the divisor's sign (integers only, Python's %), fmod=1 the dividend's (C fmod).
+inline void convert_mod(import_context& ctx, const node_proto& n) {
+  const std::vector<ref> operands{ctx.input(n, 0), ctx.input(n, 1)};
+  const std::string loc = import_context::loc_name(n);
+  if (attr_int(n, "fmod", 0) != 0) {
+    define_output(ctx, n, 0, ctx.emit<top::mod_op>(operands, {}, {loc})[0]);
     return;
   }
-  top::pow_op::attributes at;
-  at.exponent = scalar_value(b);
-  define_output(ctx, n, 0, ctx.emit<top::pow_op>({ctx.input(n, 0)}, at, {import_context::loc_name(n)})[0]);
+  if (is_floating(ctx.type_of(operands[0]).elem)) throw error("fmod=0 is defined for integers only; floats need fmod=1");
+  define_output(ctx, n, 0, ctx.emit<top::remainder_op>(operands, {}, {loc})[0]);
+}
+
+/// Pow as TPU-MLIR's frontend converts it: x^1 is x, x^2 is Mul(x, x) (calibration then knows
+/// the result is non-negative), x^c is Pow, c^x is Pow2, and x^y with tensors is Pow3.
+inline void convert_pow(import_context& ctx, const node_proto& n) {
+  const ref a = ctx.input(n, 0), b = ctx.input(n, 1);
+  const std::string loc = import_context::loc_name(n);
+  const bool floating = is_floating(ctx.type_of(a).elem);
+  if (floating && is_scalar_constant(b) && !a.is_constant() && ctx.shape_of(b).size() <= ctx.shape_of(a).size()) {
+    const double e = scalar_value(b);
+    if (e == 1.0) {
+      define_output(ctx, n, 0, a);
+    } else if (e == 2.0) {
+      define_output(ctx, n, 0, ctx.emit<top::mul_op>({a, a}, {}, {loc})[0]);
+    } else {
+      top::pow_op::attributes at;
+      at.exponent = e;
+      define_output(ctx, n, 0, ctx.emit<top::pow_op>({a}, at, {loc})[0]);
+    }
+    return;
+  }
+  if (floating && is_scalar_constant(a) && !b.is_constant() && ctx.shape_of(a).size() <= ctx.shape_of(b).size()) {
+    top::pow2_op::attributes at;
+    at.const_val = scalar_value(a);
+    define_output(ctx, n, 0, ctx.emit<top::pow2_op>({b}, at, {loc})[0]);
+    return;
+  }
+  define_output(ctx, n, 0, ctx.emit<top::pow3_op>({a, b}, {}, {loc})[0]);
 }
 
 template <class Op>
@@ -242,6 +271,7 @@ inline void add_elementwise_converters(converter_table& t) {
   t.add("Mul", convert_mul);
   t.add("Div", convert_div);
   t.add("Pow", convert_pow);
+  t.add("Mod", convert_mod);
   t.add("Max", convert_variadic<top::max_op>);
   t.add("Min", convert_variadic<top::min_op>);
   t.add("Relu", convert_unary<top::relu_op>);

@@ -1,7 +1,8 @@
 #pragma once
-// ONNX ops that move data or compute shapes: Constant, Identity, Shape, Reshape, Transpose,
-// Concat, Flatten, Squeeze, Unsqueeze, Gather, Slice, Pad.
+// ONNX ops that move data or compute shapes: Constant, ConstantOfShape, Range, Identity, Shape,
+// Reshape, Transpose, Concat, Flatten, Squeeze, Unsqueeze, Gather, Slice, Pad, ScatterND.
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 #include "mixq/onnx/converters/table.hpp"
@@ -22,6 +23,46 @@ inline void convert_constant(import_context& ctx, const node_proto& n) {
     auto v = attr_ints(n, "value_ints");
     r.constant = tensor::from_vector<std::int64_t>({static_cast<std::int64_t>(v.size())}, v);
   } else throw error("Constant without a supported value attribute (sparse and string constants are not supported)");
+  define_output(ctx, n, 0, r);
+}
+
+/// Shapes are static, so the shape operand is a constant and so is the result (torch exports
+/// masks and index grids this way: `x.new_zeros(...)`, `torch.arange(...)`).
+inline void convert_constant_of_shape(import_context& ctx, const node_proto& n) {
+  const std::vector<std::int64_t> dims = to_int64_vector(ctx.constant_input(n, 0, "shape"));
+  for (auto d : dims)
+    if (d < 0) throw error("the shape " + to_string(shape_t(dims)) + " has a negative dimension");
+  tensor value = tensor::scalar<float>(0.f);
+  if (const tensor_proto* t = attr_tensor(n, "value")) {
+    if (t->data.numel() != 1) throw error("value must hold one element");
+    value = t->data;
+  }
+  tensor out = tensor::empty(value.elem(), shape_t(dims));
+  const std::size_t bytes = size_of(value.elem());
+  for (std::int64_t i = 0; i < out.numel(); ++i) std::memcpy(out.raw() + static_cast<std::size_t>(i) * bytes, value.raw(), bytes);
+  ref r;
+  r.constant = std::move(out);
+  define_output(ctx, n, 0, r);
+}
+
+/// Range(start, limit, delta): folded; the operands must be constants (they are shape values).
+inline void convert_range(import_context& ctx, const node_proto& n) {
+  const tensor& start = ctx.constant_input(n, 0, "start");
+  const tensor& limit = ctx.constant_input(n, 1, "limit");
+  const tensor& delta = ctx.constant_input(n, 2, "delta");
+  if (start.numel() != 1 || limit.numel() != 1 || delta.numel() != 1) throw error("start, limit and delta must be scalars");
+  const double s = element_as_double(start, 0), l = element_as_double(limit, 0), d = element_as_double(delta, 0);
+  if (d == 0) throw error("delta is 0");
+  const auto count = static_cast<std::int64_t>(std::max(std::ceil((l - s) / d), 0.0));
+  tensor out = tensor::empty(start.elem(), {count});
+  visit_dtype(start.elem(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* p = out.data<T>();
+    // start + i * delta, as ONNX defines it (exact for integers)
+    for (std::int64_t i = 0; i < count; ++i) p[i] = from_double<T>(s + static_cast<double>(i) * d);
+  });
+  ref r;
+  r.constant = std::move(out);
   define_output(ctx, n, 0, r);
 }
 
@@ -207,6 +248,9 @@ inline void convert_slice(import_context& ctx, const node_proto& n) {
     } else {
       b = std::clamp<std::int64_t>(b, 0, dim - 1);
       e = std::clamp<std::int64_t>(e, -1, dim - 1);
+      // "Before element 0" cannot be written -1: top.Slice reads a negative end from the back,
+      // as ONNX does. -dim - 1 reads back as -1 (torch's exporter reverses tensors this way).
+      if (e == -1) e = -dim - 1;
     }
     offset[ax] = b, end[ax] = e, step[ax] = s;
   }
@@ -236,11 +280,29 @@ inline void convert_pad(import_context& ctx, const node_proto& n) {
   define_output(ctx, n, 0, ctx.emit<top::pad_op>({x, ref{}}, at, {import_context::loc_name(n)})[0]);
 }
 
+/// ScatterND (opset 11; reduction from 16): top.ScatterND, folded when every operand is constant.
+inline void convert_scatter_nd(import_context& ctx, const node_proto& n) {
+  const std::string reduction = attr_string(n, "reduction", "none");
+  top::scatter_nd_op::attributes at;
+  if (reduction == "none") at.reduction.value = 0;
+  else if (reduction == "add") at.reduction.value = 1;
+  else if (reduction == "max") at.reduction.value = 3;
+  else if (reduction == "min") at.reduction.value = 4;
+  else if (reduction == "mul") at.reduction.value = 5;
+  else throw error("unknown reduction \"" + reduction + "\"");
+  define_output(ctx, n, 0,
+                ctx.emit<top::scatter_nd_op>({ctx.input(n, 0), ctx.input(n, 1), ctx.input(n, 2)}, at,
+                                             {import_context::loc_name(n)})[0]);
+}
+
 }  // namespace detail
 
 inline void add_shape_converters(converter_table& t) {
   using namespace detail;
   t.add("Constant", convert_constant);
+  t.add("ConstantOfShape", convert_constant_of_shape);
+  t.add("Range", convert_range);
+  t.add("ScatterND", convert_scatter_nd);
   t.add("Identity", convert_identity);
   t.add("Dropout", convert_identity);
   t.add("Shape", convert_shape);
