@@ -7,6 +7,7 @@
 #include "mixq/transforms/fold_batchnorm.hpp"
 #include "mixq/transforms/fold_pad.hpp"
 #include "mixq/transforms/fuse_activation.hpp"
+#include "mixq/transforms/fuse_matmul_bias.hpp"
 #include "mixq/transforms/patterns.hpp"
 #include "mixq/transforms/rewrite.hpp"
 #include "mixq/transforms/simplify.hpp"
@@ -32,6 +33,7 @@ inline int canonicalize_step(rewriter& rw) {
   changed += fold_batchnorm_into_conv(rw);
   changed += batchnorm_to_scale(rw);
   changed += fold_scale_into_conv(rw);
+  changed += fuse_matmul_bias(rw);
   changed += fuse_relu(rw);  // after the BN folds: Conv+BN+Relu ends as one Conv named like the Relu
   return changed;
 }

@@ -1,7 +1,11 @@
 #pragma once
 // Ops that do nothing, removed as TPU-MLIR's folders and canonicalisers remove them: a Reshape
 // to the input's own shape, a Permute with the identity order, MulConst 1 and AddConst 0
-// without a fused relu; and a Reshape of a Reshape reading the first one's input directly.
+// without a fused relu, a Slice that keeps every element in order (NoUseSlicePattern), a Pad
+// of nothing (onnx-simplifier drops those before TPU-MLIR imports); and a Reshape of a Reshape
+// reading the first one's input directly.
+#include <algorithm>
+
 #include "mixq/transforms/rewrite.hpp"
 
 namespace mixq::transforms {
@@ -25,6 +29,15 @@ inline int remove_identity_ops(rewriter& rw) {
       identity = *nd.attributes<top::mul_const_op>().const_val == 1.0 && !detail::has_relu(nd);
     } else if (nd.is<top::add_const_op>()) {
       identity = *nd.attributes<top::add_const_op>().const_val == 0.0 && !detail::has_relu(nd);
+    } else if (nd.is<top::slice_op>()) {
+      const auto& steps = *nd.attributes<top::slice_op>().steps;
+      // same shape with forward steps can only be the whole tensor; bounds from operands are not known here
+      identity = std::all_of(steps.begin(), steps.end(), [](std::int64_t st) { return st > 0; }) &&
+                 std::all_of(nd.operands.begin() + 1, nd.operands.end(), [&](int v) { return rw.value(v).type.is_none; });
+    } else if (nd.is<top::pad_op>()) {
+      const auto& pads = *nd.attributes<top::pad_op>().paddings;
+      identity = std::all_of(pads.begin(), pads.end(), [](std::int64_t p) { return p == 0; }) &&
+                 std::all_of(nd.operands.begin() + 1, nd.operands.end(), [&](int v) { return rw.value(v).type.is_none; });
     }
     if (!identity || rw.value(in).type.shape != rw.value(out).type.shape || rw.value(in).type.elem != rw.value(out).type.elem)
       continue;

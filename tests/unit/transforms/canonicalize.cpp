@@ -292,3 +292,64 @@ TEST_CASE("identity Reshape / Permute / MulConst 1 / AddConst 0 go; Reshape chai
   CHECK(g.values[static_cast<std::size_t>(node_named(g, "r2_Reshape").operands[0])].name == "s_Sigmoid");
   CHECK(g.values[static_cast<std::size_t>(node_named(g, "s_Sigmoid").operands[0])].name == "x");
 }
+
+TEST_CASE("MatMul + Add of a bias weight becomes one MatMul with bias, named like the Add", "[transforms]") {
+  builder b;
+  const int x = b.input("x", {1, 7, 6});
+  const int mm = b.op<top::matmul_op>({x, b.random_weight("w", {6, 5}), b.none}, "fc/MatMul_output_0_MatMul");
+  // torch writes the bias first: Add(bias, MatMul)
+  const int add = b.op<top::add_op>({b.random_weight("fc.bias", {5}), mm}, "fc/Add_output_0_Add");
+  b.outputs({b.op<top::relu_op>({add}, "r_Relu")});
+  const graph g = canonicalized(b.g);
+  CHECK(count_ops(g, "top.Add") == 0);
+  CHECK(g.find_value("fc/MatMul_output_0_MatMul") < 0);
+  const node& m = node_named(g, "r_Relu");  // then the Relu fuses into it and names it
+  REQUIRE(m.is<top::matmul_op>());
+  CHECK(g.values[static_cast<std::size_t>(m.operands[2])].name == "fc.bias");
+  CHECK(m.attributes<top::matmul_op>().do_relu);
+}
+
+TEST_CASE("MatMul + Add stays when the addend is not a per-column bias or the MatMul has other readers", "[transforms]") {
+  builder b;
+  const int x = b.input("x", {4, 6}), y = b.input("y", {4, 5});
+  const int w = b.random_weight("w", {6, 5});
+  const int m1 = b.op<top::matmul_op>({x, w, b.none}, "m1_MatMul");
+  const int a1 = b.op<top::add_op>({m1, b.random_weight("rowwise", {4, 1})}, "a1_Add");  // one value per row
+  const int m2 = b.op<top::matmul_op>({x, w, b.none}, "m2_MatMul");
+  const int a2 = b.op<top::add_op>({m2, y}, "a2_Add");  // an activation, not a weight
+  const int m3 = b.op<top::matmul_op>({x, w, b.none}, "m3_MatMul");
+  const int a3 = b.op<top::add_op>({m3, b.random_weight("b3", {5})}, "a3_Add");
+  const int s3 = b.op<top::sigmoid_op>({m3}, "s3_Sigmoid");  // m3 is read twice
+  const int m4 = b.op<top::matmul_op>({x, b.input("dyn", {6, 5}), b.none}, "m4_MatMul");
+  const int a4 = b.op<top::add_op>({m4, b.random_weight("b4", {5})}, "a4_Add");  // right is no weight
+  b.outputs({a1, a2, a3, s3, a4});
+  const graph g = canonicalized(b.g);
+  CHECK(names_of(g, "top.Add") == std::vector<std::string>{"a1_Add", "a2_Add", "a3_Add", "a4_Add"});
+  CHECK(count_ops(g, "top.MatMul") == 4);
+}
+
+TEST_CASE("a Slice keeping everything and a Pad of nothing go; real slices, reversals and pads stay", "[transforms]") {
+  builder b;
+  const int x = b.input("x", {1, 4, 6});
+  auto slice = [&](int in, std::vector<std::int64_t> off, std::vector<std::int64_t> end, std::vector<std::int64_t> step,
+                   const std::string& name) {
+    top::slice_op::attributes a;
+    a.offset = std::move(off), a.ends = std::move(end), a.steps = std::move(step);
+    return b.op<top::slice_op>({in, b.none, b.none, b.none}, name, a);
+  };
+  auto pad = [&](int in, std::vector<std::int64_t> p, const std::string& name) {
+    top::pad_op::attributes a;
+    a.paddings = std::move(p);
+    a.mode.value.value = "constant";
+    return b.op<top::pad_op>({in, b.none}, name, a);
+  };
+  const int all = slice(x, {0, 0, 0}, {1, 4, 6}, {1, 1, 1}, "all_Slice");  // x[:, :H, :W] with H, W the sizes
+  const int nothing = pad(all, {0, 0, 0, 0, 0, 0}, "zero_Pad");
+  const int rev = slice(nothing, {0, 3, 0}, {1, -5, 6}, {1, -1, 1}, "rev_Slice");  // same shape, reversed
+  const int part = slice(rev, {0, 1, 0}, {1, 4, 6}, {1, 1, 1}, "part_Slice");
+  b.outputs({pad(part, {0, 0, 1, 0, 0, 1}, "real_Pad")});
+  const graph g = canonicalized(b.g);
+  CHECK(names_of(g, "top.Slice") == std::vector<std::string>{"rev_Slice", "part_Slice"});
+  CHECK(names_of(g, "top.Pad") == std::vector<std::string>{"real_Pad"});
+  CHECK(g.values[static_cast<std::size_t>(node_named(g, "rev_Slice").operands[0])].name == "x");
+}
