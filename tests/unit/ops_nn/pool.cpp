@@ -158,3 +158,20 @@ TEST_CASE("global pooling and strided CNN pooling match the reference", "[ops_nn
     require_compute_matches_reference("top.AvgPool", {x}, d2, 1e-5, 1e-6);
   }
 }
+
+TEST_CASE("MaxPool picks exact values of integer tensors, on both paths", "[ops_nn][pool]") {
+  // 250 and 3'000'000'000 would not survive a trip through float arithmetic that rounds
+  const tensor u8 = tensor::from_vector<std::uint8_t>({1, 1, 2, 3}, {1, 250, 3, 249, 5, 0});
+  const tensor big = tensor::from_vector<std::int64_t>({1, 1, 2, 2}, {-7, 3'000'000'001, 3'000'000'000, -1});
+  for (bool reference : {true, false}) {
+    auto r = run_op("top.MaxPool", {u8}, pool_attrs({2, 2}, {1, 1}, {0, 0, 0, 0}), reference);
+    REQUIRE(r.outputs[0].elem() == dtype::u8);
+    CHECK(std::vector<std::uint8_t>(r.outputs[0].values<std::uint8_t>().begin(), r.outputs[0].values<std::uint8_t>().end()) ==
+          std::vector<std::uint8_t>{250, 250});
+    // bottom/right padding: the last window holds -1 and three padded cells, which never win
+    auto s = run_op("top.MaxPool", {big}, pool_attrs({2, 2}, {1, 1}, {0, 0, 1, 1}), reference);
+    REQUIRE(s.types[0].shape == shape_t{1, 1, 2, 2});
+    CHECK(to_int64_vector(s.outputs[0]) == std::vector<std::int64_t>{3'000'000'001, 3'000'000'001, 3'000'000'000, -1});
+  }
+  CHECK_THROWS_WITH(run_op("top.AvgPool", {u8}, pool_attrs({2, 2}, {1, 1}, {0, 0, 0, 0})), Catch::Contains("float"));
+}

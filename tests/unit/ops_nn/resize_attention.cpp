@@ -45,6 +45,22 @@ TEST_CASE("Interp 2-D bilinear and shape from scales", "[ops_nn][resize]") {
                     Catch::Contains("not one of"));
 }
 
+TEST_CASE("Interp given scales places sources by the scale, not by out / in (ONNX Resize)", "[ops_nn][resize]") {
+  // ONNX's resize_downsample_scales_linear(_align_corners): 2x4 by 0.6 -> 1x2; out / in would be 0.5
+  const tensor x = f32({1, 1, 2, 4}, {1, 2, 3, 4, 5, 6, 7, 8});
+  for (bool reference : {true, false}) {
+    auto half = run_op("top.Interp", {x, tensor{}},
+                       attrs({{"mode", str("linear")}, {"coord_mode", str("half_pixel")}, {"scale_h", f64(0.6)}, {"scale_w", f64(0.6)}}),
+                       reference);
+    CHECK(half.types[0].shape == shape_t{1, 1, 1, 2});
+    require_values(half.outputs[0], {2.6666665f, 4.3333331f});
+    auto corners = run_op("top.Interp", {x, tensor{}},
+                          attrs({{"mode", str("linear")}, {"coord_mode", str("align_corners")}, {"scale_h", f64(0.6)}, {"scale_w", f64(0.6)}}),
+                          reference);
+    require_values(corners.outputs[0], {1, 3.142857f});  // the resized length is 4 * 0.6 = 2.4, not 2
+  }
+}
+
 TEST_CASE("Interp compute matches the reference, up and down, every mode", "[ops_nn][resize]") {
   for (const char* mode : {"nearest", "linear"})
     for (const char* coord : {"align_corners", "half_pixel", "pytorch_half_pixel", "asymmetric"})
