@@ -149,3 +149,23 @@ if(EXISTS /usr/bin/python3)
     set_tests_properties(calibration.oracle.${variant} PROPERTIES LABELS integration SKIP_RETURN_CODE 77)
   endforeach()
 endif()
+
+# Images end to end: blazeface converted from the bundled ONNX with TPU-MLIR's preprocessing, then
+# calibrated on the bundled WIDER photos; every tensor name of TPU-MLIR's own table must be there,
+# in the same order.
+if(MIXQ_HAVE_IMAGE)
+  set(bf_mlir ${cal_out}/bf/blazeface.mlir)
+  file(MAKE_DIRECTORY ${cal_out}/bf)
+  add_test(NAME calibration.images.transform
+    COMMAND $<TARGET_FILE:model_transform> --model_name blazeface --model_def ${MIXQ_TEST_DATA_DIR}/onnx_models/blazeface.onnx
+            "--input_shapes=[[1,3,128,128]]" --mean 1,1,1 --scale 0.0078,0.0078,0.0078 --pixel_format rgb --mlir ${bf_mlir})
+  add_test(NAME calibration.images.run
+    COMMAND ${cal_run_check} --remove ${cal_out}/bf/t --exists ${cal_out}/bf/t --exists ${cal_out}/bf/t.1 --stderr "12 batch(es)"
+            -- $<TARGET_FILE:run_calibration> ${bf_mlir} --dataset ${cal_data}/wider -o ${cal_out}/bf/t)
+  add_test(NAME calibration.images.check
+    COMMAND ${cal_check} ${cal_out}/bf/t --rows 78 --within-range --same-rows-as ${MIXQ_TEST_DATA_DIR}/cali_tables/blazeface_cali_table)
+  set_tests_properties(calibration.images.transform calibration.images.run calibration.images.check PROPERTIES LABELS integration)
+  set_tests_properties(calibration.images.transform PROPERTIES FIXTURES_SETUP mixq_cal_bf_mlir)
+  set_tests_properties(calibration.images.run PROPERTIES FIXTURES_REQUIRED mixq_cal_bf_mlir FIXTURES_SETUP mixq_cal_bf_table)
+  set_tests_properties(calibration.images.check PROPERTIES FIXTURES_REQUIRED mixq_cal_bf_table)
+endif()
