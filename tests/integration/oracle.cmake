@@ -10,3 +10,9 @@ endif()
 add_test(NAME oracle.calibration_self_test
   COMMAND ${MIXQ_ORACLE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/../oracle/test_calibration_oracle.py)
 set_tests_properties(oracle.calibration_self_test PROPERTIES LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 600)
+
+# The lowering oracle (tests/oracle/lowering) checks itself against the values docs/lowering_spec.md
+# derives by hand (rounding modes, multiplier/shift searches, per-chip Conv/MatMul/Add/AvgPool).
+add_test(NAME oracle.lowering_self_test
+  COMMAND ${MIXQ_ORACLE_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/../oracle/lowering/test_lowering_oracle.py)
+set_tests_properties(oracle.lowering_self_test PROPERTIES LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 600)
