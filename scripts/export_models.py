@@ -21,10 +21,11 @@ For model M at batch B it writes, each file atomically:
                             is skipped
 and prints one line per model: `M_bB: exported in 3.1 s` or `M_bB: up to date`.
 
-Weights are random (seed fixed per model). BatchNorm layers run in eval mode with running
-statistics gathered on random batches and then perturbed, and BN/LayerNorm affine parameters are
-randomised, so BN folding and LayerNorm fusion see non-trivial values while activations stay of
-ordinary size. The YOLO models are written here after ultralytics' modules (yolov5 v7.0 and
+Weights are random (seed fixed per model) and the same at every batch size; sample 0 of the
+batch-B input is the batch-1 input, so batch-8 outputs start with the batch-1 ones. BatchNorm
+layers run in eval mode with running statistics gathered on random batches and then perturbed,
+and BN/LayerNorm affine parameters are randomised, so BN folding and LayerNorm fusion see
+non-trivial values while activations stay of ordinary size. The YOLO models are written here after ultralytics' modules (yolov5 v7.0 and
 ultralytics 8.0: Conv-BN-SiLU, C3 / C2f, SPPF, nearest upsample + concat neck, Detect with the box
 decode in the graph, as `export` produces), with the same module names so ONNX names match theirs.
 
