@@ -11,7 +11,7 @@ namespace mixq::driver {
 
 class progress_line {
  public:
-  explicit progress_line(std::string label) : label_(std::move(label)), tty_(::isatty(2) != 0), start_(clock::now()) {}
+  explicit progress_line(std::string label) : label_(std::move(label)), tty_(::isatty(2) != 0), start_(clock::now()), last_(start_) {}
   ~progress_line() { finish(); }
   progress_line(const progress_line&) = delete;
   progress_line& operator=(const progress_line&) = delete;
@@ -29,9 +29,9 @@ class progress_line {
       drawn_ = true;
       return;
     }
-    const std::size_t decile = total ? done * 10 / total : 0;
-    if (done == total || decile > last_decile_ || seconds(now - last_) >= 10) {
-      last_decile_ = decile;
+    // Logs get a line every 10 s of a long stage, nothing for a short one (the driver's summary
+    // line says how long each stage took).
+    if (seconds(now - last_) >= 10 && elapsed >= 10) {
       last_ = now;
       std::fprintf(stderr, "%s\n", text(elapsed).c_str());
     }
@@ -65,7 +65,7 @@ class progress_line {
   std::string label_;
   bool tty_;
   clock::time_point start_, last_{};
-  std::size_t done_ = 0, total_ = 0, last_decile_ = 0;
+  std::size_t done_ = 0, total_ = 0;
   bool drawn_ = false;
 };
 
