@@ -159,14 +159,18 @@ struct packed_conv_filter {
   std::vector<packed_matrix> groups;
 };
 
-inline packed_conv_filter pack_conv_filter(const conv2d_geometry& g, const float* filter) {
+inline packed_conv_filter pack_conv_filter(const conv2d_geometry& g, const float* filter, bool transposed) {
   packed_conv_filter pf;
-  pf.transposed = conv_prefers_transposed(g);
+  pf.transposed = transposed;
   const index_t ocg = g.oc / g.group, K = g.ic / g.group * g.kh * g.kw;
   for (index_t gi = 0; gi < g.group; ++gi)
     pf.groups.push_back(pf.transposed ? pack_b_once(filter + gi * ocg * K, K, ocg, 1, K)
                                       : pack_a_once(filter + gi * ocg * K, ocg, K, K, 1));
   return pf;
+}
+/// Packed for the faster orientation of this geometry.
+inline packed_conv_filter pack_conv_filter(const conv2d_geometry& g, const float* filter) {
+  return pack_conv_filter(g, filter, conv_prefers_transposed(g));
 }
 
 /// True when the convolution is a plain GEMM on the NCHW input (no gather needed).
