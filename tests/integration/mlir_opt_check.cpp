@@ -123,7 +123,7 @@ std::vector<std::pair<std::string, graph>> built_graphs() {
     const int i0 = g.add<top::input_op>({a0}, {{dtype::f32, {}}}, {"scalar in"});
     const int i1 = g.add<top::input_op>({a1}, {{dtype::f32, {2, 3}, "!quant.calibrated<f32<-1.500000e+00:2.250000e+00>>"}}, {"q\"in"});
     const int i2 = g.add<top::input_op>({a2}, {{dtype::i64, {4}}}, {"ids"});
-    const int w = g.add<top::weight_op>({}, {{dtype::f32, {3}, "!quant.uniform<i8:f32, 1.000000e-01:3>"}}, {"w/0"});
+    const int w = g.add<top::weight_op>({}, {{dtype::i8, {3}, "!quant.uniform<i8:f32, 1.000000e-01:3>"}}, {"w/0"});
     const int add = g.add<top::add_op>({g.nodes[static_cast<std::size_t>(i1)].results[0], g.nodes[static_cast<std::size_t>(w)].results[0]},
                                        {{dtype::f32, {2, 3}}}, {"sum"});
     g.nodes[static_cast<std::size_t>(add)].attrs.set("round_mode", opaque_attr{"#tpu<round_mode HalfAwayFromZero>"});

@@ -101,7 +101,9 @@ class interpreter {
         const tensor& c = constants_[static_cast<std::size_t>(v)];
         consts.push_back(c.defined() ? &c : nullptr);
       }
-      top::prepare_context ctx{types, consts};
+      std::vector<tensor_type> results;
+      for (int r : n.results) results.push_back(g_.values[static_cast<std::size_t>(r)].type);
+      top::prepare_context ctx{types, consts, results};
       prepared_[i] = n.op->prepare(ctx, n.decoded.get());
     }
   }

@@ -277,7 +277,7 @@ class mlir_parser {
       cur_.suffix_id();
       if (cur_.peek() == '<') cur_.skip_balanced();
       t.quant = std::string(cur_.text().substr(elem_at, cur_.pos() - elem_at));
-      t.elem = quant_expressed_type(t.quant, elem_at);
+      t.elem = quant_element_type(t.quant, elem_at);
     } else {
       const std::string_view name = cur_.bare_id();
       const auto d = dtype_from_mlir(name);
@@ -287,6 +287,27 @@ class mlir_parser {
     if (cur_.looking_at(",")) cur_.fail("tensor encodings are not supported");
     cur_.expect(">", "to close 'tensor<'");
     return t;
+  }
+
+  /// What a tensor of a quantized type holds: the storage type of `!quant.uniform<i8:f32, ...>`
+  /// (a lowered integer tensor), the expressed type of `!quant.calibrated<f32<...>>` and of the
+  /// other quant types (their values are floats).
+  dtype quant_element_type(std::string_view q, std::size_t at) const {
+    constexpr std::string_view uniform = "!quant.uniform<";
+    if (q.substr(0, uniform.size()) == uniform) {
+      std::size_t i = uniform.size();
+      std::size_t j = i;
+      while (j < q.size() && is_bare_id_char(q[j])) ++j;
+      const std::string_view storage = q.substr(i, j - i);
+      if (storage == "i8" || storage == "si8") return dtype::i8;
+      if (storage == "u8" || storage == "ui8") return dtype::u8;
+      if (storage == "i16" || storage == "si16") return dtype::i16;
+      if (storage == "u16" || storage == "ui16") return dtype::u16;
+      if (storage == "i32" || storage == "si32") return dtype::i32;
+      if (storage == "u32" || storage == "ui32") return dtype::u32;
+      cur_.fail_at(at, "unsupported storage type '" + std::string(storage) + "' in '" + std::string(q) + "'");
+    }
+    return quant_expressed_type(q, at);
   }
 
   /// The expressed type of `!quant.calibrated<f32<...>>`, `!quant.uniform<i8:f32, ...>`, `!quant.any<i8:f32>`:

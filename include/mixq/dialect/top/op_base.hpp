@@ -110,6 +110,27 @@ using si32 = int_of<"si32">;
 /// Attributes carried verbatim (dialect attributes such as `#tpu<round_mode HalfAwayFromZero>`).
 using opaque = opaque_attr;
 
+/// A dialect enum attribute, printed `#<Dialect><<Kind> <Value>>` (e.g. `#tpu<rq_mode MultiplierShift>`);
+/// the first option is the default.
+template <fixed_string Dialect, fixed_string Kind, fixed_string... Options>
+struct dialect_enum {
+  std::string value{options[0]};
+  dialect_enum() = default;
+  dialect_enum(std::string v) : value(std::move(v)) {}
+  dialect_enum(const char* v) : value(v) {}
+  static constexpr std::string_view dialect = Dialect;
+  static constexpr std::string_view kind = Kind;
+  static constexpr std::array<std::string_view, sizeof...(Options)> options{std::string_view(Options)...};
+  static bool allowed(std::string_view s) {
+    for (auto o : options)
+      if (o == s) return true;
+    return false;
+  }
+  bool operator==(std::string_view s) const { return value == s; }
+  bool operator==(const char* s) const { return value == s; }
+  friend bool operator==(const dialect_enum&, const dialect_enum&) = default;
+};
+
 /// Given to `infer`: operand types (`nullptr` for an absent optional operand), and the
 /// value of operands that are constants (weights), for ops whose result shape reads them.
 struct infer_context {
@@ -159,11 +180,15 @@ struct kernel_context {
 };
 
 /// Given to `prepare`: the attribute values plus the operands that are constants, so an op
-/// can pack its weights once per model instead of once per run.
+/// can pack its weights once per model instead of once per run. `results` are the result types
+/// the graph declares (quantized types carry the scales a lowered op needs).
 struct prepare_context {
   std::span<const tensor_type* const> operands;
   std::span<const tensor* const> constants;
+  std::span<const tensor_type> results{};
   const tensor* constant(std::size_t i) const { return i < constants.size() ? constants[i] : nullptr; }
+  const tensor_type* operand_type(std::size_t i) const { return i < operands.size() ? operands[i] : nullptr; }
+  const tensor_type* result_type(std::size_t i) const { return i < results.size() ? &results[i] : nullptr; }
 };
 
 }  // namespace mixq::top
