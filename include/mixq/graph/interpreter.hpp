@@ -79,6 +79,9 @@ class interpreter {
     result_types_.resize(g_.nodes.size());
     for (std::size_t i = 0; i < g_.nodes.size(); ++i)
       for (int r : g_.nodes[i].results) result_types_[i].push_back(g_.values[static_cast<std::size_t>(r)].type);
+    operand_types_.resize(g_.nodes.size());
+    for (std::size_t i = 0; i < g_.nodes.size(); ++i)
+      for (int v : g_.nodes[i].operands) operand_types_[i].push_back(&g_.values[static_cast<std::size_t>(v)].type);
     for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
       const node& n = g_.nodes[i];
       if (n.is<top::weight_op>()) {
@@ -103,7 +106,7 @@ class interpreter {
       }
       std::vector<tensor_type> results;
       for (int r : n.results) results.push_back(g_.values[static_cast<std::size_t>(r)].type);
-      top::prepare_context ctx{types, consts, results};
+      top::prepare_context ctx{types, consts, results, &g_.module_attributes};
       prepared_[i] = n.op->prepare(ctx, n.decoded.get());
     }
   }
@@ -171,7 +174,8 @@ class interpreter {
       }
       outs.clear();
       outs.resize(n.results.size());
-      top::kernel_context ctx{in_ptrs, outs, result_types_[static_cast<std::size_t>(i)], pool_};
+      top::kernel_context ctx{in_ptrs, outs, result_types_[static_cast<std::size_t>(i)], pool_,
+                              operand_types_[static_cast<std::size_t>(i)], &g_.module_attributes};
       try {
         n.op->compute(ctx, n.decoded.get(), prepared_[static_cast<std::size_t>(i)].get());
       } catch (const error& e) {
@@ -278,6 +282,7 @@ class interpreter {
   std::vector<top::prepared_ptr> prepared_;
   std::vector<int> last_use_;
   std::vector<std::vector<tensor_type>> result_types_;  // per node, what kernel_context::out allocates
+  std::vector<std::vector<const tensor_type*>> operand_types_;  // per node, the declared operand types
 };
 
 }  // namespace mixq

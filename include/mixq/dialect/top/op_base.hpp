@@ -162,6 +162,10 @@ struct kernel_context {
   std::span<tensor> outputs;
   std::span<const tensor_type> output_types;
   thread_pool* pool = nullptr;
+  /// The declared operand types (quantized types carry scales), when the caller knows them.
+  std::span<const tensor_type* const> input_types{};
+  /// The module's attributes (`module.chip`), when the caller has a module.
+  const attr_dict* module = nullptr;
 
   const tensor& in(std::size_t i) const {
     if (i >= inputs.size() || !inputs[i]) throw error("mixq: kernel input " + std::to_string(i) + " is missing");
@@ -175,6 +179,7 @@ struct kernel_context {
     return t;
   }
   const tensor_type& out_type(std::size_t i = 0) const { return output_types[i]; }
+  const tensor_type* in_type(std::size_t i) const { return i < input_types.size() ? input_types[i] : nullptr; }
   void alias(std::size_t i, const tensor& t) { outputs[i] = t.reshaped(output_types[i].shape); }
   thread_pool& threads() const { return pool ? *pool : thread_pool::global(); }
 };
@@ -186,6 +191,8 @@ struct prepare_context {
   std::span<const tensor_type* const> operands;
   std::span<const tensor* const> constants;
   std::span<const tensor_type> results{};
+  /// The module's attributes (`module.chip`...), for ops whose arithmetic depends on the processor.
+  const attr_dict* module = nullptr;
   const tensor* constant(std::size_t i) const { return i < constants.size() ? constants[i] : nullptr; }
   const tensor_type* operand_type(std::size_t i) const { return i < operands.size() ? operands[i] : nullptr; }
   const tensor_type* result_type(std::size_t i) const { return i < results.size() ? &results[i] : nullptr; }

@@ -1,5 +1,5 @@
 #pragma once
-// THE list of TOP ops mixq knows. Each family header ends with `using <family>_ops = op_list<...>;`;
+// THE list of ops mixq knows: the TOP dialect, then the TPU dialect of lowered models. Each family header ends with `using <family>_ops = op_list<...>;`;
 // adding an op is one struct in its family header plus one entry in that family's list.
 #include "mixq/dialect/top/activation.hpp"
 #include "mixq/dialect/top/attention.hpp"
@@ -14,11 +14,12 @@
 #include "mixq/dialect/top/resize.hpp"
 #include "mixq/dialect/top/shape_ops.hpp"
 #include "mixq/dialect/top/source.hpp"
+#include "mixq/dialect/tpu/op_list.hpp"
 
 namespace mixq::top {
 
 using all_ops = concat_lists<source_ops, elementwise_ops, activation_ops, compare_ops, shape_ops_ops, conv_ops,
-                             matmul_ops, pool_ops, norm_ops, reduce_ops, resize_ops, attention_ops>::type;
+                             matmul_ops, pool_ops, norm_ops, reduce_ops, resize_ops, attention_ops, tpu::tpu_ops>::type;
 
 /// A registry of every op in `all_ops`.
 inline registry make_registry() { return registry::from(all_ops{}); }
