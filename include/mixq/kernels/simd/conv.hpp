@@ -239,7 +239,7 @@ inline void conv2d_gemm(const conv2d_geometry& g, index_t batch_size, const floa
     packed = &local;
   }
   const bool pointwise = conv_is_pointwise(g);
-  tensor transposed_out;
+  tensor transposed_out, transposed_a;
   if (packed->transposed) transposed_out = tensor::empty(dtype::f32, {N * ocg});
   for (index_t n = 0; n < batch_size; ++n) {
     for (index_t gi = 0; gi < g.group; ++gi) {
@@ -248,15 +248,31 @@ inline void conv2d_gemm(const conv2d_geometry& g, index_t batch_size, const floa
       std::optional<detail::im2col_source> source;
       if (!pointwise) source.emplace(g, x, icg, pool);
       if (packed->transposed) {
-        gemm_a a = pointwise ? strided_a(x, N, 1, N)
-                             : gemm_a{nullptr, [&source](index_t m0, index_t mc, index_t k0, index_t kc, float* dst) {
-                                        detail::pack_im2col_a(*source, m0, mc, k0, kc, dst);
-                                      }};
+        // X^T (or im2col^T) is packed whole, strips split over the threads: inside the GEMM each
+        // thread would pack all of it again for its own output channels.
+        const gemm_a a_view = pointwise ? strided_a(x, N, 1, N)
+                                        : gemm_a{nullptr, [&source](index_t m0, index_t mc, index_t k0, index_t kc, float* dst) {
+                                                   detail::pack_im2col_a(*source, m0, mc, k0, kc, dst);
+                                                 }};
+        packed_matrix a;
+        a.is_a = true;
+        a.rows = N;
+        a.cols = K;
+        a.padded = round_up(N, gemm_mr);
+        if (transposed_a.numel() < a.padded * K) transposed_a = tensor::empty(dtype::f32, {a.padded * K});
+        a.data = transposed_a;
+        const index_t kb = k_block(K), strips = a.padded / gemm_mr;
+        pool.parallel_for(strips, std::max<index_t>(1, 4096 / std::max<index_t>(K, 1)), [&](index_t s0, index_t s1) {
+          for (index_t pc = 0; pc < K; pc += kb) {
+            const index_t kc = std::min(kb, K - pc);
+            a_view.pack(s0 * gemm_mr, (s1 - s0) * gemm_mr, pc, kc, a.data.data<float>() + pc * a.padded + s0 * gemm_mr * kc);
+          }
+        });
         gemm_epilogue e = ep;
         e.bias = bias ? bias + gi * ocg : nullptr;
         e.bias_per_row = false;
         float* ct = transposed_out.data<float>();
-        gemm(N, ocg, K, a, gemm_b{&packed->groups[static_cast<std::size_t>(gi)], {}}, ct, ocg, e, &pool);
+        gemm(N, ocg, K, gemm_a{&a, {}}, gemm_b{&packed->groups[static_cast<std::size_t>(gi)], {}}, ct, ocg, e, &pool);
         detail::transpose_block(ct, N, ocg, ocg, y, N);
         continue;
       }
