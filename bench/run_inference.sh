@@ -99,7 +99,8 @@ for model in $models; do
         --warmup 3 --runs 10 --min_time "$min_time" --output "$work/${name}_ort_out.npy")
       mixq=$(MIXQ_NUM_THREADS=$threads "$mixq_bench" --model "$work/$name.mlir" --input "$input" --warmup 3 --runs 10 \
         --min_time "$min_time" --reference "$work/${name}_ort_out.npy")
-      echo "{\"model\": \"$model\", \"batch\": $batch, \"threads\": $threads, \"ort\": $ort, \"mixq\": $mixq}" >> "$results"
+      load=$(cut -d' ' -f1 /proc/loadavg)
+      echo "{\"model\": \"$model\", \"batch\": $batch, \"threads\": $threads, \"load\": $load, \"ort\": $ort, \"mixq\": $mixq}" >> "$results"
       echo "$model batch $batch threads $threads: $("$py" -c "import json,sys; r=json.loads(sys.argv[1]); print(f\"mixq {r['mixq']['median_ms']:.2f} ms, ort {r['ort']['median_ms']:.2f} ms\")" "$(tail -1 "$results")")" >&2
     done
   done
@@ -118,12 +119,12 @@ ort_version = rows[0]["ort"]["ort"] if rows else "?"
 print(f"Machine: {cpu}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; "
       f"{sys.argv[2]}; load average (1/5/15 min) {sys.argv[3]} before, {sys.argv[4]} after; "
       f"onnxruntime-node {ort_version}. Median ms per inference (whole batch).\n")
-print("| model | batch | threads | mixq ms | onnxruntime ms | mixq/ort | cosine |")
-print("|---|---|---|---|---|---|---|")
+print("| model | batch | threads | mixq ms | onnxruntime ms | mixq/ort | cosine | load (1 min) |")
+print("|---|---|---|---|---|---|---|---|")
 for r in rows:
     m, o = r["mixq"], r["ort"]
     print(f"| {r['model']} | {r['batch']} | {r['threads']} | {m['median_ms']:.2f} | {o['median_ms']:.2f} | "
-          f"{m['median_ms'] / o['median_ms']:.2f} | {m.get('cosine', float('nan')):.6f} |")
+          f"{m['median_ms'] / o['median_ms']:.2f} | {m.get('cosine', float('nan')):.6f} | {r['load']:.1f} |")
 PY
 cat "$work/inference.md"
 if [[ -n $failed ]]; then
