@@ -1,0 +1,153 @@
+#pragma once
+// TOP -> TPU lowering (model_deploy): every TOP op becomes TPU ops in its mode (qtable entry or
+// `--quantize`), INT8 ops through the rule of the processor's arithmetic family, float ops through
+// their TPU twins; casts are inserted where precisions meet, graph outputs return in f32.
+//
+// INT8 rules are specialisations `int8_rule<Op, Family>`; an op without one falls back to the
+// generic rule: ops that only move values stay INT8 with their input's type, the others take the
+// chip's float type (reported). The table the pass looks rules up in is derived from the one op list.
+#include <algorithm>
+#include <cctype>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "mixq/dialect/top/op_list.hpp"
+#include "mixq/targets/lowering_context.hpp"
+#include "mixq/targets/rules_bm168x.hpp"
+#include "mixq/targets/rules_common.hpp"
+#include "mixq/targets/rules_cv18xx_bm1684.hpp"
+
+namespace mixq::targets {
+
+using rule_fn = void (*)(lowering_context&, int);
+
+/// No specific rule: see the generic fallback in int8_rule_table.
+template <class Op, arithmetic_family F>
+struct int8_rule {
+  static constexpr rule_fn fn = nullptr;
+};
+
+// BM168x family (bm1684x, bm1688, bm1690, cv186x): lowering_spec §4.
+template <> struct int8_rule<top::conv_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::conv_bm168x; };
+template <> struct int8_rule<top::add_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::add_bm168x; };
+template <> struct int8_rule<top::avg_pool_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::avgpool_bm168x; };
+template <> struct int8_rule<top::matmul_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::matmul_bm168x; };
+// CV18xx (§6) and BM1684 (§5).
+template <> struct int8_rule<top::conv_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::conv_cv18xx; };
+template <> struct int8_rule<top::conv_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::conv_bm1684; };
+// Table activations, every family (§4.9, §6).
+template <arithmetic_family F> struct int8_rule<top::sigmoid_op, F> { static constexpr rule_fn fn = rules::lut_int8; };
+template <arithmetic_family F> struct int8_rule<top::silu_op, F> { static constexpr rule_fn fn = rules::lut_int8; };
+template <arithmetic_family F> struct int8_rule<top::gelu_op, F> { static constexpr rule_fn fn = rules::lut_int8; };
+template <arithmetic_family F> struct int8_rule<top::hard_swish_op, F> { static constexpr rule_fn fn = rules::lut_int8; };
+template <arithmetic_family F> struct int8_rule<top::hard_sigmoid_op, F> { static constexpr rule_fn fn = rules::lut_int8; };
+template <arithmetic_family F> struct int8_rule<top::tanh_op, F> { static constexpr rule_fn fn = rules::lut_int8; };
+
+namespace detail {
+
+/// Ops whose INT8 form moves integers unchanged (lowering_common_int8).
+inline bool moves_values(std::string_view op) {
+  static constexpr std::string_view names[] = {"top.Reshape", "top.Permute", "top.Squeeze", "top.Unsqueeze", "top.Slice",
+                                               "top.Pad",     "top.MaxPool", "top.Upsample", "top.Depth2Space", "top.Tile",
+                                               "top.Relu",    "top.Flatten"};
+  return std::find(std::begin(names), std::end(names), op) != std::end(names);
+}
+
+inline void generic_int8(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  if (moves_values(n.mnemonic())) return rules::lower_move_int8(c, i);
+  const dtype f = rules::float_dtype(c.chip().auto_float);
+  c.note(i, std::string(n.mnemonic()) + " has no INT8 lowering in mixq yet: lowered to " + std::string(rules::mode_label(f)));
+  rules::lower_float(c, i, f);
+}
+
+inline rule_fn or_generic(rule_fn f) { return f != nullptr ? f : &generic_int8; }
+
+template <arithmetic_family F, class... Ops>
+std::unordered_map<std::string_view, rule_fn> make_rule_table(top::op_list<Ops...>) {
+  std::unordered_map<std::string_view, rule_fn> t;
+  ((t[Ops::mnemonic] = or_generic(int8_rule<Ops, F>::fn)), ...);
+  return t;
+}
+
+}  // namespace detail
+
+/// The INT8 rule of a TOP op for a processor family.
+inline rule_fn int8_rule_for(arithmetic_family f, std::string_view mnemonic) {
+  static const auto bm168x = detail::make_rule_table<arithmetic_family::bm168x>(top::all_ops{});
+  static const auto bm1684 = detail::make_rule_table<arithmetic_family::bm1684>(top::all_ops{});
+  static const auto cv18xx = detail::make_rule_table<arithmetic_family::cv18xx>(top::all_ops{});
+  const auto& table = f == arithmetic_family::bm168x ? bm168x : f == arithmetic_family::bm1684 ? bm1684 : cv18xx;
+  auto it = table.find(mnemonic);
+  return it == table.end() ? &detail::generic_int8 : it->second;
+}
+
+/// TPU-MLIR's weight file name of a lowered module (Module.cpp genWeightFileName).
+inline std::string lowered_weight_file_name(std::string_view module_name, const processor_info& chip, quant_mode mode, bool asymmetric) {
+  auto lower = [](std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    return s;
+  };
+  std::string name = lower(std::string(module_name)) + "_tpu_lowered_" + std::string(chip.name) + "_" + lower(std::string(mode_name(mode)));
+  if (mode == quant_mode::INT8) name += asymmetric ? "_asym" : "_sym";
+  return name + "_weight.npz";
+}
+
+/// Lowers `top` (TOP_CALIBRATED for integer modes, or TOP_F32/TOP_CALIBRATED for float modes).
+inline graph lower_to_tpu(const graph& top, const deploy_options& opt, lowering_report& report) {
+  if (!opt.chip) throw error("lowering: no processor");
+  require_mode(*opt.chip, opt.mode);
+  if (opt.asymmetric && !opt.chip->asymmetric) throw error(std::string(opt.chip->name) + " does not support --asymmetric");
+  graph out;
+  out.name = top.name;
+  out.legacy_module_form = top.legacy_module_form;
+  out.function_name = top.function_name;
+  out.module_attributes = top.module_attributes;
+  lowering_context c(top, out, opt, report);
+  std::vector<int> arg_map(top.values.size(), -1);
+  for (int a : top.arguments) {
+    tensor_type t = top.values[static_cast<std::size_t>(a)].type;
+    t.quant.clear();
+    arg_map[static_cast<std::size_t>(a)] = out.add_argument(t, top.values[static_cast<std::size_t>(a)].name);
+  }
+  for (std::size_t i = 0; i < top.nodes.size(); ++i) {
+    const node& n = top.nodes[i];
+    if (n.is<top::none_op>()) {
+      const int k = c.emit("top.None", {}, {tensor_type::none()}, {""});
+      c.set_none(c.result(k));
+      c.map(n.results[0], c.result(k));
+      continue;
+    }
+    if (n.is<top::weight_op>()) continue;  // the consumers' rules make the lowered weights
+    if (n.is<top::input_op>()) {
+      const int k = out.add_node(*n.op, {arg_map[static_cast<std::size_t>(n.operands[0])]}, {top.values[static_cast<std::size_t>(n.results[0])].type},
+                                 {top.values[static_cast<std::size_t>(n.results[0])].name}, n.attrs);
+      c.map(n.results[0], c.result(k));
+      continue;
+    }
+    if (c.none() < 0) {  // TOP graphs always start with top.None; a hand-made one may not
+      const int k = c.emit("top.None", {}, {tensor_type::none()}, {""});
+      c.set_none(c.result(k));
+    }
+    const quant_mode m = c.mode_of(static_cast<int>(i));
+    if (m == quant_mode::INT8 || m == quant_mode::INT4) {
+      if (m == quant_mode::INT4) c.note(static_cast<int>(i), "INT4 is lowered as INT8 (mixq has no INT4 lowering yet)");
+      int8_rule_for(opt.chip->arithmetic, n.mnemonic())(c, static_cast<int>(i));
+    } else {
+      rules::lower_float(c, static_cast<int>(i), rules::float_dtype(m));
+    }
+  }
+  for (int v : top.outputs) out.outputs.push_back(c.as_float(v, dtype::f32, ""));
+  auto& ma = out.module_attributes;
+  ma.set("module.state", attribute(std::string("TPU_LOWERED")));
+  ma.set("module.chip", attribute(std::string(opt.chip->name)));
+  ma.set("module.mode", attribute(std::string(mode_name(opt.mode))));
+  ma.set("module.asymmetric", attribute(opt.asymmetric));
+  ma.set("module.high_precision", attribute(opt.high_precision));
+  ma.set("module.weight_file", attribute(lowered_weight_file_name(top.name, *opt.chip, opt.mode, opt.asymmetric)));
+  out.verify(true);
+  return out;
+}
+
+}  // namespace mixq::targets
