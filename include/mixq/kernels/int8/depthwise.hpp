@@ -88,6 +88,68 @@ inline void depthwise_row_permute(const conv2d_geometry& g, const std::uint8_t* 
     _mm512_mask_storeu_epi32(acc + x0, static_cast<__mmask16>((1u << static_cast<unsigned>(n)) - 1u), a);
   }
 }
+
+/// R output rows at once for a KH-row kernel of G tap groups, row stride SH, no row dilation:
+/// each padded row is loaded and permuted once per 16 columns and feeds every output row that
+/// reads it ((R - 1) SH + KH rows for R KH products), with R independent accumulators. Returns
+/// the first output row it did not compute. rows[py] = padded row py.
+template <int KH, int G, int SH, int R, bool FilterUnsigned>
+index_t depthwise_blocks_permute(const conv2d_geometry& g, const std::uint8_t* const* rows, const std::int32_t* wq, __m512i idx,
+                                 std::int32_t base, std::int32_t* plane) {
+  constexpr int P = (R - 1) * SH + KH;
+  __m512i w[KH][G];
+#pragma GCC unroll 8
+  for (int ky = 0; ky < KH; ++ky)
+#pragma GCC unroll 4
+    for (int t = 0; t < G; ++t) w[ky][t] = _mm512_set1_epi32(wq[ky * G + t]);
+  const __m512i base_v = _mm512_set1_epi32(base);
+  index_t oy = 0;
+  for (; oy + R <= g.oh; oy += R) {
+    const std::uint8_t* const* r = rows + oy * SH;
+    for (index_t x0 = 0; x0 < g.ow; x0 += 16) {
+      __m512i acc[R];
+#pragma GCC unroll 8
+      for (int i = 0; i < R; ++i) acc[i] = base_v;
+      const index_t col = x0 * g.sw;
+#pragma GCC unroll 16
+      for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+        for (int t = 0; t < G; ++t) {
+          const __m512i q = _mm512_permutexvar_epi8(idx, _mm512_loadu_si512(r[p] + col + 4 * t * g.dw));
+#pragma GCC unroll 8
+          for (int i = 0; i < R; ++i) {
+            const int ky = p - i * SH;
+            if (ky >= 0 && ky < KH) {
+              if constexpr (FilterUnsigned) acc[i] = _mm512_dpbusd_epi32(acc[i], w[ky][t], q);
+              else acc[i] = _mm512_dpbusd_epi32(acc[i], q, w[ky][t]);
+            }
+          }
+        }
+      const index_t n = std::min<index_t>(16, g.ow - x0);
+      const auto mask = static_cast<__mmask16>((1u << static_cast<unsigned>(n)) - 1u);
+#pragma GCC unroll 8
+      for (int i = 0; i < R; ++i) _mm512_mask_storeu_epi32(plane + (oy + i) * g.ow + x0, mask, acc[i]);
+    }
+  }
+  return oy;
+}
+
+/// The row-blocked kernel where one is instantiated (3x3 and 5x5, strides 1 and 2); returns the
+/// first output row left for depthwise_row_permute.
+template <bool FilterUnsigned>
+index_t depthwise_plane_blocks(const conv2d_geometry& g, const std::uint8_t* const* rows, const std::int32_t* wq, __m512i idx,
+                               std::int32_t base, std::int32_t* plane) {
+  if (g.dh != 1) return 0;
+  if (g.kh == 3 && g.kw <= 4) {
+    if (g.sh == 1) return depthwise_blocks_permute<3, 1, 1, 4, FilterUnsigned>(g, rows, wq, idx, base, plane);
+    if (g.sh == 2) return depthwise_blocks_permute<3, 1, 2, 4, FilterUnsigned>(g, rows, wq, idx, base, plane);
+  }
+  if (g.kh == 5 && g.kw > 4 && g.kw <= 8) {
+    if (g.sh == 1) return depthwise_blocks_permute<5, 2, 1, 4, FilterUnsigned>(g, rows, wq, idx, base, plane);
+    if (g.sh == 2) return depthwise_blocks_permute<5, 2, 2, 2, FilterUnsigned>(g, rows, wq, idx, base, plane);
+  }
+  return 0;
+}
 #endif
 
 }  // namespace detail
@@ -162,7 +224,13 @@ inline void depthwise_conv2d(const conv2d_geometry& g, index_t batch, const void
           }
 #endif
       std::int32_t* plane = out.acc ? out.acc + p * out_plane : plane_acc.data();
-      for (index_t oy = 0; oy < g.oh; ++oy) {
+      index_t first_row = 0;
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI && defined(__AVX512VBMI__)
+      if (permute)
+        first_row = filter_type == elem::u8 ? detail::depthwise_plane_blocks<true>(g, rows.data(), wq.data(), idx, base, plane)
+                                            : detail::depthwise_plane_blocks<false>(g, rows.data(), wq.data(), idx, base, plane);
+#endif
+      for (index_t oy = first_row; oy < g.oh; ++oy) {
         for (index_t ky = 0; ky < g.kh; ++ky) taps_rows[static_cast<std::size_t>(ky)] = rows[static_cast<std::size_t>(oy * g.sh + ky * g.dh)];
         std::int32_t* acc = plane + oy * g.ow;
         if (permute) {
