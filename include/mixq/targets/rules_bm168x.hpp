@@ -142,7 +142,7 @@ inline void conv_bm168x(lowering_context& c, int i) {
   } else {
     ops.push_back(c.none());
   }
-  attr_dict a = n.attrs;
+  attr_dict a = tpu_attributes(n);
   a.erase("input_asym");
   a.set("with_bias", attribute(with_bias));
   a.set("quant_mode", attribute(opaque_attr{"#tpu<rq_mode MultiplierShift>"}));
@@ -288,8 +288,7 @@ inline void avgpool_bm168x(lowering_context& c, int i) {
   const tensor_type out_t = int8_result(c, n.results[0], false);
   const auto out_q = *quant::parse_uniform(out_t.quant);
   const auto ms = quant::get_scale_and_shift(static_cast<float>(in_q.scale / (out_q.scale * static_cast<double>(k[0] * k[1]))), 8);
-  attr_dict a = n.attrs;
-  a.set("pool_mode", attribute(opaque_attr{"#tpu<pool_mode Avg>"}));
+  attr_dict a = tpu_attributes(n);
   a.set("multiplier", attribute(int_attr{ms.multiplier, "si32"}));
   a.set("rshift", attribute(int_attr{ms.shift, "si32"}));
   a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
@@ -349,7 +348,7 @@ inline void matmul_bm168x(lowering_context& c, int i) {
   ops.push_back(c.none());  // multi
   ops.push_back(c.none());  // buffer
   const auto ms = quant::get_scale_and_shift(static_cast<float>(in_q.scale * w_scale / out_q.scale), 32);
-  attr_dict a = n.attrs;
+  attr_dict a = tpu_attributes(n);
   a.erase("input_asym");
   a.set("multipliers", attribute(int_array({ms.multiplier})));
   a.set("rshifts", attribute(int_array({ms.shift})));

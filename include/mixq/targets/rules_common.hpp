@@ -61,6 +61,20 @@ inline attr_array int_array(const std::vector<std::int64_t>& v) {
   return a;
 }
 
+/// A TOP op's attributes as its TPU op spells them: the TOP round modes go, pools gain
+/// `pool_mode`, Pad's mode becomes the `#tpu<Pad_Mode x>` enum.
+inline attr_dict tpu_attributes(const node& n) {
+  attr_dict a = n.attrs;
+  a.erase("round_mode");  // TPU-MLIR drops the TOP round_mode strings before lowering (spec §3.2)
+  a.erase("first_round_mode");
+  if (n.mnemonic() == "top.AvgPool" || n.mnemonic() == "top.MaxPool")
+    a.set("pool_mode", attribute(opaque_attr{n.mnemonic() == "top.AvgPool" ? "#tpu<pool_mode Avg>" : "#tpu<pool_mode Max>"}));
+  if (n.mnemonic() == "top.Pad")
+    if (const attribute* m = n.attrs.find("mode"))
+      if (auto s = m->get_if<std::string>()) a.set("mode", attribute(opaque_attr{"#tpu<Pad_Mode " + *s + ">"}));
+  return a;
+}
+
 /// The activation operands of a TOP op (not weights, not none).
 inline std::vector<int> activations(const lowering_context& c, const node& n) {
   std::vector<int> out;
@@ -92,12 +106,11 @@ inline int float_weight(lowering_context& c, int top_v, dtype f) {
 inline void lower_float(lowering_context& c, int i, dtype f) {
   const node& n = c.top_node(i);
   std::string mnemonic = tpu_name(n.mnemonic());
-  attr_dict attrs = n.attrs;
-  if (n.mnemonic() == "top.AvgPool" || n.mnemonic() == "top.MaxPool")
-    attrs.set("pool_mode", attribute(opaque_attr{n.mnemonic() == "top.AvgPool" ? "#tpu<pool_mode Avg>" : "#tpu<pool_mode Max>"}));
+  attr_dict attrs = tpu_attributes(n);
   dtype kind = f;
   if (!top::ops().find(mnemonic)) {
     mnemonic = std::string(n.mnemonic());
+    attrs = n.attrs;
     kind = dtype::f32;
     if (f != dtype::f32) c.note(i, "kept in F32: mixq has no " + std::string(mode_label(f)) + " form of " + std::string(n.mnemonic()) + " yet");
   }
@@ -141,8 +154,7 @@ inline void lower_move_int8(lowering_context& c, int i) {
     types.push_back(tensor_type{xt.elem, c.top_value(r).type.shape, xt.quant});
     names.push_back(c.top_value(r).name);
   }
-  attr_dict attrs = n.attrs;
-  if (n.mnemonic() == "top.MaxPool") attrs.set("pool_mode", attribute(opaque_attr{"#tpu<pool_mode Max>"}));
+  attr_dict attrs = tpu_attributes(n);
   if (n.mnemonic() == "top.Pad") {  // the pad value in the integer domain: round(val / s + zp)
     const auto u = quant::parse_uniform(xt.quant);
     const double val = attr_double(n, "val", 0.0);

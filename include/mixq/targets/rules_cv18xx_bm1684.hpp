@@ -28,7 +28,7 @@ inline double threshold_of(const lowering_context& c, int top_v) {
 }
 inline attr_dict conv_attrs(const node& n, const std::string& quant_mode, const std::vector<std::int64_t>& multiplier,
                             const std::vector<std::int64_t>& rshift, bool with_bias) {
-  attr_dict a = n.attrs;
+  attr_dict a = tpu_attributes(n);
   a.erase("input_asym");
   a.set("with_bias", attribute(with_bias));
   a.set("quant_mode", attribute(opaque_attr{"#tpu<rq_mode " + quant_mode + ">"}));
