@@ -63,6 +63,21 @@ inline void copy_bytes(std::uint8_t* dst, const std::uint8_t* src, index_t n) {
 #endif
 }
 
+/// The even and odd bytes of src[0, n) into even[0, (n + 1) / 2) and odd[0, n / 2).
+inline void deinterleave(const std::uint8_t* src, index_t n, std::uint8_t* even, std::uint8_t* odd) {
+  index_t i = 0;
+#if MIXQ_INT8_ISA >= MIXQ_INT8_ISA_SSE2
+  const __m128i low = _mm_set1_epi16(0x00FF);
+  for (; i + 32 <= n; i += 32) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i + 16));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(even + i / 2), _mm_packus_epi16(_mm_and_si128(a, low), _mm_and_si128(b, low)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(odd + i / 2), _mm_packus_epi16(_mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8)));
+  }
+#endif
+  for (; i < n; ++i) (i % 2 ? odd : even)[i / 2] = src[i];
+}
+
 /// One image group's input made ready for im2col: every padded row the taps reach (rows wholly
 /// in the padding included), each split into sw phases (phase p holds padded columns p, p + sw,
 /// p + 2 sw...), so tap (ky, kx) of output (oy, ox) is byte tap_offset[kx] + ox of padded row
@@ -84,6 +99,7 @@ struct im2col_source {
     const index_t channels = geom.icg();
     data.assign(static_cast<std::size_t>(channels * rows_per_plane * row_len), zp);
     pool.parallel_for(channels, std::max<index_t>(1, 65536 / std::max<index_t>(rows_per_plane * row_len, 1)), [&](index_t b, index_t e) {
+      std::vector<std::uint8_t> even(static_cast<std::size_t>(geom.sw == 2 ? (g->iw + 1) / 2 + 16 : 0)), odd(even.size());
       for (index_t c = b; c < e; ++c)
         for (index_t py = 0; py < rows_per_plane; ++py) {
           const index_t iy = py - g->pad_top;
@@ -93,6 +109,15 @@ struct im2col_source {
           if (g->sw == 1) {  // one phase: the padded row itself
             const index_t n = std::min(g->iw, phase_len - g->pad_left);
             if (n > 0) std::memcpy(dst + g->pad_left, src, static_cast<std::size_t>(n));
+            continue;
+          }
+          if (g->sw == 2) {  // even and odd input columns, each a contiguous run of one phase
+            deinterleave(src, g->iw, even.data(), odd.data());
+            for (int parity = 0; parity < 2; ++parity) {
+              const index_t px = parity + g->pad_left, p = px % 2, j0 = px / 2;
+              const index_t n = std::min((g->iw + 1 - parity) / 2, phase_len - j0);
+              if (n > 0) std::memcpy(dst + p * phase_len + j0, parity ? odd.data() : even.data(), static_cast<std::size_t>(n));
+            }
             continue;
           }
           // phase p holds padded columns p, p + sw, p + 2 sw...: input column j * sw + p - pad_left
@@ -138,10 +163,12 @@ inline void pack_im2col(const im2col_source& src, elem type, index_t n0, index_t
         continue;
       }
       std::uint8_t* d = gathered.data() + t * avail;
+      const std::uint8_t* base = src.row(k0 + k, 0);
+      const index_t row_step = g.sh * src.row_len;
       index_t filled = 0, oy = oy0, ox = ox0;
       while (filled < avail) {
         const index_t run = std::min(g.ow - ox, avail - filled);
-        copy_bytes(d + filled, src.row(k0 + k, oy) + ox, run);
+        copy_bytes(d + filled, base + oy * row_step + ox, run);
         filled += run;
         ox = 0;
         ++oy;

@@ -127,8 +127,13 @@ index_t depthwise_blocks_permute(const conv2d_geometry& g, const std::uint8_t* c
         }
       const index_t n = std::min<index_t>(16, g.ow - x0);
       const auto mask = static_cast<__mmask16>((1u << static_cast<unsigned>(n)) - 1u);
+      if (n == 16) {
 #pragma GCC unroll 8
-      for (int i = 0; i < R; ++i) _mm512_mask_storeu_epi32(plane + (oy + i) * g.ow + x0, mask, acc[i]);
+        for (int i = 0; i < R; ++i) _mm512_storeu_si512(plane + (oy + i) * g.ow + x0, acc[i]);
+      } else {
+#pragma GCC unroll 8
+        for (int i = 0; i < R; ++i) _mm512_mask_storeu_epi32(plane + (oy + i) * g.ow + x0, mask, acc[i]);
+      }
     }
   }
   return oy;

@@ -113,6 +113,12 @@ struct i64_pair {
   __m512i even, odd;  // int64 values of lanes 0, 2, 4... and 1, 3, 5...
 };
 
+/// 16 result bytes; masked only for a tail (a masked vpmovdb to memory is slow on some cores).
+inline void store_bytes16(std::uint8_t* out, __m128i bytes, index_t n, __mmask16 mask) {
+  if (n >= 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(out), bytes);
+  else _mm_mask_storeu_epi8(out, mask, bytes);
+}
+
 inline i64_pair mul_lanes(__m512i a, __m512i m) {
   return {_mm512_mul_epi32(a, m), _mm512_mul_epi32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(m, 32))};
 }
@@ -167,7 +173,7 @@ inline void requant16(const std::int32_t* acc, std::uint8_t* out, index_t n, con
   };
   const __m512i even = finish(x.even), odd = finish(x.odd);
   const __m512i packed = _mm512_or_si512(_mm512_and_si512(even, _mm512_set1_epi64(0xFFFFFFFFll)), _mm512_slli_epi64(odd, 32));
-  _mm_mask_storeu_epi8(out, mask, _mm512_cvtepi32_epi8(packed));
+  store_bytes16(out, _mm512_cvtepi32_epi8(packed), n, mask);
 }
 
 /// The fast form: x = acc * m + add (or acc + add for OnlyShift), v = x >> shift, clamp, for 16
@@ -188,7 +194,7 @@ inline void requant16_fast(const std::int32_t* acc, std::uint8_t* out, index_t n
   even = _mm512_min_epi64(_mm512_max_epi64(_mm512_sra_epi64(_mm512_add_epi64(even, add_even), count), lo), hi);
   odd = _mm512_min_epi64(_mm512_max_epi64(_mm512_sra_epi64(_mm512_add_epi64(odd, add_odd), count), lo), hi);
   const __m512i packed = _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), even, _mm512_slli_epi64(odd, 32));
-  _mm_mask_storeu_epi8(out, mask, _mm512_cvtepi32_epi8(packed));
+  store_bytes16(out, _mm512_cvtepi32_epi8(packed), n, mask);
 }
 
 /// Lanes [0, 16) of an int64 array as the even and odd lanes of two vectors.
@@ -355,6 +361,25 @@ class requantizer {
     if (channels_ > 1 && last_channel > channels_)
       throw error("int8 requant: channel " + std::to_string(last_channel - 1) + " of " + std::to_string(channels_));
     auto* o = static_cast<std::uint8_t*>(out);
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI
+    // per-row channels (a convolution tile): the fast form with its constants hoisted
+    if (exact_vector_ && (s_.channel_is_row || channels_ == 1)) {
+      const bool only_shift = kind_ == detail::row_params::only_shift;
+      const __m512i lo = _mm512_set1_epi64(relu_lo_), hi = _mm512_set1_epi64(hi_);
+      for (index_t r = 0; r < rows; ++r) {
+        const channel_info& ch = channel_[static_cast<std::size_t>(channels_ == 1 ? 0 : row0 + r)];
+        if (!ch.fast) {
+          row(acc + r * ld_acc, o + r * ld_out, cols, row0 + r, col0);
+          continue;
+        }
+        const __m512i m = _mm512_set1_epi32(static_cast<std::int32_t>(ch.m)), add = _mm512_set1_epi64(ch.add);
+        const std::int32_t* a = acc + r * ld_acc;
+        std::uint8_t* d = o + r * ld_out;
+        for (index_t j = 0; j < cols; j += 16) detail::requant16_fast(a + j, d + j, cols - j, only_shift, m, add, add, ch.shift, lo, hi);
+      }
+      return;
+    }
+#endif
     for (index_t r = 0; r < rows; ++r) row(acc + r * ld_acc, o + r * ld_out, cols, row0 + r, col0);
   }
 

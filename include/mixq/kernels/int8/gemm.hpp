@@ -460,14 +460,17 @@ void micro_kernel(index_t groups, const packed_t* a, const packed_t* b, std::int
     std::int32_t* cr = c + r * ldc;
     const __m512i rowv = last && adds.row ? _mm512_set1_epi32(adds.row[r]) : zero;
     for (int v = 0; v < NV; ++v) {
-      const __mmask16 m = v + 1 < NV ? static_cast<__mmask16>(0xFFFF) : tail_mask;
+      // masked moves only for a ragged last vector
+      const bool full = v + 1 < NV || tail == 16;
       __m512i x = _mm512_load_si512(done[r] + v * 16);
-      if (accumulate) x = _mm512_add_epi32(x, _mm512_maskz_loadu_epi32(m, cr + v * 16));
+      if (accumulate) x = _mm512_add_epi32(x, full ? _mm512_loadu_si512(cr + v * 16) : _mm512_maskz_loadu_epi32(tail_mask, cr + v * 16));
       if (last) {
         x = _mm512_add_epi32(x, rowv);
-        if (adds.col) x = _mm512_add_epi32(x, _mm512_maskz_loadu_epi32(m, adds.col + v * 16));
+        if (adds.col)
+          x = _mm512_add_epi32(x, full ? _mm512_loadu_si512(adds.col + v * 16) : _mm512_maskz_loadu_epi32(tail_mask, adds.col + v * 16));
       }
-      _mm512_mask_storeu_epi32(cr + v * 16, m, x);
+      if (full) _mm512_storeu_si512(cr + v * 16, x);
+      else _mm512_mask_storeu_epi32(cr + v * 16, tail_mask, x);
     }
   }
 }
