@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "mixq/kernels/simd/compat.hpp"
+#include "mixq/kernels/simd/partial.hpp"
 
 namespace mixq::simd {
 
