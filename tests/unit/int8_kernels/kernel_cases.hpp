@@ -298,6 +298,31 @@ TEST_CASE(MIXQ_TEST_ISA " int8 requant epilogue on the spec's bm1684x and cv18xx
   CHECK(static_cast<std::int8_t>(q[1]) == -15);
 }
 
+TEST_CASE(MIXQ_TEST_ISA " int8 MatMul shape: per-column requant fused into the GEMM tiles equals GEMM then requant") {
+  std::mt19937 gen(22);
+  const index_t M = 37, K = 300, N = 131;
+  for (elem at : {elem::s8, elem::u8})
+    for (bool per_column : {false, true}) {
+      INFO("input " << name(at) << (per_column ? " per-column multipliers" : " per-tensor"));
+      const auto x = random_bytes(gen, M * K, at), w = random_bytes(gen, K * N, elem::s8);
+      const auto bias = random_ints(gen, N, -40000, 40000);
+      const auto m = random_ints(gen, per_column ? N : 1, 1 << 29, 1 << 30);
+      const std::vector<std::int32_t> r{37};
+      const requant_spec s =
+          make_spec(requant_mode::multiplier_shift, round_mode::half_up, chip_family::bm168x, m, r, bias, false, 5, true, elem::s8);
+      std::vector<std::int32_t> acc(static_cast<std::size_t>(M * N));
+      reference::gemm(M, N, K, x.data(), at, K, 1, w.data(), elem::s8, N, 1, nullptr, nullptr, acc.data(), N);
+      std::vector<std::uint8_t> want(acc.size()), got(acc.size(), 0x11);
+      reference::requantize(acc.data(), N, M, N, 0, 0, s, want.data(), N);
+      const packed_matrix pw = pack_b_once(w.data(), elem::s8, K, N, N, 1);
+      const requantizer rq(s);
+      gemm_output out;
+      out.finish = requant_finish(rq, got.data(), N);
+      gemm(M, N, K, strided_a(x.data(), at, M, K, K, 1), gemm_operand{&pw, elem::s8, {}, {}}, out, &two_threads());
+      REQUIRE(got == want);
+    }
+}
+
 TEST_CASE(MIXQ_TEST_ISA " int8 requant spec validation names the problem") {
   const std::vector<std::int32_t> two{1, 2}, one{1};
   requant_spec s = make_spec(requant_mode::multiplier_shift, round_mode::half_up, chip_family::bm168x, two, one, {}, true, 0, false, elem::s8);

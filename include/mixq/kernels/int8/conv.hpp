@@ -65,17 +65,21 @@ inline void copy_bytes(std::uint8_t* dst, const std::uint8_t* src, index_t n) {
 
 /// The even and odd bytes of src[0, n) into even[0, (n + 1) / 2) and odd[0, n / 2).
 inline void deinterleave(const std::uint8_t* src, index_t n, std::uint8_t* even, std::uint8_t* odd) {
-  index_t i = 0;
+  index_t vector_end = 0;
 #if MIXQ_INT8_ISA >= MIXQ_INT8_ISA_SSE2
+  vector_end = n / 32 * 32;
   const __m128i low = _mm_set1_epi16(0x00FF);
-  for (; i + 32 <= n; i += 32) {
+  for (index_t i = 0; i < vector_end; i += 32) {
     const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
     const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i + 16));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(even + i / 2), _mm_packus_epi16(_mm_and_si128(a, low), _mm_and_si128(b, low)));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(odd + i / 2), _mm_packus_epi16(_mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8)));
   }
 #endif
-  for (; i < n; ++i) (i % 2 ? odd : even)[i / 2] = src[i];
+  for (index_t i = vector_end; i < n; ++i) {
+    if (i % 2) odd[i / 2] = src[i];
+    else even[i / 2] = src[i];
+  }
 }
 
 /// One image group's input made ready for im2col: every padded row the taps reach (rows wholly
