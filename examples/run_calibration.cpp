@@ -12,6 +12,7 @@
 #include "driver.hpp"
 #include "mixq/calibration/calibrate.hpp"
 #include "mixq/calibration/dataset.hpp"
+#include "mixq/calibration/search_threshold.hpp"
 #include "mixq/core/thread_pool.hpp"
 #include "mixq/io/atomic_file.hpp"
 #include "mixq/io/cali_table.hpp"
@@ -89,11 +90,16 @@ int main(int argc, char** argv) {
   app.add_flag("--kurtosis_analysis", kurtosis, "write the per-tensor kurtosis file kurtosis_analysis next to the table");
   app.add_flag("--debug_log", debug_log, "log more (per-stage timings and memory)");
   app.add_option("-o,--calibration_table", output, "output cali_table")->required();
-  const std::string later = "the threshold/quantize-table searches are not implemented yet";
-  for (const char* f : {"--search", "--inference_num", "--bc_inference_num", "--expected_cos", "--min_layer_cos",
-                        "--max_float_layers", "--fp_type", "--quantize_method_list", "--benchmark_method", "--mix_mode",
-                        "--part_quantize", "--custom_operator", "--pre_qtable", "--post_process", "--global_compare_layers",
-                        "--quantize_table"})
+  const std::string later = "the quantize-table searches (search_qtable, mix precision) are not implemented yet";
+  std::string search = "False", benchmark = "cos";
+  std::int64_t inference_num = 30;
+  app.add_option("--search", search, "search_threshold (search_qtable, fast_search and mix_search are not implemented yet)")
+      ->capture_default_str();
+  app.add_option("--inference_num", inference_num, "samples scored by search_threshold")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--benchmark_method", benchmark, "cos or snr (search_threshold's score)")->capture_default_str()->check(CLI::IsMember({"cos", "snr"}));
+  for (const char* f : {"--bc_inference_num", "--expected_cos", "--min_layer_cos", "--max_float_layers", "--fp_type",
+                        "--quantize_method_list", "--mix_mode", "--part_quantize", "--custom_operator", "--pre_qtable",
+                        "--post_process", "--global_compare_layers", "--quantize_table"})
     driver::reject_flag(app, f, later, true);
   for (const char* f : {"--sq", "--smc", "--we", "--bc", "--cluster", "--part_asymmetric"})
     driver::reject_flag(app, f, "accuracy recovery (SmoothQuant, equalization, bias correction) and asymmetric calibration are not implemented yet", false);
@@ -213,6 +219,38 @@ int main(int argc, char** argv) {
       if (!bar || (p.what == cal::calibrate_progress::stage::tuning && p.done == 1)) bar.emplace(label);
       bar->update(p.done, p.total);
     };
+    if (search != "False") {
+      if (search != "search_threshold")
+        throw error("--search " + search + ": not implemented yet in mixq (search_threshold is; search_qtable, fast_search and mix_search come later)");
+      if (opt.int4 || opt.fp8 || opt.input_table) throw error("--search search_threshold calibrates INT8 from the data (no int4, fp8 or input_calibration_table)");
+      cal::search_threshold_options so;
+      so.inference_num = inference_num;
+      so.benchmark = benchmark == "snr" ? cal::benchmark_method::snr : cal::benchmark_method::cos;
+      so.chip = &targets::find_processor(processor);
+      so.base = opt;
+      std::string log_text;
+      so.log = [&](const std::string& line) {
+        std::fprintf(stderr, "run_calibration: %s\n", line.c_str());
+        log_text += "INFO:root:" + line + "\n";
+      };
+      so.on_candidate = [&](cal::method, const cali_table& t) { write_cali_table("new_cali_table.txt", t); };
+      so.table_name = [&](cal::method m, bool tuned) {
+        return tuned ? cali_method_tuned_path(output, std::string(cal::method_name(m))) : cali_method_path(output, std::string(cal::method_name(m)), false);
+      };
+      const cal::search_threshold_result r = cal::search_threshold(g, batches, tune_batches ? &*tune_batches : nullptr, so);
+      bar.reset();
+      for (const auto& mt : r.methods) {
+        const std::string m(cal::method_name(mt.m));
+        write_cali_table(cali_method_path(output, m, mt.tuned.has_value()), mt.untuned);
+        if (mt.tuned) write_cali_table(cali_method_tuned_path(output, m), *mt.tuned);
+      }
+      write_cali_table(output, r.methods[r.best].final_table());
+      write_file_atomically("Search_Threshold", log_text);
+      std::fprintf(stderr, "run_calibration: statistics %.2f s, tuning %.2f s, evaluation %.2f s (%zu of %zu batches scored); best %s -> %s\n",
+                   r.statistics_seconds, r.tune_seconds, r.evaluation_seconds, r.inference_batches, r.batches,
+                   std::string(cal::method_name(r.methods[r.best].m)).c_str(), output.c_str());
+      return 0;
+    }
     const cal::calibrate_output out = cal::calibrate(g, batches, tune_batches ? &*tune_batches : nullptr, opt);
     bar.reset();
     for (const auto& w : out.warnings) std::fprintf(stderr, "run_calibration: warning: %s\n", w.c_str());

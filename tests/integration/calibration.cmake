@@ -129,7 +129,7 @@ mixq_calibration_error(int4_and_fp8 STDERR int4 fp8 ARGS ${cal_model} ${cal_data
 mixq_calibration_error(observer_type STDERR Observer_type ARGS ${cal_model} ${cal_dataset} --debug_cmd Observer_type=MinMax)
 mixq_calibration_error(unknown_chip STDERR "unknown processor" bm9999 ARGS ${cal_model} ${cal_dataset} --processor bm9999)
 mixq_calibration_error(unwritable_output OUTPUT ${cal_out}/no_such_dir/t STDERR no_such_dir ARGS ${cal_model} ${cal_dataset})
-mixq_calibration_error(search_not_yet STDERR --search "not implemented yet" ARGS ${cal_model} ${cal_dataset} --search search_threshold)
+mixq_calibration_error(search_qtable_not_yet STDERR search_qtable "not implemented yet" ARGS ${cal_model} ${cal_dataset} --search search_qtable)
 mixq_calibration_error(sq_not_yet STDERR --sq "not implemented yet" ARGS ${cal_model} ${cal_dataset} --sq)
 mixq_calibration_error(quantize_table_not_yet STDERR --quantize_table ARGS ${cal_model} ${cal_dataset} --quantize_table q)
 mixq_calibration_error(input_table_missing_row STDERR "no row" ARGS ${cal_model} ${cal_dataset}
@@ -169,3 +169,24 @@ if(MIXQ_HAVE_IMAGE)
   set_tests_properties(calibration.images.run PROPERTIES FIXTURES_REQUIRED mixq_cal_bf_mlir FIXTURES_SETUP mixq_cal_bf_table)
   set_tests_properties(calibration.images.check PROPERTIES FIXTURES_REQUIRED mixq_cal_bf_table)
 endif()
+
+# search_threshold: one statistics pass, four tuned tables, each deployed INT8 in memory and scored;
+# the per-method tables, the winner and TPU-MLIR's log file.
+file(MAKE_DIRECTORY ${cal_out}/search)
+set(st ${cal_out}/search/t)
+add_test(NAME calibration.search_threshold.run
+  COMMAND ${cal_run_check} --remove ${st} --exists ${st} --exists ${st}_kl.1 --exists ${st}_kl_tune --exists ${st}_mse_tune
+          --exists ${st}_percentile9999_tune --exists ${st}_max_tune --exists ${cal_out}/search/Search_Threshold
+          --exists ${cal_out}/search/new_cali_table.txt --stderr "optimal_method_name"
+          -- $<TARGET_FILE:run_calibration> ${cal_model} ${cal_dataset} --search search_threshold --inference_num 6 --processor bm1684x -o ${st})
+set_tests_properties(calibration.search_threshold.run PROPERTIES LABELS integration WORKING_DIRECTORY ${cal_out}/search
+  FIXTURES_SETUP mixq_cal_search)
+add_test(NAME calibration.search_threshold.check COMMAND ${cal_check} ${st} --rows 12 --within-range)
+set_tests_properties(calibration.search_threshold.check PROPERTIES LABELS integration FIXTURES_REQUIRED mixq_cal_search)
+# A directory of its own: both runs write new_cali_table.txt and Search_Threshold in their cwd.
+file(MAKE_DIRECTORY ${cal_out}/search0)
+set(st0 ${cal_out}/search0/t)
+add_test(NAME calibration.search_threshold.untuned
+  COMMAND ${cal_run_check} --remove ${st0} --exists ${st0} --exists ${st0}_kl --exists ${st0}_max --stderr "optimal_method_name"
+          -- $<TARGET_FILE:run_calibration> ${cal_model} ${cal_dataset} --search search_threshold --tune_num 0 --inference_num 3 -o ${st0})
+set_tests_properties(calibration.search_threshold.untuned PROPERTIES LABELS integration WORKING_DIRECTORY ${cal_out}/search0)
