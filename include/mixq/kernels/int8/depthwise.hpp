@@ -157,6 +157,64 @@ index_t depthwise_plane_blocks(const conv2d_geometry& g, const std::uint8_t* con
 }
 #endif
 
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX2
+/// Whether the AVX2 pair kernel runs this convolution (no row dilation needed; unit column dilation).
+inline bool depthwise_uses_pairs(const conv2d_geometry& g) { return g.dw == 1 && (g.sw == 1 || g.sw == 2); }
+
+/// dst[0, n) = src[0, n) widened to int16 (sign- or zero-extended).
+inline void widen_row(const std::uint8_t* src, index_t n, bool is_signed, std::int16_t* dst) {
+  index_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), is_signed ? _mm256_cvtepi8_epi16(b) : _mm256_cvtepu8_epi16(b));
+  }
+  for (; i < n; ++i) dst[i] = static_cast<std::int16_t>(value_of(src[i], is_signed ? elem::s8 : elem::u8));
+}
+
+/// One output row with vpmaddwd on tap pairs: taps (2t, 2t + 1) of output x read the int16 pair
+/// at row + x * sw + 2t, a plain 32-bit lane when sw = 2; with sw = 1 even and odd outputs are
+/// computed apart (their pairs are lane-aligned) and interleaved. Exact for every s8/u8 mix:
+/// each pair sum is at most 2 * 255 * 255. wp[ky * pairs + t] = the weights (w[2t], w[2t + 1]).
+inline void depthwise_row_pairs(const conv2d_geometry& g, const std::int16_t* const* rows, const std::int32_t* wp, index_t pairs,
+                                std::int32_t base, std::int32_t* acc) {
+  const __m256i base_v = _mm256_set1_epi32(base);
+  const auto load = [](const std::int16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
+  const auto store = [](std::int32_t* p, __m256i v, index_t n) {
+    if (n >= 8) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+    } else if (n > 0) {
+      const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      _mm256_maskstore_epi32(reinterpret_cast<int*>(p), m, v);
+    }
+  };
+  if (g.sw == 2) {
+    for (index_t x0 = 0; x0 < g.ow; x0 += 8) {
+      __m256i a = base_v;
+      for (index_t ky = 0; ky < g.kh; ++ky) {
+        const std::int16_t* r = rows[ky] + 2 * x0;
+        for (index_t t = 0; t < pairs; ++t) a = _mm256_add_epi32(a, _mm256_madd_epi16(load(r + 2 * t), _mm256_set1_epi32(wp[ky * pairs + t])));
+      }
+      store(acc + x0, a, g.ow - x0);
+    }
+    return;
+  }
+  for (index_t x0 = 0; x0 < g.ow; x0 += 16) {
+    __m256i even = base_v, odd = base_v;
+    for (index_t ky = 0; ky < g.kh; ++ky) {
+      const std::int16_t* r = rows[ky] + x0;
+      for (index_t t = 0; t < pairs; ++t) {
+        const __m256i w = _mm256_set1_epi32(wp[ky * pairs + t]);
+        even = _mm256_add_epi32(even, _mm256_madd_epi16(load(r + 2 * t), w));
+        odd = _mm256_add_epi32(odd, _mm256_madd_epi16(load(r + 1 + 2 * t), w));
+      }
+    }
+    const __m256i lo = _mm256_unpacklo_epi32(even, odd), hi = _mm256_unpackhi_epi32(even, odd);
+    store(acc + x0, _mm256_permute2x128_si256(lo, hi, 0x20), g.ow - x0);
+    store(acc + x0 + 8, _mm256_permute2x128_si256(lo, hi, 0x31), g.ow - x0 - 8);
+  }
+}
+#endif
+
 }  // namespace detail
 
 /// Depthwise convolution of a batch: input [batch, c, ih, iw], filter [c, 1, kh, kw], results per
@@ -193,6 +251,21 @@ inline void depthwise_conv2d(const conv2d_geometry& g, index_t batch, const void
     }
     std::vector<std::int32_t> plane_acc(out.acc ? 0 : static_cast<std::size_t>(out_plane));
     std::vector<const std::uint8_t*> taps_rows(static_cast<std::size_t>(g.kh));
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX2
+    // the pair kernel reads rows widened to int16, the zero-point row included
+    const bool pairs = detail::depthwise_uses_pairs(g);
+    const index_t npairs = (g.kw + 1) / 2;
+    std::vector<std::int16_t> wide(pairs ? static_cast<std::size_t>((g.ih + 1) * row_len) : 0);
+    std::vector<const std::int16_t*> rows16(static_cast<std::size_t>(padded_rows)), taps16(static_cast<std::size_t>(g.kh));
+    std::vector<std::int32_t> wp(static_cast<std::size_t>(g.kh * npairs));
+    if (pairs) {
+      detail::widen_row(zero_row, row_len, in_type == elem::s8, wide.data());
+      for (index_t py = 0; py < padded_rows; ++py) {
+        const index_t iy = py - g.pad_top;
+        rows16[static_cast<std::size_t>(py)] = wide.data() + (iy >= 0 && iy < g.ih ? (iy + 1) * row_len : 0);
+      }
+    }
+#endif
 #if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI && defined(__AVX512VBMI__)
     std::vector<std::int32_t> wq(static_cast<std::size_t>(g.kh * groups));  // 4 weights per word
     alignas(64) std::uint8_t idx_bytes[64];
@@ -229,6 +302,25 @@ inline void depthwise_conv2d(const conv2d_geometry& g, index_t batch, const void
           }
 #endif
       std::int32_t* plane = out.acc ? out.acc + p * out_plane : plane_acc.data();
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX2
+      if (pairs) {
+        for (index_t iy = 0; iy < g.ih; ++iy)
+          detail::widen_row(plane_rows + iy * row_len, row_len, in_type == elem::s8, wide.data() + (iy + 1) * row_len);
+        for (index_t ky = 0; ky < g.kh; ++ky)
+          for (index_t t = 0; t < npairs; ++t) {
+            const std::int16_t w0 = static_cast<std::int16_t>(value_of(wc[ky * g.kw + 2 * t], filter_type));
+            const std::int16_t w1 = 2 * t + 1 < g.kw ? static_cast<std::int16_t>(value_of(wc[ky * g.kw + 2 * t + 1], filter_type)) : 0;
+            const std::int16_t two[2] = {w0, w1};
+            std::memcpy(&wp[static_cast<std::size_t>(ky * npairs + t)], two, 4);
+          }
+        for (index_t oy = 0; oy < g.oh; ++oy) {
+          for (index_t ky = 0; ky < g.kh; ++ky) taps16[static_cast<std::size_t>(ky)] = rows16[static_cast<std::size_t>(oy * g.sh + ky * g.dh)];
+          detail::depthwise_row_pairs(g, taps16.data(), wp.data(), npairs, base, plane + oy * g.ow);
+        }
+        if (rq) rq->run(plane, out_plane, 1, out_plane, c, 0, static_cast<std::uint8_t*>(out.q) + p * out_plane, out_plane);
+        continue;
+      }
+#endif
       index_t first_row = 0;
 #if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI && defined(__AVX512VBMI__)
       if (permute)

@@ -379,6 +379,26 @@ class requantizer {
       }
       return;
     }
+#elif MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX2
+    if (exact_vector_ && (s_.channel_is_row || channels_ == 1)) {
+      const bool only_shift = kind_ == detail::row_params::only_shift, is_unsigned = s_.out_type == elem::u8;
+      for (index_t r = 0; r < rows; ++r) {
+        const channel_info& ch = channel_[static_cast<std::size_t>(channels_ == 1 ? 0 : row0 + r)];
+        if (!ch.fast || cols < 8) {
+          row(acc + r * ld_acc, o + r * ld_out, cols, row0 + r, col0);
+          continue;
+        }
+        const std::int64_t offset = std::int64_t{1} << (62 - ch.shift);
+        const __m256i lo = _mm256_set1_epi64x(relu_lo_ + offset), hi = _mm256_set1_epi64x(hi_ + offset), off = _mm256_set1_epi64x(offset);
+        const __m256i m = _mm256_set1_epi32(static_cast<std::int32_t>(ch.m)), add = _mm256_set1_epi64x(ch.add);
+        const std::int32_t* a = acc + r * ld_acc;
+        std::uint8_t* d = o + r * ld_out;
+        index_t j = 0;
+        for (; j + 8 <= cols; j += 8) detail::requant8_fast(a + j, d + j, only_shift, m, add, add, ch.shift, lo, hi, off, is_unsigned);
+        for (; j < cols; ++j) d[j] = static_cast<std::uint8_t>(requant_value(a[j], row0 + r, s_));
+      }
+      return;
+    }
 #endif
     for (index_t r = 0; r < rows; ++r) row(acc + r * ld_acc, o + r * ld_out, cols, row0 + r, col0);
   }

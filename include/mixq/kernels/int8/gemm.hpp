@@ -238,22 +238,31 @@ inline void pack_b_group(const std::uint8_t* const* rows, index_t avail, index_t
     }
 #elif MIXQ_INT8_ISA >= MIXQ_INT8_ISA_SSE2
   (void)flip;
-  // 4 columns x 2 rows -> 8 int16 (16 bytes): widen each row's 4 bytes, interleave
+  // 8 columns x 2 rows -> 16 int16 (32 bytes): widen each row's 8 bytes, interleave
   const __m128i zero = _mm_setzero_si128();
-  const auto widen = [&](const std::uint8_t* src, index_t n) {
-    std::uint32_t word = 0;
-    if (src) std::memcpy(&word, src, static_cast<std::size_t>(n));
-    const __m128i x = _mm_cvtsi32_si128(static_cast<int>(word));
-    return type == elem::s8 ? _mm_srai_epi16(_mm_unpacklo_epi8(x, x), 8) : _mm_unpacklo_epi8(x, zero);
+  const bool is_signed = type == elem::s8;
+  const auto widen = [&](__m128i x) { return is_signed ? _mm_srai_epi16(_mm_unpacklo_epi8(x, x), 8) : _mm_unpacklo_epi8(x, zero); };
+  const auto load8 = [&](const std::uint8_t* row, index_t c0) {
+    if (!row || c0 >= avail) return zero;
+    if (c0 + 8 <= avail) return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + c0));
+    std::uint64_t word = 0;
+    std::memcpy(&word, row + c0, static_cast<std::size_t>(avail - c0));
+    return _mm_cvtsi64_si128(static_cast<long long>(word));
   };
-  for (index_t s = 0; s < strips; ++s)
-    for (index_t c4 = 0; c4 < gemm_nr; c4 += 4) {
-      const index_t c0 = s * gemm_nr + c4;
-      const index_t n = std::max<index_t>(0, std::min<index_t>(4, avail - c0));
-      const __m128i w0 = widen(n && rows[0] ? rows[0] + c0 : nullptr, n);
-      const __m128i w1 = widen(n && rows[1] ? rows[1] + c0 : nullptr, n);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + s * strip_stride + c4 * 2), _mm_unpacklo_epi16(w0, w1));
+  static_assert(gemm_nr % 4 == 0, "int16 B strips are packed 4 columns at a time");
+  for (index_t s = 0; s < strips; ++s) {
+    packed_t* d = dst + s * strip_stride;
+    index_t c = 0;
+    for (; c + 8 <= gemm_nr; c += 8) {
+      const __m128i w0 = widen(load8(rows[0], s * gemm_nr + c)), w1 = widen(load8(rows[1], s * gemm_nr + c));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + c * 2), _mm_unpacklo_epi16(w0, w1));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + c * 2 + 8), _mm_unpackhi_epi16(w0, w1));
     }
+    if (c < gemm_nr) {  // a strip of 4 x 3 columns (SSE2) ends with 4 of them
+      const __m128i w0 = widen(load8(rows[0], s * gemm_nr + c)), w1 = widen(load8(rows[1], s * gemm_nr + c));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + c * 2), _mm_unpacklo_epi16(w0, w1));
+    }
+  }
 #else
   for (index_t s = 0; s < strips; ++s)
     for (index_t c = 0; c < gemm_nr; ++c) {
