@@ -15,6 +15,7 @@
 #include "mixq/dialect/top/op_list.hpp"
 #include "mixq/targets/lowering_context.hpp"
 #include "mixq/targets/rules_bm168x.hpp"
+#include "mixq/targets/rules_bm168x_eltwise.hpp"
 #include "mixq/targets/rules_common.hpp"
 #include "mixq/targets/rules_cv18xx_bm1684.hpp"
 
@@ -33,9 +34,18 @@ template <> struct int8_rule<top::conv_op, arithmetic_family::bm168x> { static c
 template <> struct int8_rule<top::add_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::add_bm168x; };
 template <> struct int8_rule<top::avg_pool_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::avgpool_bm168x; };
 template <> struct int8_rule<top::matmul_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::matmul_bm168x; };
+template <> struct int8_rule<top::sub_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::sub_bm168x; };
+template <> struct int8_rule<top::mul_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::mul_bm168x; };
+template <> struct int8_rule<top::mul_const_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::mul_const_bm168x; };
+template <> struct int8_rule<top::add_const_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::add_const_bm168x; };
+template <> struct int8_rule<top::softmax_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::softmax_bm168x; };
+template <> struct int8_rule<top::concat_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::concat_bm168x; };
+template <> struct int8_rule<top::leaky_relu_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::leaky_relu_bm168x; };
 // CV18xx (§6) and BM1684 (§5).
 template <> struct int8_rule<top::conv_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::conv_cv18xx; };
 template <> struct int8_rule<top::conv_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::conv_bm1684; };
+// Relu, every family (§4.8, §6: relu_limit -1; asymmetric -> F32, a limit on CV18xx -> BF16).
+template <arithmetic_family F> struct int8_rule<top::relu_op, F> { static constexpr rule_fn fn = rules::relu_int8; };
 // Table activations, every family (§4.9, §6).
 template <arithmetic_family F> struct int8_rule<top::sigmoid_op, F> { static constexpr rule_fn fn = rules::lut_int8; };
 template <arithmetic_family F> struct int8_rule<top::silu_op, F> { static constexpr rule_fn fn = rules::lut_int8; };

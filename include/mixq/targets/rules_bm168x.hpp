@@ -274,27 +274,80 @@ inline void add_bm168x(lowering_context& c, int i) {
   ++c.report().ops_per_mode["INT8"];
 }
 
-/// bm1684x AvgPool, symmetric (§4.6): (m, r) from s_in / (s_out kh kw), 8 bits.
+/// bm1684x AvgPool (§4.6). Symmetric: (m, r) = get_scale_and_shift(f32(s_in / (s_out kh kw)),
+/// 8). Asymmetric: scale = s_in / (kh kw s_out), offset = zp_out - s_in / s_out zp_in, and a
+/// window that does not tile the padded input exactly goes to F32 (TPU-MLIR's F16 lowering of
+/// AvgPool is F32 there); adaptive -> F32.
 inline void avgpool_bm168x(lowering_context& c, int i) {
   const node& n = c.top_node(i);
   const bool asym = c.options().asymmetric;
   const auto k = attr_ints(n, "kernel_shape");
-  if (!has_op("tpu.Pool2D") || asym || k.size() != 2 || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0])) {
-    c.note(i, asym ? "asymmetric AvgPool lowered to F32" : "AvgPool lowered to F32 (not 2-D or not calibrated)");
-    return lower_float(c, i, dtype::f32);
+  if (attr_bool(n, "is_adaptive")) return fall_back(c, i, dtype::f32, "adaptive (as TPU-MLIR)");
+  if (!has_op("tpu.Pool2D") || k.size() != 2 || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0]))
+    return fall_back(c, i, dtype::f32, "not 2-D or not calibrated");
+  if (asym) {
+    const shape_t& xs = c.top_value(n.operands[0]).type.shape;
+    const shape_t& ys = c.top_value(n.results[0]).type.shape;
+    const auto s = attr_ints(n, "strides");
+    const auto p = attr_ints(n, "pads");
+    if (xs.size() != 4 || ys.size() != 4 || s.size() != 2 || p.size() != 4) return fall_back(c, i, dtype::f32, "not a 4-D pooling");
+    for (std::size_t d = 0; d < 2; ++d)
+      if ((ys[2 + d] - 1) * s[d] + k[d] < xs[2 + d] + p[d] + p[d + 2])
+        return fall_back(c, i, dtype::f32, "asymmetric, the windows do not tile the padded input (as TPU-MLIR)");
   }
-  const int x = c.as_int8(n.operands[0], c.name_of(i), false);
+  const int x = c.as_int8(n.operands[0], c.name_of(i), asym);
   const auto in_q = *quant::parse_uniform(c.out_type(x).quant);
-  const tensor_type out_t = int8_result(c, n.results[0], false);
+  const tensor_type out_t = int8_result(c, n.results[0], asym);
   const auto out_q = *quant::parse_uniform(out_t.quant);
-  const auto ms = quant::get_scale_and_shift(static_cast<float>(in_q.scale / (out_q.scale * static_cast<double>(k[0] * k[1]))), 8);
   attr_dict a = tpu_attributes(n);
-  a.set("multiplier", attribute(int_attr{ms.multiplier, "si32"}));
-  a.set("rshift", attribute(int_attr{ms.shift, "si32"}));
+  if (asym) {
+    a.set("scale", attribute(float_attr{in_q.scale / (static_cast<double>(k[0] * k[1]) * out_q.scale), "f64"}));
+    a.set("offset", attribute(float_attr{static_cast<double>(out_q.zero_point) - in_q.scale / out_q.scale * static_cast<double>(in_q.zero_point), "f64"}));
+  } else {
+    const auto ms = quant::get_scale_and_shift(static_cast<float>(in_q.scale / (out_q.scale * static_cast<double>(k[0] * k[1]))), 8);
+    a.set("multiplier", attribute(int_attr{ms.multiplier, "si32"}));
+    a.set("rshift", attribute(int_attr{ms.shift, "si32"}));
+  }
   a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
-  const int node_index = c.emit("tpu.Pool2D", {x}, {out_t}, {c.top_value(n.results[0]).name}, std::move(a));
-  c.map(n.results[0], c.result(node_index));
-  ++c.report().ops_per_mode["INT8"];
+  emit_int8(c, i, "tpu.Pool2D", {x}, out_t, std::move(a));
+}
+
+/// bm1684x MatMul of two activations (§4.2): symmetric only (asymmetric -> F32), (m, r) =
+/// get_scale_and_shift(f32(s_in s_right / s_out), 32), a bias round(b / (s_right s_in)).
+inline void matmul_activations_bm168x(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const std::string& name = c.name_of(i);
+  if (c.options().asymmetric) return fall_back(c, i, dtype::f32, "activation x activation with --asymmetric (as TPU-MLIR)");
+  const tensor* b = n.operands.size() > 2 && !c.top_value(n.operands[2]).type.is_none ? c.constant(n.operands[2]) : nullptr;
+  if (n.operands.size() > 2 && !c.top_value(n.operands[2]).type.is_none && !b) return fall_back(c, i, dtype::f32, "the bias is not a weight");
+  const int x = c.as_int8(n.operands[0], name, false);
+  const int y = c.as_int8(n.operands[1], name, false);
+  const double s_in = quant::parse_uniform(c.out_type(x).quant)->scale, s_right = quant::parse_uniform(c.out_type(y).quant)->scale;
+  const tensor_type out_t = int8_result(c, n.results[0], false);
+  const double s_out = quant::parse_uniform(out_t.quant)->scale;
+  std::vector<int> ops{x, y};
+  if (b) {
+    const shape_t& ys = c.top_value(n.operands[1]).type.shape;
+    const std::int64_t N = attr_bool(n, "right_transpose") ? ys[ys.size() - 2] : ys.back();
+    shape_t bshape(c.top_value(n.operands[0]).type.shape.size(), 1);
+    bshape.back() = N;
+    tensor bq = tensor::empty(dtype::i32, bshape);
+    for (std::int64_t col = 0; col < N; ++col)
+      bq.data<std::int32_t>()[col] = detail::checked_bias(element_as_double(*b, col % b->numel()) / (s_right * s_in), name);
+    ops.push_back(c.add_weight(name + "_bias_int32", bq));
+  } else {
+    ops.push_back(c.none());
+  }
+  ops.push_back(c.none());
+  ops.push_back(c.none());
+  const auto ms = quant::get_scale_and_shift(static_cast<float>(s_in * s_right / s_out), 32);
+  attr_dict a = tpu_attributes(n);
+  a.erase("input_asym");
+  a.set("multipliers", attribute(int_array({ms.multiplier})));
+  a.set("rshifts", attribute(int_array({ms.shift})));
+  a.set("quant_mode", attribute(opaque_attr{"#tpu<rq_mode MultiplierShift>"}));
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  emit_int8(c, i, "tpu.MatMul", std::move(ops), out_t, std::move(a));
 }
 
 /// bm1684x MatMul with a weight right operand (§4.2), per-tensor.
@@ -303,10 +356,10 @@ inline void matmul_bm168x(lowering_context& c, int i) {
   const std::string& name = c.name_of(i);
   const tensor* w = c.constant(n.operands[1]);
   const bool asym = c.options().asymmetric;
-  if (!has_op("tpu.MatMul") || !w || c.constant(n.operands[0]) || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0])) {
-    c.note(i, "MatMul lowered to F16 (its right operand is not a weight, or it is not calibrated)");
-    return lower_float(c, i, float_dtype(c.chip().auto_float));
-  }
+  if (c.constant(n.operands[0])) return fall_back(c, i, dtype::f16, "the left operand is a weight (as TPU-MLIR)");
+  if (!has_op("tpu.MatMul") || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0]) || (!w && !c.calibrated(n.operands[1])))
+    return fall_back(c, i, float_dtype(c.chip().auto_float), "not calibrated");
+  if (!w) return matmul_activations_bm168x(c, i);
   const int x = c.as_int8(n.operands[0], name, asym || attr_bool(n, "input_asym"));
   const auto in_q = *quant::parse_uniform(c.out_type(x).quant);
   const tensor_type out_t = int8_result(c, n.results[0], asym);

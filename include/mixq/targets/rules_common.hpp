@@ -1,6 +1,7 @@
 #pragma once
 // Pieces every lowering rule uses: attribute copying, TOP attribute reads, the float lowering of
 // any op, and the INT8 lowering of ops that only move values (lowering_common_int8).
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <string_view>
@@ -167,6 +168,63 @@ inline void lower_move_int8(lowering_context& c, int i) {
   const int node_index = c.emit(mnemonic, std::move(ops), std::move(types), std::move(names), std::move(attrs));
   for (std::size_t r = 0; r < n.results.size(); ++r) c.map(n.results[r], c.result(node_index, static_cast<int>(r)));
   ++c.report().ops_per_mode["INT8"];
+}
+
+/// Emits the one-result TPU op an INT8 rule lowers TOP op i to, maps its result.
+inline void emit_int8(lowering_context& c, int i, std::string_view mnemonic, std::vector<int> ops, tensor_type out_t, attr_dict attrs) {
+  const node& n = c.top_node(i);
+  const int node_index = c.emit(mnemonic, std::move(ops), {std::move(out_t)}, {c.top_value(n.results[0]).name}, std::move(attrs));
+  c.map(n.results[0], c.result(node_index));
+  ++c.report().ops_per_mode["INT8"];
+}
+
+/// An INT8 rule's float fallback (TPU-MLIR's LoweringINT8 calling a float lowering), reported.
+inline void fall_back(lowering_context& c, int i, dtype f, const std::string& why) {
+  const std::string_view op = c.top_node(i).mnemonic();
+  c.note(i, std::string(op.substr(op.find('.') + 1)) + " lowered to " + std::string(mode_label(f)) + ": " + why);
+  lower_float(c, i, f);
+}
+
+/// The `coeff` attribute of an Add/Sub (1 for each input when absent).
+inline std::vector<double> coefficients(const node& n, std::size_t count) {
+  std::vector<double> coeff(count, 1.0);
+  if (const attribute* a = n.attrs.find("coeff"))
+    if (auto arr = a->get_if<attr_array>())
+      for (std::size_t k = 0; k < arr->size() && k < count; ++k) {
+        if (auto fv = (*arr)[k].get_if<float_attr>()) coeff[k] = fv->value;
+        else if (auto iv = (*arr)[k].get_if<int_attr>()) coeff[k] = static_cast<double>(iv->value);
+      }
+  return coeff;
+}
+
+/// A constant operand quantized by its own abs max (Add/Mul constants, spec §4.3, §4.5, §5):
+/// signed when its minimum is negative, q = to_int8(w 127 / absmax) (to_uint8(w 255 / absmax)),
+/// scale absmax / 127 (/ 255); stored as `<weight>_i8` / `_u8`.
+struct absmax_constant {
+  tensor q;
+  double scale = 1.0;
+  bool is_signed = true;
+};
+inline absmax_constant quantize_absmax(const tensor& w, const shape_t& shape) {
+  const tensor wf = w.elem() == dtype::f32 ? w : w.cast(dtype::f32);
+  float amax = 0, mn = 0;
+  for (float e : wf.values<float>()) amax = std::max(amax, std::fabs(e)), mn = std::min(mn, e);
+  if (amax == 0) amax = 1e-5f;
+  absmax_constant r;
+  r.is_signed = mn < 0;
+  const double qmax = r.is_signed ? 127.0 : 255.0;
+  r.q = tensor::empty(r.is_signed ? dtype::i8 : dtype::u8, shape);
+  for (std::int64_t e = 0; e < wf.numel(); ++e) {
+    const double val = static_cast<double>(wf.data<float>()[e]) * qmax / amax;
+    if (r.is_signed) r.q.data<std::int8_t>()[e] = quant::to_int8(val);
+    else r.q.data<std::uint8_t>()[e] = quant::to_uint8(val);
+  }
+  r.scale = static_cast<double>(amax) / qmax;
+  return r;
+}
+
+inline bool same_int8_type(const quant::uniform_type& a, const quant::uniform_type& b) {
+  return a.storage == b.storage && a.scale == b.scale && a.zero_point == b.zero_point;
 }
 
 /// The INT8 result type of TOP result r (its own calibrated range).
