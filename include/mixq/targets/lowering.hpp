@@ -43,7 +43,13 @@ template <> struct int8_rule<top::concat_op, arithmetic_family::bm168x> { static
 template <> struct int8_rule<top::leaky_relu_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::leaky_relu_bm168x; };
 // CV18xx (§6) and BM1684 (§5).
 template <> struct int8_rule<top::conv_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::conv_cv18xx; };
+template <> struct int8_rule<top::add_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::add_cv18xx; };
+template <> struct int8_rule<top::avg_pool_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::avgpool_cv18xx; };
+template <> struct int8_rule<top::matmul_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::matmul_cv18xx; };
 template <> struct int8_rule<top::conv_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::conv_bm1684; };
+template <> struct int8_rule<top::matmul_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::matmul_bm1684; };
+template <> struct int8_rule<top::add_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::add_bm1684; };
+template <> struct int8_rule<top::avg_pool_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::avgpool_bm1684; };
 // Relu, every family (§4.8, §6: relu_limit -1; asymmetric -> F32, a limit on CV18xx -> BF16).
 template <arithmetic_family F> struct int8_rule<top::relu_op, F> { static constexpr rule_fn fn = rules::relu_int8; };
 // Table activations, every family (§4.9, §6).
