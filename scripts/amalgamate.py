@@ -120,6 +120,10 @@ def generate(include_dir: pathlib.Path):
         "// SPDX-License-Identifier: Apache-2.0",
         "#pragma once",
         "",
+        "// Everything is in this one file, so headers that would include only declarations in a",
+        "// program with a compiled op registry (dialect/ops.hpp) include the definitions here.",
+        "#define MIXQ_SINGLE_HEADER_BUILD 1",
+        "",
     ]
     files = {UMBRELLA: "\n".join(banner + amalgamator.out) + "\n"}
     for name in amalgamator.inlined:

@@ -4,6 +4,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+// Everything is in this one file, so headers that would include only declarations in a
+// program with a compiled op registry (dialect/ops.hpp) include the definitions here.
+#define MIXQ_SINGLE_HEADER_BUILD 1
+
 // mixq umbrella header: everything public. single_include/mixq/mixq.hpp is generated from it.
 // #include "mixq/config.hpp"
 // mixq: header-only quantization toolkit for TPU-MLIR style flows.
@@ -17,18 +21,52 @@
 // Everything in mixq that is not a template is `inline`, so the library can be
 // used header-only and still be included in many translation units.
 #define MIXQ_INLINE inline
-// #include "mixq/core/attribute.hpp"
-#include <algorithm>
-#include <cstdint>
+// #include "mixq/calibration/calibrate.hpp"
+// run_calibration as a library call: pass 1 (statistics, one inference per batch, the next
+// batch decoded while the current one runs), the thresholds of the chosen method, and pass 2
+// (auto-tune) when TPU-MLIR would tune. Returns the tables; writing them is the caller's choice.
+#include <chrono>
+#include <functional>
+#include <future>
 #include <optional>
 #include <string>
-#include <string_view>
-#include <utility>
-#include <variant>
 #include <vector>
 
-// #include "mixq/core/error.hpp"
+// #include "mixq/calibration/collector.hpp"
+// Pass 1 of run_calibration: one FP32 inference per batch feeds every enabled statistic of every
+// tensor through the interpreter's output hook, and the activation is dropped right after. Then
+// `thresholds(method)` turns the statistics into cali-table rows exactly as TPU-MLIR's
+// ActivationCalibrator does (facts doc §1.1, §2.2-2.6), for any enabled method — search flows
+// enable several at once and still run a single pass.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <set>
+#include <span>
+
+// #include "mixq/calibration/histogram_observer.hpp"
+// torch.ao.quantization.HistogramObserver(bins, dtype=qint8, qscheme=per_tensor_affine) as torch
+// 1.13 computes it: the observer behind run_calibration's `--debug_cmd use_torch_observer_for_cali`
+// (facts doc §2.6). Every step repeats torch's arithmetic so the scale and zero point come out
+// bit-identical, not merely close:
+//  - float32 wherever torch works on float32 tensors, double where it works on Python floats, and
+//    a Python float meeting a float32 tensor is rounded to float32 first (type promotion);
+//  - no product is fused into a following addition (torch runs each operator as its own kernel);
+//  - torch.histc's range is int(min)..int(max) (truncated, so values outside it are dropped);
+//  - torch.sum's CPU cascade order for float32 sums, torch.cumsum's double running sums;
+//  - _combine_histograms' double cumsum over the up-sampled grid, addition by addition.
+// Where torch fails (an exception, an impossible allocation or undefined behaviour), mixq reports
+// or handles the case as described at the place it happens (docs/compat.md lists them).
+#include <array>
+#include <bit>
 #include <cstddef>
+#include <sstream>
+#include <tuple>
+#include <utility>
+
+// #include "mixq/core/error.hpp"
 #include <stdexcept>
 
 namespace mixq {
@@ -67,123 +105,1869 @@ inline void check(bool ok, const std::string& message) {
 }  // namespace detail
 
 }  // namespace mixq
+// #include "mixq/kernels/simd/compat.hpp"
+// The only place that knows which xsimd version is installed (Debian bookworm: 8.1.0).
+// Kernels use `mixq::simd::arch` (the best ISA the translation unit is compiled for) and the
+// wrappers below instead of version-specific xsimd names.
 
-namespace mixq {
+// GCC 12 reports -W(maybe-)uninitialized inside its own AVX-512 intrinsic headers (the
+// deliberately undefined vectors of _mm512_undefined_*) once xsimd's exp/log are instantiated;
+// the diagnostic state that counts is the one in effect where those headers are parsed.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <xsimd/xsimd.hpp>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
-/// An MLIR integer attribute: value plus its type as written (`i64`, `i32`, `ui8`...).
-/// In arrays the type is usually elided; we then record "i64", the MLIR default.
-struct int_attr {
-  std::int64_t value = 0;
-  std::string type = "i64";
-  friend bool operator==(const int_attr&, const int_attr&) = default;
+namespace mixq::simd {
+
+using arch = xsimd::default_arch;
+template <class T> using batch = xsimd::batch<T, arch>;
+template <class T> inline constexpr std::size_t width = batch<T>::size;
+
+/// Horizontal sum (xsimd 8: hadd; 9+: reduce_add).
+template <class T, class A>
+inline T reduce_add(const xsimd::batch<T, A>& b) {
+#if XSIMD_VERSION_MAJOR < 9
+  return xsimd::hadd(b);
+#else
+  return xsimd::reduce_add(b);
+#endif
+}
+
+/// Horizontal max/min without reduce_max (absent in 8.1).
+template <class T, class A>
+inline T reduce_max(const xsimd::batch<T, A>& b) {
+  alignas(64) T tmp[xsimd::batch<T, A>::size];
+  b.store_aligned(tmp);
+  T m = tmp[0];
+  for (std::size_t i = 1; i < xsimd::batch<T, A>::size; ++i) m = tmp[i] > m ? tmp[i] : m;
+  return m;
+}
+template <class T, class A>
+inline T reduce_min(const xsimd::batch<T, A>& b) {
+  alignas(64) T tmp[xsimd::batch<T, A>::size];
+  b.store_aligned(tmp);
+  T m = tmp[0];
+  for (std::size_t i = 1; i < xsimd::batch<T, A>::size; ++i) m = tmp[i] < m ? tmp[i] : m;
+  return m;
+}
+
+/// Reinterprets the bits of a batch as another element type of the same width.
+template <class To, class From, class A>
+inline xsimd::batch<To, A> bit_cast(const xsimd::batch<From, A>& b) {
+#if XSIMD_VERSION_MAJOR < 11
+  return xsimd::bitwise_cast<xsimd::batch<To, A>>(b);
+#else
+  return xsimd::bitwise_cast<To>(b);
+#endif
+}
+
+/// Name of the instruction set the kernels were compiled for ("avx512bw", "avx2", "sse2"...).
+inline const char* arch_name() { return arch::name(); }
+
+}  // namespace mixq::simd
+
+namespace mixq::calibration {
+
+/// What HistogramObserver.calculate_qparams() yields, plus the ranges behind it.
+struct observer_qparams {
+  float scale = 1.f;           // torch's scale tensor (float32)
+  std::int32_t zero_point = 0;  // in [-128, 127]
+  float min = std::numeric_limits<float>::infinity();  // the observer's running range (min_val, max_val)
+  float max = -std::numeric_limits<float>::infinity();
+  float clip_min = std::numeric_limits<float>::infinity();  // the range _non_linear_param_search kept
+  float clip_max = -std::numeric_limits<float>::infinity();
 };
 
-/// An MLIR float attribute: value plus its type (`f64` when elided, `f32`, `f16`...).
-struct float_attr {
-  double value = 0.0;
-  std::string type = "f64";
-  friend bool operator==(const float_attr& a, const float_attr& b) {
-    // NaN payloads are compared bitwise so that parse(print(x)) == x holds for them too.
-    return a.type == b.type && (a.value == b.value || (a.value != a.value && b.value != b.value));
+namespace detail::torch_observer {
+
+inline constexpr std::int64_t upsample_rate = 128;  // HistogramObserver's default; TPU-MLIR keeps it
+inline constexpr std::int64_t dst_nbins = 256;      // 2 ** torch.iinfo(qint8).bits
+inline constexpr int quant_min = -128, quant_max = 127;
+
+/// Returns `v` rounded to its type and opaque to the optimizer, so `no_fuse(a * b) + c` stays two
+/// roundings even under -ffp-contract=fast (GCC's default, which would emit one fma).
+template <class T>
+inline T no_fuse(T v) noexcept {
+#if defined(__GNUC__) && (defined(__x86_64__) || (defined(__i386__) && defined(__SSE2__)))
+  asm("" : "+x"(v));
+#elif defined(__GNUC__) && defined(__aarch64__)
+  asm("" : "+w"(v));
+#else
+  volatile T kept = v;
+  v = kept;
+#endif
+  return v;
+}
+
+// ---- torch.sum of a contiguous float32 vector (ATen's cascade_sum, CPU) ---------------------------
+// ATen sums W = 8 floats per vector (its AVX2 and default kernels; torch 1.13 picks AVX2 even on
+// AVX-512 machines) with 4 independent accumulators and 4 carry levels. The order of additions
+// decides the rounding, and the rounding decides which bins the parameter search keeps.
+
+struct lanes8 {
+  float v[8] = {};
+  lanes8& operator+=(const lanes8& o) noexcept {
+    for (int k = 0; k < 8; ++k) v[k] += o.v[k];
+    return *this;
   }
 };
 
-/// Anything mixq does not interpret but must carry through unchanged: dialect attributes
-/// (`#tpu<round_mode HalfAwayFromZero>`), `dense<...>`, type attributes, affine maps.
-struct opaque_attr {
-  std::string text;
-  friend bool operator==(const opaque_attr&, const opaque_attr&) = default;
+inline int ceil_log2(std::int64_t x) noexcept {
+  return x <= 1 ? 0 : 64 - std::countl_zero(static_cast<std::uint64_t>(x - 1));
+}
+
+/// ATen's multi_row_sum over `size` rows of 4 elements; load(row, k) gives element k of a row.
+template <class Acc, class Load>
+inline std::array<Acc, 4> multi_row_sum(std::int64_t size, const Load& load) {
+  constexpr int levels = 4;
+  const int level_power = std::max(4, ceil_log2(size) / levels);
+  const std::int64_t level_step = std::int64_t{1} << level_power;
+  const std::int64_t level_mask = level_step - 1;
+  Acc acc[levels][4] = {};
+  std::int64_t i = 0;
+  while (i + level_step <= size) {
+    for (std::int64_t j = 0; j < level_step; ++j, ++i)
+      for (int k = 0; k < 4; ++k) acc[0][k] += load(i, k);
+    for (int j = 1; j < levels; ++j) {
+      for (int k = 0; k < 4; ++k) {
+        acc[j][k] += acc[j - 1][k];
+        acc[j - 1][k] = Acc{};
+      }
+      if ((i & (level_mask << (j * level_power))) != 0) break;
+    }
+  }
+  for (; i < size; ++i)
+    for (int k = 0; k < 4; ++k) acc[0][k] += load(i, k);
+  for (int j = 1; j < levels; ++j)
+    for (int k = 0; k < 4; ++k) acc[0][k] += acc[j][k];
+  return {acc[0][0], acc[0][1], acc[0][2], acc[0][3]};
+}
+
+/// ATen's row_sum: rows of 4, then the leftovers into accumulator 0, then the 4 accumulators.
+template <class Acc, class Load>
+inline Acc row_sum(std::int64_t size, const Load& load) {
+  const std::int64_t rows = size / 4;
+  auto partial = multi_row_sum<Acc>(rows, [&](std::int64_t r, int k) { return load(r * 4 + k); });
+  for (std::int64_t i = rows * 4; i < size; ++i) partial[0] += load(i);
+  for (int k = 1; k < 4; ++k) partial[0] += partial[k];
+  return partial[0];
+}
+
+/// torch.sum(t) for a contiguous float32 tensor t, as torch 1.13 computes it on the CPU.
+inline float torch_float_sum(std::span<const float> x) {
+  const auto n = static_cast<std::int64_t>(x.size());
+  constexpr std::int64_t W = 8;
+  float total;
+  if (n >= W) {
+    const std::int64_t vectors = n / W;
+    const lanes8 lanes = row_sum<lanes8>(vectors, [&](std::int64_t i) {
+      lanes8 l;
+      for (std::int64_t k = 0; k < W; ++k) l.v[k] = x[static_cast<std::size_t>(i * W + k)];
+      return l;
+    });
+    total = 0.f;
+    for (std::int64_t k = vectors * W; k < n; ++k) total += x[static_cast<std::size_t>(k)];
+    for (float lane : lanes.v) total += lane;
+  } else {
+    total = row_sum<float>(n, [&](std::int64_t i) { return x[static_cast<std::size_t>(i)]; });
+  }
+  return 0.f + total;  // the output starts at zero and the result is added to it
+}
+
+// ---- torch.div(a, b, rounding_mode='floor') on float32 (c10::div_floor_floating) --------------
+
+/// fmod(a, b), exactly (as std::fmod), through one double division when the quotient is below 2^24.
+inline float exact_fmod(float a, float b) noexcept {
+  const double q = std::trunc(static_cast<double>(a) / static_cast<double>(b));
+  // Two floats' quotient is never within 2^-48 (relative) of an integer it does not equal, so
+  // the double quotient truncates to the exact one; q*b then has at most 48 bits and a - q*b is
+  // the exact remainder, which a float holds.
+  if (std::fabs(q) < 16777216.0) return static_cast<float>(static_cast<double>(a) - q * static_cast<double>(b));
+  return std::fmod(a, b);
+}
+
+inline float torch_floor_divide(float a, float b) noexcept {
+  if (b == 0.f) return a / b;
+  const float mod = exact_fmod(a, b);
+  float div = (a - mod) / b;
+  if (mod != 0.f && ((b < 0.f) != (mod < 0.f))) div -= 1.f;
+  if (div == 0.f) return std::copysign(0.f, a / b);
+  float floordiv = std::floor(div);
+  if (div - floordiv > 0.5f) floordiv += 1.f;
+  return floordiv;
+}
+
+// ---- torch.aminmax with the finiteness check torch does not make -------------------------------
+
+struct batch_range {
+  float min = std::numeric_limits<float>::infinity();
+  float max = -std::numeric_limits<float>::infinity();
 };
 
-/// `unit` attributes (present without a value).
-struct unit_attr {
-  friend bool operator==(const unit_attr&, const unit_attr&) = default;
-};
+[[noreturn]] inline void fail_non_finite(std::span<const float> x) {
+  std::size_t i = 0;
+  while (i < x.size() && std::isfinite(x[i])) ++i;
+  std::ostringstream os;
+  os << "mixq: histogram_observer: element " << i << " of the " << x.size() << " observed values is "
+     << (i < x.size() ? (std::isnan(x[i]) ? "NaN" : "infinite") : "not finite")
+     << "; torch's HistogramObserver cannot place it in a histogram";
+  throw error(os.str());
+}
 
-struct attribute;
-using attr_array = std::vector<attribute>;
+inline batch_range range_of_reference(std::span<const float> x) {
+  batch_range r;
+  for (float v : x) {
+    if (!std::isfinite(v)) fail_non_finite(x);
+    r.min = std::min(r.min, v);
+    r.max = std::max(r.max, v);
+  }
+  return r;
+}
 
-/// A generic MLIR attribute value, as found in an op's attribute dictionary.
-struct attribute {
-  using storage = std::variant<unit_attr, bool, int_attr, float_attr, std::string, attr_array, opaque_attr>;
-  storage value;
+/// Min and max of `x`; a NaN or an infinity is a mixq::error naming its position.
+inline batch_range range_of(std::span<const float> x) {
+  using fb = simd::batch<float>;
+  constexpr std::size_t W = simd::width<float>;
+  const std::size_t n = x.size();
+  std::size_t i = 0;
+  batch_range r;
+  if (n >= W) {
+    fb lo(std::numeric_limits<float>::infinity()), hi(-std::numeric_limits<float>::infinity()), poison(0.f);
+    const fb zero(0.f);
+    for (; i + W <= n; i += W) {
+      const fb v = fb::load_unaligned(x.data() + i);
+      poison += v * zero;  // becomes NaN at the first NaN or infinity
+      lo = xsimd::min(lo, v);
+      hi = xsimd::max(hi, v);
+    }
+    if (!(simd::reduce_add(poison) == 0.f)) fail_non_finite(x);
+    r.min = simd::reduce_min(lo);
+    r.max = simd::reduce_max(hi);
+  }
+  for (; i < n; ++i) {
+    const float v = x[i];
+    if (!std::isfinite(v)) fail_non_finite(x);
+    r.min = std::min(r.min, v);
+    r.max = std::max(r.max, v);
+  }
+  return r;
+}
 
-  attribute() = default;
-  attribute(unit_attr v) : value(v) {}
-  attribute(bool v) : value(v) {}
-  attribute(int_attr v) : value(std::move(v)) {}
-  attribute(float_attr v) : value(std::move(v)) {}
-  attribute(std::string v) : value(std::move(v)) {}
-  attribute(attr_array v) : value(std::move(v)) {}
-  attribute(opaque_attr v) : value(std::move(v)) {}
+// ---- torch.histc(x, bins, min=lo, max=hi) ---------------------------------------------------------
 
-  template <class T> bool is() const noexcept { return std::holds_alternative<T>(value); }
-  template <class T> const T* get_if() const noexcept { return std::get_if<T>(&value); }
-  friend bool operator==(const attribute&, const attribute&) = default;
-};
+/// The float32 edges histc bins between: [lo, hi] as given, the batch's own range when they are
+/// equal, widened by one on each side when that is a single value too.
+inline std::pair<float, float> histc_edges(double lo, double hi, const batch_range& batch) {
+  if (lo == hi) {
+    lo = batch.min;
+    hi = batch.max;
+  }
+  if (lo == hi) {
+    lo -= 1;
+    hi += 1;
+  }
+  return {static_cast<float>(lo), static_cast<float>(hi)};
+}
 
-/// Name of the kind of an attribute, for error messages.
-inline std::string_view kind_name(const attribute& a) {
-  switch (a.value.index()) {
-    case 0: return "unit";
-    case 1: return "bool";
-    case 2: return "integer";
-    case 3: return "float";
-    case 4: return "string";
-    case 5: return "array";
-    default: return "dialect attribute";
+/// Adds histc's counts for `x` to counts[0..bins); counts[bins] collects the values outside [lo, hi].
+/// pos = int((x - lo) / (hi - lo) * bins) in float32 (torch 1.13's order: its later versions
+/// multiply first, which moves values near bin edges when bins is not a power of two), the last
+/// bin closed.
+inline void add_histc_counts_reference(std::span<const float> x, float lo, float hi, std::span<std::uint64_t> counts) {
+  const auto bins = static_cast<std::int64_t>(counts.size()) - 1;
+  const float nb = static_cast<float>(bins), width = hi - lo;
+  for (float v : x) {
+    if (!(v >= lo && v <= hi)) {
+      ++counts[static_cast<std::size_t>(bins)];
+      continue;
+    }
+    // A zero width (|values| >= 2^24 whose int() range rounds to one float) makes torch divide
+    // by zero, and a NaN position (an infinite width) is undefined behaviour there too; mixq
+    // counts the first in the middle bin, where a constant tensor's values go, the second in bin 0.
+    const float q = (v - lo) / width * nb;
+    std::int64_t pos = !(width > 0.f) ? bins / 2 : q >= 0.f ? (q < nb ? static_cast<std::int64_t>(q) : bins - 1) : 0;
+    pos = std::min(pos, bins - 1);
+    ++counts[static_cast<std::size_t>(pos)];
   }
 }
 
-/// An attribute dictionary kept sorted by name, as MLIR's DictionaryAttr is.
-class attr_dict {
- public:
-  using entry = std::pair<std::string, attribute>;
+inline void add_histc_counts(std::span<const float> x, float lo, float hi, std::span<std::uint64_t> counts) {
+  using fb = simd::batch<float>;
+  constexpr std::size_t W = simd::width<float>;
+  const auto bins = static_cast<std::int64_t>(counts.size()) - 1;
+  const float width = hi - lo;
+  if (!(width > 0.f) || bins >= (std::int64_t{1} << 24)) return add_histc_counts_reference(x, lo, hi, counts);
 
-  const attribute* find(std::string_view key) const {
-    auto it = lower(key);
-    return it != entries_.end() && it->first == key ? &it->second : nullptr;
+  // Indices are made a block at a time, then counted into 32-bit tallies; four interleaved copies
+  // of the tallies keep runs of one bin (a ReLU's zeros) from serializing on one memory cell.
+  constexpr std::size_t block = 1024, copies = 4;
+  static thread_local std::vector<std::uint32_t> tally;
+  const std::size_t stride = static_cast<std::size_t>(bins) + 1;
+  tally.assign(copies * stride, 0);
+  alignas(64) std::int32_t idx[block];
+  const fb lo_b(lo), hi_b(hi), nb_b(static_cast<float>(bins)), width_b(width);
+  const fb last_b(static_cast<float>(bins - 1)), outside_b(static_cast<float>(bins)), zero_b(0.f);
+  const std::size_t n = x.size();
+  std::size_t i = 0, since_flush = 0;
+  auto flush = [&] {
+    for (std::size_t c = 0; c < copies; ++c)
+      for (std::size_t b = 0; b < stride; ++b) {
+        counts[b] += tally[c * stride + b];
+        tally[c * stride + b] = 0;
+      }
+    since_flush = 0;
+  };
+  while (i + W <= n) {
+    const std::size_t todo = std::min(block, (n - i) / W * W);
+    for (std::size_t j = 0; j < todo; j += W) {
+      const fb v = fb::load_unaligned(x.data() + i + j);
+      const auto inside = (v >= lo_b) & (v <= hi_b);
+      fb pos = (v - lo_b) / width_b * nb_b;
+      // As the reference: a NaN position (an infinite width) goes to bin 0, the closed last edge
+      // to the last bin; values outside [lo, hi] to the discard slot.
+      pos = xsimd::select(pos >= zero_b, pos, zero_b);
+      pos = xsimd::select(pos < nb_b, pos, last_b);
+      pos = xsimd::select(inside, pos, outside_b);
+      xsimd::batch_cast<std::int32_t>(pos).store_aligned(idx + j);
+    }
+    std::size_t j = 0;
+    for (; j + copies <= todo; j += copies)
+      for (std::size_t c = 0; c < copies; ++c) ++tally[c * stride + static_cast<std::size_t>(idx[j + c])];
+    for (; j < todo; ++j) ++tally[static_cast<std::size_t>(idx[j])];
+    i += todo;
+    since_flush += todo;
+    if (since_flush >= (std::size_t{1} << 31)) flush();
   }
-  bool contains(std::string_view key) const { return find(key) != nullptr; }
-  void set(std::string key, attribute value) {
-    auto it = lower(key);
-    if (it != entries_.end() && it->first == key) it->second = std::move(value);
-    else entries_.insert(it, {std::move(key), std::move(value)});
+  flush();
+  add_histc_counts_reference(x.subspan(i), lo, hi, counts);
+}
+
+/// torch.histc's float32 result. ATen counts in float32 per thread (a bin stops growing at 2^24
+/// there, at a point that depends on the thread count); mixq counts exactly and rounds once.
+inline std::vector<float> histc(std::span<const float> x, int bins, double lo, double hi, const batch_range& batch) {
+  const auto [lo_f, hi_f] = histc_edges(lo, hi, batch);
+  std::vector<std::uint64_t> counts(static_cast<std::size_t>(bins) + 1, 0);
+  add_histc_counts(x, lo_f, hi_f, counts);
+  std::vector<float> hist(static_cast<std::size_t>(bins));
+  for (std::size_t b = 0; b < hist.size(); ++b) hist[b] = static_cast<float>(counts[b]);
+  return hist;
+}
+
+// ---- _combine_histograms ---------------------------------------------------------------------------
+
+/// Whether x is an integer multiple of 2^e.
+inline bool is_multiple_of_pow2(double x, int e) noexcept {
+  if (x == 0) return true;
+  int ex;
+  const double m = std::frexp(std::fabs(x), &ex);  // x = m * 2^ex, m in [0.5, 1)
+  const auto mantissa = static_cast<std::uint64_t>(std::ldexp(m, 53));
+  return ex - 53 + std::countr_zero(mantissa) >= e;
+}
+
+/// `count` sequential additions of v to s in double, as torch.cumsum makes them. When every
+/// partial sum is exactly representable (always, for integer counts below 2^52), they collapse
+/// into one multiply-add with the same result.
+inline double add_repeatedly(double s, double v, std::int64_t count) noexcept {
+  if (v == 0 || count == 0) return s;
+  int e;
+  std::frexp(std::fabs(s) + static_cast<double>(count) * std::fabs(v), &e);
+  // All partial sums are below 2^(e+1) (one binade of margin for the bound's rounding); if s and v
+  // are multiples of 2^(e+1-53), so is each partial sum, which is then exact in 53 bits.
+  if (is_multiple_of_pow2(s, e + 1 - 53) && is_multiple_of_pow2(v, e + 1 - 53))
+    return s + static_cast<double>(count) * v;
+  for (std::int64_t k = 0; k < count; ++k) s = no_fuse(s + v);
+  return s;
+}
+
+/// Reference for combine_histograms: torch's algorithm as written, on the materialized fine grid
+/// (bins * downsample doubles), for tests.
+inline void combine_histograms_reference(std::span<float> hist, std::span<const float> old_hist, std::int64_t downsample,
+                                         std::int64_t start_idx) {
+  const auto n = static_cast<std::int64_t>(hist.size());
+  std::vector<double> fine(static_cast<std::size_t>(n * downsample), 0.0);
+  for (std::int64_t j = 0; j < n * upsample_rate; ++j)
+    fine[static_cast<std::size_t>(start_idx + j)] = old_hist[static_cast<std::size_t>(j / upsample_rate)];
+  double s = 0;
+  float shifted = 0.f;
+  for (std::int64_t j = 0, i = 0; j < n * downsample; ++j) {
+    s = no_fuse(s + fine[static_cast<std::size_t>(j)]);
+    if ((j + 1) % downsample == 0) {
+      const auto interpolated = static_cast<float>((s - static_cast<double>(shifted)) / static_cast<double>(upsample_rate));
+      hist[static_cast<std::size_t>(i)] += interpolated;
+      shifted = static_cast<float>(s);
+      ++i;
+    }
   }
-  bool erase(std::string_view key) {
-    auto it = lower(key);
-    if (it == entries_.end() || it->first != key) return false;
-    entries_.erase(it);
-    return true;
+}
+
+/// hist += old_hist up-sampled 128x, shifted by start_idx fine bins and down-sampled by `downsample`
+/// (torch's _combine_histograms), in O(bins) without the bins * downsample fine grid.
+inline void combine_histograms(std::span<float> hist, std::span<const float> old_hist, std::int64_t downsample,
+                               std::int64_t start_idx) {
+  const auto n = static_cast<std::int64_t>(hist.size());
+  const std::int64_t fine_old = n * upsample_rate;
+  double integral = 0;      // cumsum over the fine grid up to the current sample point
+  std::int64_t added = 0;   // fine bins of the old histogram in `integral`
+  float shifted = 0.f;      // the previous sample point's integral, as torch stores it (float32)
+  for (std::int64_t i = 0; i < n; ++i) {
+    // Fine bins of the old histogram at or before fine index downsample*(i+1)-1. When rounding
+    // puts start_idx + 128*bins past the grid, torch fails (a slice shape mismatch); mixq keeps
+    // the overhanging fine bins in the last bin.
+    std::int64_t covered = downsample * (i + 1) - start_idx;
+    covered = i + 1 == n ? fine_old : std::clamp<std::int64_t>(covered, 0, fine_old);
+    while (added < covered) {
+      const std::int64_t b = added / upsample_rate;
+      const std::int64_t take = std::min((b + 1) * upsample_rate, covered) - added;
+      integral = add_repeatedly(integral, static_cast<double>(old_hist[static_cast<std::size_t>(b)]), take);
+      added += take;
+    }
+    const auto interpolated =
+        static_cast<float>((integral - static_cast<double>(shifted)) / static_cast<double>(upsample_rate));
+    hist[static_cast<std::size_t>(i)] += interpolated;
+    shifted = static_cast<float>(integral);
   }
-  auto begin() const { return entries_.begin(); }
-  auto end() const { return entries_.end(); }
-  std::size_t size() const { return entries_.size(); }
-  bool empty() const { return entries_.empty(); }
-  friend bool operator==(const attr_dict&, const attr_dict&) = default;
+}
+
+// ---- _compute_quantization_error and _non_linear_param_search ------------------------------------
+
+/// The L2 error of quantizing histogram bins [start_bin, end_bin] to 256 levels (torch's
+/// _compute_quantization_error); `norms` is scratch of hist.size() floats.
+inline double quantization_error(std::span<const float> hist, float min_val, float max_val, std::int64_t start_bin,
+                                 std::int64_t end_bin, std::vector<float>& norms) {
+  const auto n = static_cast<std::int64_t>(hist.size());
+  // Python floats (double) here...
+  const double bin_width = (static_cast<double>(max_val) - static_cast<double>(min_val)) / static_cast<double>(n);
+  const double dst_bin_width = bin_width * static_cast<double>(end_bin - start_bin + 1) / static_cast<double>(dst_nbins);
+  if (dst_bin_width == 0.0) return 0.0;
+  // ...rounded to float32 where they meet the float32 tensors.
+  const auto bw = static_cast<float>(bin_width);
+  const auto dbw = static_cast<float>(dst_bin_width);
+  const auto half = static_cast<float>(dst_bin_width / 2);
+  const auto neg_half = static_cast<float>(-dst_bin_width / 2);
+  const float half_cubed = no_fuse(no_fuse(half * half) * half);
+  const float neg_half_cubed = no_fuse(no_fuse(neg_half * neg_half) * neg_half);
+  const float middle_norm = (half_cubed - neg_half_cubed) / 3.f;  // _get_norm(-dbw/2, dbw/2) / density
+  const float last_dst = static_cast<float>(dst_nbins - 1);
+  norms.resize(hist.size());
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float begin = no_fuse(static_cast<float>(i - start_bin) * bw);
+    const float end = begin + bw;
+    const float dst_of_begin = std::min(std::max(torch_floor_divide(begin, dbw), 0.f), last_dst);
+    const float dst_of_end = std::min(std::max(torch_floor_divide(end, dbw), 0.f), last_dst);
+    const float density = hist[static_cast<std::size_t>(i)] / bw;
+
+    const float delta_begin = begin - no_fuse((dst_of_begin + 0.5f) * dbw);
+    const float first = density * ((half_cubed - no_fuse(no_fuse(delta_begin * delta_begin) * delta_begin)) / 3.f);
+    const float middle = ((dst_of_end - dst_of_begin) - 1.f) * no_fuse(density * middle_norm);
+    const float delta_end = end - (no_fuse(dst_of_end * dbw) + half);
+    const float last = density * ((no_fuse(no_fuse(delta_end * delta_end) * delta_end) - neg_half_cubed) / 3.f);
+    norms[static_cast<std::size_t>(i)] = no_fuse(no_fuse(first) + no_fuse(middle)) + no_fuse(last);
+  }
+  return static_cast<double>(torch_float_sum(norms));
+}
+
+/// torch's _non_linear_param_search: the [new_min, new_max] that minimizes the quantization error.
+inline std::pair<float, float> param_search(std::span<const float> hist, float min_val, float max_val) {
+  const auto n = static_cast<std::int64_t>(hist.size());
+  const float bin_width = (max_val - min_val) / static_cast<float>(n);
+  const double total = torch_float_sum(hist);
+  // torch.cumsum accumulates float32 in double and stores each running sum as float32. Combined
+  // histograms may hold tiny negative bins, so this is not monotone: scan as torch does.
+  std::vector<float> csum(hist.size());
+  double running = 0;
+  for (std::size_t i = 0; i < hist.size(); ++i) {
+    running += hist[i];
+    csum[i] = static_cast<float>(running);
+  }
+  std::vector<float> norms;
+  const double stepsize = 1e-5;
+  double alpha = 0.0, beta = 1.0;
+  std::int64_t start_bin = 0, end_bin = n - 1;
+  double norm_min = std::numeric_limits<double>::infinity();
+  while (alpha < beta) {
+    const double next_alpha = alpha + stepsize;
+    const double next_beta = beta - stepsize;
+    // cSum[l] < next_alpha * total compares in float32: the Python float is rounded first.
+    const auto lower = static_cast<float>(next_alpha * total);
+    const auto upper = static_cast<float>(next_beta * total);
+    std::int64_t l = start_bin, r = end_bin;
+    while (l < end_bin && csum[static_cast<std::size_t>(l)] < lower) ++l;
+    while (r > start_bin && csum[static_cast<std::size_t>(r)] > upper) --r;
+    std::int64_t next_start = start_bin, next_end = end_bin;
+    if (l - start_bin > end_bin - r) {
+      next_start = l;
+      alpha = next_alpha;
+    } else {
+      next_end = r;
+      beta = next_beta;
+    }
+    if (next_start == start_bin && next_end == end_bin) continue;
+    const double norm = quantization_error(hist, min_val, max_val, next_start, next_end, norms);
+    if (norm > norm_min) break;
+    norm_min = norm;
+    start_bin = next_start;
+    end_bin = next_end;
+  }
+  const float new_min = min_val + no_fuse(bin_width * static_cast<float>(start_bin));
+  const float new_max = min_val + no_fuse(bin_width * static_cast<float>(end_bin + 1));
+  return {new_min, new_max};
+}
+
+/// UniformQuantizationObserverBase._calculate_qparams for qint8, per_tensor_affine.
+inline std::pair<float, std::int32_t> affine_qparams(float min_val, float max_val) {
+  const float min_neg = std::min(min_val, 0.f);
+  const float max_pos = std::max(max_val, 0.f);
+  float scale = (max_pos - min_neg) / static_cast<float>(quant_max - quant_min);
+  scale = std::max(scale, std::numeric_limits<float>::epsilon());
+  const auto rounded = static_cast<std::int32_t>(std::nearbyint(min_neg / scale));  // torch.round: half to even
+  const std::int32_t zero_point = std::clamp(quant_min - rounded, quant_min, quant_max);
+  return {scale, zero_point};
+}
+
+}  // namespace detail::torch_observer
+
+/// HistogramObserver(bins, dtype=torch.qint8, qscheme=torch.per_tensor_affine) of torch 1.13: feed
+/// it every calibration batch of one tensor, then read the qparams or TPU-MLIR's threshold.
+class histogram_observer {
+ public:
+  static constexpr int default_bins = 2048;
+
+  explicit histogram_observer(int bins = default_bins) : bins_(bins) {
+    if (bins < 1 || bins > (1 << 24))
+      throw error("mixq: histogram_observer: the bin count must be in [1, 16777216], got " + std::to_string(bins));
+    hist_.assign(static_cast<std::size_t>(bins), 0.f);
+  }
+
+  /// HistogramObserver.forward(x): folds one batch into the histogram. An empty batch changes
+  /// nothing; a NaN or an infinity is a mixq::error.
+  void observe(std::span<const float> x) {
+    namespace d = detail::torch_observer;
+    if (x.empty()) return;
+    const d::batch_range batch = d::range_of(x);
+    if (!initialized() || min_ == max_) {
+      // The first batch, or every batch so far was one value: start over from this batch.
+      min_ = batch.min;
+      max_ = batch.max;
+      hist_ = d::histc(x, bins_, std::trunc(double{min_}), std::trunc(double{max_}), batch);
+      return;
+    }
+    const float combined_min = std::min(batch.min, min_);
+    float combined_max = std::max(batch.max, max_);
+
+    // _adjust_min_max: a fine grid 128x finer than the current bins that the new range is a whole
+    // number of (downsample) fine bins of; only the max moves, so a one-sided range keeps its 0.
+    const auto n = static_cast<float>(bins_);
+    const float fine_width = (max_ - min_) / static_cast<float>(static_cast<std::int64_t>(bins_) * d::upsample_rate);
+    const float bins_width = n * fine_width;
+    const float downsample_f = std::ceil((combined_max - combined_min) / bins_width);
+    const double fine_bins = static_cast<double>(downsample_f) * static_cast<double>(bins_);
+    if (!(fine_width > 0.f) || !(fine_bins <= 4611686018427387904.0)) {  // 2^62
+      std::ostringstream os;
+      os << "mixq: histogram_observer: the observed range grew from [" << min_ << ", " << max_ << "] to ["
+         << combined_min << ", " << combined_max << "], too far for torch's HistogramObserver to combine (it would "
+         << "need a " << fine_bins << "-bin intermediate histogram)";
+      throw error(os.str());
+    }
+    const float relax = d::no_fuse(downsample_f * bins_width) - (combined_max - combined_min);
+    combined_max = combined_max + relax;
+    const auto downsample = static_cast<std::int64_t>(downsample_f);
+    const auto start_idx = static_cast<std::int64_t>(std::nearbyint((min_ - combined_min) / fine_width));
+
+    std::vector<float> combined =
+        d::histc(x, bins_, std::trunc(double{combined_min}), std::trunc(double{combined_max}), batch);
+    if (combined_min == min_ && combined_max == max_) {
+      for (std::size_t b = 0; b < combined.size(); ++b) combined[b] += hist_[b];
+    } else {
+      d::combine_histograms(combined, hist_, downsample, start_idx);
+    }
+    hist_ = std::move(combined);
+    min_ = combined_min;
+    max_ = combined_max;
+  }
+
+  /// HistogramObserver.calculate_qparams() with the ranges it used. Before any value was observed:
+  /// torch's defaults, scale 1 and zero point 0. Costs a search over the bins, not over the data.
+  observer_qparams qparams() const {
+    namespace d = detail::torch_observer;
+    observer_qparams q;
+    if (!initialized()) return q;
+    q.min = min_;
+    q.max = max_;
+    std::tie(q.clip_min, q.clip_max) = d::param_search(hist_, min_, max_);
+    std::tie(q.scale, q.zero_point) = d::affine_qparams(q.clip_min, q.clip_max);
+    return q;
+  }
+
+  /// TPU-MLIR's threshold from these qparams: scale * max(128 + zp, 127 - zp) in float32, at least 1e-5.
+  static double threshold_of(const observer_qparams& q) {
+    namespace d = detail::torch_observer;
+    const int levels = std::max(-(d::quant_min - q.zero_point), d::quant_max - q.zero_point);
+    const double th = static_cast<double>(q.scale * static_cast<float>(levels));
+    return th <= 1e-5 ? 1e-5 : th;
+  }
+  double threshold() const { return threshold_of(qparams()); }
+
+  int bins() const noexcept { return bins_; }
+  bool initialized() const noexcept {
+    return !(min_ == std::numeric_limits<float>::infinity() && max_ == -std::numeric_limits<float>::infinity());
+  }
+  /// The running range (torch's min_val and max_val; +inf and -inf before the first value).
+  float min() const noexcept { return min_; }
+  float max() const noexcept { return max_; }
+  /// torch's `histogram` buffer: float32 counts over [min, max] (bins outside int(min)..int(max) may be missing).
+  std::span<const float> histogram() const noexcept { return hist_; }
+  /// Bytes this observer holds (the object and its histogram).
+  std::size_t memory_bytes() const noexcept { return sizeof(*this) + hist_.capacity() * sizeof(float); }
 
  private:
-  std::vector<entry>::const_iterator lower(std::string_view key) const {
-    return std::lower_bound(entries_.begin(), entries_.end(), key,
-                            [](const entry& e, std::string_view k) { return e.first < k; });
+  int bins_;
+  std::vector<float> hist_;
+  float min_ = std::numeric_limits<float>::infinity();
+  float max_ = -std::numeric_limits<float>::infinity();
+};
+
+}  // namespace mixq::calibration
+// #include "mixq/calibration/kl.hpp"
+// Entropy (KL-divergence) threshold searches over an |x| histogram.
+//  - kl_threshold: TPU-MLIR's variant (bindings/kld/calibration_math.cpp, facts doc §2.4),
+//    reproduced in its float32 arithmetic so the chosen bin is TPU-MLIR's: candidates every
+//    `target_bins` bins, outliers folded into the last kept bin, Q spread over the non-empty bins
+//    of each group, base-10 logs, threshold = width * i.
+//  - kl_trt_threshold: TensorRT's entropy calibration (every bin a candidate, natural log,
+//    threshold at the upper edge of the kept bins), offered as `kl_trt`.
+
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/core/thread_pool.hpp"
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+namespace mixq {
+
+namespace detail {
+inline void spin_pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+}  // namespace detail
+
+/// A fixed set of worker threads for data-parallel loops. One loop runs at a
+/// time; a loop started from inside a worker runs inline, so kernels may nest
+/// parallel_for freely without deadlock or oversubscription.
+///
+/// An inference is hundreds of short loops (a few microseconds each on small models), so
+/// waking sleeping workers through a condition variable for each would cost more than the
+/// loop: idle workers first spin for `spin_time` watching for the next loop, and only then
+/// sleep. The submitting thread runs chunks too and waits for the others by spinning (they
+/// are running, so the wait is short).
+class thread_pool {
+ public:
+  /// How long an idle worker polls for new work before it sleeps.
+  static constexpr std::chrono::microseconds spin_time{200};
+
+  explicit thread_pool(std::size_t threads) : size_(std::max<std::size_t>(1, threads)) {
+    for (std::size_t i = 1; i < size_; ++i) workers_.emplace_back([this] { worker_loop(); });
   }
-  std::vector<entry>::iterator lower(std::string_view key) {
-    return std::lower_bound(entries_.begin(), entries_.end(), key,
-                            [](const entry& e, std::string_view k) { return e.first < k; });
+  ~thread_pool() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_.store(true);
+    }
+    wake_.notify_all();
+    for (auto& w : workers_) w.join();
   }
-  std::vector<entry> entries_;
+  thread_pool(const thread_pool&) = delete;
+  thread_pool& operator=(const thread_pool&) = delete;
+
+  std::size_t size() const noexcept { return size_; }
+
+  /// Runs fn(begin, end) over [0, n) split into contiguous chunks of at least `grain`.
+  void parallel_for(std::int64_t n, std::int64_t grain, const std::function<void(std::int64_t, std::int64_t)>& fn) {
+    if (n <= 0) return;
+    grain = std::max<std::int64_t>(1, grain);
+    const std::int64_t max_chunks = (n + grain - 1) / grain;
+    const auto chunks = static_cast<std::int64_t>(std::min<std::int64_t>(max_chunks, static_cast<std::int64_t>(size_)));
+    if (chunks <= 1 || in_worker() || size_ == 1) {
+      fn(0, n);
+      return;
+    }
+    std::unique_lock submit(submit_mutex_);  // one loop at a time from outside threads
+    job j;
+    j.fn = &fn;
+    j.n = n;
+    j.chunks = chunks;
+    job_.store(&j);
+    generation_.fetch_add(1);
+    if (sleeping_.load() > 0) {
+      std::lock_guard lock(mutex_);  // a worker between its last check and its wait sees the new generation
+      wake_.notify_all();
+    }
+    run_chunks(j);
+    for (unsigned spins = 0; j.finished.load(std::memory_order_acquire) != j.chunks; ++spins) {
+      if (spins < 4096) detail::spin_pause();
+      else std::this_thread::yield();  // a worker holding a chunk was descheduled
+    }
+    // No worker may still be about to touch j once this returns: a worker counts itself in
+    // `active_` before it reads job_, so after job_ is cleared, active_ == 0 means none has j.
+    job_.store(nullptr);
+    while (active_.load() != 0) detail::spin_pause();
+    if (j.failure) std::rethrow_exception(j.failure);
+  }
+
+  /// The process-wide pool: MIXQ_NUM_THREADS threads, else every hardware thread.
+  static thread_pool& global() {
+    static thread_pool pool(default_threads());
+    return pool;
+  }
+  static std::size_t default_threads() {
+    if (const char* env = std::getenv("MIXQ_NUM_THREADS")) {
+      const long v = std::strtol(env, nullptr, 10);
+      if (v > 0) return static_cast<std::size_t>(v);
+    }
+    return std::max(1u, std::thread::hardware_concurrency());
+  }
+
+ private:
+  struct job {
+    const std::function<void(std::int64_t, std::int64_t)>* fn = nullptr;
+    std::int64_t n = 0;
+    std::int64_t chunks = 0;
+    std::atomic<std::int64_t> next{0};
+    std::atomic<std::int64_t> finished{0};
+    std::exception_ptr failure;
+    std::mutex failure_mutex;
+  };
+
+  static bool& in_worker() {
+    thread_local bool flag = false;
+    return flag;
+  }
+
+  void run_chunks(job& j) {
+    const bool was = in_worker();
+    in_worker() = true;
+    for (std::int64_t c; (c = j.next.fetch_add(1)) < j.chunks;) {
+      const std::int64_t begin = j.n * c / j.chunks, end = j.n * (c + 1) / j.chunks;
+      try {
+        (*j.fn)(begin, end);
+      } catch (...) {
+        std::lock_guard lock(j.failure_mutex);
+        if (!j.failure) j.failure = std::current_exception();
+      }
+      j.finished.fetch_add(1, std::memory_order_release);
+    }
+    in_worker() = was;
+  }
+
+  /// Joins the current loop, if any is still published.
+  void help() {
+    active_.fetch_add(1);
+    if (job* j = job_.load()) run_chunks(*j);
+    active_.fetch_sub(1);
+  }
+
+  void worker_loop() {
+    std::uint64_t seen = generation_.load();
+    for (;;) {
+      // Poll: checking the clock every 256 pauses keeps its cost out of the loop.
+      const auto until = std::chrono::steady_clock::now() + spin_time;
+      bool found = false;
+      for (unsigned i = 0; !found; ++i) {
+        if (stopping_.load(std::memory_order_relaxed)) return;
+        if (generation_.load(std::memory_order_acquire) != seen) {
+          found = true;
+          break;
+        }
+        detail::spin_pause();
+        if ((i & 255) == 255 && std::chrono::steady_clock::now() > until) break;
+      }
+      if (!found) {
+        std::unique_lock lock(mutex_);
+        sleeping_.fetch_add(1);
+        wake_.wait(lock, [&] { return stopping_.load() || generation_.load() != seen; });
+        sleeping_.fetch_sub(1);
+        if (stopping_.load()) return;
+      }
+      seen = generation_.load();
+      help();
+    }
+  }
+
+  std::size_t size_;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_, submit_mutex_;
+  std::condition_variable wake_;
+  std::atomic<job*> job_{nullptr};
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<int> active_{0};
+  std::atomic<int> sleeping_{0};
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace mixq
+
+namespace mixq::calibration {
+
+/// A histogram ready for the search: padded to a multiple of `target_bins` and, while longer
+/// than 64 x 2048 bins, folded pairwise (width doubles), as TPU-MLIR prepares it.
+struct search_histogram {
+  std::vector<std::int64_t> counts;
+  double width = 0;
+};
+
+inline search_histogram prepare_for_search(std::vector<std::int64_t> counts, double width, int target_bins) {
+  if (target_bins <= 0) throw error("calibration: KL target bins must be positive");
+  auto pad = [&] {
+    const std::size_t rem = counts.size() % static_cast<std::size_t>(target_bins);
+    if (rem) counts.resize(counts.size() + static_cast<std::size_t>(target_bins) - rem, 0);
+  };
+  pad();
+  while (counts.size() > 64u * 2048u) {
+    std::vector<std::int64_t> folded(counts.size() / 2);
+    for (std::size_t i = 0; i < folded.size(); ++i) folded[i] = counts[2 * i] + counts[2 * i + 1];
+    counts = std::move(folded);
+    width *= 2;
+    pad();
+  }
+  return {std::move(counts), width};
+}
+
+namespace detail {
+
+/// KL of candidate cut `i` (a multiple of `bins`), in calibration_math.cpp's float arithmetic.
+inline float tpu_mlir_kl_candidate(const std::vector<std::int64_t>& hist, const std::vector<double>& log_p_inner,
+                                   float count, std::int64_t i, std::int64_t bins) {
+  const auto n = static_cast<std::int64_t>(hist.size());
+  // P[i-1] folds every bin from i-1 on, accumulated in float in ascending order.
+  float tail = 0.f;
+  for (std::int64_t j = i - 1; j < n; ++j) tail += static_cast<float>(hist[static_cast<std::size_t>(j)]);
+  const float p_last = tail / count;
+  float sum = 0.f;
+  for (std::int64_t j = 0; j < i; ++j) sum += static_cast<float>(hist[static_cast<std::size_t>(j)]);
+  const std::int64_t expand = i / bins;
+  float kl = 0.f;
+  for (std::int64_t g = 0; g < bins; ++g) {
+    const std::int64_t begin = g * expand;
+    float sum_bin = 0.f, positive = 0.f;
+    for (std::int64_t k = begin; k < begin + expand; ++k) {
+      sum_bin += static_cast<float>(hist[static_cast<std::size_t>(k)]);
+      positive += hist[static_cast<std::size_t>(k)] > 0 ? 1.f : 0.f;
+    }
+    positive = positive == 0.f ? 1.f : positive;
+    const float q_base = sum_bin / positive / sum;
+    for (std::int64_t k = begin; k < begin + expand; ++k) {
+      const float q = hist[static_cast<std::size_t>(k)] ? q_base : 0.f;
+      const double log_q = std::log10(static_cast<double>(q) + 1e-30);
+      double p, log_p;
+      if (k == i - 1) {
+        p = p_last;
+        log_p = std::log10(p + 1e-30);
+      } else {
+        p = static_cast<float>(static_cast<float>(hist[static_cast<std::size_t>(k)]) / count);
+        log_p = log_p_inner[static_cast<std::size_t>(k)];
+      }
+      kl = static_cast<float>(static_cast<double>(kl) + p * (log_p - log_q));
+    }
+  }
+  return kl;
+}
+
+}  // namespace detail
+
+/// TPU-MLIR's KL threshold. `width` is the histogram's bin width (range / (bins - 1));
+/// `target_bins` is 128 for INT8 and 8 for INT4. An empty histogram gives 0.
+inline double kl_threshold(const std::vector<std::int64_t>& counts, double width, int target_bins = 128,
+                           thread_pool* pool = nullptr) {
+  if (target_bins != 128 && target_bins != 8) throw error("calibration: KL target bins must be 128 or 8");
+  const search_histogram h = prepare_for_search(counts, width, target_bins);
+  const auto n = static_cast<std::int64_t>(h.counts.size());
+  std::int64_t total = 0;
+  for (auto c : h.counts) total += c;
+  const float count = static_cast<float>(total);
+  // log10(P[j] + 1e-30) of the bins below the cut does not depend on the cut.
+  std::vector<double> log_p(h.counts.size());
+  for (std::size_t j = 0; j < h.counts.size(); ++j) {
+    const float p = static_cast<float>(h.counts[j]) / count;
+    log_p[j] = std::log10(static_cast<double>(p) + 1e-30);
+  }
+  const std::int64_t candidates = n / target_bins;
+  std::vector<float> kl(static_cast<std::size_t>(candidates), 0.f);
+  auto eval = [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t m = b; m < e; ++m)
+      kl[static_cast<std::size_t>(m)] = detail::tpu_mlir_kl_candidate(h.counts, log_p, count, (m + 1) * target_bins, target_bins);
+  };
+  if (pool && n > 16 * 2048) pool->parallel_for(candidates, 1, eval);
+  else eval(0, candidates);
+  // the_min_index: the first strict minimum (a NaN never wins, as in the C loop).
+  std::int64_t best = 0;
+  for (std::int64_t m = 1; m < candidates; ++m)
+    if (kl[static_cast<std::size_t>(best)] > kl[static_cast<std::size_t>(m)]) best = m;
+  const float w = static_cast<float>(h.width);
+  const float th = (w * static_cast<float>(best + 1)) * static_cast<float>(target_bins);
+  return th;
+}
+
+/// TensorRT-style entropy calibration over the same histogram: every cut i >= target_bins is a
+/// candidate, P = h[0:i] with the outliers added to its last bin, Q = h[0:i] merged into
+/// `target_bins` groups and spread over each group's non-empty bins, KL with natural logs
+/// (a candidate whose Q misses mass that P has is skipped). Histograms longer than 4096 bins are
+/// first folded pairwise (the search is quadratic in the bin count). Returns the upper edge of the kept bins,
+/// (i - 0.5) * width for TPU-MLIR's centred bins.
+inline double kl_trt_threshold(std::vector<std::int64_t> counts, double width, int target_bins = 128) {
+  if (target_bins < 2) throw error("calibration: kl_trt target bins must be >= 2");
+  while (counts.size() > 4096) {
+    if (counts.size() % 2) counts.push_back(0);
+    std::vector<std::int64_t> folded(counts.size() / 2);
+    for (std::size_t i = 0; i < folded.size(); ++i) folded[i] = counts[2 * i] + counts[2 * i + 1];
+    counts = std::move(folded);
+    width *= 2;
+  }
+  const auto n = static_cast<std::int64_t>(counts.size());
+  if (n <= target_bins) return static_cast<double>(n) * width;
+  double total = 0;
+  std::vector<double> log_c(static_cast<std::size_t>(n), 0.0);
+  for (std::int64_t k = 0; k < n; ++k) {
+    const double c = static_cast<double>(counts[static_cast<std::size_t>(k)]);
+    total += c;
+    if (c > 0) log_c[static_cast<std::size_t>(k)] = std::log(c);
+  }
+  if (total <= 0) return static_cast<double>(n) * width;
+  // With p_k = c_k / total (the tail added to the last kept bin) and q_k = (s_g / nz_g) / prefix
+  // for a non-empty bin k of group g: ln(p_k / q_k) = ln c_k - ln total - ln(s_g / nz_g) + ln prefix.
+  const double log_total = std::log(total);
+  double best_kl = std::numeric_limits<double>::infinity();
+  std::int64_t best_i = n;
+  double prefix = 0;
+  for (std::int64_t k = 0; k < target_bins - 1; ++k) prefix += static_cast<double>(counts[static_cast<std::size_t>(k)]);
+  for (std::int64_t i = target_bins; i <= n; ++i) {
+    prefix += static_cast<double>(counts[static_cast<std::size_t>(i - 1)]);  // sum of h[0:i]
+    const double tail = total - prefix;
+    if (prefix <= 0) continue;
+    const double log_prefix = std::log(prefix);
+    double kl = 0;
+    bool finite = true;
+    for (std::int64_t g = 0; g < target_bins && finite; ++g) {
+      const std::int64_t b = g * i / target_bins, e = (g + 1) * i / target_bins;
+      double sg = 0;
+      std::int64_t nz = 0;
+      for (std::int64_t k = b; k < e; ++k) {
+        const auto c = counts[static_cast<std::size_t>(k)];
+        sg += static_cast<double>(c);
+        nz += c > 0;
+      }
+      const double log_q_group = nz ? std::log(sg / static_cast<double>(nz)) - log_prefix : 0.0;
+      for (std::int64_t k = b; k < e; ++k) {
+        double c = static_cast<double>(counts[static_cast<std::size_t>(k)]);
+        double log_c_k = log_c[static_cast<std::size_t>(k)];
+        if (k == i - 1 && tail > 0) {
+          if (c == 0) {  // P has mass where Q has none
+            finite = false;
+            break;
+          }
+          c += tail;
+          log_c_k = std::log(c);
+        }
+        if (c <= 0) continue;
+        kl += c / total * (log_c_k - log_total - log_q_group);
+      }
+    }
+    if (finite && kl < best_kl) best_kl = kl, best_i = i;
+  }
+  return (static_cast<double>(best_i) - 0.5) * width;
+}
+
+}  // namespace mixq::calibration
+// #include "mixq/calibration/method.hpp"
+// Threshold methods: TPU-MLIR's `--cali_method` names (and their older `use_`-prefixed
+// debug_cmd spellings), plus mixq's `kl_trt`.
+#include <cctype>
+#include <string_view>
+
+namespace mixq::calibration {
+
+enum class method { kl, kl_trt, mse, max, percentile9999, aciq_gauss, aciq_laplace, torch_observer };
+
+inline constexpr std::string_view method_name(method m) {
+  switch (m) {
+    case method::kl: return "kl";
+    case method::kl_trt: return "kl_trt";
+    case method::mse: return "mse";
+    case method::max: return "max";
+    case method::percentile9999: return "percentile9999";
+    case method::aciq_gauss: return "aciq_gauss";
+    case method::aciq_laplace: return "aciq_laplace";
+    case method::torch_observer: return "torch_observer";
+  }
+  return "?";
+}
+
+/// "kl", "KL", "use_kl", "use_mse", "Percentile9999", "use_torch_observer_for_cali"...
+inline std::optional<method> parse_method(std::string_view text) {
+  std::string s(text);
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (s.rfind("use_", 0) == 0) s.erase(0, 4);
+  if (s == "kl") return method::kl;
+  if (s == "kl_trt") return method::kl_trt;
+  if (s == "mse" || s == "octav") return method::mse;
+  if (s == "max") return method::max;
+  if (s == "percentile9999") return method::percentile9999;
+  if (s == "aciq_gauss") return method::aciq_gauss;
+  if (s == "aciq_laplace") return method::aciq_laplace;
+  if (s == "torch_observer_for_cali" || s == "torch_observer") return method::torch_observer;
+  return std::nullopt;
+}
+
+/// TPU-MLIR tunes the histogram/ACIQ methods only (facts doc §2.5).
+inline constexpr bool method_is_tuned(method m) {
+  return m == method::kl || m == method::kl_trt || m == method::aciq_gauss || m == method::aciq_laplace ||
+         m == method::torch_observer;  // it stands in for the KL result, which is tuned
+}
+
+}  // namespace mixq::calibration
+// #include "mixq/calibration/statistics.hpp"
+// Streaming per-tensor statistics for calibration: each batch's activation is folded into a
+// bounded summary and then dropped, so memory does not grow with the number of samples (except
+// the percentile method's exact top-k, whose size is set by the sample count, as in TPU-MLIR).
+
+
+// #include "mixq/calibration/kernels.hpp"
+// The per-batch reductions that calibration statistics are made of. Each has a plain scalar
+// `*_reference` and a vectorized version; tests compare the two. Where TPU-MLIR computes in
+// float32 (numpy on float32 arrays) the kernels do too, so histogram bins land where TPU-MLIR's
+// land; sums that numpy does pairwise in float32 are done here in double (closer to the exact
+// value; the difference is far below the 1e-5 agreement the thresholds need).
+
+// #include "mixq/kernels/simd/compat.hpp" (already inlined above)
+// #include "mixq/kernels/simd/math.hpp"
+// Vectorized transcendental functions for `simd::batch<float>`, plus float overloads with the
+// same names so element-wise formulas can be written once for both.
+//
+// xsimd 8.1's float exp/log/log1p/expm1/tanh/erf/erfc/sin/cos/tan/sinh/cosh/atanh/acos were
+// measured against double-precision std:: results on 200k random inputs per function, at
+// SSE2 and AVX-512: every one is within 2.4 ulp (1.7e-7 relative). They are used as they are;
+// xsimd::pow is not (19 ulp), see top.Pow. erfc is 2 ulp below 1, 6.5 ulp up to 2, 16 up to 4
+// (4e-6 relative at 8): GELU's erfc(-x/sqrt 2) is within 5e-7 relative for x >= -4. Known differences from std::: exp flushes
+// results below FLT_MIN (x < -87.3) to zero instead of returning subnormals.
+
+// #include "mixq/kernels/simd/compat.hpp" (already inlined above)
+
+namespace mixq::simd {
+
+using fbatch = batch<float>;
+
+// --- float overloads: the scalar reference of each formula ---------------------------------
+inline float vexp(float x) { return std::exp(x); }
+inline float vlog(float x) { return std::log(x); }
+inline float vlog1p(float x) { return std::log1p(x); }
+inline float vexpm1(float x) { return std::expm1(x); }
+inline float vtanh(float x) { return std::tanh(x); }
+inline float verf(float x) { return std::erf(x); }
+inline float verfc(float x) { return std::erfc(x); }
+inline float vsin(float x) { return std::sin(x); }
+inline float vcos(float x) { return std::cos(x); }
+inline float vtan(float x) { return std::tan(x); }
+inline float vsinh(float x) { return std::sinh(x); }
+inline float vcosh(float x) { return std::cosh(x); }
+inline float vatanh(float x) { return std::atanh(x); }
+inline float vacos(float x) { return std::acos(x); }
+inline float vsqrt(float x) { return std::sqrt(x); }
+inline float vabs(float x) { return std::fabs(x); }
+inline float vfloor(float x) { return std::floor(x); }
+inline float vceil(float x) { return std::ceil(x); }
+/// Halves go to the even neighbour (the default FP rounding mode), as ONNX Round specifies.
+inline float vround_even(float x) { return std::nearbyint(x); }
+/// NaN-propagating max/min (numpy's maximum/minimum): a NaN in either operand wins.
+inline float vmax(float a, float b) { return (a != a || a > b) ? a : b; }
+inline float vmin(float a, float b) { return (a != a || a < b) ? a : b; }
+/// Branch-free friendly select for formulas shared with the batch versions.
+inline float vselect(bool c, float a, float b) { return c ? a : b; }
+
+// --- batch overloads -------------------------------------------------------------------------
+inline fbatch vexp(const fbatch& x) { return xsimd::exp(x); }
+inline fbatch vlog(const fbatch& x) { return xsimd::log(x); }
+inline fbatch vlog1p(const fbatch& x) { return xsimd::log1p(x); }
+inline fbatch vexpm1(const fbatch& x) { return xsimd::expm1(x); }
+inline fbatch vtanh(const fbatch& x) { return xsimd::tanh(x); }
+inline fbatch verf(const fbatch& x) { return xsimd::erf(x); }
+inline fbatch verfc(const fbatch& x) { return xsimd::erfc(x); }
+inline fbatch vsin(const fbatch& x) { return xsimd::sin(x); }
+inline fbatch vcos(const fbatch& x) { return xsimd::cos(x); }
+inline fbatch vtan(const fbatch& x) { return xsimd::tan(x); }
+inline fbatch vsinh(const fbatch& x) { return xsimd::sinh(x); }
+inline fbatch vcosh(const fbatch& x) { return xsimd::cosh(x); }
+inline fbatch vatanh(const fbatch& x) { return xsimd::atanh(x); }
+inline fbatch vacos(const fbatch& x) { return xsimd::acos(x); }
+inline fbatch vsqrt(const fbatch& x) { return xsimd::sqrt(x); }
+inline fbatch vabs(const fbatch& x) { return xsimd::abs(x); }
+inline fbatch vfloor(const fbatch& x) { return xsimd::floor(x); }
+inline fbatch vceil(const fbatch& x) { return xsimd::ceil(x); }
+inline fbatch vround_even(const fbatch& x) { return xsimd::nearbyint(x); }
+// xsimd 8.1's batch operator!= is an ordered compare on AVX-512 (false when an operand is NaN)
+// and batch_bool operator^ computes OR there: vector code tests NaN as !(a == a), via select.
+inline fbatch vmax(const fbatch& a, const fbatch& b) { return xsimd::select(a == a, xsimd::select(a > b, a, b), a); }
+inline fbatch vmin(const fbatch& a, const fbatch& b) { return xsimd::select(a == a, xsimd::select(a < b, a, b), a); }
+inline fbatch vselect(const xsimd::batch_bool<float, arch>& c, const fbatch& a, const fbatch& b) {
+  return xsimd::select(c, a, b);
+}
+
+// --- composite formulas, generic over float and fbatch ---------------------------------------
+// Each is written so that it neither overflows nor cancels catastrophically over the whole
+// float range; the float instantiation is the reference the batch one is tested against.
+
+/// 1 / (1 + e^-x)
+template <class V> inline V sigmoid(const V& x) { return V(1.f) / (V(1.f) + vexp(-x)); }
+
+/// log(1 + e^x) = max(x, 0) + log1p(e^-|x|): exact for large |x| where the naive form overflows.
+template <class V> inline V softplus(const V& x) { return vmax(x, V(0.f)) + vlog1p(vexp(-vabs(x))); }
+
+/// GELU with the exact normal CDF: x * Phi(x) = 0.5 x erfc(-x / sqrt 2) (no cancellation for x << 0).
+template <class V> inline V gelu_erf(const V& x) {
+  return V(0.5f) * x * verfc(x * V(-0.70710678118654752440f));
+}
+
+/// GELU tanh approximation: 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x^3).
+template <class V> inline V gelu_tanh(const V& x) {
+  const V u = V(0.79788456080286535588f) * (x + V(0.044715f) * x * x * x);
+  return x * sigmoid(V(2.f) * u);
+}
+
+/// GELU sigmoid approximation ("quick GELU"): x * sigmoid(1.702 x).
+template <class V> inline V gelu_sigmoid(const V& x) { return x * sigmoid(V(1.702f) * x); }
+
+/// Positive-base power c^x for c > 0, as e^(x ln c).
+template <class V> inline V pow_positive_base(float log_base, const V& x) { return vexp(x * V(log_base)); }
+
+}  // namespace mixq::simd
+
+namespace mixq::calibration {
+
+/// min, max, and whether every element is finite.
+struct value_range {
+  float min = std::numeric_limits<float>::infinity();
+  float max = -std::numeric_limits<float>::infinity();
+  bool finite = true;
+  float abs_max() const noexcept { return std::max(std::fabs(min), std::fabs(max)); }
+};
+
+inline value_range range_of_reference(std::span<const float> x) {
+  value_range r;
+  for (float v : x) {
+    if (!std::isfinite(v)) {
+      r.finite = false;
+      continue;
+    }
+    r.min = std::min(r.min, v);
+    r.max = std::max(r.max, v);
+  }
+  return r;
+}
+
+/// Min and max of the finite elements (a NaN/inf only clears `finite`).
+inline value_range range_of(std::span<const float> x) {
+  using simd::fbatch;
+  constexpr std::size_t W = simd::width<float>;
+  const std::size_t n = x.size();
+  std::size_t i = 0;
+  value_range r;
+  if (n >= W) {
+    fbatch lo(std::numeric_limits<float>::infinity()), hi(-std::numeric_limits<float>::infinity()), poison(0.f);
+    for (; i + W <= n; i += W) {
+      const fbatch v = fbatch::load_unaligned(x.data() + i);
+      poison += v * fbatch(0.f);  // NaN as soon as one element is inf or NaN
+      lo = xsimd::min(lo, v);
+      hi = xsimd::max(hi, v);
+    }
+    if (!(simd::reduce_add(poison) == 0.f)) {
+      return range_of_reference(x);  // rare: recompute with the exact finite-only rule
+    }
+    r.min = simd::reduce_min(lo);
+    r.max = simd::reduce_max(hi);
+  }
+  for (; i < n; ++i) {
+    const float v = x[i];
+    if (!std::isfinite(v)) {
+      r.finite = false;
+      continue;
+    }
+    r.min = std::min(r.min, v);
+    r.max = std::max(r.max, v);
+  }
+  return r;
+}
+
+/// TPU-MLIR's histogram of |x|: bin = floor(|x| / width + 0.5) computed in float32, exact zeros
+/// skipped, bins past the end dropped (numpy.histogram's closed last edge keeps bin n-1).
+/// Counts are added to `counts`.
+inline void add_abs_histogram_reference(std::span<const float> x, float width, std::span<std::int64_t> counts) {
+  const auto n = static_cast<std::int64_t>(counts.size());
+  for (float v : x) {
+    if (v == 0.f) continue;
+    const float b = std::floor(std::fabs(v) / width + 0.5f);
+    if (!(b < static_cast<float>(n))) continue;
+    ++counts[static_cast<std::size_t>(b)];
+  }
+}
+
+inline void add_abs_histogram(std::span<const float> x, float width, std::span<std::int64_t> counts) {
+  using simd::fbatch;
+  constexpr std::size_t W = simd::width<float>;
+  const std::size_t n = x.size();
+  const auto nbins = static_cast<std::int64_t>(counts.size());
+  // Bin indices as float are exact integers below 2^24; beyond that the scalar path decides.
+  // Short inputs do not pay for the scratch histograms below.
+  if (nbins >= (1 << 24) || n < 4096) return add_abs_histogram_reference(x, width, counts);
+  // Increments of one bin depend on each other through memory; consecutive values often share a
+  // bin (activations crowd the low bins), so lanes go to four interleaved histograms and skipped
+  // lanes (zeros, past-the-end bins, NaN) to a spare slot instead of a branch.
+  constexpr std::size_t copies = 4;
+  const std::size_t stride = static_cast<std::size_t>(nbins) + 1;
+  thread_local std::vector<std::uint32_t> scratch;
+  scratch.assign(copies * stride, 0u);
+  std::uint32_t* h[copies];
+  for (std::size_t c = 0; c < copies; ++c) h[c] = scratch.data() + c * stride;
+  const fbatch w(width), half(0.5f), limit(static_cast<float>(nbins)), zero(0.f), spare(static_cast<float>(nbins));
+  alignas(64) std::int32_t idx[W];
+  std::size_t i = 0;
+  // uint32 counts cannot overflow: a copy sees at most n / 4 increments, and no tensor has 2^34
+  // elements.
+  for (; i + W <= n; i += W) {
+    const fbatch v = fbatch::load_unaligned(x.data() + i);
+    const fbatch b = xsimd::floor(xsimd::abs(v) / w + half);
+    const auto keep = (v != zero) & (b < limit);
+    xsimd::batch_cast<std::int32_t>(xsimd::select(keep, b, spare)).store_aligned(idx);
+    for (std::size_t k = 0; k < W; ++k) ++h[k % copies][idx[k]];
+  }
+  for (std::size_t j = 0; j < static_cast<std::size_t>(nbins); ++j) {
+    std::uint64_t sum = 0;
+    for (std::size_t c = 0; c < copies; ++c) sum += h[c][j];
+    counts[j] += static_cast<std::int64_t>(sum);
+  }
+  add_abs_histogram_reference(x.subspan(i), width, counts);
+}
+
+/// Sum and count of the |x| strictly above s (one OCTAV iteration's reductions).
+struct tail_sums {
+  double sum_above = 0;
+  std::int64_t count_above = 0;
+  double sum_abs = 0;
+  std::int64_t count_nonzero = 0;
+};
+
+inline tail_sums tail_sums_reference(std::span<const float> x, float s) {
+  tail_sums t;
+  for (float v : x) {
+    const float a = std::fabs(v);
+    if (a > s) {
+      t.sum_above += a;
+      ++t.count_above;
+    }
+    t.sum_abs += a;
+    t.count_nonzero += a > 0 ? 1 : 0;
+  }
+  return t;
+}
+
+inline tail_sums tail_sums_of(std::span<const float> x, float s) {
+  using simd::fbatch;
+  constexpr std::size_t W = simd::width<float>;
+  const std::size_t n = x.size();
+  tail_sums t;
+  std::size_t i = 0;
+  const fbatch sb(s), zero(0.f), one(1.f);
+  // Float partial sums over short runs, flushed to double: exact enough and vector speed.
+  constexpr std::size_t flush = 256 * W;
+  while (i + W <= n) {
+    fbatch above(0.f), all(0.f), cnt_above(0.f), cnt_nz(0.f);
+    const std::size_t end = std::min(n - (n - i) % W, i + flush);
+    for (; i < end; i += W) {
+      const fbatch a = xsimd::abs(fbatch::load_unaligned(x.data() + i));
+      const auto gt = a > sb;
+      above += xsimd::select(gt, a, zero);
+      cnt_above += xsimd::select(gt, one, zero);
+      all += a;
+      cnt_nz += xsimd::select(a > zero, one, zero);
+    }
+    alignas(64) float buf[4][W];
+    above.store_aligned(buf[0]);
+    all.store_aligned(buf[1]);
+    cnt_above.store_aligned(buf[2]);
+    cnt_nz.store_aligned(buf[3]);
+    for (std::size_t k = 0; k < W; ++k) {
+      t.sum_above += buf[0][k];
+      t.sum_abs += buf[1][k];
+      t.count_above += static_cast<std::int64_t>(buf[2][k]);
+      t.count_nonzero += static_cast<std::int64_t>(buf[3][k]);
+    }
+  }
+  const tail_sums rest = tail_sums_reference(x.subspan(i), s);
+  t.sum_above += rest.sum_above;
+  t.count_above += rest.count_above;
+  t.sum_abs += rest.sum_abs;
+  t.count_nonzero += rest.count_nonzero;
+  return t;
+}
+
+/// Sums of |x - mean| and (x - mean)^2 (ACIQ-Laplace's mean absolute deviation, the variance).
+struct central_sums {
+  double abs_dev = 0, m2 = 0;
+};
+
+inline central_sums central_sums_reference(std::span<const float> x, double mean) {
+  central_sums c;
+  for (float v : x) {
+    const double d = static_cast<double>(v) - mean;
+    c.abs_dev += std::fabs(d);
+    c.m2 += d * d;
+  }
+  return c;
+}
+
+inline central_sums central_sums_of(std::span<const float> x, double mean) {
+  using simd::fbatch;
+  constexpr std::size_t W = simd::width<float>;
+  const std::size_t n = x.size();
+  central_sums c;
+  std::size_t i = 0;
+  const fbatch mb(static_cast<float>(mean));
+  // Deviations in float (as numpy computes them on float32 data), summed in short float runs.
+  constexpr std::size_t flush = 64 * W;
+  while (i + W <= n) {
+    fbatch s1(0.f), s2(0.f);
+    const std::size_t end = std::min(n - (n - i) % W, i + flush);
+    for (; i < end; i += W) {
+      const fbatch d = fbatch::load_unaligned(x.data() + i) - mb;
+      s1 += xsimd::abs(d);
+      s2 += d * d;
+    }
+    c.abs_dev += simd::reduce_add(s1);
+    c.m2 += simd::reduce_add(s2);
+  }
+  const central_sums rest = central_sums_reference(x.subspan(i), mean);
+  c.abs_dev += rest.abs_dev;
+  c.m2 += rest.m2;
+  return c;
+}
+
+/// Sum of z^4 with z = (x - mean) * inv_denominator: standardizing first keeps the fourth
+/// power in range whatever the scale of x (kurtosis, facts doc §8.6).
+inline double fourth_moment_reference(std::span<const float> x, double mean, double inv_denominator) {
+  double s = 0;
+  for (float v : x) {
+    const double z = (static_cast<double>(v) - mean) * inv_denominator;
+    s += z * z * z * z;
+  }
+  return s;
+}
+
+inline double fourth_moment_of(std::span<const float> x, double mean, double inv_denominator) {
+  using simd::fbatch;
+  constexpr std::size_t W = simd::width<float>;
+  const std::size_t n = x.size();
+  double total = 0;
+  std::size_t i = 0;
+  const fbatch mb(static_cast<float>(mean)), ib(static_cast<float>(inv_denominator));
+  constexpr std::size_t flush = 64 * W;
+  while (i + W <= n) {
+    fbatch s(0.f);
+    const std::size_t end = std::min(n - (n - i) % W, i + flush);
+    for (; i < end; i += W) {
+      const fbatch z = (fbatch::load_unaligned(x.data() + i) - mb) * ib;
+      const fbatch z2 = z * z;
+      s += z2 * z2;
+    }
+    total += simd::reduce_add(s);
+  }
+  return total + fourth_moment_reference(x.subspan(i), mean, inv_denominator);
+}
+
+/// Sum of (a - b)^2 (the tuner's output error, per candidate threshold).
+inline double squared_distance_reference(std::span<const float> a, std::span<const float> b) {
+  double s = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double d = static_cast<double>(a[i]) - static_cast<double>(b[i]);
+    s += d * d;
+  }
+  return s;
+}
+
+inline double squared_distance(std::span<const float> a, std::span<const float> b) {
+  using simd::fbatch;
+  constexpr std::size_t W = simd::width<float>;
+  const std::size_t n = std::min(a.size(), b.size());
+  double total = 0;
+  std::size_t i = 0;
+  constexpr std::size_t flush = 64 * W;
+  while (i + W <= n) {
+    fbatch s(0.f);
+    const std::size_t end = std::min(n - (n - i) % W, i + flush);
+    for (; i < end; i += W) {
+      const fbatch d = fbatch::load_unaligned(a.data() + i) - fbatch::load_unaligned(b.data() + i);
+      s += d * d;
+    }
+    total += simd::reduce_add(s);
+  }
+  return total + squared_distance_reference(a.subspan(i, n - i), b.subspan(i, n - i));
+}
+
+/// Sum of |x|.
+inline double abs_sum(std::span<const float> x) { return tail_sums_of(x, std::numeric_limits<float>::infinity()).sum_abs; }
+
+inline double sum_reference(std::span<const float> x) {
+  double s = 0;
+  for (float v : x) s += v;
+  return s;
+}
+
+inline double sum_of(std::span<const float> x) {
+  using simd::fbatch;
+  constexpr std::size_t W = simd::width<float>;
+  const std::size_t n = x.size();
+  double total = 0;
+  std::size_t i = 0;
+  constexpr std::size_t flush = 256 * W;
+  while (i + W <= n) {
+    fbatch s(0.f);
+    const std::size_t end = std::min(n - (n - i) % W, i + flush);
+    for (; i < end; i += W) s += fbatch::load_unaligned(x.data() + i);
+    total += simd::reduce_add(s);
+  }
+  return total + sum_reference(x.subspan(i));
+}
+
+}  // namespace mixq::calibration
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/core/thread_pool.hpp" (already inlined above)
+
+namespace mixq::calibration {
+
+namespace detail {
+/// Python's float floor division (CPython float_floor_div, numpy npy_divmod): floor of the
+/// exact quotient, computed from fmod so that e.g. 0.3 // 0.1 is 2, not 3.
+inline double python_floordiv(double a, double b) {
+  double mod = std::fmod(a, b);
+  double div = (a - mod) / b;
+  if (mod != 0 && ((b < 0) != (mod < 0))) div -= 1.0;
+  if (div != 0) {
+    double f = std::floor(div);
+    if (div - f > 0.5) f += 1.0;
+    return f;
+  }
+  return std::copysign(0.0, a / b);
+}
+}  // namespace detail
+
+/// TPU-MLIR's histogram of |x| (facts doc §2.3). The first batch sets the bin width to
+/// abs_max / (bins - 1); a later batch with a larger range extends the histogram by whole bins
+/// of (about) the same width instead of re-binning; past 8,000,000 bins it restarts from the
+/// current batch. TPU-MLIR holds the range as float32 until the first extension and as float64
+/// after it; the arithmetic below follows that, so every count lands in TPU-MLIR's bin.
+class abs_histogram {
+ public:
+  static constexpr std::int64_t max_bins = 8'000'000;
+
+  explicit abs_histogram(std::int64_t initial_bins = 2048) : initial_bins_(initial_bins) {
+    if (initial_bins < 2) throw error("calibration: a histogram needs at least 2 bins, got " + std::to_string(initial_bins));
+  }
+
+  /// Adds one batch; `running_abs_max` is max(|min|, |max|) over every batch so far, this one included.
+  void add(std::span<const float> x, float running_abs_max, thread_pool* pool = nullptr) {
+    pool_ = pool;
+    if (counts_.empty() || range_ == 0) {  // nothing seen yet (or only zeros): start over
+      start(x, running_abs_max);
+      return;
+    }
+    const double new_th = running_abs_max;
+    if (new_th <= range_) {
+      bin(x, range_ / static_cast<double>(counts_.size() - 1), counts_);
+      return;
+    }
+    const auto old_bins = static_cast<std::int64_t>(counts_.size());
+    const double old_step = range_ / static_cast<double>(old_bins);
+    const double grow = range_is_f32_ ? static_cast<double>(running_abs_max - static_cast<float>(range_)) : new_th - range_;
+    const auto added = static_cast<std::int64_t>(detail::python_floordiv(grow, old_step) + 1);
+    const std::int64_t new_bins = old_bins + added;
+    if (new_bins > max_bins) {
+      ++restarts_;
+      start(x, running_abs_max);
+      return;
+    }
+    const double new_range = static_cast<double>(added) * old_step + range_;
+    std::vector<std::int64_t> grown(static_cast<std::size_t>(new_bins), 0);
+    bin(x, new_range / static_cast<double>(new_bins - 1), grown);
+    for (std::int64_t i = 0; i < old_bins; ++i) grown[static_cast<std::size_t>(i)] += counts_[static_cast<std::size_t>(i)];
+    counts_ = std::move(grown);
+    range_ = new_range;
+    range_is_f32_ = false;
+  }
+
+  const std::vector<std::int64_t>& counts() const noexcept { return counts_; }
+  /// Bin width as TPU-MLIR stores it: range / (bins - 1).
+  double width() const noexcept { return counts_.size() > 1 ? range_ / static_cast<double>(counts_.size() - 1) : 0.0; }
+  double range() const noexcept { return range_; }
+  /// How many times the 8M-bin limit discarded the accumulated counts.
+  int restarts() const noexcept { return restarts_; }
+  std::size_t memory_bytes() const noexcept { return counts_.capacity() * sizeof(std::int64_t); }
+
+ private:
+  void start(std::span<const float> x, float abs_max) {
+    counts_.assign(static_cast<std::size_t>(initial_bins_), 0);
+    range_ = abs_max;
+    range_is_f32_ = true;
+    if (abs_max > 0) bin(x, static_cast<double>(abs_max) / static_cast<double>(initial_bins_ - 1), counts_);
+  }
+  void bin(std::span<const float> x, double width, std::vector<std::int64_t>& counts) const {
+    // numpy divides the float32 array by the width cast to float32.
+    const float w = static_cast<float>(width);
+    constexpr std::int64_t grain = 1 << 15;
+    const auto n = static_cast<std::int64_t>(x.size());
+    if (!pool_ || n < 2 * grain) {
+      add_abs_histogram(x, w, counts);
+      return;
+    }
+    // Integer counts: merging per-range histograms in any order gives the same result.
+    std::mutex merge;
+    pool_->parallel_for(n, grain, [&](std::int64_t b, std::int64_t e) {
+      std::vector<std::int64_t> local(counts.size(), 0);
+      add_abs_histogram(x.subspan(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b)), w, local);
+      std::lock_guard lock(merge);
+      for (std::size_t i = 0; i < local.size(); ++i) counts[i] += local[i];
+    });
+  }
+
+  std::int64_t initial_bins_;
+  thread_pool* pool_ = nullptr;
+  std::vector<std::int64_t> counts_;
+  double range_ = 0;
+  bool range_is_f32_ = true;
+  int restarts_ = 0;
+};
+
+/// The k largest values (or |values|, or the k smallest) seen over all batches, exactly.
+/// A batch only contributes the elements above the current k-th largest, so after the first
+/// batch almost nothing is copied.
+class top_k {
+ public:
+  enum class order { largest, smallest, largest_abs };
+
+  top_k(std::int64_t k, order o) : k_(std::max<std::int64_t>(1, k)), order_(o) {}
+
+  void add(std::span<const float> x) {
+    const bool full = static_cast<std::int64_t>(kept_.size()) >= k_;
+    const float bar = full ? floor_ : -std::numeric_limits<float>::infinity();
+    for (float v : x) {
+      const float key = transform(v);
+      if (!full || key > bar) kept_.push_back(key);
+    }
+    if (static_cast<std::int64_t>(kept_.size()) > k_) {
+      std::nth_element(kept_.begin(), kept_.begin() + (k_ - 1), kept_.end(), std::greater<float>());
+      kept_.resize(static_cast<std::size_t>(k_));
+      // The first batch may have copied a whole tensor; later batches add only a few candidates.
+      if (kept_.capacity() > 2 * kept_.size() + 64) kept_.shrink_to_fit();
+    }
+    if (!kept_.empty()) floor_ = *std::min_element(kept_.begin(), kept_.end());
+  }
+
+  std::int64_t k() const noexcept { return k_; }
+  /// The kept values in the original sign, ordered from the most extreme inwards:
+  /// [0] is the largest (smallest for `smallest`), [k-1] the k-th.
+  std::vector<float> extremes() const {
+    std::vector<float> v = kept_;
+    std::sort(v.begin(), v.end(), std::greater<float>());
+    if (order_ == order::smallest)
+      for (float& e : v) e = -e;
+    return v;
+  }
+  std::size_t memory_bytes() const noexcept { return kept_.capacity() * sizeof(float); }
+
+ private:
+  float transform(float v) const noexcept {
+    switch (order_) {
+      case order::smallest: return -v;
+      case order::largest_abs: return std::fabs(v);
+      default: return v;
+    }
+  }
+  std::int64_t k_;
+  order order_;
+  std::vector<float> kept_;
+  float floor_ = -std::numeric_limits<float>::infinity();
+};
+
+/// TPU-MLIR's interpolated percentile from the k extreme values (kld_calibrator.py):
+/// with inter = total - 1, r = frac(p/100 * inter), the value is e[k-1] + r * (e[k-2] - e[k-1])
+/// where e is ordered from the extreme inwards (e[k-1] is the k-th most extreme); k = 1 gives e[0].
+/// The difference is taken in float32 as numpy does on float32 data.
+inline double interpolated_percentile(const std::vector<float>& extremes, double percent, std::int64_t total) {
+  if (extremes.empty()) throw error("calibration: percentile of an empty sample");
+  const auto k = extremes.size();
+  if (k == 1) return extremes[0];
+  const double inter = static_cast<double>(total) - 1.0;
+  const double pos = percent / 100.0 * inter;
+  const double ratio = pos - static_cast<double>(static_cast<std::int64_t>(pos));
+  const float kth = extremes[k - 1], next = extremes[k - 2];
+  return static_cast<double>(kth) + ratio * static_cast<double>(next - kth);
+}
+
+/// k for a percentile over `total` values: int(total * (1 - p/100)) + 1.
+inline std::int64_t percentile_k(std::int64_t total, double percent) {
+  return static_cast<std::int64_t>(static_cast<double>(total) * (1.0 - percent / 100.0)) + 1;
+}
+
+namespace detail {
+/// tail_sums over fixed 64K-element chunks, added in chunk order: the same result whatever the
+/// number of threads.
+inline tail_sums chunked_tail_sums(std::span<const float> x, float s, thread_pool* pool) {
+  constexpr std::size_t chunk = 1 << 16;
+  const std::size_t chunks = (x.size() + chunk - 1) / chunk;
+  if (!pool || chunks < 4) return tail_sums_of(x, s);
+  std::vector<tail_sums> part(chunks);
+  pool->parallel_for(static_cast<std::int64_t>(chunks), 1, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t c = b; c < e; ++c) {
+      const std::size_t off = static_cast<std::size_t>(c) * chunk;
+      part[static_cast<std::size_t>(c)] = tail_sums_of(x.subspan(off, std::min(chunk, x.size() - off)), s);
+    }
+  });
+  tail_sums t;
+  for (const auto& p : part) {
+    t.sum_above += p.sum_above;
+    t.count_above += p.count_above;
+    t.sum_abs += p.sum_abs;
+    t.count_nonzero += p.count_nonzero;
+  }
+  return t;
+}
+}  // namespace detail
+
+/// OCTAV / "mse" threshold of one batch (facts doc §2.6): s0 = mean of the non-zero |x|, then
+/// s <- sum_{|x|>s} |x| / (4^-b / 3 / u * #(|x|<=s) + #(|x|>s)), u = 4 for a non-negative
+/// tensor, up to 20 times, stopping (and keeping the previous s) once a step moves < 1e-6.
+/// An all-zero batch gives 0.
+inline double octav_threshold(std::span<const float> x, int bits, float batch_min, thread_pool* pool = nullptr) {
+  const double u = std::fabs(static_cast<double>(batch_min)) < 1e-6 ? 4.0 : 1.0;
+  const double tail_weight = 1.0 / std::pow(4.0, bits) / 3.0 / u;
+  const tail_sums first = detail::chunked_tail_sums(x, std::numeric_limits<float>::infinity(), pool);
+  if (first.count_nonzero == 0) return 0.0;
+  double s = first.sum_abs / static_cast<double>(first.count_nonzero);
+  const auto n = static_cast<std::int64_t>(x.size());
+  for (int it = 0; it < 20; ++it) {
+    const tail_sums t = detail::chunked_tail_sums(x, static_cast<float>(s), pool);
+    const double denom = tail_weight * static_cast<double>(n - t.count_above) + static_cast<double>(t.count_above);
+    const double next = t.sum_above / denom;
+    if (std::fabs(next - s) < 1e-6) break;
+    s = next;
+  }
+  return s;
+}
+
+inline double octav_threshold_reference(std::span<const float> x, int bits, float batch_min) {
+  const double u = std::fabs(static_cast<double>(batch_min)) < 1e-6 ? 4.0 : 1.0;
+  const double tail_weight = 1.0 / std::pow(4.0, bits) / 3.0 / u;
+  double sum = 0;
+  std::int64_t nonzero = 0;
+  for (float v : x) sum += std::fabs(v), nonzero += v != 0;
+  if (nonzero == 0) return 0.0;
+  double s = sum / static_cast<double>(nonzero);
+  for (int it = 0; it < 20; ++it) {
+    double above = 0;
+    std::int64_t cnt = 0;
+    const float sf = static_cast<float>(s);
+    for (float v : x)
+      if (std::fabs(v) > sf) above += std::fabs(v), ++cnt;
+    const double next = above / (tail_weight * static_cast<double>(static_cast<std::int64_t>(x.size()) - cnt) + static_cast<double>(cnt));
+    if (std::fabs(next - s) < 1e-6) break;
+    s = next;
+  }
+  return s;
+}
+
+/// ACIQ constants (Banner et al.), 8-bit and 4-bit, as TPU-MLIR uses them.
+inline double aciq_gauss_alpha(int bits) { return bits == 4 ? 2.55913642 : 3.92403337; }
+inline double aciq_laplace_beta(int bits) { return bits == 4 ? 5.02864014 : 9.89675982; }
+
+/// ACIQ-Gauss of one batch: alpha * (max - min) * 0.175 (1 + sqrt(pi ln 4)) / sqrt(2 ln N).
+/// A one-element batch has no spread estimate: +inf, which the abs-max clamp then replaces.
+inline double aciq_gauss_threshold(float batch_min, float batch_max, std::int64_t n, int bits) {
+  if (n <= 1) return std::numeric_limits<double>::infinity();
+  const double gaussian_const = (0.5 * 0.35) * (1.0 + std::sqrt(M_PI * std::log(4.0)));
+  const double spread = static_cast<double>(batch_max - batch_min);  // float32 difference, as numpy
+  return aciq_gauss_alpha(bits) * (spread * gaussian_const) / std::sqrt(2.0 * std::log(static_cast<double>(n)));
+}
+
+/// ACIQ-Laplace of one batch: beta * mean |x - mean(x)|.
+inline double aciq_laplace_threshold(std::span<const float> x, int bits) {
+  if (x.empty()) return 0.0;
+  const double mean = sum_of(x) / static_cast<double>(x.size());
+  return aciq_laplace_beta(bits) * central_sums_of(x, mean).abs_dev / static_cast<double>(x.size());
+}
+
+/// Kurtosis E[z^4] with z = (x - mean) / (std + 1e-8) (not the excess form); +inf when std = 0.
+inline double kurtosis(std::span<const float> x) {
+  if (x.empty()) return std::numeric_limits<double>::infinity();
+  const double n = static_cast<double>(x.size());
+  const double mean = sum_of(x) / n;
+  const double var = central_sums_of(x, mean).m2 / n;
+  const double sd = std::sqrt(var);
+  if (sd == 0) return std::numeric_limits<double>::infinity();
+  return fourth_moment_of(x, mean, 1.0 / (sd + 1e-8)) / n;
+}
+
+}  // namespace mixq::calibration
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/core/tensor.hpp"
+#include <cstring>
+#include <map>
+#include <new>
+#include <numeric>
+
+// #include "mixq/core/buffer_cache.hpp"
+// Recycles large tensor buffers. An inference allocates every activation afresh and frees it
+// after its last use; for buffers past glibc's mmap threshold each allocation is fresh pages
+// (a page fault per 4 KiB on first touch) and each free unmaps them: on small CNNs at batch 8
+// that was half of the run time, in the kernel. Freed blocks of 64 KiB and more are kept here,
+// binned by size class, and handed out again to the next request of the same class.
+//
+// Bound: at most MIXQ_BUFFER_CACHE_MB MiB (default 1024; 0 turns the cache off) are kept; a
+// block that does not fit is freed at once. Under AddressSanitizer the cache is off, so that
+// use-after-free of a tensor buffer is still reported.
+
+namespace mixq::detail {
+
+class buffer_cache {
+ public:
+  static constexpr std::size_t alignment = 64;
+  static constexpr std::size_t min_cached = std::size_t{64} << 10;
+
+  /// A block of at least `bytes` bytes, 64-byte aligned; release it with `release(p, bytes)`.
+  static std::byte* allocate(std::size_t bytes) {
+    if (bytes < min_cached || !enabled()) return raw_new(bytes);
+    const std::size_t cls = size_class(bytes);
+    buffer_cache& c = instance();
+    {
+      std::lock_guard lock(c.mutex_);
+      if (cls < c.bins_.size() && !c.bins_[cls].empty()) {
+        std::byte* p = c.bins_[cls].back();
+        c.bins_[cls].pop_back();
+        c.cached_ -= class_bytes(cls);
+        return p;
+      }
+    }
+    return raw_new(class_bytes(cls));
+  }
+
+  static void release(std::byte* p, std::size_t bytes) noexcept {
+    if (!p) return;
+    if (bytes < min_cached || !enabled()) return raw_delete(p);
+    const std::size_t cls = size_class(bytes);
+    buffer_cache& c = instance();
+    {
+      std::lock_guard lock(c.mutex_);
+      if (c.cached_ + class_bytes(cls) <= c.limit_) {
+        try {
+          if (c.bins_.size() <= cls) c.bins_.resize(cls + 1);
+          c.bins_[cls].push_back(p);
+          c.cached_ += class_bytes(cls);
+          return;
+        } catch (const std::bad_alloc&) {  // no room for the bookkeeping: free the block instead
+        }
+      }
+    }
+    raw_delete(p);
+  }
+
+  /// Frees every cached block (e.g. after a large model is done).
+  static void trim() noexcept {
+    if (!enabled()) return;
+    buffer_cache& c = instance();
+    std::lock_guard lock(c.mutex_);
+    for (auto& bin : c.bins_) {
+      for (std::byte* p : bin) raw_delete(p);
+      bin.clear();
+    }
+    c.cached_ = 0;
+  }
+
+  static std::size_t cached_bytes() noexcept {
+    if (!enabled()) return 0;
+    buffer_cache& c = instance();
+    std::lock_guard lock(c.mutex_);
+    return c.cached_;
+  }
+
+ private:
+  // Four classes per power of two (x1, x1.25, x1.5, x1.75): at most 25% of a block is unused,
+  // and the same model's activations land in the same classes run after run.
+  static std::size_t size_class(std::size_t bytes) noexcept {
+    std::size_t exp = 0;
+    while ((std::size_t{1} << (exp + 1)) <= bytes) ++exp;
+    const std::size_t base = std::size_t{1} << exp;
+    const std::size_t quarter = base / 4;
+    const std::size_t step = (bytes - base + quarter - 1) / quarter;  // 0..4; 4 is the next power
+    return step == 4 ? (exp + 1) * 4 : exp * 4 + step;
+  }
+  static std::size_t class_bytes(std::size_t cls) noexcept {
+    const std::size_t exp = cls / 4, step = cls % 4;
+    const std::size_t base = std::size_t{1} << exp;
+    return base + step * (base / 4);
+  }
+
+  static std::byte* raw_new(std::size_t bytes) {
+    return static_cast<std::byte*>(::operator new[](bytes, std::align_val_t{alignment}));
+  }
+  static void raw_delete(std::byte* p) noexcept { ::operator delete[](p, std::align_val_t{alignment}); }
+
+  static bool enabled() noexcept {
+#if defined(__SANITIZE_ADDRESS__)
+    return false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    return false;
+#else
+    return instance().limit_ > 0;
+#endif
+#else
+    return instance().limit_ > 0;
+#endif
+  }
+
+  // Never destroyed: tensors held in static storage may be freed after any static destructor
+  // ran. The cached blocks stay reachable from here, so leak checkers do not report them.
+  static buffer_cache& instance() noexcept {
+    static buffer_cache* c = new buffer_cache;
+    return *c;
+  }
+
+  buffer_cache() {
+    if (const char* env = std::getenv("MIXQ_BUFFER_CACHE_MB")) {
+      char* end = nullptr;
+      const long long mb = std::strtoll(env, &end, 10);
+      if (end != env && mb >= 0) limit_ = static_cast<std::size_t>(mb) << 20;
+    }
+  }
+
+  std::mutex mutex_;
+  std::vector<std::vector<std::byte*>> bins_;
+  std::size_t cached_ = 0;
+  std::size_t limit_ = std::size_t{1024} << 20;
+};
+
+}  // namespace mixq::detail
 // #include "mixq/core/dtype.hpp"
-#include <limits>
 #include <type_traits>
 
 // #include "mixq/core/error.hpp" (already inlined above)
 // #include "mixq/core/half.hpp"
-#include <bit>
-#include <cmath>
-#include <cstring>
 
 namespace mixq {
 
@@ -441,20 +2225,6 @@ template <class T> inline T from_double(double v) noexcept {
 
 }  // namespace mixq
 // #include "mixq/core/error.hpp" (already inlined above)
-// #include "mixq/core/half.hpp" (already inlined above)
-// #include "mixq/core/similarity.hpp"
-// Tensor similarity metrics with TPU-MLIR's definitions (facts doc §11.5), shared by
-// npz_tool, model_transform/model_deploy checks, calibration tuning and the searches.
-
-// #include "mixq/core/tensor.hpp"
-#include <map>
-#include <memory>
-#include <new>
-#include <numeric>
-#include <span>
-
-// #include "mixq/core/dtype.hpp" (already inlined above)
-// #include "mixq/core/error.hpp" (already inlined above)
 
 namespace mixq {
 
@@ -504,9 +2274,10 @@ struct tensor_type {
 };
 
 namespace detail {
-inline constexpr std::size_t tensor_alignment = 64;
-struct aligned_delete {
-  void operator()(std::byte* p) const noexcept { ::operator delete[](p, std::align_val_t{tensor_alignment}); }
+inline constexpr std::size_t tensor_alignment = buffer_cache::alignment;
+struct buffer_release {
+  std::size_t bytes;
+  void operator()(std::byte* p) const noexcept { buffer_cache::release(p, bytes); }
 };
 }  // namespace detail
 
@@ -527,9 +2298,7 @@ class tensor {
     t.bytes_ = bytes;
     // Round up so that SIMD tails may read (never write) a full vector past the end.
     const std::size_t alloc = (bytes + detail::tensor_alignment) & ~(detail::tensor_alignment - 1);
-    t.buffer_ = std::shared_ptr<std::byte[]>(
-        static_cast<std::byte*>(::operator new[](alloc, std::align_val_t{detail::tensor_alignment})),
-        detail::aligned_delete{});
+    t.buffer_ = std::shared_ptr<std::byte[]>(detail::buffer_cache::allocate(alloc), detail::buffer_release{alloc});
     return t;
   }
   static tensor zeros(dtype dt, shape_t shape) {
@@ -650,330 +2419,152 @@ inline std::vector<std::int64_t> to_int64_vector(const tensor& t) {
 using named_tensors = std::map<std::string, tensor, std::less<>>;
 
 }  // namespace mixq
+// #include "mixq/core/thread_pool.hpp" (already inlined above)
+// #include "mixq/graph/graph.hpp"
+// The in-memory form of a TOP-dialect module: one function, ops in topological order,
+// SSA values named by their `loc`, weights by name.
+#include <unordered_map>
+
+// #include "mixq/core/attribute.hpp"
+#include <variant>
+
+// #include "mixq/core/error.hpp" (already inlined above)
 
 namespace mixq {
 
-namespace detail {
-/// Values as double with NaN -> 0 and +-inf -> +-10000, as TPU-MLIR's compare sanitises them.
-inline std::vector<double> sanitized_values(const tensor& t) {
-  std::vector<double> v(static_cast<std::size_t>(t.numel()));
-  for (std::int64_t i = 0; i < t.numel(); ++i) {
-    double x = element_as_double(t, i);
-    if (std::isnan(x)) x = 0.0;
-    else if (std::isinf(x)) x = x > 0 ? 10000.0 : -10000.0;
-    v[static_cast<std::size_t>(i)] = x;
-  }
-  return v;
-}
-}  // namespace detail
-
-/// Plain cosine a.b / (|a||b|); 0 when either vector is all zero.
-inline double cosine_similarity(const std::vector<double>& a, const std::vector<double>& b) {
-  double ab = 0, aa = 0, bb = 0;
-  const std::size_t n = std::min(a.size(), b.size());
-  for (std::size_t i = 0; i < n; ++i) ab += a[i] * b[i], aa += a[i] * a[i], bb += b[i] * b[i];
-  if (aa == 0 || bb == 0) return 0.0;
-  return ab / (std::sqrt(aa) * std::sqrt(bb));
-}
-
-/// 1 - |a - b| / (|(a + b) / 2| + 1e-7).
-inline double euclidean_similarity(const std::vector<double>& a, const std::vector<double>& b) {
-  double d = 0, m = 0;
-  const std::size_t n = std::min(a.size(), b.size());
-  for (std::size_t i = 0; i < n; ++i) {
-    d += (a[i] - b[i]) * (a[i] - b[i]);
-    const double mid = (a[i] + b[i]) / 2;
-    m += mid * mid;
-  }
-  return 1.0 - std::sqrt(d) / (std::sqrt(m) + 1e-7);
-}
-
-/// SQNR in dB of `signal` against `noisy` (not symmetric). Zeros of the signal are dropped;
-/// +inf when either zero-mean variance vanishes.
-inline double sqnr_db(const std::vector<double>& signal, const std::vector<double>& noisy) {
-  std::vector<double> raw, noise;
-  for (std::size_t i = 0; i < std::min(signal.size(), noisy.size()); ++i)
-    if (signal[i] != 0) {
-      raw.push_back(signal[i]);
-      noise.push_back(signal[i] - noisy[i]);
-    }
-  if (raw.empty()) return std::numeric_limits<double>::infinity();
-  double mr = 0, mn = 0;
-  for (std::size_t i = 0; i < raw.size(); ++i) mr += raw[i], mn += noise[i];
-  mr /= static_cast<double>(raw.size());
-  mn /= static_cast<double>(noise.size());
-  double vr = 0, vn = 0;
-  for (std::size_t i = 0; i < raw.size(); ++i) vr += (raw[i] - mr) * (raw[i] - mr), vn += (noise[i] - mn) * (noise[i] - mn);
-  if (vr == 0 || vn == 0) return std::numeric_limits<double>::infinity();
-  return 10.0 * std::log10(vr / vn);
-}
-
-/// The search tools' "cos": 0.5 + 0.5 * cos, in [0, 1].
-inline double half_cosine(const tensor& a, const tensor& b) {
-  return 0.5 + 0.5 * cosine_similarity(detail::sanitized_values(a), detail::sanitized_values(b));
-}
-
-/// Verdicts of TPU-MLIR's npz compare.
-enum class compare_verdict { not_match, equal, not_equal, close, similar, not_similar };
-
-inline const char* verdict_name(compare_verdict v) {
-  switch (v) {
-    case compare_verdict::not_match: return "NOT_MATCH";
-    case compare_verdict::equal: return "EQUAL";
-    case compare_verdict::not_equal: return "NOT_EQUAL";
-    case compare_verdict::close: return "CLOSE";
-    case compare_verdict::similar: return "SIMILAR";
-    case compare_verdict::not_similar: return "NOT_SIMILAR";
-  }
-  return "?";
-}
-
-struct compare_tolerance {
-  double cosine = 0.99;
-  double euclidean = 0.99;
-  double sqnr = -std::numeric_limits<double>::infinity();
-  int close_order = 3;  // allclose with rtol 10^-k, k >= close_order, counts as CLOSE
+/// An MLIR integer attribute: value plus its type as written (`i64`, `i32`, `ui8`...).
+/// In arrays the type is usually elided; we then record "i64", the MLIR default.
+struct int_attr {
+  std::int64_t value = 0;
+  std::string type = "i64";
+  friend bool operator==(const int_attr&, const int_attr&) = default;
 };
 
-struct compare_result {
-  compare_verdict verdict = compare_verdict::not_match;
-  bool passed = false;
-  int close_order = 0;
-  double cosine = 1.0, euclidean = 1.0, sqnr = std::numeric_limits<double>::infinity();
-  bool has_similarity() const noexcept {
-    return verdict == compare_verdict::similar || verdict == compare_verdict::not_similar;
+/// An MLIR float attribute: value plus its type (`f64` when elided, `f32`, `f16`...).
+struct float_attr {
+  double value = 0.0;
+  std::string type = "f64";
+  friend bool operator==(const float_attr& a, const float_attr& b) {
+    // NaN payloads are compared bitwise so that parse(print(x)) == x holds for them too.
+    return a.type == b.type && (a.value == b.value || (a.value != a.value && b.value != b.value));
   }
 };
 
-/// TPU-MLIR's tensor compare of `target` against `reference`: EQUAL, int8 NOT_EQUAL, CLOSE
-/// (numpy allclose with rtol 10^-k, atol 1e-8, k from close_order+2 down to close_order), else
-/// cosine / euclidean / SQNR against the tolerance. Element counts must agree (shapes may differ).
-inline compare_result compare_tensors(const tensor& target, const tensor& reference, const compare_tolerance& tol = {}) {
-  compare_result r;
-  if (target.numel() != reference.numel()) return r;
-  const auto a = [&] {
-    std::vector<double> v(static_cast<std::size_t>(target.numel()));
-    for (std::int64_t i = 0; i < target.numel(); ++i) v[static_cast<std::size_t>(i)] = element_as_double(target, i);
-    return v;
-  }();
-  const auto b = [&] {
-    std::vector<double> v(static_cast<std::size_t>(reference.numel()));
-    for (std::int64_t i = 0; i < reference.numel(); ++i) v[static_cast<std::size_t>(i)] = element_as_double(reference, i);
-    return v;
-  }();
-  bool equal = true;
-  for (std::size_t i = 0; i < a.size() && equal; ++i) equal = a[i] == b[i];
-  if (equal) {
-    r.verdict = compare_verdict::equal;
-    r.passed = true;
-    return r;
+/// Anything mixq does not interpret but must carry through unchanged: dialect attributes
+/// (`#tpu<round_mode HalfAwayFromZero>`), `dense<...>`, type attributes, affine maps.
+struct opaque_attr {
+  std::string text;
+  friend bool operator==(const opaque_attr&, const opaque_attr&) = default;
+};
+
+/// `unit` attributes (present without a value).
+struct unit_attr {
+  friend bool operator==(const unit_attr&, const unit_attr&) = default;
+};
+
+struct attribute;
+using attr_array = std::vector<attribute>;
+
+/// A generic MLIR attribute value, as found in an op's attribute dictionary.
+struct attribute {
+  using storage = std::variant<unit_attr, bool, int_attr, float_attr, std::string, attr_array, opaque_attr>;
+  storage value;
+
+  attribute() = default;
+  attribute(unit_attr v) : value(v) {}
+  attribute(bool v) : value(v) {}
+  attribute(int_attr v) : value(std::move(v)) {}
+  attribute(float_attr v) : value(std::move(v)) {}
+  attribute(std::string v) : value(std::move(v)) {}
+  attribute(attr_array v) : value(std::move(v)) {}
+  attribute(opaque_attr v) : value(std::move(v)) {}
+
+  template <class T> bool is() const noexcept { return std::holds_alternative<T>(value); }
+  template <class T> const T* get_if() const noexcept { return std::get_if<T>(&value); }
+  friend bool operator==(const attribute&, const attribute&) = default;
+};
+
+/// Name of the kind of an attribute, for error messages.
+inline std::string_view kind_name(const attribute& a) {
+  switch (a.value.index()) {
+    case 0: return "unit";
+    case 1: return "bool";
+    case 2: return "integer";
+    case 3: return "float";
+    case 4: return "string";
+    case 5: return "array";
+    default: return "dialect attribute";
   }
-  if (target.elem() == dtype::i8 || reference.elem() == dtype::i8) {
-    r.verdict = compare_verdict::not_equal;
-    return r;
-  }
-  auto allclose = [&](double rtol) {
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      if (std::isnan(a[i]) && std::isnan(b[i])) continue;
-      if (std::isinf(a[i]) || std::isinf(b[i])) {
-        if (a[i] != b[i]) return false;
-        continue;
-      }
-      if (!(std::abs(a[i] - b[i]) <= 1e-8 + rtol * std::abs(b[i]))) return false;
-    }
-    return true;
-  };
-  for (int order = tol.close_order + 2; order >= tol.close_order; --order)
-    if (allclose(std::pow(10.0, -order))) {
-      r.verdict = compare_verdict::close;
-      r.passed = true;
-      r.close_order = order;
-      return r;
-    }
-  const auto sa = detail::sanitized_values(target), sb = detail::sanitized_values(reference);
-  r.cosine = cosine_similarity(sa, sb);
-  r.euclidean = euclidean_similarity(sa, sb);
-  r.sqnr = sqnr_db(sa, sb);
-  r.passed = r.cosine > tol.cosine && r.euclidean > tol.euclidean && r.sqnr > tol.sqnr;
-  r.verdict = r.passed ? compare_verdict::similar : compare_verdict::not_similar;
-  return r;
 }
 
-}  // namespace mixq
-// #include "mixq/core/tensor.hpp" (already inlined above)
-// #include "mixq/core/thread_pool.hpp"
-#include <atomic>
-#include <condition_variable>
-#include <cstdlib>
-#include <exception>
-#include <functional>
-#include <mutex>
-#include <thread>
-
-namespace mixq {
-
-/// A fixed set of worker threads for data-parallel loops. One loop runs at a
-/// time; a loop started from inside a worker runs inline, so kernels may nest
-/// parallel_for freely without deadlock or oversubscription.
-class thread_pool {
+/// An attribute dictionary kept sorted by name, as MLIR's DictionaryAttr is.
+class attr_dict {
  public:
-  explicit thread_pool(std::size_t threads) : size_(std::max<std::size_t>(1, threads)) {
-    for (std::size_t i = 1; i < size_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
-  }
-  ~thread_pool() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    for (auto& w : workers_) w.join();
-  }
-  thread_pool(const thread_pool&) = delete;
-  thread_pool& operator=(const thread_pool&) = delete;
+  using entry = std::pair<std::string, attribute>;
 
-  std::size_t size() const noexcept { return size_; }
-
-  /// Runs fn(begin, end) over [0, n) split into contiguous chunks of at least `grain`.
-  void parallel_for(std::int64_t n, std::int64_t grain, const std::function<void(std::int64_t, std::int64_t)>& fn) {
-    if (n <= 0) return;
-    grain = std::max<std::int64_t>(1, grain);
-    const std::int64_t max_chunks = (n + grain - 1) / grain;
-    const auto chunks = static_cast<std::int64_t>(std::min<std::int64_t>(max_chunks, static_cast<std::int64_t>(size_)));
-    if (chunks <= 1 || in_worker() || size_ == 1) {
-      fn(0, n);
-      return;
-    }
-    std::unique_lock submit(submit_mutex_);  // one loop at a time from outside threads
-    job j;
-    j.fn = &fn;
-    j.n = n;
-    j.chunks = chunks;
-    {
-      std::lock_guard lock(mutex_);
-      job_ = &j;
-      ++generation_;
-    }
-    wake_.notify_all();
-    run_chunks(j);
-    std::unique_lock lock(mutex_);
-    // Workers that picked the job up must have left it before it goes out of scope.
-    done_.wait(lock, [&] { return j.finished.load() == j.chunks && j.active == 0; });
-    job_ = nullptr;
-    lock.unlock();
-    if (j.failure) std::rethrow_exception(j.failure);
+  const attribute* find(std::string_view key) const {
+    auto it = lower(key);
+    return it != entries_.end() && it->first == key ? &it->second : nullptr;
   }
-
-  /// The process-wide pool: MIXQ_NUM_THREADS threads, else every hardware thread.
-  static thread_pool& global() {
-    static thread_pool pool(default_threads());
-    return pool;
+  bool contains(std::string_view key) const { return find(key) != nullptr; }
+  void set(std::string key, attribute value) {
+    auto it = lower(key);
+    if (it != entries_.end() && it->first == key) it->second = std::move(value);
+    else entries_.insert(it, {std::move(key), std::move(value)});
   }
-  static std::size_t default_threads() {
-    if (const char* env = std::getenv("MIXQ_NUM_THREADS")) {
-      const long v = std::strtol(env, nullptr, 10);
-      if (v > 0) return static_cast<std::size_t>(v);
-    }
-    return std::max(1u, std::thread::hardware_concurrency());
+  bool erase(std::string_view key) {
+    auto it = lower(key);
+    if (it == entries_.end() || it->first != key) return false;
+    entries_.erase(it);
+    return true;
   }
+  auto begin() const { return entries_.begin(); }
+  auto end() const { return entries_.end(); }
+  std::size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  friend bool operator==(const attr_dict&, const attr_dict&) = default;
 
  private:
-  struct job {
-    const std::function<void(std::int64_t, std::int64_t)>* fn = nullptr;
-    std::int64_t n = 0;
-    std::int64_t chunks = 0;
-    std::atomic<std::int64_t> next{0};
-    std::atomic<std::int64_t> finished{0};
-    int active = 0;  // workers inside run_chunks; guarded by the pool mutex
-    std::exception_ptr failure;
-    std::mutex failure_mutex;
-  };
-
-  static bool& in_worker() {
-    thread_local bool flag = false;
-    return flag;
+  std::vector<entry>::const_iterator lower(std::string_view key) const {
+    return std::lower_bound(entries_.begin(), entries_.end(), key,
+                            [](const entry& e, std::string_view k) { return e.first < k; });
   }
-
-  void run_chunks(job& j) {
-    const bool was = in_worker();
-    in_worker() = true;
-    for (std::int64_t c; (c = j.next.fetch_add(1)) < j.chunks;) {
-      const std::int64_t begin = j.n * c / j.chunks, end = j.n * (c + 1) / j.chunks;
-      try {
-        (*j.fn)(begin, end);
-      } catch (...) {
-        std::lock_guard lock(j.failure_mutex);
-        if (!j.failure) j.failure = std::current_exception();
-      }
-      if (j.finished.fetch_add(1) + 1 == j.chunks) {
-        std::lock_guard lock(mutex_);
-        done_.notify_all();
-      }
-    }
-    in_worker() = was;
+  std::vector<entry>::iterator lower(std::string_view key) {
+    return std::lower_bound(entries_.begin(), entries_.end(), key,
+                            [](const entry& e, std::string_view k) { return e.first < k; });
   }
-
-  void worker_loop(std::size_t) {
-    std::uint64_t seen = 0;
-    for (;;) {
-      job* j;
-      {
-        std::unique_lock lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || (job_ && generation_ != seen); });
-        if (stopping_) return;
-        seen = generation_;
-        j = job_;
-        ++j->active;
-      }
-      run_chunks(*j);
-      {
-        std::lock_guard lock(mutex_);
-        --j->active;
-      }
-      done_.notify_all();
-    }
-  }
-
-  std::size_t size_;
-  std::vector<std::thread> workers_;
-  std::mutex mutex_, submit_mutex_;
-  std::condition_variable wake_, done_;
-  job* job_ = nullptr;
-  std::uint64_t generation_ = 0;
-  bool stopping_ = false;
+  std::vector<entry> entries_;
 };
 
 }  // namespace mixq
-// #include "mixq/dialect/top/op_list.hpp"
-// THE list of TOP ops mixq knows. Each family header ends with `using <family>_ops = op_list<...>;`;
-// adding an op is one struct in its family header plus one entry in that family's list.
-// #include "mixq/dialect/top/activation.hpp"
-// Unary nonlinearities and math functions. Each op's functor has a float overload (the scalar
-// reference, written with std:: functions) and a simd::batch<float> overload (the fast path,
-// with the formulas of kernels/simd/math.hpp); a few also have exact int64 overloads so that
-// integer tensors keep their values (Abs, Sign, Relu, Clip with integral bounds...).
-// The result type is the operand's type.
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/core/tensor.hpp" (already inlined above)
+// #include "mixq/dialect/ops.hpp"
+// `top::ops()`, the registry of every op, for code that looks ops up by name. Header-only users
+// get the inline registry (and with it every op's definition); programs that build the registry
+// in one translation unit (MIXQ_COMPILED_REGISTRY, as mixq's own tests and drivers do) see only
+// its declaration here, so a file that names no op struct does not parse and instantiate them all.
+// The single header has every definition in one file anyway (MIXQ_SINGLE_HEADER_BUILD).
+// #include "mixq/dialect/top/registry.hpp"
+// The type-erased face of an op struct. Graph, I/O, interpreter, calibration and
+// search only ever see `op_info`; templates stay in `make_op_info<Op>`.
+#include <concepts>
 
-#include <boost/hana/adapt_struct.hpp>
-
-// #include "mixq/dialect/top/elementwise.hpp"
-// Element-wise arithmetic: binary ops with numpy broadcasting (Add, Sub, Mul, Div, Max, Min,
-// Mod, Remainder, Pow3), their constant-operand forms (AddConst...), Pow and Pow2.
-//
-// Arithmetic domain. Float results are computed in f32, whatever the float storage type.
-// Integer and bool tensors (token ids, shape arithmetic, masks) are computed in int64 when no
-// operand is a float and the result type is not a float either; values are converted to the
-// result's element type on store (kernel_context::out_type), saturating when out of range.
-// Integer arithmetic wraps on overflow; integer division and modulo by zero give 0, and
-// integer division truncates toward zero (as C++ and ONNX runtimes do).
-//
-// Result dtype (infer): the first float operand's type when any operand is a float, else the
-// first operand's type. A graph's declared result type always wins at run time.
+// #include "mixq/dialect/top/attr_codec.hpp"
+// Converts between an op's attribute struct (reflected with BOOST_HANA_ADAPT_STRUCT) and
+// the generic attribute dictionary of the .mlir text. The struct is the only description
+// of an op's attributes: names, types, defaults and which ones are required.
+#include <boost/hana/accessors.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/pair.hpp>
+#include <boost/hana/string.hpp>
 
 
+// #include "mixq/core/attribute.hpp" (already inlined above)
+// #include "mixq/core/error.hpp" (already inlined above)
 // #include "mixq/dialect/top/op_base.hpp"
 // The vocabulary every TOP op struct is written in: operand descriptors, traits,
 // attribute field wrappers, and the contexts handed to shape inference and kernels.
-#include <array>
 
 // #include "mixq/core/attribute.hpp" (already inlined above)
 // #include "mixq/core/error.hpp" (already inlined above)
@@ -1075,6 +2666,27 @@ using si32 = int_of<"si32">;
 /// Attributes carried verbatim (dialect attributes such as `#tpu<round_mode HalfAwayFromZero>`).
 using opaque = opaque_attr;
 
+/// A dialect enum attribute, printed `#<Dialect><<Kind> <Value>>` (e.g. `#tpu<rq_mode MultiplierShift>`);
+/// the first option is the default.
+template <fixed_string Dialect, fixed_string Kind, fixed_string... Options>
+struct dialect_enum {
+  std::string value{options[0]};
+  dialect_enum() = default;
+  dialect_enum(std::string v) : value(std::move(v)) {}
+  dialect_enum(const char* v) : value(v) {}
+  static constexpr std::string_view dialect = Dialect;
+  static constexpr std::string_view kind = Kind;
+  static constexpr std::array<std::string_view, sizeof...(Options)> options{std::string_view(Options)...};
+  static bool allowed(std::string_view s) {
+    for (auto o : options)
+      if (o == s) return true;
+    return false;
+  }
+  bool operator==(std::string_view s) const { return value == s; }
+  bool operator==(const char* s) const { return value == s; }
+  friend bool operator==(const dialect_enum&, const dialect_enum&) = default;
+};
+
 /// Given to `infer`: operand types (`nullptr` for an absent optional operand), and the
 /// value of operands that are constants (weights), for ops whose result shape reads them.
 struct infer_context {
@@ -1106,6 +2718,10 @@ struct kernel_context {
   std::span<tensor> outputs;
   std::span<const tensor_type> output_types;
   thread_pool* pool = nullptr;
+  /// The declared operand types (quantized types carry scales), when the caller knows them.
+  std::span<const tensor_type* const> input_types{};
+  /// The module's attributes (`module.chip`), when the caller has a module.
+  const attr_dict* module = nullptr;
 
   const tensor& in(std::size_t i) const {
     if (i >= inputs.size() || !inputs[i]) throw error("mixq: kernel input " + std::to_string(i) + " is missing");
@@ -1119,37 +2735,26 @@ struct kernel_context {
     return t;
   }
   const tensor_type& out_type(std::size_t i = 0) const { return output_types[i]; }
+  const tensor_type* in_type(std::size_t i) const { return i < input_types.size() ? input_types[i] : nullptr; }
   void alias(std::size_t i, const tensor& t) { outputs[i] = t.reshaped(output_types[i].shape); }
   thread_pool& threads() const { return pool ? *pool : thread_pool::global(); }
 };
 
 /// Given to `prepare`: the attribute values plus the operands that are constants, so an op
-/// can pack its weights once per model instead of once per run.
+/// can pack its weights once per model instead of once per run. `results` are the result types
+/// the graph declares (quantized types carry the scales a lowered op needs).
 struct prepare_context {
   std::span<const tensor_type* const> operands;
   std::span<const tensor* const> constants;
+  std::span<const tensor_type> results{};
+  /// The module's attributes (`module.chip`...), for ops whose arithmetic depends on the processor.
+  const attr_dict* module = nullptr;
   const tensor* constant(std::size_t i) const { return i < constants.size() ? constants[i] : nullptr; }
+  const tensor_type* operand_type(std::size_t i) const { return i < operands.size() ? operands[i] : nullptr; }
+  const tensor_type* result_type(std::size_t i) const { return i < results.size() ? &results[i] : nullptr; }
 };
 
 }  // namespace mixq::top
-// #include "mixq/dialect/top/registry.hpp"
-// The type-erased face of an op struct. Graph, I/O, interpreter, calibration and
-// search only ever see `op_info`; templates stay in `make_op_info<Op>`.
-#include <concepts>
-
-// #include "mixq/dialect/top/attr_codec.hpp"
-// Converts between an op's attribute struct (reflected with BOOST_HANA_ADAPT_STRUCT) and
-// the generic attribute dictionary of the .mlir text. The struct is the only description
-// of an op's attributes: names, types, defaults and which ones are required.
-#include <boost/hana/accessors.hpp>
-#include <boost/hana/for_each.hpp>
-#include <boost/hana/pair.hpp>
-#include <boost/hana/string.hpp>
-
-
-// #include "mixq/core/attribute.hpp" (already inlined above)
-// #include "mixq/core/error.hpp" (already inlined above)
-// #include "mixq/dialect/top/op_base.hpp" (already inlined above)
 
 namespace mixq::top::detail {
 
@@ -1161,6 +2766,8 @@ template <class T> struct is_one_of : std::false_type {};
 template <fixed_string... O> struct is_one_of<one_of<O...>> : std::true_type {};
 template <class T> struct is_int_of : std::false_type {};
 template <fixed_string T> struct is_int_of<int_of<T>> : std::true_type {};
+template <class T> struct is_dialect_enum : std::false_type {};
+template <fixed_string D, fixed_string K, fixed_string... O> struct is_dialect_enum<dialect_enum<D, K, O...>> : std::true_type {};
 template <class T> struct is_vector : std::false_type {};
 template <class T> struct is_vector<std::vector<T>> : std::true_type {};
 
@@ -1197,6 +2804,21 @@ void decode_value(std::string_view name, const attribute& a, T& out) {
     out.value = std::move(s);
   } else if constexpr (is_int_of<T>::value) {
     decode_value(name, a, out.value);
+  } else if constexpr (is_dialect_enum<T>::value) {
+    const auto p = a.get_if<opaque_attr>();
+    if (!p) attr_type_error(name, "dialect attribute", a);
+    // `#tpu<rq_mode MultiplierShift>`
+    const std::string head = "#" + std::string(T::dialect) + "<" + std::string(T::kind) + " ";
+    const std::string& t = p->text;
+    if (t.size() <= head.size() || t.compare(0, head.size(), head) != 0 || t.back() != '>')
+      throw error("attribute '" + std::string(name) + "': expected " + head + "...>, found " + t);
+    std::string v = t.substr(head.size(), t.size() - head.size() - 1);
+    if (!T::allowed(v)) {
+      std::string list;
+      for (auto o : T::options) list += (list.empty() ? "" : ", ") + std::string(o);
+      throw error("attribute '" + std::string(name) + "': \"" + v + "\" is not one of " + list);
+    }
+    out.value = std::move(v);
   } else if constexpr (std::is_same_v<T, opaque_attr>) {
     if (auto p = a.get_if<opaque_attr>()) out = *p;
     else attr_type_error(name, "dialect attribute", a);
@@ -1235,6 +2857,8 @@ attribute encode_value(const T& v, bool in_array = false) {
     return attribute(v.value);
   } else if constexpr (is_int_of<T>::value) {
     return attribute(int_attr{v.value, std::string(T::type)});
+  } else if constexpr (is_dialect_enum<T>::value) {
+    return attribute(opaque_attr{"#" + std::string(T::dialect) + "<" + std::string(T::kind) + " " + v.value + ">"});
   } else if constexpr (std::is_same_v<T, opaque_attr>) {
     return attribute(v);
   } else if constexpr (is_vector<T>::value) {
@@ -1442,8 +3066,61 @@ class registry {
 };
 
 }  // namespace mixq::top
+
+#if defined(MIXQ_COMPILED_REGISTRY) && !defined(MIXQ_SINGLE_HEADER_BUILD)
+namespace mixq::top {
+/// Defined once in the program (see dialect/top/op_list.hpp).
+const registry& ops();
+}  // namespace mixq::top
+#else
+// #include "mixq/dialect/top/op_list.hpp"
+// THE list of ops mixq knows: the TOP dialect, then the TPU dialect of lowered models. Each family header ends with `using <family>_ops = op_list<...>;`;
+// adding an op is one struct in its family header plus one entry in that family's list.
+// #include "mixq/dialect/top/activation.hpp"
+// Unary nonlinearities and math functions. Each op's functor has a float overload (the scalar
+// reference, written with std:: functions) and a simd::batch<float> overload (the fast path,
+// with the formulas of kernels/simd/math.hpp); a few also have exact int64 overloads so that
+// integer tensors keep their values (Abs, Sign, Relu, Clip with integral bounds...).
+// The result type is the operand's type.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+
+// #include "mixq/dialect/top/elementwise.hpp"
+// Element-wise arithmetic: binary ops with numpy broadcasting (Add, Sub, Mul, Div, Max, Min,
+// Mod, Remainder, Pow3), their constant-operand forms (AddConst...), Pow and Pow2.
+//
+// Arithmetic domain. Float results are computed in f32, whatever the float storage type.
+// Integer and bool tensors (token ids, shape arithmetic, masks) are computed in int64 when no
+// operand is a float and the result type is not a float either; values are converted to the
+// result's element type on store (kernel_context::out_type), saturating when out of range.
+// Integer arithmetic wraps on overflow; integer division and modulo by zero give 0, and
+// integer division truncates toward zero (as C++ and ONNX runtimes do).
+//
+// Result dtype (infer): the first float operand's type when any operand is a float, else the
+// first operand's type. A graph's declared result type always wins at run time.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+
+// #include "mixq/dialect/top/op_base.hpp" (already inlined above)
+// #include "mixq/dialect/top/registry.hpp" (already inlined above)
 // #include "mixq/dialect/top/shape_utils.hpp"
 // Shape arithmetic shared by the op structs' `infer` functions and kernels.
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
 
 // #include "mixq/core/error.hpp" (already inlined above)
 // #include "mixq/core/tensor.hpp" (already inlined above)
@@ -1525,80 +3202,21 @@ void for_each_broadcast_row(const shape_t& out, const shape_t& a, const shape_t&
 // whose inner stride is 0 (a scalar) or 1 (contiguous). float rows run on simd::batch<float>
 // when the functor accepts batches; other element types run the scalar overload.
 // Large tensors are split over the thread pool by rows.
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <type_traits>
+#include <vector>
 
 // #include "mixq/core/tensor.hpp" (already inlined above)
 // #include "mixq/core/thread_pool.hpp" (already inlined above)
-// #include "mixq/kernels/simd/compat.hpp"
-// The only place that knows which xsimd version is installed (Debian bookworm: 8.1.0).
-// Kernels use `mixq::simd::arch` (the best ISA the translation unit is compiled for) and the
-// wrappers below instead of version-specific xsimd names.
-
-// GCC 12 reports -W(maybe-)uninitialized inside its own AVX-512 intrinsic headers (the
-// deliberately undefined vectors of _mm512_undefined_*) once xsimd's exp/log are instantiated;
-// the diagnostic state that counts is the one in effect where those headers are parsed.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <xsimd/xsimd.hpp>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+// #include "mixq/kernels/simd/compat.hpp" (already inlined above)
 
 namespace mixq::simd {
 
-using arch = xsimd::default_arch;
-template <class T> using batch = xsimd::batch<T, arch>;
-template <class T> inline constexpr std::size_t width = batch<T>::size;
-
-/// Horizontal sum (xsimd 8: hadd; 9+: reduce_add).
-template <class T, class A>
-inline T reduce_add(const xsimd::batch<T, A>& b) {
-#if XSIMD_VERSION_MAJOR < 9
-  return xsimd::hadd(b);
-#else
-  return xsimd::reduce_add(b);
-#endif
-}
-
-/// Horizontal max/min without reduce_max (absent in 8.1).
-template <class T, class A>
-inline T reduce_max(const xsimd::batch<T, A>& b) {
-  alignas(64) T tmp[xsimd::batch<T, A>::size];
-  b.store_aligned(tmp);
-  T m = tmp[0];
-  for (std::size_t i = 1; i < xsimd::batch<T, A>::size; ++i) m = tmp[i] > m ? tmp[i] : m;
-  return m;
-}
-template <class T, class A>
-inline T reduce_min(const xsimd::batch<T, A>& b) {
-  alignas(64) T tmp[xsimd::batch<T, A>::size];
-  b.store_aligned(tmp);
-  T m = tmp[0];
-  for (std::size_t i = 1; i < xsimd::batch<T, A>::size; ++i) m = tmp[i] < m ? tmp[i] : m;
-  return m;
-}
-
-/// Reinterprets the bits of a batch as another element type of the same width.
-template <class To, class From, class A>
-inline xsimd::batch<To, A> bit_cast(const xsimd::batch<From, A>& b) {
-#if XSIMD_VERSION_MAJOR < 11
-  return xsimd::bitwise_cast<xsimd::batch<To, A>>(b);
-#else
-  return xsimd::bitwise_cast<To>(b);
-#endif
-}
-
-/// Name of the instruction set the kernels were compiled for ("avx512bw", "avx2", "sse2"...).
-inline const char* arch_name() { return arch::name(); }
-
-}  // namespace mixq::simd
-
-namespace mixq::simd {
-
-/// Elements per parallel task: below this a tensor is processed by one thread.
-inline constexpr std::int64_t elementwise_grain = 1 << 15;
+/// Elements per parallel task: below this a tensor is processed by one thread (8192 floats take
+/// about a microsecond, the cost of handing a chunk to a spinning worker).
+inline constexpr std::int64_t elementwise_grain = 1 << 13;
 
 namespace detail {
 
@@ -1771,106 +3389,7 @@ void map_ternary(const TA* a, const shape_t& a_shape, const TB* b, const shape_t
 }
 
 }  // namespace mixq::simd
-// #include "mixq/kernels/simd/math.hpp"
-// Vectorized transcendental functions for `simd::batch<float>`, plus float overloads with the
-// same names so element-wise formulas can be written once for both.
-//
-// xsimd 8.1's float exp/log/log1p/expm1/tanh/erf/erfc/sin/cos/tan/sinh/cosh/atanh/acos were
-// measured against double-precision std:: results on 200k random inputs per function, at
-// SSE2 and AVX-512: every one is within 2.4 ulp (1.7e-7 relative). They are used as they are;
-// xsimd::pow is not (19 ulp), see top.Pow. erfc is 2 ulp below 1, 6.5 ulp up to 2, 16 up to 4
-// (4e-6 relative at 8): GELU's erfc(-x/sqrt 2) is within 5e-7 relative for x >= -4. Known differences from std::: exp flushes
-// results below FLT_MIN (x < -87.3) to zero instead of returning subnormals.
-
-// #include "mixq/kernels/simd/compat.hpp" (already inlined above)
-
-namespace mixq::simd {
-
-using fbatch = batch<float>;
-
-// --- float overloads: the scalar reference of each formula ---------------------------------
-inline float vexp(float x) { return std::exp(x); }
-inline float vlog(float x) { return std::log(x); }
-inline float vlog1p(float x) { return std::log1p(x); }
-inline float vexpm1(float x) { return std::expm1(x); }
-inline float vtanh(float x) { return std::tanh(x); }
-inline float verf(float x) { return std::erf(x); }
-inline float verfc(float x) { return std::erfc(x); }
-inline float vsin(float x) { return std::sin(x); }
-inline float vcos(float x) { return std::cos(x); }
-inline float vtan(float x) { return std::tan(x); }
-inline float vsinh(float x) { return std::sinh(x); }
-inline float vcosh(float x) { return std::cosh(x); }
-inline float vatanh(float x) { return std::atanh(x); }
-inline float vacos(float x) { return std::acos(x); }
-inline float vsqrt(float x) { return std::sqrt(x); }
-inline float vabs(float x) { return std::fabs(x); }
-inline float vfloor(float x) { return std::floor(x); }
-inline float vceil(float x) { return std::ceil(x); }
-/// Halves go to the even neighbour (the default FP rounding mode), as ONNX Round specifies.
-inline float vround_even(float x) { return std::nearbyint(x); }
-/// NaN-propagating max/min (numpy's maximum/minimum): a NaN in either operand wins.
-inline float vmax(float a, float b) { return (a != a || a > b) ? a : b; }
-inline float vmin(float a, float b) { return (a != a || a < b) ? a : b; }
-/// Branch-free friendly select for formulas shared with the batch versions.
-inline float vselect(bool c, float a, float b) { return c ? a : b; }
-
-// --- batch overloads -------------------------------------------------------------------------
-inline fbatch vexp(const fbatch& x) { return xsimd::exp(x); }
-inline fbatch vlog(const fbatch& x) { return xsimd::log(x); }
-inline fbatch vlog1p(const fbatch& x) { return xsimd::log1p(x); }
-inline fbatch vexpm1(const fbatch& x) { return xsimd::expm1(x); }
-inline fbatch vtanh(const fbatch& x) { return xsimd::tanh(x); }
-inline fbatch verf(const fbatch& x) { return xsimd::erf(x); }
-inline fbatch verfc(const fbatch& x) { return xsimd::erfc(x); }
-inline fbatch vsin(const fbatch& x) { return xsimd::sin(x); }
-inline fbatch vcos(const fbatch& x) { return xsimd::cos(x); }
-inline fbatch vtan(const fbatch& x) { return xsimd::tan(x); }
-inline fbatch vsinh(const fbatch& x) { return xsimd::sinh(x); }
-inline fbatch vcosh(const fbatch& x) { return xsimd::cosh(x); }
-inline fbatch vatanh(const fbatch& x) { return xsimd::atanh(x); }
-inline fbatch vacos(const fbatch& x) { return xsimd::acos(x); }
-inline fbatch vsqrt(const fbatch& x) { return xsimd::sqrt(x); }
-inline fbatch vabs(const fbatch& x) { return xsimd::abs(x); }
-inline fbatch vfloor(const fbatch& x) { return xsimd::floor(x); }
-inline fbatch vceil(const fbatch& x) { return xsimd::ceil(x); }
-inline fbatch vround_even(const fbatch& x) { return xsimd::nearbyint(x); }
-// xsimd 8.1's batch operator!= is an ordered compare on AVX-512 (false when an operand is NaN)
-// and batch_bool operator^ computes OR there: vector code tests NaN as !(a == a), via select.
-inline fbatch vmax(const fbatch& a, const fbatch& b) { return xsimd::select(a == a, xsimd::select(a > b, a, b), a); }
-inline fbatch vmin(const fbatch& a, const fbatch& b) { return xsimd::select(a == a, xsimd::select(a < b, a, b), a); }
-inline fbatch vselect(const xsimd::batch_bool<float, arch>& c, const fbatch& a, const fbatch& b) {
-  return xsimd::select(c, a, b);
-}
-
-// --- composite formulas, generic over float and fbatch ---------------------------------------
-// Each is written so that it neither overflows nor cancels catastrophically over the whole
-// float range; the float instantiation is the reference the batch one is tested against.
-
-/// 1 / (1 + e^-x)
-template <class V> inline V sigmoid(const V& x) { return V(1.f) / (V(1.f) + vexp(-x)); }
-
-/// log(1 + e^x) = max(x, 0) + log1p(e^-|x|): exact for large |x| where the naive form overflows.
-template <class V> inline V softplus(const V& x) { return vmax(x, V(0.f)) + vlog1p(vexp(-vabs(x))); }
-
-/// GELU with the exact normal CDF: x * Phi(x) = 0.5 x erfc(-x / sqrt 2) (no cancellation for x << 0).
-template <class V> inline V gelu_erf(const V& x) {
-  return V(0.5f) * x * verfc(x * V(-0.70710678118654752440f));
-}
-
-/// GELU tanh approximation: 0.5 x (1 + tanh(u)) = x * sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x^3).
-template <class V> inline V gelu_tanh(const V& x) {
-  const V u = V(0.79788456080286535588f) * (x + V(0.044715f) * x * x * x);
-  return x * sigmoid(V(2.f) * u);
-}
-
-/// GELU sigmoid approximation ("quick GELU"): x * sigmoid(1.702 x).
-template <class V> inline V gelu_sigmoid(const V& x) { return x * sigmoid(V(1.702f) * x); }
-
-/// Positive-base power c^x for c > 0, as e^(x ln c).
-template <class V> inline V pow_positive_base(float log_base, const V& x) { return vexp(x * V(log_base)); }
-
-}  // namespace mixq::simd
+// #include "mixq/kernels/simd/math.hpp" (already inlined above)
 
 namespace mixq::top {
 
@@ -2910,7 +4429,14 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::arctanh_op::attributes);
 BOOST_HANA_ADAPT_STRUCT(mixq::top::arccos_op::attributes);
 // #include "mixq/dialect/top/attention.hpp"
 // Attention-style ops: Attention (fused multi-head block), ScaleDotProductAttention, Rope, Einsum.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
 
+#include <boost/hana/adapt_struct.hpp>
 
 // #include "mixq/dialect/top/op_base.hpp" (already inlined above)
 // #include "mixq/dialect/top/registry.hpp" (already inlined above)
@@ -3319,7 +4845,13 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::einsum_op::attributes, mode);
 // (TPU-MLIR's TOP graphs carry masks as f32); Where and MaskedFill take their value
 // operand's type; Cast keeps the declared result type (its target) and falls back to the
 // operand's type; DtypeCast maps f32 to f16 and anything else to f32.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
 
+#include <boost/hana/adapt_struct.hpp>
 
 // #include "mixq/dialect/top/elementwise.hpp" (already inlined above)
 // #include "mixq/dialect/top/op_base.hpp" (already inlined above)
@@ -3705,7 +5237,13 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::cast_op::attributes, round_mode);
 BOOST_HANA_ADAPT_STRUCT(mixq::top::dtype_cast_op::attributes);
 // #include "mixq/dialect/top/conv.hpp"
 // Convolution and transposed convolution.
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
 
+#include <boost/hana/adapt_struct.hpp>
 
 // #include "mixq/dialect/top/op_base.hpp" (already inlined above)
 // #include "mixq/dialect/top/registry.hpp" (already inlined above)
@@ -3714,7 +5252,13 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::dtype_cast_op::attributes);
 // X_g is the input itself for 1x1 stride-1 unpadded kernels, and otherwise the im2col matrix,
 // which is never materialised: the input is first padded and split into stride phases (about one
 // copy of the input), after which every im2col row is a few contiguous runs that are copied with
-// vector moves straight into GEMM B panels, one K x N cache block at a time.
+// vector moves straight into GEMM B panels, one K x N cache block at a time. Small feature maps
+// run the transposed product C^T = X^T · W^T instead (conv_prefers_transposed).
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <vector>
 
 // #include "mixq/kernels/simd/depthwise.hpp"
 // Depthwise 2-D convolution (one filter per channel), vectorised along the output row.
@@ -3725,6 +5269,10 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::dtype_cast_op::attributes);
 // vector, for any stride, dilation and padding. Padding rows all point at one shared zero row, so
 // the tap loop has no bounds checks. Accumulators live in registers: per output vector the kernel
 // does kh*kw loads and FMAs and one store, and the per-channel set-up is one pass over the input.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
 
 // #include "mixq/kernels/simd/compat.hpp" (already inlined above)
 // #include "mixq/kernels/simd/gemm.hpp"
@@ -3736,6 +5284,12 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::dtype_cast_op::attributes);
 // L2 while A strips stream through L1. An operand that is a constant (a weight) can be packed once
 // into a `packed_matrix` and reused; otherwise a packing callback fills the panels block by block,
 // which is also how convolution feeds im2col columns straight into B panels without an im2col matrix.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <utility>
+#include <vector>
 
 // #include "mixq/core/tensor.hpp" (already inlined above)
 // #include "mixq/core/thread_pool.hpp" (already inlined above)
@@ -3744,6 +5298,8 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::dtype_cast_op::attributes);
 // Loads and stores of the first `n` lanes of a float vector (0 <= n <= width), for the ragged ends
 // of rows whose length is not a multiple of the vector width. AVX-512 uses masked moves (one
 // instruction, no access past the n-th element); other ISAs go through a small stack buffer.
+#include <cstdint>
+#include <cstring>
 
 // #include "mixq/kernels/simd/compat.hpp" (already inlined above)
 
@@ -3875,6 +5431,11 @@ inline void pack_a_strided(const float* p, index_t rs, index_t cs, index_t M, in
                            index_t kc, float* dst) {
   for (index_t s = 0; s < mc; s += gemm_mr, dst += gemm_mr * kc) {
     const index_t rows = std::min(gemm_mr, std::min(mc - s, M - m0 - s));
+    if (rs == 1 && rows == gemm_mr) {  // the strip's rows are adjacent: one short copy per k (X^T of a 1x1 conv)
+      const float* src = p + (m0 + s) + k0 * cs;
+      for (index_t k = 0; k < kc; ++k) std::memcpy(dst + k * gemm_mr, src + k * cs, sizeof(float) * gemm_mr);
+      continue;
+    }
     for (index_t r = 0; r < gemm_mr; ++r) {
       if (r < rows) {
         const float* src = p + (m0 + s + r) * rs + k0 * cs;
@@ -3930,12 +5491,42 @@ inline float finish_scalar(float v, const gemm_epilogue& ep, index_t row, index_
   return v;
 }
 
+/// How the microkernel reads B: from packed strips (k-major, gemm_nr floats per k step) ...
+struct packed_b_rows {
+  const float* b;
+  template <int NV>
+  batch<float> load(index_t k, int v) const {
+    return batch<float>::load_aligned(b + k * gemm_nr + v * static_cast<index_t>(width<float>));
+  }
+  void prefetch(index_t k, int v) const {
+    __builtin_prefetch(b + (k + gemm_prefetch_distance) * gemm_nr + v * static_cast<index_t>(width<float>), 0, 3);
+  }
+};
+/// ... or straight from the operand: row k of the strip starts at base + k_offset[k] (contiguous
+/// columns), e.g. a convolution input or its padded, phase-split rows. The last vector reads only
+/// its `tail` lanes, so nothing past the operand's columns is touched. k_offset must hold
+/// gemm_prefetch_distance entries past the last k (rows fetched ahead).
+struct direct_b_rows {
+  const float* base;
+  const index_t* k_offset;
+  index_t tail;  // lanes of the last vector (1..W)
+  template <int NV>
+  batch<float> load(index_t k, int v) const {
+    constexpr index_t W = static_cast<index_t>(width<float>);
+    const float* p = base + k_offset[k] + v * W;
+    return v + 1 == NV && tail < W ? load_first(p, tail) : batch<float>::load_unaligned(p);
+  }
+  void prefetch(index_t k, int v) const {
+    __builtin_prefetch(base + k_offset[k + gemm_prefetch_distance] + v * static_cast<index_t>(width<float>), 0, 3);
+  }
+};
+
 /// The register-blocked core: an MR x (NV vectors) tile of A·B over kc, then merged into C.
 /// `accumulate`: add to what C holds (later K blocks); `last`: apply the epilogue.
 /// MR and NV are the rows and vectors actually computed (fewer on the last strips of A and B, so
 /// no work is spent on padding beyond vector granularity); `cols` <= NV * W may end mid-vector.
-template <int MR, int NV>
-void micro_kernel(index_t kc, const float* a, const float* b, float* c, index_t ldc, index_t cols, index_t row0,
+template <int MR, int NV, class BRows = packed_b_rows>
+void micro_kernel(index_t kc, const float* a, const BRows& b, float* c, index_t ldc, index_t cols, index_t row0,
                   index_t col0, bool accumulate, bool last, const gemm_epilogue& ep) {
   using B = batch<float>;
   constexpr index_t W = static_cast<index_t>(width<float>);
@@ -3948,10 +5539,10 @@ void micro_kernel(index_t kc, const float* a, const float* b, float* c, index_t 
     // B strips come from L2 (a block is reused by every A strip); fetching a few iterations
     // ahead hides that latency, worth 10-25% on conv-shaped problems
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) __builtin_prefetch(b + (k + gemm_prefetch_distance) * gemm_nr + v * W, 0, 3);
+    for (int v = 0; v < NV; ++v) b.prefetch(k, v);
     B bv[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = B::load_aligned(b + k * gemm_nr + v * W);
+    for (int v = 0; v < NV; ++v) bv[v] = b.template load<NV>(k, v);
     const float* ak = a + k * gemm_mr;
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
@@ -3999,7 +5590,7 @@ template <int MR, int... V>
 void dispatch_vectors(std::integer_sequence<int, V...>, index_t vectors, index_t kc, const float* a, const float* b,
                       float* c, index_t ldc, index_t cols, index_t row0, index_t col0, bool accumulate, bool last,
                       const gemm_epilogue& ep) {
-  ((vectors == V + 1 ? (micro_kernel<MR, V + 1>(kc, a, b, c, ldc, cols, row0, col0, accumulate, last, ep), 0) : 0),
+  ((vectors == V + 1 ? (micro_kernel<MR, V + 1>(kc, a, packed_b_rows{b}, c, ldc, cols, row0, col0, accumulate, last, ep), 0) : 0),
    ...);
 }
 
@@ -4020,11 +5611,46 @@ inline void run_micro_kernel(index_t kc, const float* a, const float* b, float* 
   constexpr index_t W = static_cast<index_t>(width<float>);
   const index_t vectors = (cols + W - 1) / W;
   if (rows == gemm_mr && vectors == gemm_nv)
-    micro_kernel<static_cast<int>(gemm_mr), static_cast<int>(gemm_nv)>(kc, a, b, c, ldc, cols, row0, col0, accumulate,
-                                                                        last, ep);
+    micro_kernel<static_cast<int>(gemm_mr), static_cast<int>(gemm_nv)>(kc, a, packed_b_rows{b}, c, ldc, cols, row0, col0,
+                                                                        accumulate, last, ep);
   else
     dispatch_rows(std::make_integer_sequence<int, static_cast<int>(gemm_mr)>{}, rows, vectors, kc, a, b, c, ldc, cols,
                   row0, col0, accumulate, last, ep);
+}
+
+template <int MR, int... V>
+void dispatch_direct_vectors(std::integer_sequence<int, V...>, index_t vectors, index_t kc, const float* a,
+                             const direct_b_rows& b, float* c, index_t ldc, index_t cols, index_t row0, index_t col0,
+                             bool accumulate, bool last, const gemm_epilogue& ep) {
+  ((vectors == V + 1 ? (micro_kernel<MR, V + 1, direct_b_rows>(kc, a, b, c, ldc, cols, row0, col0, accumulate, last, ep), 0)
+                     : 0),
+   ...);
+}
+
+template <int... R>
+void dispatch_direct_rows(std::integer_sequence<int, R...>, index_t rows, index_t vectors, index_t kc, const float* a,
+                          const direct_b_rows& b, float* c, index_t ldc, index_t cols, index_t row0, index_t col0,
+                          bool accumulate, bool last, const gemm_epilogue& ep) {
+  ((rows == R + 1 ? (dispatch_direct_vectors<R + 1>(std::make_integer_sequence<int, static_cast<int>(gemm_nv)>{}, vectors,
+                                                    kc, a, b, c, ldc, cols, row0, col0, accumulate, last, ep),
+                     0)
+                  : 0),
+   ...);
+}
+
+/// run_micro_kernel for a B read in place (direct_b_rows): `cols` columns from base + k_offset[k].
+inline void run_micro_kernel_direct(index_t kc, const float* a, const float* base, const index_t* k_offset, float* c,
+                                    index_t ldc, index_t rows, index_t cols, index_t row0, index_t col0,
+                                    bool accumulate, bool last, const gemm_epilogue& ep) {
+  constexpr index_t W = static_cast<index_t>(width<float>);
+  const index_t vectors = (cols + W - 1) / W;
+  const direct_b_rows b{base, k_offset, cols - (vectors - 1) * W};
+  if (rows == gemm_mr && vectors == gemm_nv)
+    micro_kernel<static_cast<int>(gemm_mr), static_cast<int>(gemm_nv), direct_b_rows>(kc, a, b, c, ldc, cols, row0, col0,
+                                                                                       accumulate, last, ep);
+  else
+    dispatch_direct_rows(std::make_integer_sequence<int, static_cast<int>(gemm_mr)>{}, rows, vectors, kc, a, b, c, ldc,
+                         cols, row0, col0, accumulate, last, ep);
 }
 
 /// One thread's share: rows [m_begin, m_end) x columns [n_begin, n_end) of C (global indices;
@@ -4136,7 +5762,7 @@ inline void gemm(index_t M, index_t N, index_t K, const gemm_a& A, const gemm_b&
   const index_t threads = pool ? static_cast<index_t>(pool->size()) : 1;
   const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
   const index_t n_strips = (N + gemm_nr - 1) / gemm_nr, m_strips = (M + gemm_mr - 1) / gemm_mr;
-  if (threads <= 1 || flops < 2e6 || (n_strips < 2 && m_strips < 2)) {
+  if (threads <= 1 || flops < 5e5 || (n_strips < 2 && m_strips < 2)) {
     detail::gemm_block(0, M, 0, N, K, A, B, C, ldc, ep);
     return;
   }
@@ -4270,6 +5896,74 @@ void depthwise_rows(const conv2d_geometry& g, const depthwise_layout& l, const f
   }
 }
 
+/// R output rows at once for a KH x KW kernel with row stride SH and no row dilation: the
+/// padded rows they read overlap, so each (row, tap column) vector is loaded once and feeds
+/// every output row it belongs to: (R-1)*SH + KH rows of loads instead of R*KH (3x3 s1, R = 4:
+/// 18 loads for 36 FMAs instead of 36). Returns the first output row it did not compute.
+template <int KH, int KW, int SH, int R>
+index_t depthwise_row_blocks(const conv2d_geometry& g, const depthwise_layout& l, const float* const* rows,
+                             const float* w, float bias, float* out, const gemm_epilogue& ep) {
+  using B = batch<float>;
+  constexpr index_t W = static_cast<index_t>(width<float>);
+  constexpr int P = (R - 1) * SH + KH;  // padded rows one block reads
+  const B zero(0.f), limit(ep.relu_limit), bias_v(bias);
+  const bool clip = ep.relu && ep.relu_limit > 0.f;
+  B wv[KH * KW];
+  for (int t = 0; t < KH * KW; ++t) wv[t] = B(w[t]);
+  index_t toff[KW];
+  for (int kx = 0; kx < KW; ++kx) toff[kx] = l.tap_offset[static_cast<std::size_t>(kx)];
+  index_t oy = 0;
+  for (; oy + R <= g.oh; oy += R) {
+    const float* const* r = rows + oy * SH;
+    for (index_t x = 0; x < g.ow; x += W) {
+      B acc[R];
+#pragma GCC unroll 8
+      for (int i = 0; i < R; ++i) acc[i] = bias_v;
+#pragma GCC unroll 16
+      for (int p = 0; p < P; ++p) {
+        const float* src = r[p] + x;
+#pragma GCC unroll 8
+        for (int kx = 0; kx < KW; ++kx) {
+          const B v = B::load_unaligned(src + toff[kx]);
+#pragma GCC unroll 8
+          for (int i = 0; i < R; ++i) {
+            const int ky = p - i * SH;
+            if (ky >= 0 && ky < KH) acc[i] = xsimd::fma(wv[ky * KW + kx], v, acc[i]);
+          }
+        }
+      }
+#pragma GCC unroll 8
+      for (int i = 0; i < R; ++i) {
+        B a = acc[i];
+        if (ep.relu) {
+          a = xsimd::select(a > zero, a, zero);
+          if (clip) a = xsimd::select(a > limit, limit, a);
+        }
+        float* o = out + (oy + i) * g.ow + x;
+        if (x + W <= g.ow)
+          a.store_unaligned(o);
+        else
+          store_first(o, a, g.ow - x);
+      }
+    }
+  }
+  return oy;
+}
+
+/// One channel: row blocks where a specialisation exists, then the remaining rows one by one.
+template <int KH, int KW>
+void depthwise_channel(const conv2d_geometry& g, const depthwise_layout& l, const float* const* rows, const float* w,
+                       float bias, float* out, const gemm_epilogue& ep) {
+  index_t done = 0;
+  // 5x5: 25 weight registers leave room for two accumulators
+  if (g.dh == 1 && g.sh == 1) done = depthwise_row_blocks<KH, KW, 1, (KH <= 3 ? 4 : 2)>(g, l, rows, w, bias, out, ep);
+  else if (g.dh == 1 && g.sh == 2) done = depthwise_row_blocks<KH, KW, 2, 2>(g, l, rows, w, bias, out, ep);
+  if (done == g.oh) return;
+  conv2d_geometry rest = g;
+  rest.oh = g.oh - done;
+  depthwise_rows<KH, KW>(rest, l, rows + done * g.sh, w, bias, out + done * g.ow, ep);
+}
+
 }  // namespace detail
 
 /// All channels of a batch (input [n, c, ih, iw], filter [c, 1, kh, kw], output [n, c, oh, ow]),
@@ -4304,7 +5998,9 @@ inline void depthwise_conv2d(const conv2d_geometry& g, index_t batch_size, const
       const float bv = bias ? bias[c] : 0.f;
       float* dst = out + p * out_plane;
       if (g.kh == 3 && g.kw == 3)
-        detail::depthwise_rows<3, 3>(g, layout, rows.data(), w, bv, dst, ep);
+        detail::depthwise_channel<3, 3>(g, layout, rows.data(), w, bv, dst, ep);
+      else if (g.kh == 5 && g.kw == 5)  // PP-OCR's backbones: 25 weights still fit in registers
+        detail::depthwise_channel<5, 5>(g, layout, rows.data(), w, bv, dst, ep);
       else
         detail::depthwise_rows<0, 0>(g, layout, rows.data(), w, bv, dst, ep);
     }
@@ -4380,24 +6076,152 @@ inline void pack_im2col(const im2col_source& src, index_t k0, index_t kc, index_
   }
 }
 
+/// A panels of the transposed im2col matrix (row n = output pixel oy * ow + ox, column k as in
+/// pack_im2col), for the GEMM that computes C^T = im2col^T · W^T. A strip holds gemm_mr
+/// consecutive pixels: one contiguous run of the source row when they share an output row,
+/// otherwise a gather by precomputed offsets.
+inline void pack_im2col_a(const im2col_source& src, index_t m0, index_t mc, index_t k0, index_t kc, float* dst) {
+  const conv2d_geometry& g = *src.g;
+  const index_t N = g.oh * g.ow, taps = g.kh * g.kw, row_len = src.layout.row_len;
+  std::vector<index_t> k_base(static_cast<std::size_t>(kc));
+  for (index_t k = 0; k < kc; ++k) {
+    const index_t kk = k0 + k, ci = kk / taps, ky = (kk % taps) / g.kw, kx = kk % g.kw;
+    k_base[static_cast<std::size_t>(k)] =
+        (ci * src.rows_per_plane + ky * g.dh) * row_len + src.layout.tap_offset[static_cast<std::size_t>(kx)];
+  }
+  const float* data = src.data.data();
+  for (index_t s = 0; s < mc; s += gemm_mr, dst += gemm_mr * kc) {
+    const index_t rows = std::max<index_t>(0, std::min(gemm_mr, std::min(mc - s, N - m0 - s)));
+    index_t off[gemm_mr] = {};
+    for (index_t r = 0; r < rows; ++r) {
+      const index_t n = m0 + s + r, oy = n / g.ow, ox = n % g.ow;
+      off[r] = oy * g.sh * row_len + ox;
+    }
+    const bool contiguous = rows == gemm_mr && off[gemm_mr - 1] - off[0] == gemm_mr - 1;
+    for (index_t k = 0; k < kc; ++k) {
+      const float* base = data + k_base[static_cast<std::size_t>(k)];
+      float* d = dst + k * gemm_mr;
+      if (contiguous) {
+        std::memcpy(d, base + off[0], sizeof(float) * gemm_mr);
+      } else {
+        index_t r = 0;
+        for (; r < rows; ++r) d[r] = base[off[r]];
+        for (; r < gemm_mr; ++r) d[r] = 0.f;
+      }
+    }
+  }
+}
+
+/// Relative cost per k step of a GEMM tile grid over rows x cols: each register tile of r rows
+/// and v vectors takes about max(r*v FMAs, r broadcasts + v loads) / 2 cycles (two FMA and two
+/// load ports). Only the ratio of the two orientations of a convolution matters.
+inline double gemm_grid_cost(index_t rows, index_t cols) {
+  constexpr index_t W = static_cast<index_t>(width<float>);
+  auto tile = [](index_t r, index_t v) { return 0.5 * static_cast<double>(std::max(r * v, r + v)); };
+  const index_t full_rows = rows / gemm_mr, rest_rows = rows % gemm_mr;
+  const index_t full_cols = cols / gemm_nr, rest_vectors = (cols % gemm_nr + W - 1) / W;
+  auto strip = [&](index_t r) {
+    return static_cast<double>(full_cols) * tile(r, gemm_nv) + (rest_vectors ? tile(r, rest_vectors) : 0.0);
+  };
+  return static_cast<double>(full_rows) * strip(gemm_mr) + (rest_rows ? strip(rest_rows) : 0.0);
+}
+
+/// Transposes a rows x cols row-major block (row stride ld_src) into dst (row stride ld_dst).
+inline void transpose_block(const float* src, index_t rows, index_t cols, index_t ld_src, float* dst, index_t ld_dst) {
+  constexpr index_t T = 16;
+  for (index_t i0 = 0; i0 < rows; i0 += T)
+    for (index_t j0 = 0; j0 < cols; j0 += T) {
+      const index_t i1 = std::min(rows, i0 + T), j1 = std::min(cols, j0 + T);
+      for (index_t j = j0; j < j1; ++j)
+        for (index_t i = i0; i < i1; ++i) dst[j * ld_dst + i] = src[i * ld_src + j];
+    }
+}
+
 }  // namespace detail
 
-/// Filter [oc, ic/g, kh, kw] packed as the A operand of each group's GEMM, once per model.
+/// True when the GEMM of this convolution runs faster as C^T = X^T · W^T (pixels as rows,
+/// output channels across vectors): small feature maps, e.g. 7x7 = 49 pixels, fill 48 + 1
+/// columns as C = W · X, but 512 channels fill whole vectors. The result is the same bit for
+/// bit (each output is the same sum in the same order); C^T is transposed into NCHW at the end.
+inline bool conv_prefers_transposed(const conv2d_geometry& g) {
+  const index_t ocg = g.oc / g.group, N = g.oh * g.ow;
+  return detail::gemm_grid_cost(N, ocg) < 0.85 * detail::gemm_grid_cost(ocg, N);
+}
+
+/// Filter [oc, ic/g, kh, kw] packed once per model for each group's GEMM: as the A operand
+/// (ocg x K), or, when `transposed`, W^T as the B operand (K x ocg).
 struct packed_conv_filter {
+  bool transposed = false;
   std::vector<packed_matrix> groups;
 };
 
-inline packed_conv_filter pack_conv_filter(const conv2d_geometry& g, const float* filter) {
+inline packed_conv_filter pack_conv_filter(const conv2d_geometry& g, const float* filter, bool transposed) {
   packed_conv_filter pf;
+  pf.transposed = transposed;
   const index_t ocg = g.oc / g.group, K = g.ic / g.group * g.kh * g.kw;
-  for (index_t gi = 0; gi < g.group; ++gi) pf.groups.push_back(pack_a_once(filter + gi * ocg * K, ocg, K, K, 1));
+  for (index_t gi = 0; gi < g.group; ++gi)
+    pf.groups.push_back(pf.transposed ? pack_b_once(filter + gi * ocg * K, K, ocg, 1, K)
+                                      : pack_a_once(filter + gi * ocg * K, ocg, K, K, 1));
   return pf;
+}
+/// Packed for the faster orientation of this geometry.
+inline packed_conv_filter pack_conv_filter(const conv2d_geometry& g, const float* filter) {
+  return pack_conv_filter(g, filter, conv_prefers_transposed(g));
 }
 
 /// True when the convolution is a plain GEMM on the NCHW input (no gather needed).
 inline bool conv_is_pointwise(const conv2d_geometry& g) {
   return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pad_top == 0 && g.pad_left == 0 && g.oh == g.ih &&
          g.ow == g.iw;
+}
+
+namespace detail {
+
+/// C = W · B with B read in place: `rows` groups (output rows, or one group for a pointwise conv)
+/// of `cols` columns each; column j of group r, depth k sits at base + r * row_step + k_offset[k] + j
+/// (k_offset has K + gemm_prefetch_distance entries: the microkernel fetches rows ahead).
+/// Without packing B, a filter with few output channels (few A strips to share each packed B
+/// panel) no longer spends as long copying im2col columns as multiplying them.
+inline constexpr index_t direct_sub_k = 96;
+
+inline void gemm_direct_b(const packed_matrix& a, index_t M, index_t K, const float* base, index_t rows,
+                          index_t row_step, index_t cols, const index_t* k_offset, float* out, index_t ldc,
+                          const gemm_epilogue& ep, thread_pool& pool) {
+  const index_t strips_per_row = (cols + gemm_nr - 1) / gemm_nr, items = rows * strips_per_row;
+  const index_t kc_max = k_block(K), m_strips = (M + gemm_mr - 1) / gemm_mr;
+  const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(rows * cols) * static_cast<double>(K);
+  const index_t grain = flops < 5e5 ? items : std::max<index_t>(1, items / (8 * static_cast<index_t>(pool.size())));
+  pool.parallel_for(items, grain, [&](index_t b, index_t e) {
+    for (index_t it = b; it < e; ++it) {
+      const index_t r = it / strips_per_row, j0 = (it % strips_per_row) * gemm_nr;
+      const index_t nc = std::min(gemm_nr, cols - j0);
+      const float* src = base + r * row_step + j0;
+      const index_t col = r * cols + j0;  // column of C
+      for (index_t pc = 0; pc < K; pc += kc_max) {
+        const index_t kc = std::min(kc_max, K - pc);
+        // Sub-blocks of the packed A block keep the B rows they read (sub x 48 floats) in L1
+        // while every A strip passes over them; B rows are scattered, so L2 would stall.
+        for (index_t k0 = 0; k0 < kc; k0 += direct_sub_k) {
+          const index_t ks = std::min(direct_sub_k, kc - k0);
+          for (index_t i = 0; i < m_strips; ++i) {
+            const index_t m0 = i * gemm_mr, mr = std::min(gemm_mr, M - m0);
+            run_micro_kernel_direct(ks, a.block(pc, i, kc) + k0 * gemm_mr, src, k_offset + pc + k0, out + m0 * ldc + col,
+                                    ldc, mr, nc, m0, col, pc + k0 > 0, pc + k0 + ks == K, ep);
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace detail
+
+/// True when C = W · X reads X in place instead of packing it: few output channels per group, so
+/// a packed B panel would be reused by too few A strips to pay for its copy. Measured: 1x1 up
+/// to 64 channels gains (64->64 @56x56: 0.130 -> 0.120 ms); im2col with 24 channels gains
+/// (96->24 3x3 @160x160: 9.9 -> 7.6 ms) but with 64 loses (3x3 64->64 @56x56: 1.26 -> 1.48 ms).
+inline bool conv_reads_input_directly(const conv2d_geometry& g) {
+  return g.oc / g.group <= (conv_is_pointwise(g) ? 64 : 32);
 }
 
 /// Grouped/dense convolution of a batch through the GEMM; `packed` may be null (filter packed per call).
@@ -4411,12 +6235,66 @@ inline void conv2d_gemm(const conv2d_geometry& g, index_t batch_size, const floa
     packed = &local;
   }
   const bool pointwise = conv_is_pointwise(g);
+  tensor transposed_out, transposed_a;
+  if (packed->transposed) transposed_out = tensor::empty(dtype::f32, {N * ocg});
   for (index_t n = 0; n < batch_size; ++n) {
     for (index_t gi = 0; gi < g.group; ++gi) {
       const float* x = in + (n * g.ic + gi * icg) * g.ih * g.iw;
       float* y = out + (n * g.oc + gi * ocg) * N;
       std::optional<detail::im2col_source> source;
       if (!pointwise) source.emplace(g, x, icg, pool);
+      if (packed->transposed) {
+        // X^T (or im2col^T) is packed whole, strips split over the threads: inside the GEMM each
+        // thread would pack all of it again for its own output channels.
+        const gemm_a a_view = pointwise ? strided_a(x, N, 1, N)
+                                        : gemm_a{nullptr, [&source](index_t m0, index_t mc, index_t k0, index_t kc, float* dst) {
+                                                   detail::pack_im2col_a(*source, m0, mc, k0, kc, dst);
+                                                 }};
+        packed_matrix a;
+        a.is_a = true;
+        a.rows = N;
+        a.cols = K;
+        a.padded = round_up(N, gemm_mr);
+        if (transposed_a.numel() < a.padded * K) transposed_a = tensor::empty(dtype::f32, {a.padded * K});
+        a.data = transposed_a;
+        const index_t kb = k_block(K), strips = a.padded / gemm_mr;
+        pool.parallel_for(strips, std::max<index_t>(1, 4096 / std::max<index_t>(K, 1)), [&](index_t s0, index_t s1) {
+          for (index_t pc = 0; pc < K; pc += kb) {
+            const index_t kc = std::min(kb, K - pc);
+            a_view.pack(s0 * gemm_mr, (s1 - s0) * gemm_mr, pc, kc, a.data.data<float>() + pc * a.padded + s0 * gemm_mr * kc);
+          }
+        });
+        gemm_epilogue e = ep;
+        e.bias = bias ? bias + gi * ocg : nullptr;
+        e.bias_per_row = false;
+        float* ct = transposed_out.data<float>();
+        gemm(N, ocg, K, gemm_a{&a, {}}, gemm_b{&packed->groups[static_cast<std::size_t>(gi)], {}}, ct, ocg, e, &pool);
+        detail::transpose_block(ct, N, ocg, ocg, y, N);
+        continue;
+      }
+      if (conv_reads_input_directly(g)) {
+        gemm_epilogue e = ep;
+        e.bias = bias ? bias + gi * ocg : nullptr;
+        e.bias_per_row = true;
+        const packed_matrix& a = packed->groups[static_cast<std::size_t>(gi)];
+        std::vector<index_t> k_offset(static_cast<std::size_t>(K + gemm_prefetch_distance));
+        if (pointwise) {
+          for (index_t k = 0; k < K; ++k) k_offset[static_cast<std::size_t>(k)] = k * N;
+          std::fill(k_offset.begin() + K, k_offset.end(), (K - 1) * N);
+          detail::gemm_direct_b(a, ocg, K, x, 1, 0, N, k_offset.data(), y, N, e, pool);
+        } else {
+          const detail::im2col_source& src = *source;
+          const index_t taps = g.kh * g.kw, row_len = src.layout.row_len;
+          for (index_t k = 0; k < K; ++k) {
+            const index_t ci = k / taps, ky = (k % taps) / g.kw, kx = k % g.kw;
+            k_offset[static_cast<std::size_t>(k)] =
+                (ci * src.rows_per_plane + ky * g.dh) * row_len + src.layout.tap_offset[static_cast<std::size_t>(kx)];
+          }
+          std::fill(k_offset.begin() + K, k_offset.end(), k_offset[static_cast<std::size_t>(K - 1)]);
+          detail::gemm_direct_b(a, ocg, K, src.data.data(), g.oh, g.sh * row_len, g.ow, k_offset.data(), y, N, e, pool);
+        }
+        continue;
+      }
       gemm_b b = pointwise ? strided_b(x, N, N, 1)
                            : gemm_b{nullptr, [&source](index_t k0, index_t kc, index_t n0, index_t nc, float* dst) {
                                       detail::pack_im2col(*source, k0, kc, n0, nc, dst);
@@ -4875,8 +6753,9 @@ struct deconv_op {
     const std::int64_t IN = g.in_spatial(), O = g.out_spatial(), M = ocg * taps;
     const std::int64_t KH = g.kernel[1], KW = g.kernel[2], IW = g.in[2], OH = g.out[1], OW = g.out[2];
     for (std::int64_t i = 0; i < g.n * g.oc; ++i) std::fill(yp + i * O, yp + (i + 1) * O, b ? b->data<float>()[i % g.oc] : 0.f);
-    // a slab of input pixels bounds the column buffer to ~16 MiB
-    const std::int64_t slab = std::max<std::int64_t>(simd::gemm_nr, (std::int64_t{1} << 22) / std::max<std::int64_t>(M, 1));
+    // a slab of input pixels bounds the column buffer to ~1 MiB, so the scatter reads it from L2
+    // (16 MiB slabs went through memory: PP-OCR det's 24->24 2x2 deconv took 7.9 ms)
+    const std::int64_t slab = std::max<std::int64_t>(simd::gemm_nr, (std::int64_t{1} << 18) / std::max<std::int64_t>(M, 1));
     const std::int64_t chunk = std::min(IN, simd::round_up(slab, simd::gemm_nr));
     tensor cols = tensor::empty(dtype::f32, {M * chunk});
     float* cp = cols.data<float>();
@@ -4888,16 +6767,28 @@ struct deconv_op {
           const std::int64_t nc = std::min(chunk, IN - c0);
           simd::gemm(M, nc, icg, simd::gemm_a{&(*filt)[static_cast<std::size_t>(grp)], {}},
                      simd::strided_b(xg + c0, nc, IN, 1), cp, nc, {}, &k.threads());
+          // Walked by input row: within a row, tap (ky, kx) adds a run of columns into one output
+          // row at stride sx, clipped once per run (a division per element cost more than the GEMM).
+          const std::int64_t sy = g.stride[1], sx = g.stride[2];
           k.threads().parallel_for(ocg, 1, [&](std::int64_t ob, std::int64_t oe) {
             for (std::int64_t o = ob; o < oe; ++o)
               for (std::int64_t t = 0; t < taps; ++t) {
                 const std::int64_t ky = t / KW % KH, kx = t % KW;
                 const float* col = cp + (o * taps + t) * nc;
-                for (std::int64_t j = 0; j < nc; ++j) {
+                float* yo = yg + o * O;
+                for (std::int64_t j = 0; j < nc;) {
                   const std::int64_t pix = c0 + j, iy = pix / IW, ix = pix % IW;
-                  const std::int64_t oy = iy * g.stride[1] - g.pad_begin[1] + ky * g.dilation[1];
-                  const std::int64_t ox = ix * g.stride[2] - g.pad_begin[2] + kx * g.dilation[2];
-                  if (oy >= 0 && oy < OH && ox >= 0 && ox < OW) yg[o * O + oy * OW + ox] += col[j];
+                  const std::int64_t run = std::min(IW - ix, nc - j);
+                  const std::int64_t oy = iy * sy - g.pad_begin[1] + ky * g.dilation[1];
+                  if (oy >= 0 && oy < OH) {
+                    const std::int64_t ox0 = ix * sx - g.pad_begin[2] + kx * g.dilation[2];
+                    const std::int64_t r_lo = ox0 >= 0 ? 0 : (-ox0 + sx - 1) / sx;
+                    const std::int64_t r_hi = ox0 > OW - 1 ? 0 : std::min(run, (OW - 1 - ox0) / sx + 1);
+                    float* dst = yo + oy * OW + ox0;
+                    const float* src = col + j;
+                    for (std::int64_t r = r_lo; r < r_hi; ++r) dst[r * sx] += src[r];
+                  }
+                  j += run;
                 }
               }
           });
@@ -4920,7 +6811,13 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::deconv_op::attributes, kernel_shape, strides,
 // #include "mixq/dialect/top/elementwise.hpp" (already inlined above)
 // #include "mixq/dialect/top/matmul.hpp"
 // Matrix multiplication.
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
 
+#include <boost/hana/adapt_struct.hpp>
 
 // #include "mixq/dialect/top/op_base.hpp" (already inlined above)
 // #include "mixq/dialect/top/registry.hpp" (already inlined above)
@@ -5206,18 +7103,30 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::matmul_op::attributes, right_transpose, left_
 // #include "mixq/dialect/top/norm.hpp"
 // Normalisation: BatchNorm, Scale, LayerNorm, RMSNorm, InstanceNorm, GroupNorm, PixelNorm, Normalize.
 // Channels are axis 1 (NCHW) unless the op says otherwise.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
 
+#include <boost/hana/adapt_struct.hpp>
 
 // #include "mixq/dialect/top/op_base.hpp" (already inlined above)
 // #include "mixq/dialect/top/registry.hpp" (already inlined above)
 // #include "mixq/dialect/top/shape_utils.hpp" (already inlined above)
 // #include "mixq/kernels/simd/layernorm.hpp"
 // Vectorized normalisation rows and per-channel affine maps (LayerNorm, RMSNorm, BatchNorm, Scale).
+#include <cmath>
+#include <cstdint>
 
 // #include "mixq/kernels/simd/compat.hpp" (already inlined above)
 // #include "mixq/kernels/simd/reduce.hpp"
 // Vectorized reductions over contiguous float rows, and over the middle axis of an
 // [outer, reduce, inner] block (column-wise accumulation keeps loads contiguous).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
 
 // #include "mixq/kernels/simd/compat.hpp" (already inlined above)
 
@@ -5872,17 +7781,29 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::normalize_op::attributes, across_spatial, cha
 // #include "mixq/dialect/top/pool.hpp"
 // Pooling: MaxPool, AvgPool, MaxPoolWithMask (1-D/2-D/3-D over the trailing axes), AdaptiveAvgPool.
 // There is no GlobalAvgPool in TPU-MLIR: global pooling is an AvgPool whose kernel is the whole map.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
 
+#include <boost/hana/adapt_struct.hpp>
 
 // #include "mixq/dialect/top/op_base.hpp" (already inlined above)
 // #include "mixq/dialect/top/registry.hpp" (already inlined above)
 // #include "mixq/dialect/top/shape_utils.hpp" (already inlined above)
 // #include "mixq/kernels/simd/pool.hpp"
-// 2-D max/average pooling of one NCHW plane. Window bounds are clipped once per output
-// row/column; with unit horizontal stride, columns whose window lies inside the input are
-// computed a vector of outputs at a time.
+// 2-D max/average pooling of one NCHW plane: a vertical reduction into a padded row, then a
+// horizontal one over stride phases, both a vector at a time (see pool2d_plane).
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
 
 // #include "mixq/kernels/simd/compat.hpp" (already inlined above)
+// #include "mixq/kernels/simd/partial.hpp" (already inlined above)
 
 namespace mixq::simd {
 
@@ -5910,57 +7831,114 @@ inline std::vector<pool_span> pool_spans(std::int64_t out, std::int64_t in, std:
 }
 }  // namespace detail
 
-inline void pool2d_plane(const float* in, float* out, const pool2d_params& p) {
+/// What every plane of one pooling call shares: clipped windows, per-column divisors, scratch sizes.
+struct pool2d_plan {
+  pool2d_params p;
+  std::vector<detail::pool_span> rows, cols;
+  std::vector<float> col_scale;   // avg: 1 / (columns counted) per output column
+  std::int64_t row_len = 0;       // the vertically reduced row, in padded coordinates
+  std::int64_t phase_len = 0;     // one stride phase of it
+  bool global = false;            // one window covering the whole unpadded plane
+
+  explicit pool2d_plan(const pool2d_params& params)
+      : p(params),
+        rows(detail::pool_spans(p.oh, p.ih, p.kh, p.sh, p.pad_top, p.pad_bottom)),
+        cols(detail::pool_spans(p.ow, p.iw, p.kw, p.sw, p.pad_left, p.pad_right)) {
+    constexpr std::int64_t W = static_cast<std::int64_t>(width<float>);
+    global = p.oh == 1 && p.ow == 1 && p.kh == p.ih && p.kw == p.iw && p.pad_top == 0 && p.pad_left == 0 &&
+             p.pad_bottom == 0 && p.pad_right == 0;
+    const std::int64_t reach = p.ow > 0 ? (p.ow - 1) * p.sw + p.kw : 0;  // padded columns any window touches
+    phase_len = p.ow + (p.kw - 1) / std::max<std::int64_t>(p.sw, 1) + W;
+    row_len = std::max(reach, p.pad_left + p.iw) + p.sw * phase_len;
+    col_scale.resize(static_cast<std::size_t>(p.ow));
+    for (std::int64_t ox = 0; ox < p.ow; ++ox) {
+      const auto& c = cols[static_cast<std::size_t>(ox)];
+      const std::int64_t n = p.count_include_pad ? c.padded : c.end - c.begin;
+      col_scale[static_cast<std::size_t>(ox)] = n > 0 ? 1.f / static_cast<float>(n) : 0.f;
+    }
+  }
+  /// Floats of scratch one thread needs for pool2d_plane.
+  std::int64_t scratch_size() const { return row_len + p.sw * phase_len; }
+};
+
+/// One plane. Each output row is a vertical reduction of its kh input rows into a padded row
+/// (vectors across the width), then a horizontal reduction of kw taps, vectors across output
+/// columns: with stride > 1 the padded row is first split into stride phases so that the taps
+/// of consecutive outputs are consecutive. Padded cells hold the identity (-inf, 0).
+inline void pool2d_plane(const float* in, float* out, const pool2d_plan& plan, float* scratch) {
   using B = batch<float>;
   constexpr std::int64_t W = static_cast<std::int64_t>(B::size);
-  const auto rows = detail::pool_spans(p.oh, p.ih, p.kh, p.sh, p.pad_top, p.pad_bottom);
-  const auto cols = detail::pool_spans(p.ow, p.iw, p.kw, p.sw, p.pad_left, p.pad_right);
-  // Columns [full_lo, full_hi) have their whole window inside the input (unit stride only).
-  std::int64_t full_lo = p.ow, full_hi = p.ow;
-  if (p.sw == 1) {
-    full_lo = std::min<std::int64_t>(p.pad_left, p.ow);
-    full_hi = std::max<std::int64_t>(full_lo, std::min<std::int64_t>(p.ow, p.iw - p.kw + p.pad_left + 1));
+  const pool2d_params& p = plan.p;
+  const bool is_max = p.is_max;
+  const float identity = is_max ? -std::numeric_limits<float>::infinity() : 0.f;
+  auto reduce = [is_max](const B& a, const B& b) { return is_max ? xsimd::max(a, b) : a + b; };
+  if (plan.global) {
+    const std::int64_t n = p.ih * p.iw;
+    B acc(identity);
+    std::int64_t i = 0;
+    for (; i + W <= n; i += W) acc = reduce(acc, B::load_unaligned(in + i));
+    float r = is_max ? reduce_max(acc) : reduce_add(acc);
+    for (; i < n; ++i) r = is_max ? std::max(r, in[i]) : r + in[i];
+    out[0] = is_max ? r : (n > 0 ? r / static_cast<float>(n) : 0.f);
+    return;
   }
-  const float lowest = -std::numeric_limits<float>::infinity();
+  float* row = scratch;                  // padded row: input column x at row[pad_left + x]
+  float* phases = scratch + plan.row_len;  // phase q at phases + q * phase_len
+  const B ident(identity);
+  for (std::int64_t i = 0; i < plan.row_len; ++i) row[i] = identity;
   for (std::int64_t oy = 0; oy < p.oh; ++oy) {
-    const auto& r = rows[static_cast<std::size_t>(oy)];
+    const auto& r = plan.rows[static_cast<std::size_t>(oy)];
     float* orow = out + oy * p.ow;
-    auto scalar_column = [&](std::int64_t ox) {
-      const auto& c = cols[static_cast<std::size_t>(ox)];
-      if (r.end <= r.begin || c.end <= c.begin) {
-        orow[ox] = 0.f;
-        return;
-      }
-      if (p.is_max) {
-        float m = lowest;
-        for (std::int64_t y = r.begin; y < r.end; ++y)
-          for (std::int64_t x = c.begin; x < c.end; ++x) m = std::max(m, in[y * p.iw + x]);
-        orow[ox] = m;
-      } else {
-        float s = 0.f;
-        for (std::int64_t y = r.begin; y < r.end; ++y)
-          for (std::int64_t x = c.begin; x < c.end; ++x) s += in[y * p.iw + x];
-        const std::int64_t n = p.count_include_pad ? r.padded * c.padded : (r.end - r.begin) * (c.end - c.begin);
-        orow[ox] = s / static_cast<float>(n);
-      }
-    };
-    std::int64_t ox = 0;
-    for (; ox < full_lo; ++ox) scalar_column(ox);
-    if (r.end > r.begin) {
-      const float inv = 1.f / static_cast<float>((p.count_include_pad ? r.padded : r.end - r.begin) * p.kw);
-      for (; ox + W <= full_hi; ox += W) {
-        const float* base = in + (ox - p.pad_left);
-        B acc = p.is_max ? B(lowest) : B(0.f);
-        for (std::int64_t y = r.begin; y < r.end; ++y)
-          for (std::int64_t kx = 0; kx < p.kw; ++kx) {
-            const B v = B::load_unaligned(base + y * p.iw + kx);
-            acc = p.is_max ? xsimd::max(acc, v) : acc + v;
-          }
-        if (!p.is_max) acc *= B(inv);
-        acc.store_unaligned(orow + ox);
-      }
+    if (r.end <= r.begin) {  // the window lies in the padding
+      for (std::int64_t ox = 0; ox < p.ow; ++ox) orow[ox] = 0.f;
+      continue;
     }
-    for (; ox < p.ow; ++ox) scalar_column(ox);
+    float* center = row + p.pad_left;
+    std::int64_t x = 0;
+    for (; x + W <= p.iw; x += W) {
+      B acc = B::load_unaligned(in + r.begin * p.iw + x);
+      for (std::int64_t y = r.begin + 1; y < r.end; ++y) acc = reduce(acc, B::load_unaligned(in + y * p.iw + x));
+      acc.store_unaligned(center + x);
+    }
+    if (x < p.iw) {
+      const std::int64_t n = p.iw - x;
+      B acc = load_first(in + r.begin * p.iw + x, n);
+      for (std::int64_t y = r.begin + 1; y < r.end; ++y) acc = reduce(acc, load_first(in + y * p.iw + x, n));
+      store_first(center + x, acc, n);
+    }
+    const float* taps = row;
+    std::int64_t tap_stride = 1, phase_step = 0;
+    if (p.sw > 1) {
+      for (std::int64_t q = 0; q < p.sw; ++q) {
+        float* ph = phases + q * plan.phase_len;
+        for (std::int64_t j = 0; j < plan.phase_len; ++j) {
+          const std::int64_t src = j * p.sw + q;
+          ph[j] = src < plan.row_len ? row[src] : identity;
+        }
+      }
+      taps = phases;
+      tap_stride = 0;
+      phase_step = plan.phase_len;
+    }
+    // Tap kx of output ox: row[ox*sw + kx] = phase (kx % sw) at ox + kx / sw.
+    auto tap = [&](std::int64_t kx) {
+      return p.sw > 1 ? taps + (kx % p.sw) * phase_step + kx / p.sw : taps + kx * tap_stride;
+    };
+    const float row_scale = is_max ? 1.f : 1.f / static_cast<float>(p.count_include_pad ? r.padded : r.end - r.begin);
+    std::int64_t ox = 0;
+    for (; ox < p.ow; ox += W) {
+      const std::int64_t n = std::min(W, p.ow - ox);
+      B acc = ident;
+      for (std::int64_t kx = 0; kx < p.kw; ++kx) acc = reduce(acc, B::load_unaligned(tap(kx) + ox));
+      if (!is_max) acc = acc * B(row_scale) * load_first(plan.col_scale.data() + ox, n);
+      if (n == W) acc.store_unaligned(orow + ox);
+      else store_first(orow + ox, acc, n);
+    }
+    if (is_max)  // windows that lie in the padding (pads >= kernel) give 0, not -inf
+      for (std::int64_t c = 0; c < p.ow; ++c) {
+        const auto& span = plan.cols[static_cast<std::size_t>(c)];
+        if (span.end <= span.begin) orow[c] = 0.f;
+      }
   }
 }
 
@@ -6063,11 +8041,12 @@ inline shape_t pool_result_shape(const pool_geometry& g, bool keepdims) {
   return s;
 }
 
-/// Scalar pooling of every plane. `mask`, when given, receives the flat in-plane index of each maximum.
-inline void pool_reference(const pool_geometry& g, const float* x, float* y, bool is_max, bool count_include_pad,
-                           double* mask = nullptr) {
+/// Scalar pooling of every plane (any element type: max pooling also runs on integer tensors).
+/// `mask`, when given, receives the flat in-plane index of each maximum.
+template <class T>
+void pool_reference(const pool_geometry& g, const T* x, T* y, bool is_max, bool count_include_pad, double* mask = nullptr) {
   for (std::int64_t p = 0; p < g.planes; ++p) {
-    const float* xp = x + p * g.in_plane();
+    const T* xp = x + p * g.in_plane();
     std::int64_t o = p * g.out_plane();
     for (std::int64_t od = 0; od < g.out[0]; ++od)
       for (std::int64_t oh = 0; oh < g.out[1]; ++oh)
@@ -6086,14 +8065,14 @@ inline void pool_reference(const pool_geometry& g, const float* x, float* y, boo
             for (std::int64_t h = lo[1]; h < hi[1]; ++h)
               for (std::int64_t w = lo[2]; w < hi[2]; ++w) {
                 const std::int64_t idx = (d * g.in[1] + h) * g.in[2] + w;
-                const double v = xp[idx];
+                const double v = to_double(xp[idx]);
                 ++count;
                 if (!is_max) acc += v;
                 else if (v > acc || arg < 0) acc = v, arg = idx;
               }
           if (count == 0) acc = 0.0;  // a window entirely in the padding
           else if (!is_max) acc /= static_cast<double>(count_include_pad ? padded : count);
-          y[o] = static_cast<float>(acc);
+          y[o] = from_double<T>(acc);
           if (mask) mask[o] = static_cast<double>(std::max<std::int64_t>(arg, 0));
         }
   }
@@ -6103,10 +8082,12 @@ inline void pool_fast(const pool_geometry& g, kernel_context& k, const float* x,
                       bool count_include_pad) {
   simd::pool2d_params p{g.in[1], g.in[2], g.out[1], g.out[2], g.k[1], g.k[2], g.s[1], g.s[2],
                         g.pb[1], g.pb[2], g.pe[1], g.pe[2], is_max, count_include_pad};
+  const simd::pool2d_plan plan(p);
   const std::int64_t planes = g.planes * g.in[0];  // 1-D and 2-D geometry have in[0] == 1
-  const std::int64_t work = std::max<std::int64_t>(1, g.out[1] * g.out[2] * g.k[1] * g.k[2]);
-  k.threads().parallel_for(planes, std::max<std::int64_t>(1, 16384 / work), [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t i = b; i < e; ++i) simd::pool2d_plane(x + i * p.ih * p.iw, y + i * p.oh * p.ow, p);
+  const std::int64_t work = std::max<std::int64_t>(1, g.in[1] * g.in[2] + g.out[1] * g.out[2] * g.k[2]);
+  k.threads().parallel_for(planes, std::max<std::int64_t>(1, 32768 / work), [&](std::int64_t b, std::int64_t e) {
+    std::vector<float> scratch(static_cast<std::size_t>(plan.scratch_size()));
+    for (std::int64_t i = b; i < e; ++i) simd::pool2d_plane(x + i * p.ih * p.iw, y + i * p.oh * p.ow, plan, scratch.data());
   });
 }
 
@@ -6125,6 +8106,20 @@ struct pool_op_base {
     const tensor& x = k.in(0);
     const auto g = make_pool_geometry(name(), x.shape(), a);
     tensor& y = k.out();
+    if (x.elem() != dtype::f32) {
+      if (!IsMax) throw error(std::string(name()) + ": average pooling needs a float input, got " + std::string(mixq::name(x.elem())));
+      visit_dtype(x.elem(), [&](auto tag) {  // max pooling picks values: exact in any dtype
+        using T = typename decltype(tag)::type;
+        T* yp = reinterpret_cast<T*>(y.raw());
+        pool_reference(g, reinterpret_cast<const T*>(x.raw()), yp, true, false);
+        if (a.do_relu)
+          for (std::int64_t i = 0; i < y.numel(); ++i) {
+            const double v = std::max(to_double(yp[i]), 0.0);
+            yp[i] = from_double<T>(a.relu_limit > 0 ? std::min(v, a.relu_limit) : v);
+          }
+      });
+      return;
+    }
     float* yp = y.data<float>();
     pool_reference(g, x.data<float>(), yp, IsMax, a.count_include_pad);
     for (std::int64_t i = 0; i < y.numel(); ++i) yp[i] = relu_clip(yp[i], a.do_relu, a.relu_limit);
@@ -6132,7 +8127,8 @@ struct pool_op_base {
   static void compute(kernel_context& k, const attributes& a) {
     const tensor& x = k.in(0);
     const auto g = make_pool_geometry(name(), x.shape(), a);
-    if (g.k[0] != 1 || g.in[0] != 1) return reference(k, a);  // 3-D pooling: the scalar loop
+    // 3-D pooling and integer tensors: the scalar loop
+    if (g.k[0] != 1 || g.in[0] != 1 || x.elem() != dtype::f32) return reference(k, a);
     tensor& y = k.out();
     float* yp = y.data<float>();
     pool_fast(g, k, x.data<float>(), yp, IsMax, a.count_include_pad);
@@ -6247,7 +8243,16 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::pool_attributes, kernel_shape, strides, pads,
 BOOST_HANA_ADAPT_STRUCT(mixq::top::adaptive_avg_pool_op::attributes, output_size);
 // #include "mixq/dialect/top/reduce.hpp"
 // Reductions and their relatives: Reduce, Softmax, Arg, TopK, CumSum.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <numeric>
+#include <optional>
+#include <string>
+#include <vector>
 
+#include <boost/hana/adapt_struct.hpp>
 
 // #include "mixq/dialect/top/op_base.hpp" (already inlined above)
 // #include "mixq/dialect/top/registry.hpp" (already inlined above)
@@ -6255,6 +8260,10 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::adaptive_avg_pool_op::attributes, output_size
 // #include "mixq/kernels/simd/reduce.hpp" (already inlined above)
 // #include "mixq/kernels/simd/softmax.hpp"
 // Vectorized softmax / log-softmax. The maximum is subtracted first so exp never overflows.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
 
 // #include "mixq/kernels/simd/compat.hpp" (already inlined above)
 // #include "mixq/kernels/simd/reduce.hpp" (already inlined above)
@@ -6678,7 +8687,14 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::cumsum_op::attributes, axis);
 // #include "mixq/dialect/top/resize.hpp"
 // Resizing over the two trailing axes (H, W): Interp (nearest / linear, ONNX Resize coordinate
 // modes) and Upsample (integer nearest).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <cstdint>
+#include <string>
+#include <vector>
 
+#include <boost/hana/adapt_struct.hpp>
 
 // #include "mixq/dialect/top/op_base.hpp" (already inlined above)
 // #include "mixq/dialect/top/registry.hpp" (already inlined above)
@@ -6688,14 +8704,17 @@ namespace mixq::top {
 
 namespace detail {
 
-/// Source coordinate of output position `x` as ONNX Resize defines it, with scale = out / in.
-inline double interp_source(std::int64_t x, std::int64_t in, std::int64_t out, std::string_view coord) {
-  const double scale = static_cast<double>(out) / static_cast<double>(in);
+/// Source coordinate of output position `x` as ONNX Resize defines it. `scale` is the requested
+/// factor when the resize was given by scales (ONNX then uses it, and in * scale as the resized
+/// length, rather than the rounded output size); <= 0 means out / in.
+inline double interp_source(std::int64_t x, std::int64_t in, std::int64_t out, std::string_view coord, double scale = -1) {
+  const double s = scale > 0 ? scale : static_cast<double>(out) / static_cast<double>(in);
+  const double length = scale > 0 ? static_cast<double>(in) * scale : static_cast<double>(out);
   const double xd = static_cast<double>(x);
-  if (coord == "align_corners") return out > 1 ? xd * static_cast<double>(in - 1) / static_cast<double>(out - 1) : 0.0;
-  if (coord == "asymmetric") return xd / scale;
-  if (coord == "pytorch_half_pixel" && out <= 1) return 0.0;
-  return (xd + 0.5) / scale - 0.5;  // half_pixel, pytorch_half_pixel
+  if (coord == "align_corners") return length > 1 ? xd * static_cast<double>(in - 1) / (length - 1) : 0.0;
+  if (coord == "asymmetric") return xd / s;
+  if (coord == "pytorch_half_pixel" && length <= 1) return 0.0;
+  return (xd + 0.5) / s - 0.5;  // half_pixel, pytorch_half_pixel
 }
 
 /// One axis of an interpolation: for each output position, two source indices and the weight of the second.
@@ -6706,10 +8725,11 @@ struct interp_axis {
 
 /// Nearest picks floor for `asymmetric` (what PyTorch and TPU-MLIR do for that mode) and ONNX's default
 /// round_prefer_floor for the others; linear clamps the source coordinate into [0, in - 1].
-inline interp_axis make_interp_axis(std::int64_t in, std::int64_t out, std::string_view coord, bool linear) {
+inline interp_axis make_interp_axis(std::int64_t in, std::int64_t out, std::string_view coord, bool linear,
+                                    double scale = -1) {
   interp_axis ax;
   for (std::int64_t x = 0; x < out; ++x) {
-    const double src = interp_source(x, in, out, coord);
+    const double src = interp_source(x, in, out, coord, scale);
     std::int64_t a, b;
     double w = 0;
     if (linear) {
@@ -6742,7 +8762,9 @@ inline hw_axes resize_axes(std::string_view op, const shape_t& s) {
 }  // namespace detail
 
 /// `top.Interp`: the output size comes from the constant target_shape (its trailing entries are H, W)
-/// or from floor(in * scale_h/scale_w); the kernel follows the result type.
+/// or from floor(in * scale_h/scale_w); the kernel follows the result type. Positive scale_h/scale_w
+/// also place the source coordinates (ONNX Resize with scales), which differs from out / in when
+/// in * scale is not an integer.
 struct interp_op {
   static constexpr std::string_view mnemonic = "top.Interp";
   static constexpr std::array operands{top::input("input"), top::optional_input("target_shape")};
@@ -6798,8 +8820,8 @@ struct interp_op {
     p.iw = x.dim(static_cast<std::size_t>(ax.w));
     p.ow = y.shape[static_cast<std::size_t>(ax.w)];
     const bool linear = a.mode->value == "linear";
-    p.rows = detail::make_interp_axis(p.ih, p.oh, a.coord_mode->value, linear);
-    p.cols = detail::make_interp_axis(p.iw, p.ow, a.coord_mode->value, linear);
+    p.rows = detail::make_interp_axis(p.ih, p.oh, a.coord_mode->value, linear, ax.h >= 0 ? a.scale_h : -1.0);
+    p.cols = detail::make_interp_axis(p.iw, p.ow, a.coord_mode->value, linear, a.scale_w);
     return p;
   }
   static void run_planes(const plan& p, const float* x, float* y, std::int64_t lo, std::int64_t hi) {
@@ -6876,6 +8898,41 @@ struct upsample_op {
           yp[(n * oh + y) * ow + w] = v;
         }
   }
+  /// Each output row is built once (every input value repeated scale_w times, relu applied) and
+  /// copied to its scale_h - 1 duplicates.
+  static void compute(kernel_context& k, const attributes& a) {
+    const tensor& x = k.in(0);
+    if (x.elem() != dtype::f32) return reference(k, a);
+    const auto ax = detail::resize_axes(mnemonic, x.shape());
+    const std::int64_t ih = ax.h >= 0 ? x.dim(static_cast<std::size_t>(ax.h)) : 1, iw = x.dim(static_cast<std::size_t>(ax.w));
+    const std::int64_t sh = *a.scale_h, sw = *a.scale_w, oh = ih * sh, ow = iw * sw;
+    const std::int64_t rows = iw * ih != 0 ? x.numel() / iw : 0;  // input rows of every plane
+    const float* xp = x.data<float>();
+    float* yp = k.out().data<float>();
+    const bool relu = a.do_relu;
+    const double limit = a.relu_limit;
+    k.threads().parallel_for(rows, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(ow * sh, 1)),
+                             [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t r = b; r < e; ++r) {
+        const float* src = xp + r * iw;
+        const std::int64_t plane = r / ih, y = r % ih;
+        float* dst = yp + (plane * oh + y * sh) * ow;
+        if (sw == 2) {
+          for (std::int64_t i = 0; i < iw; ++i) dst[2 * i] = dst[2 * i + 1] = src[i];
+        } else {
+          for (std::int64_t i = 0; i < iw; ++i)
+            for (std::int64_t j = 0; j < sw; ++j) dst[i * sw + j] = src[i];
+        }
+        if (relu)
+          for (std::int64_t i = 0; i < ow; ++i) {
+            float v = dst[i] < 0.f ? 0.f : dst[i];
+            if (limit > 0 && v > limit) v = static_cast<float>(limit);
+            dst[i] = v;
+          }
+        for (std::int64_t c = 1; c < sh; ++c) std::memcpy(dst + c * ow, dst, sizeof(float) * static_cast<std::size_t>(ow));
+      }
+    });
+  }
 };
 
 using resize_ops = op_list<interp_op, upsample_op>;
@@ -6891,7 +8948,16 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::upsample_op::attributes, scale_h, scale_w, do
 // through visit_dtype where a value is produced). Reshape-like ops alias their input buffer.
 // Attribute names, types and defaults follow TPU-MLIR's TopOps.td; shape rules follow its
 // shape_inference where they differ from ONNX (noted at each op).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <numeric>
+#include <optional>
+#include <string>
+#include <vector>
 
+#include <boost/hana/adapt_struct.hpp>
 
 // #include "mixq/dialect/top/op_base.hpp" (already inlined above)
 // #include "mixq/dialect/top/registry.hpp" (already inlined above)
@@ -6902,6 +8968,12 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::upsample_op::attributes, scale_h, scale_w, do
 //
 // The model: a dense row-major destination over `shape`, whose element at multi-index i comes from
 // `src + sum_d i[d] * strides[d]` (strides in elements; 0 broadcasts, negative reverses).
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
 
 // #include "mixq/core/error.hpp" (already inlined above)
 // #include "mixq/core/tensor.hpp" (already inlined above)
@@ -6910,7 +8982,7 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::upsample_op::attributes, scale_h, scale_w, do
 namespace mixq::detail {
 
 /// Elements per parallel chunk: below this a copy stays on the calling thread.
-inline constexpr std::int64_t copy_chunk_elements = 32 * 1024;
+inline constexpr std::int64_t copy_chunk_elements = 8 * 1024;
 
 /// Calls f(std::integral_constant<std::size_t, N>{}) for an element size N of 1, 2, 4 or 8 bytes,
 /// so that inner loops copy with a fixed-size memcpy (a single move instruction).
@@ -8994,7 +11066,11 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::tuple_op::attributes);
 BOOST_HANA_ADAPT_STRUCT(mixq::top::untuple_op::attributes);
 // #include "mixq/dialect/top/source.hpp"
 // Ops that produce values without computing: None, Input, Weight.
+#include <optional>
+#include <string>
+#include <vector>
 
+#include <boost/hana/adapt_struct.hpp>
 
 // #include "mixq/dialect/top/op_base.hpp" (already inlined above)
 // #include "mixq/dialect/top/registry.hpp" (already inlined above)
@@ -9077,20 +11153,5996 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::input_op::attributes, shape_tensor, do_prepro
                         customization_format, aligned, yuv_type);
 BOOST_HANA_ADAPT_STRUCT(mixq::top::weight_op::attributes, scale, store_mode, allow_split, do_compress, bias0, bias1,
                         is_signed, zero_guard, inline_bytes);
+// #include "mixq/dialect/tpu/op_list.hpp"
+// THE list of TPU ops mixq knows (the lowered dialect model_deploy writes and model_runner runs);
+// registered with the TOP ops in dialect/top/op_list.hpp.
+// #include "mixq/dialect/top/registry.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/active.hpp"
+// Activations of a lowered model: `tpu.Relu` and `tpu.LeakyRelu` (integer and float forms,
+// lowering_spec §4.8, §6) and `tpu.Active` with `mode = #tpu<active_mode X>`, the float-only op
+// TPU-MLIR lowers Sigmoid, SiLU, GELU, Tanh, Exp... to when they stay in F32/F16/BF16 (their
+// INT8 forms are tpu.Lut tables). tpu.Active evaluates each element in double from its float
+// value, as TPU-MLIR's interpreter does, then rounds to the declared float type.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+
+// #include "mixq/dialect/top/activation.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/common.hpp"
+// What every TPU-dialect op struct shares: TPU-MLIR's enum attributes, the quantization of an
+// operand or result read from its type, the processor family the module targets, and the float
+// path that lets a TPU op lowered to F32/F16/BF16 run the TOP op's kernels.
+//
+// TPU ops are registered beside the TOP ops (dialect/top/op_list.hpp): one struct per op, as
+// there. Their integer arithmetic is docs/lowering_spec.md's, built from quant/requant.hpp.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/core/tensor.hpp" (already inlined above)
+// #include "mixq/dialect/top/op_base.hpp" (already inlined above)
+// #include "mixq/quant/quant_type.hpp"
+// MLIR's quantized element types as data: `!quant.calibrated<f32<min:max>>` (a calibrated TOP
+// tensor) and `!quant.uniform<i8:f32, scale[:zero_point]>` (a lowered integer tensor), parsed from
+// and printed to the text kept in tensor_type::quant. Scales and ranges print with round-trip
+// precision (shortest exact decimal), because the evaluator reads them back from the file.
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+// #include "mixq/core/dtype.hpp" (already inlined above)
+// #include "mixq/core/error.hpp" (already inlined above)
+
+namespace mixq::quant {
+
+struct calibrated_type {
+  dtype expressed = dtype::f32;
+  double min = 0, max = 0;
+  friend bool operator==(const calibrated_type&, const calibrated_type&) = default;
+};
+
+struct uniform_type {
+  dtype storage = dtype::i8;    // i8, u8, i16, i32...
+  dtype expressed = dtype::f32;
+  double scale = 1.0;
+  std::int64_t zero_point = 0;
+  friend bool operator==(const uniform_type&, const uniform_type&) = default;
+};
+
+namespace detail {
+
+/// Shortest decimal that parses back to the same double (std::to_chars), in MLIR's float syntax:
+/// always with a '.' or an exponent so it reads as a float, never as an integer.
+inline std::string format_double(double v) {
+  if (std::isnan(v) || std::isinf(v)) throw error("quant: a quantized type cannot hold " + std::to_string(v));
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  if (ec != std::errc()) throw error("quant: cannot format a double");
+  std::string s(buf, end);
+  if (s.find_first_of(".eE") == std::string::npos) s += ".0";
+  else if (s.find('.') == std::string::npos) {  // "1e-05" -> "1.0e-05"
+    const auto e = s.find_first_of("eE");
+    s.insert(e, ".0");
+  }
+  return s;
+}
+
+inline std::string_view trim(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  return s;
+}
+
+inline std::optional<double> parse_double(std::string_view s) {
+  s = trim(s);
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+inline std::optional<dtype> parse_storage(std::string_view s) {
+  s = trim(s);
+  if (s == "i8" || s == "si8") return dtype::i8;
+  if (s == "u8" || s == "ui8") return dtype::u8;
+  if (s == "i16" || s == "si16") return dtype::i16;
+  if (s == "u16" || s == "ui16") return dtype::u16;
+  if (s == "i32" || s == "si32") return dtype::i32;
+  if (s == "u32" || s == "ui32") return dtype::u32;
+  return std::nullopt;
+}
+
+inline std::optional<dtype> parse_float_name(std::string_view s) {
+  s = trim(s);
+  if (s == "f32") return dtype::f32;
+  if (s == "f16") return dtype::f16;
+  if (s == "bf16") return dtype::bf16;
+  if (s == "f64") return dtype::f64;
+  return std::nullopt;
+}
+
+inline std::string_view float_name(dtype d) {
+  switch (d) {
+    case dtype::f32: return "f32";
+    case dtype::f16: return "f16";
+    case dtype::bf16: return "bf16";
+    case dtype::f64: return "f64";
+    default: throw error("quant: not a float expressed type");
+  }
+}
+
+inline std::string_view storage_name(dtype d) {
+  switch (d) {
+    case dtype::i8: return "i8";
+    case dtype::u8: return "u8";
+    case dtype::i16: return "i16";
+    case dtype::u16: return "u16";
+    case dtype::i32: return "i32";
+    case dtype::u32: return "u32";
+    default: throw error("quant: not an integer storage type");
+  }
+}
+
+}  // namespace detail
+
+/// `!quant.calibrated<f32<-1.5:2.25>>`; nullopt for any other text.
+inline std::optional<calibrated_type> parse_calibrated(std::string_view q) {
+  constexpr std::string_view head = "!quant.calibrated<";
+  if (q.substr(0, head.size()) != head || q.size() < head.size() + 2 || q.substr(q.size() - 2) != ">>") return std::nullopt;
+  const std::string_view body = q.substr(head.size(), q.size() - head.size() - 2);  // f32<min:max
+  const auto lt = body.find('<');
+  if (lt == std::string_view::npos) return std::nullopt;
+  const auto e = detail::parse_float_name(body.substr(0, lt));
+  const std::string_view range = body.substr(lt + 1);
+  // The separator is the ':' that is not part of an exponent sign (numbers never contain ':').
+  const auto colon = range.find(':');
+  if (!e || colon == std::string_view::npos) return std::nullopt;
+  const auto mn = detail::parse_double(range.substr(0, colon)), mx = detail::parse_double(range.substr(colon + 1));
+  if (!mn || !mx) return std::nullopt;
+  return calibrated_type{*e, *mn, *mx};
+}
+
+/// `!quant.uniform<i8:f32, 0.015625>` or `<u8:f32, 0.0235:-3>` (per-tensor only); nullopt otherwise.
+inline std::optional<uniform_type> parse_uniform(std::string_view q) {
+  constexpr std::string_view head = "!quant.uniform<";
+  if (q.substr(0, head.size()) != head || q.back() != '>') return std::nullopt;
+  const std::string_view body = q.substr(head.size(), q.size() - head.size() - 1);
+  const auto comma = body.find(',');
+  if (comma == std::string_view::npos || body.find('{') != std::string_view::npos) return std::nullopt;
+  const std::string_view types = body.substr(0, comma), params = body.substr(comma + 1);
+  const auto colon = types.find(':');
+  if (colon == std::string_view::npos || types.find('<') != std::string_view::npos) return std::nullopt;
+  const auto st = detail::parse_storage(types.substr(0, colon));
+  const auto ex = detail::parse_float_name(types.substr(colon + 1));
+  if (!st || !ex) return std::nullopt;
+  uniform_type u;
+  u.storage = *st;
+  u.expressed = *ex;
+  const auto pc = params.find(':');
+  const auto s = detail::parse_double(params.substr(0, pc));
+  if (!s) return std::nullopt;
+  u.scale = *s;
+  if (pc != std::string_view::npos) {
+    const std::string_view z = detail::trim(params.substr(pc + 1));
+    std::int64_t zp = 0;
+    auto [p, ec] = std::from_chars(z.data(), z.data() + z.size(), zp);
+    if (ec != std::errc() || p != z.data() + z.size()) return std::nullopt;
+    u.zero_point = zp;
+  }
+  return u;
+}
+
+inline std::string format(const calibrated_type& c) {
+  return "!quant.calibrated<" + std::string(detail::float_name(c.expressed)) + "<" + detail::format_double(c.min) + ":" +
+         detail::format_double(c.max) + ">>";
+}
+
+inline std::string format(const uniform_type& u) {
+  std::string s = "!quant.uniform<" + std::string(detail::storage_name(u.storage)) + ":" + std::string(detail::float_name(u.expressed)) +
+                  ", " + detail::format_double(u.scale);
+  if (u.zero_point != 0) s += ":" + std::to_string(u.zero_point);
+  return s + ">";
+}
+
+}  // namespace mixq::quant
+// #include "mixq/quant/requant.hpp"
+// TPU-MLIR's integer requantization primitives (docs/lowering_spec.md §1), restated with the same
+// integer and floating-point types: every place where TPU-MLIR narrows a value to `float` narrows
+// it here too, because the narrowing changes results. The lowering (multiplier/shift searches)
+// and the integer evaluator (requant of int32 accumulators, casts) are built from these.
+//
+// Where TPU-MLIR's C++ is undefined behaviour (a double out of an integer's range, shifts past
+// the word size) these functions are defined instead: conversions saturate, and arguments that
+// no lowering produces throw mixq::error. Each such place says what it does.
+#include <array>
+#include <bit>
+#include <cfloat>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/core/half.hpp" (already inlined above)
+
+namespace mixq::quant {
+
+// ------------------------------------------------------------------------------------ enums
+
+/// TPU-MLIR's RoundingMode / `#tpu<round_mode X>`: what happens to a value between two integers.
+enum class round_mode : std::uint8_t {
+  half_away_from_zero,
+  half_up,
+  half_down,
+  half_to_even,
+  half_to_odd,        // named by TPU-MLIR, implemented by neither to_int nor RightShiftRound
+  half_towards_zero,  // likewise
+  towards_zero,
+  up,
+  down,
+};
+
+/// The `#tpu<rq_mode X>` names of how a multiplier and shift are applied.
+enum class requant_mode : std::uint8_t { tflite_lshift, tflite, multiplier_shift, only_shift, qdm, only_scale };
+
+/// The two arithmetics of applyMultiplierAndRShift: BM168x (bm1684, bm1684x, bm1688...) in int64,
+/// CV18xx (cv183x, cv182x, cv181x, cv180x) in single precision with a positive QDM right shift.
+enum class chip_family : std::uint8_t { bm168x, cv18xx };
+
+namespace detail {
+inline constexpr std::array<std::string_view, 9> round_mode_names{
+    "HalfAwayFromZero", "HalfUp", "HalfDown", "HalfToEven", "HalfToOdd", "HalfTowardsZero", "TowardsZero", "Up", "Down"};
+inline constexpr std::array<std::string_view, 6> requant_mode_names{"TFLite_LShift", "TFLite", "MultiplierShift",
+                                                                     "OnlyShift",     "QDM",    "OnlyScale"};
+
+template <std::size_t N>
+std::string joined(const std::array<std::string_view, N>& names) {
+  std::string s;
+  for (std::size_t i = 0; i < N; ++i) (s += i ? ", " : "") += names[i];
+  return s;
+}
+}  // namespace detail
+
+/// The TPU dialect spelling ("HalfAwayFromZero", "HalfUp"...).
+inline constexpr std::string_view round_mode_name(round_mode m) {
+  return detail::round_mode_names[static_cast<std::size_t>(m)];
+}
+inline round_mode parse_round_mode(std::string_view name) {
+  for (std::size_t i = 0; i < detail::round_mode_names.size(); ++i)
+    if (detail::round_mode_names[i] == name) return static_cast<round_mode>(i);
+  throw error("unknown round_mode '" + std::string(name) + "' (expected one of " + detail::joined(detail::round_mode_names) + ")");
+}
+
+/// The TPU dialect spelling ("MultiplierShift", "QDM"...).
+inline constexpr std::string_view requant_mode_name(requant_mode m) {
+  return detail::requant_mode_names[static_cast<std::size_t>(m)];
+}
+inline requant_mode parse_requant_mode(std::string_view name) {
+  for (std::size_t i = 0; i < detail::requant_mode_names.size(); ++i)
+    if (detail::requant_mode_names[i] == name) return static_cast<requant_mode>(i);
+  throw error("unknown quant_mode '" + std::string(name) + "' (expected one of " + detail::joined(detail::requant_mode_names) +
+              ")");
+}
+
+// ------------------------------------------------------------------------------ rounding
+
+namespace detail {
+/// double -> int64 that saturates (NaN -> 0) where C++'s conversion is undefined.
+inline std::int64_t saturating_int64(double v) {
+  if (std::isnan(v)) return 0;
+  if (v >= 9223372036854775808.0) return std::numeric_limits<std::int64_t>::max();
+  if (v < -9223372036854775808.0) return std::numeric_limits<std::int64_t>::min();
+  return static_cast<std::int64_t>(v);
+}
+inline std::int64_t wrapping_mul(std::int64_t a, std::int64_t b) {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) * static_cast<std::uint64_t>(b));
+}
+}  // namespace detail
+
+/// MathUtils `to_int`: a real value to an integer. HalfToEven narrows |v| to float and splits it
+/// with a float modf, as TPU-MLIR does (it loses bits above 2^24: the CV18xx bias, spec §8.2);
+/// `v + 0.5` of HalfUp is a double sum. HalfToOdd and HalfTowardsZero abort in TPU-MLIR: they
+/// throw here. Values beyond int64 saturate.
+inline std::int64_t to_int(double v, round_mode mode) {
+  switch (mode) {
+    case round_mode::half_away_from_zero: return detail::saturating_int64(std::round(v));
+    case round_mode::up: return detail::saturating_int64(std::ceil(v));
+    case round_mode::down: return detail::saturating_int64(std::floor(v));
+    case round_mode::half_up: return detail::saturating_int64(std::floor(v + 0.5));
+    case round_mode::half_down: return detail::saturating_int64(std::ceil(v - 0.5));
+    case round_mode::towards_zero: return detail::saturating_int64(v);
+    case round_mode::half_to_even: {
+      const float magnitude = static_cast<float>(std::abs(v));
+      float whole = 0.f;
+      const float fraction = std::modf(magnitude, &whole);
+      std::int64_t r = detail::saturating_int64(whole);
+      if (fraction > 0.5f || (fraction == 0.5f && (r & 1))) ++r;
+      return v < 0 ? -r : r;
+    }
+    case round_mode::half_to_odd:
+    case round_mode::half_towards_zero: break;
+  }
+  throw error("to_int: round_mode " + std::string(round_mode_name(mode)) + " is not implemented by TPU-MLIR");
+}
+
+/// MathUtils `RightShiftRound` on int64: x / 2^n rounded by `mode`. n = 0 returns x, n < 0 is a
+/// left shift (no rounding, wraps like the hardware), n > 63 counts as 63. HalfToOdd and
+/// HalfTowardsZero fall through TPU-MLIR's mode tests and give floor(x / 2^n); so they do here.
+/// A left shift of 64 bits or more throws (undefined in TPU-MLIR, never produced).
+inline std::int64_t right_shift_round(std::int64_t x, int n, round_mode mode) {
+  if (n == 0) return x;
+  if (n < 0) {
+    if (n <= -64) throw error("right_shift_round: a left shift by " + std::to_string(-n) + " bits");
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(x) << -n);
+  }
+  if (n > 63) n = 63;
+  const std::int64_t val = x >> n;  // arithmetic: floor
+  const std::int64_t mant = static_cast<std::int64_t>(static_cast<std::uint64_t>(x) & ((std::uint64_t{1} << n) - 1));
+  const std::int64_t half = static_cast<std::int64_t>(std::uint64_t{1} << (n - 1));
+  switch (mode) {
+    case round_mode::half_to_even: return mant == half ? val + (val & 1) : val + (mant > half);
+    case round_mode::half_away_from_zero: return val + (x >= 0 ? mant >= half : mant > half);
+    case round_mode::towards_zero: return val + (x < 0 && mant != 0);
+    case round_mode::down: return val;
+    case round_mode::up: return val + (mant != 0);
+    case round_mode::half_up: return val + (mant >= half);
+    case round_mode::half_down: return val + (mant > half);
+    case round_mode::half_to_odd:
+    case round_mode::half_towards_zero: return val;
+  }
+  return val;
+}
+
+// ---------------------------------------------------------------------------- saturation
+
+/// Clamps an integer to T's range (the `saturate(v, type)` of the interpreter on integers).
+template <class T>
+constexpr T saturate(std::int64_t v) {
+  static_assert(std::is_integral_v<T> && sizeof(T) <= 4, "saturate<T>: an integer type of at most 32 bits");
+  constexpr auto lo = static_cast<std::int64_t>(std::numeric_limits<T>::min());
+  constexpr auto hi = static_cast<std::int64_t>(std::numeric_limits<T>::max());
+  return static_cast<T>(v < lo ? lo : v > hi ? hi : v);
+}
+
+/// Clamps to a `bits`-wide integer's range: [-2^(bits-1), 2^(bits-1) - 1] or [0, 2^bits - 1].
+inline constexpr std::int64_t saturate_bits(std::int64_t v, int bits, bool is_signed) {
+  const std::int64_t lo = is_signed ? -(std::int64_t{1} << (bits - 1)) : 0;
+  const std::int64_t hi = is_signed ? (std::int64_t{1} << (bits - 1)) - 1 : (std::int64_t{1} << bits) - 1;
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+/// MathUtils to_int8 / to_uint8 / to_int4 / to_uint4 / to_int16 / to_uint16: round, then clamp.
+inline std::int8_t to_int8(double v, round_mode mode = round_mode::half_away_from_zero) {
+  return saturate<std::int8_t>(to_int(v, mode));
+}
+inline std::uint8_t to_uint8(double v, round_mode mode = round_mode::half_away_from_zero) {
+  return saturate<std::uint8_t>(to_int(v, mode));
+}
+inline std::int8_t to_int4(double v, round_mode mode = round_mode::half_away_from_zero) {
+  return static_cast<std::int8_t>(saturate_bits(to_int(v, mode), 4, true));
+}
+inline std::uint8_t to_uint4(double v, round_mode mode = round_mode::half_away_from_zero) {
+  return static_cast<std::uint8_t>(saturate_bits(to_int(v, mode), 4, false));
+}
+inline std::int16_t to_int16(double v, round_mode mode = round_mode::half_away_from_zero) {
+  return saturate<std::int16_t>(to_int(v, mode));
+}
+inline std::uint16_t to_uint16(double v, round_mode mode = round_mode::half_away_from_zero) {
+  return saturate<std::uint16_t>(to_int(v, mode));
+}
+
+// ------------------------------------------------------------- multiplier/shift derivation
+
+/// factor ~ multiplier * 2^-shift (QDM: multiplier * 2^-(31 + shift)).
+struct multiplier_shift {
+  std::int64_t multiplier = 0;
+  std::int64_t shift = 0;
+  friend bool operator==(const multiplier_shift&, const multiplier_shift&) = default;
+};
+
+namespace detail {
+/// The search shared by get_scale_and_shift (n in [-32, 30]) and its positive variant
+/// (n in [0, 30]): the first n whose float-narrowed error is strictly the smallest, among
+/// multipliers |m| < limit. TPU-MLIR's (int) of an out-of-range double is INT32_MIN on x86, and
+/// abs(INT32_MIN) stays negative, so such a candidate passes the limit test; its error is then
+/// larger than any in-range candidate's, but it wins when no in-range multiplier is below the
+/// limit (e.g. 176 with 8 bits and shifts >= 0), leaving TPU-MLIR with a multiplier of INT32_MIN.
+/// That result rests on undefined behaviour: it throws here.
+inline multiplier_shift scale_and_shift_search(float f, int bits, int n_first, int n_last, const char* name) {
+  if (!std::isfinite(f)) throw error(std::string(name) + ": the factor is not finite");
+  const std::int64_t limit = bits == 32 ? INT32_MAX : CHAR_MAX;
+  float best_error = FLT_MAX;
+  int best_n = n_first;
+  bool found = false, best_out_of_range = false;
+  for (int n = n_first; n <= n_last; ++n) {
+    const double p = std::round(static_cast<double>(f) * std::ldexp(1.0, n));
+    const bool out_of_range = !(p >= static_cast<double>(INT32_MIN) && p <= static_cast<double>(INT32_MAX));
+    const std::int64_t m = out_of_range ? INT32_MIN : static_cast<std::int64_t>(p);
+    const auto err = static_cast<float>(std::abs(static_cast<double>(m) / std::ldexp(1.0, n) - static_cast<double>(f)));
+    if (err < best_error && (m == INT32_MIN || (m < 0 ? -m : m) < limit)) {
+      best_error = err;
+      best_n = n;
+      found = true;
+      best_out_of_range = out_of_range;
+    }
+  }
+  if (!found || best_out_of_range)
+    throw error(std::string(name) + ": no multiplier below " + std::to_string(limit) + " represents the factor " + std::to_string(f) +
+                " at shifts " + std::to_string(n_first) + ".." + std::to_string(n_last) + " (TPU-MLIR's result is undefined there)");
+  return {static_cast<std::int64_t>(std::round(static_cast<double>(f) * std::ldexp(1.0, best_n))), best_n};
+}
+}  // namespace detail
+
+/// MathUtils get_scale_and_shift (spec §1.3a): BM1684X Conv/MatMul (bits 32: |m| < INT32_MAX),
+/// AvgPool/Mul/MulConst/LeakyRelu (bits 8: |m| < 127). The factor is a float parameter: callers'
+/// doubles are narrowed at the call, as in TPU-MLIR. The multiplier is not normalised: 2^-8 gives
+/// (1, 8), 1/9 with 8 bits gives (57, 9).
+inline multiplier_shift get_scale_and_shift(float factor, int bits) {
+  return detail::scale_and_shift_search(factor, bits, -32, 30, "get_scale_and_shift");
+}
+/// get_scale_and_shift_positive (§1.3b): shifts 0..30 only (Add/Sub, do_transfer).
+inline multiplier_shift get_scale_and_shift_positive(float factor, int bits) {
+  return detail::scale_and_shift_search(factor, bits, 0, 30, "get_scale_and_shift_positive");
+}
+
+/// TFLite's QuantizeMultiplier (§1.3c): d = multiplier * 2^(shift - 31), multiplier in
+/// [2^30, 2^31) for d > 0; (0, 0) for d = 0 or |d| < 2^-32; (2^31 - 1, 30) for huge d.
+inline multiplier_shift quantize_multiplier(double d) {
+  if (d == 0.0) return {0, 0};
+  if (!std::isfinite(d)) throw error("quantize_multiplier: the factor is not finite");
+  int exponent = 0;
+  const double q = std::frexp(d, &exponent);
+  std::int64_t fixed = static_cast<std::int64_t>(std::round(q * 2147483648.0));
+  std::int64_t shift = exponent;
+  if (fixed == (std::int64_t{1} << 31)) {
+    fixed /= 2;
+    ++shift;
+  }
+  if (shift < -31) return {0, 0};
+  if (shift > 30) return {(std::int64_t{1} << 31) - 1, 30};
+  return {fixed, shift};
+}
+
+/// getRShiftAndMultiplierFromQScale (§1.3d, CV18xx). qdm: q >= 1 becomes 0.999999, then
+/// QuantizeMultiplier with the shift negated (a positive right shift, the 31 implicit). Not
+/// qdm: (max, 0) when q > max; otherwise the first rshift in 0..62 with q * 2^(rshift+1) >= max,
+/// multiplier = q * 2^rshift truncated; (0, 0) when none is found.
+inline multiplier_shift rshift_and_multiplier_from_qscale(double q, bool qdm, std::int64_t max_multiplier = 127) {
+  if (qdm) {
+    if (q >= 1) q = 0.999999;
+    const multiplier_shift ms = quantize_multiplier(q);
+    return {ms.multiplier, -ms.shift};
+  }
+  if (q > static_cast<double>(max_multiplier)) return {max_multiplier, 0};
+  for (int rshift = 0; rshift < 63; ++rshift)
+    if (q * static_cast<double>(std::uint64_t{1} << (rshift + 1)) >= static_cast<double>(max_multiplier))
+      return {detail::saturating_int64(q * static_cast<double>(std::uint64_t{1} << rshift)), rshift};
+  return {0, 0};
+}
+
+/// getMultiplierI8FromQScaleAndRShift: (int8)(uint32)(q * 2^rshift), i.e. truncation, then the
+/// low byte as a signed value. A negative or >= 2^32 product is undefined in TPU-MLIR: it throws.
+inline std::int8_t multiplier_i8_from_qscale_and_rshift(double q, int rshift) {
+  if (rshift < 0 || rshift > 30) throw error("multiplier_i8_from_qscale_and_rshift: rshift " + std::to_string(rshift) + " is out of [0, 30]");
+  const double p = q * static_cast<double>(1 << rshift);
+  if (!(p >= 0.0 && p < 4294967296.0))
+    throw error("multiplier_i8_from_qscale_and_rshift: q * 2^rshift = " + std::to_string(p) + " is not a uint32 (negative coefficient?)");
+  return static_cast<std::int8_t>(static_cast<std::uint8_t>(static_cast<std::uint32_t>(p) & 0xffu));
+}
+
+/// BM1684 calRightShiftNum (Conv, FC): t = fmax * bottom / top doubled until >= 2^(bits-1) - 1;
+/// the doublings minus one (31 past 32 doublings, 0 when t <= 0, -1 when t is already there or
+/// not a number).
+inline int cal_right_shift_num(float fmax, double bottom, double top, int bits = 8) {
+  double t = 1.0 * static_cast<double>(fmax) * bottom / top;
+  if (t <= 0.0) return 0;
+  const double target = static_cast<double>((1 << (bits - 1)) - 1);
+  int m = 0;
+  while (t < target) {
+    t *= 2;
+    ++m;
+  }
+  return m > 32 ? 31 : m - 1;
+}
+
+/// BM1684 calRightShiftNumUseCblas (eltwise): floor(ln(127 / (|fmax| * bottom / top)) / ln 2),
+/// at most 31. A zero denominator (undefined in TPU-MLIR) throws.
+inline int cal_right_shift_num_use_cblas(float fmax, double bottom, double top, int bits = 8) {
+  const float magnitude = std::abs(fmax);
+  const double t = 1.0 * static_cast<double>((1 << (bits - 1)) - 1) / (static_cast<double>(magnitude) * bottom / top);
+  if (!(t > 0.0) || !std::isfinite(t)) throw error("cal_right_shift_num_use_cblas: |fmax| * bottom / top must be finite and > 0");
+  const double m = std::floor(std::log(t) / std::log(2.0));
+  return m > 31 ? 31 : static_cast<int>(m);
+}
+
+/// The multiplier/rshift BM1684 uses for an AvgPool window of k elements (k <= 225): TPU-MLIR
+/// hard-codes a table equal, entry for entry, to this rule: the largest e with
+/// m = floor(2^e / k + 1/2) <= 255, then m halved (and e decremented) while m is even.
+inline multiplier_shift avgpool_reciprocal_bm1684(std::int64_t k) {
+  if (k < 1 || k > 225) throw error("avgpool_reciprocal_bm1684: window of " + std::to_string(k) + " elements (table covers 1..225)");
+  // m(e) grows with e, so the last e that fits is the one before the first that does not
+  std::int64_t e = 0;
+  while ((((std::int64_t{1} << (e + 2)) + k) / (2 * k)) <= 255) ++e;
+  std::int64_t m = ((std::int64_t{1} << (e + 1)) + k) / (2 * k);
+  while (m % 2 == 0) {
+    m /= 2;
+    --e;
+  }
+  return {m, e};
+}
+
+// ------------------------------------------------------------------- applying a multiplier
+
+/// MathUtils MultiplyByQuantizedMultiplier (TFLite): x << shift for shift > 0 (in int32, wrapping
+/// as TPU-MLIR's int shift does), times m, rounded right by 31 with HalfUp whatever `mode` is,
+/// clamped to int32, then for shift < 0 a right shift by -shift rounded with `mode`.
+inline std::int32_t multiply_by_quantized_multiplier(std::int32_t x, std::int32_t m, int shift, round_mode mode) {
+  if (shift > 31) throw error("multiply_by_quantized_multiplier: a left shift by " + std::to_string(shift) + " bits");
+  std::int64_t value = shift > 0 ? static_cast<std::int32_t>(static_cast<std::uint32_t>(x) << shift) : x;
+  value = right_shift_round(value * m, 31, round_mode::half_up);
+  value = value > INT32_MAX ? INT32_MAX : value < INT32_MIN ? INT32_MIN : value;
+  if (shift < 0) value = right_shift_round(value, -shift, mode);
+  return static_cast<std::int32_t>(value);
+}
+
+/// MathUtils applyMultiplierAndRShift (spec §1.4). BM168x MultiplierShift: RightShiftRound(v*m,
+/// r) in int64; CV18xx MultiplierShift: to_int(f32(f32(v) * m) / 2^r) in single precision;
+/// OnlyShift: RightShiftRound(v, r); QDM/TFLite/TFLite_LShift: MultiplyByQuantizedMultiplier with
+/// v and m truncated to int32 and r negated on CV18xx (which stores a positive right shift).
+/// OnlyScale is unreachable in TPU-MLIR and throws here. TPU-MLIR's default `mode` is HalfUp.
+inline std::int64_t apply_multiplier_and_rshift(std::int64_t v, std::int64_t m, std::int64_t r, requant_mode qmode,
+                                                round_mode mode = round_mode::half_up, chip_family chip = chip_family::bm168x) {
+  switch (qmode) {
+    case requant_mode::multiplier_shift:
+      if (chip == chip_family::cv18xx) {
+        if (r < 0 || r > 31) throw error("apply_multiplier_and_rshift: CV18xx rshift " + std::to_string(r) + " is out of [0, 31]");
+        const float product = static_cast<float>(v) * static_cast<float>(m);
+        // (1 << 31) is INT_MIN in C++20: TPU-MLIR divides by -2^31 there, and so does this
+        const auto divisor = static_cast<float>(static_cast<std::int32_t>(std::uint32_t{1} << r));
+        return to_int(static_cast<double>(product / divisor), mode);
+      }
+      return right_shift_round(detail::wrapping_mul(v, m), static_cast<int>(r), mode);
+    case requant_mode::only_shift: return right_shift_round(v, static_cast<int>(r), mode);
+    case requant_mode::qdm:
+    case requant_mode::tflite:
+    case requant_mode::tflite_lshift:
+      if (chip == chip_family::cv18xx) r = -r;
+      return multiply_by_quantized_multiplier(static_cast<std::int32_t>(v), static_cast<std::int32_t>(m), static_cast<int>(r),
+                                              mode);
+    case requant_mode::only_scale: break;
+  }
+  throw error("apply_multiplier_and_rshift: quant_mode " + std::string(requant_mode_name(qmode)) + " has no integer form");
+}
+
+// ------------------------------------------------------------------------------ casts (§1.5)
+
+/// The expressed (float) type of a quantized tensor: f32 normally, f16/bf16 when its producer was
+/// lowered to f16/bf16 (spec §3.4).
+enum class float_type : std::uint8_t { f32, f16, bf16 };
+
+namespace detail {
+inline float round_to(float x, float_type t) {
+  switch (t) {
+    case float_type::f16: return static_cast<float>(float16(x));
+    case float_type::bf16: return static_cast<float>(bfloat16(x));
+    case float_type::f32: break;
+  }
+  return x;
+}
+}  // namespace detail
+
+/// The reciprocal a BM168x tpu.Cast multiplies by: 1/scale computed in double, narrowed to float
+/// (and rounded to f16/bf16 for such an expressed type). Compute it once per tensor.
+inline float cast_reciprocal(double scale, float_type expressed = float_type::f32) {
+  return detail::round_to(static_cast<float>(1.0 / scale), expressed);
+}
+
+/// BM168x tpu.Cast f32 -> int8/uint8 (an activation's quantize): q = saturate(round(f32(x *
+/// reciprocal)) + zp), std::round (half away from zero) on the float product, which is first
+/// rounded to f16/bf16 for such an expressed type. Infinite products saturate.
+template <class T>
+T quantize_bm168x(float x, float reciprocal, std::int64_t zero_point, float_type expressed = float_type::f32) {
+  const float product = detail::round_to(x * reciprocal, expressed);
+  return saturate<T>(detail::saturating_int64(static_cast<double>(std::round(product)) + static_cast<double>(zero_point)));
+}
+
+/// BM168x tpu.Cast int8/uint8 -> float (dequantize): f32(s) * (q - f32(zp)) in float.
+inline float dequantize_bm168x(std::int64_t q, double scale, std::int64_t zero_point) {
+  return static_cast<float>(scale) * (static_cast<float>(q) - static_cast<float>(zero_point));
+}
+
+namespace detail {
+inline std::uint32_t bits_of(float x) { return std::bit_cast<std::uint32_t>(x); }
+/// The CV18xx MAC's "max or inf" test on a float's bits, with its odd masks (TPU-MLIR's
+/// check_max_inf_value): inf/NaN of either sign, or all-ones in exponent bits 1..7 and mantissa.
+inline bool cv18xx_max_or_inf(float x) {
+  const std::uint32_t b = bits_of(x);
+  return (b & 0x7F800000u) == 0x7F800000u || (b & 0xFF800000u) == 0xFF800000u || (b & 0x7F7FFFFFu) == 0x7F7FFFFFu ||
+         (b & 0xFF7FFFFFu) == 0xFF7FFFFFu;
+}
+inline bool exponent_is_zero(float x) { return (bits_of(x) & 0x7F800000u) == 0; }
+}  // namespace detail
+
+/// CV18xx f32 -> bf16 (as a float holding a bf16 value). TPU form: round to nearest even by
+/// adding 0x7FFF + lsb, an infinite result becoming the largest finite value 0x7F7F (sign
+/// dropped, as the hardware does); CPU form (`tpu_rounding` false): truncation.
+inline float cv18xx_bf16(float x, bool tpu_rounding = true) {
+  std::uint32_t b = detail::bits_of(x);
+  std::uint16_t h;
+  if (tpu_rounding) {
+    b += 0x7FFFu + ((b >> 16) & 1u);
+    h = static_cast<std::uint16_t>(b >> 16);
+    if ((h & 0x7F80u) == 0x7F80u) h = 0x7F7F;
+  } else {
+    h = static_cast<std::uint16_t>(b >> 16);
+  }
+  return bfloat16::to_float(h);
+}
+
+/// CV18xx bf16 multiply (TPU-MLIR's bf16_mul, an emulation of the chip's MAC): denormal operands
+/// and products flush to 0, a "max or inf" operand or product gives FLT_MAX (of the sign TPU-MLIR
+/// picks: positive), then the TPU bf16 rounding of the product.
+inline float cv18xx_bf16_mul(float a, float b) {
+  const bool a_big = detail::cv18xx_max_or_inf(a), b_big = detail::cv18xx_max_or_inf(b);
+  if (!a_big && detail::exponent_is_zero(a)) a = 0.f;
+  if (!b_big && detail::exponent_is_zero(b)) b = 0.f;
+  float r;
+  if (a_big || b_big) {
+    // TPU-MLIR's MAC writes FLT_MAX for operands of different signs and -FLT_MAX otherwise; the
+    // final normalisation turns both into +FLT_MAX
+    r = FLT_MAX;
+  } else {
+    r = a * b;
+    if (detail::exponent_is_zero(r)) r = 0.f;
+    else if (detail::cv18xx_max_or_inf(r)) r = FLT_MAX;
+  }
+  if (detail::exponent_is_zero(r)) r = 0.f;
+  else if ((detail::bits_of(r) & 0x7F800000u) == 0x7F800000u || r == -FLT_MAX) r = FLT_MAX;
+  return cv18xx_bf16(r, true);
+}
+
+/// CV18xx tpu.Cast f32 -> int8 inside the graph: bf16_mul(BF16_cpu(x), BF16_tpu(f32(1/s))), then
+/// saturate with HalfToEven.
+template <class T = std::int8_t>
+T quantize_cv18xx(float x, double scale) {
+  const float v = cv18xx_bf16_mul(cv18xx_bf16(x, false), cv18xx_bf16(static_cast<float>(1.0 / scale), true));
+  return saturate<T>(to_int(static_cast<double>(v), round_mode::half_to_even));
+}
+
+/// CV18xx tpu.Cast int8 -> bf16: bf16_mul(BF16_cpu(q), BF16_tpu(f32(s))) on the TPU; in a CPU
+/// region (`on_tpu` false) q * f32(s) in float.
+inline float dequantize_cv18xx(std::int64_t q, double scale, bool on_tpu = true) {
+  const auto s = static_cast<float>(scale);
+  if (!on_tpu) return static_cast<float>(q) * s;
+  return cv18xx_bf16_mul(cv18xx_bf16(static_cast<float>(q), false), cv18xx_bf16(s, true));
+}
+
+/// The CV18xx `quant` GenericCpu op that quantizes a graph input: to_int8(f32(x * f32(1/s))),
+/// half away from zero.
+inline std::int8_t quantize_cv18xx_input(float x, double scale) {
+  const float product = x * static_cast<float>(1.0 / scale);
+  return to_int8(static_cast<double>(product), round_mode::half_away_from_zero);
+}
+
+}  // namespace mixq::quant
+
+namespace mixq::tpu {
+
+using top::infer_context;
+using top::kernel_context;
+using top::operand_desc;
+using top::prepare_context;
+namespace trait = top::trait;
+
+using rq_mode_attr = top::dialect_enum<"tpu", "rq_mode", "MultiplierShift", "TFLite_LShift", "TFLite", "OnlyShift", "QDM", "OnlyScale">;
+using round_mode_attr = top::dialect_enum<"tpu", "round_mode", "HalfAwayFromZero", "HalfUp", "HalfDown", "HalfToEven", "HalfToOdd",
+                                          "HalfTowardsZero", "TowardsZero", "Up", "Down">;
+using pool_mode_attr = top::dialect_enum<"tpu", "pool_mode", "Avg", "Max">;
+
+/// The quantization of a tensor as its type states it: a `!quant.uniform` integer tensor, or a
+/// float tensor (f32/f16/bf16, possibly `!quant.calibrated`).
+struct tensor_quant {
+  bool integer = false;
+  dtype storage = dtype::f32;
+  double scale = 1.0;
+  std::int64_t zero_point = 0;
+  quant::float_type expressed = quant::float_type::f32;
+  bool is_signed() const { return storage == dtype::i8 || storage == dtype::i16 || storage == dtype::i32; }
+};
+
+inline quant::float_type float_type_of(dtype d) {
+  if (d == dtype::f16) return quant::float_type::f16;
+  if (d == dtype::bf16) return quant::float_type::bf16;
+  return quant::float_type::f32;
+}
+
+inline tensor_quant quant_of(const tensor_type& t) {
+  tensor_quant q;
+  if (auto u = quant::parse_uniform(t.quant)) {
+    q.integer = true;
+    q.storage = u->storage;
+    q.scale = u->scale;
+    q.zero_point = u->zero_point;
+    q.expressed = float_type_of(u->expressed);
+    return q;
+  }
+  if (is_integer(t.elem)) {  // a plain integer tensor (weights: si8 filters, i32 biases)
+    q.integer = true;
+    q.storage = t.elem;
+    return q;
+  }
+  q.storage = t.elem;
+  q.expressed = float_type_of(t.elem);
+  return q;
+}
+
+inline tensor_quant operand_quant(const prepare_context& p, std::size_t i, const char* op) {
+  const tensor_type* t = p.operand_type(i);
+  if (!t) throw error(std::string(op) + ": operand " + std::to_string(i) + " has no type");
+  return quant_of(*t);
+}
+inline tensor_quant result_quant(const prepare_context& p, std::size_t i, const char* op) {
+  const tensor_type* t = p.result_type(i);
+  if (!t) throw error(std::string(op) + ": the result type is not known (the op needs its declared result type)");
+  return quant_of(*t);
+}
+
+/// The arithmetic family of the module's processor (`module.chip`); BM168x when unknown.
+inline quant::chip_family family_of(const attr_dict* module) {
+  if (!module) return quant::chip_family::bm168x;
+  const attribute* a = module->find("module.chip");
+  const std::string* chip = a ? a->get_if<std::string>() : nullptr;
+  if (chip && chip->size() >= 4 && chip->compare(0, 4, "cv18") == 0 && *chip != "cv184x" && *chip != "cv186x") return quant::chip_family::cv18xx;
+  return quant::chip_family::bm168x;
+}
+inline quant::chip_family family_of(const prepare_context& p) { return family_of(p.module); }
+
+/// The same view of a kernel call (for the ops' references, which run without prepare()).
+inline prepare_context prepare_view(const kernel_context& k, std::vector<const tensor*>& no_constants) {
+  no_constants.assign(k.input_types.size(), nullptr);
+  return prepare_context{k.input_types, no_constants, k.output_types, k.module};
+}
+
+/// The declared result type: TPU ops cannot infer the quantized type of their result.
+inline std::vector<tensor_type> declared_results(const infer_context& c, const char* op) {
+  std::vector<tensor_type> out;
+  for (std::size_t i = 0; i < c.num_results; ++i) {
+    const tensor_type* t = c.declared(i);
+    if (!t) throw error(std::string(op) + ": a TPU op's result type must be given (it carries the quantization)");
+    out.push_back(*t);
+  }
+  return out;
+}
+
+/// Element i of an integer tensor as int64.
+inline std::int64_t int_at(const tensor& t, std::int64_t i) {
+  switch (t.elem()) {
+    case dtype::i8: return t.data<std::int8_t>()[i];
+    case dtype::u8: return t.data<std::uint8_t>()[i];
+    case dtype::i16: return t.data<std::int16_t>()[i];
+    case dtype::u16: return t.data<std::uint16_t>()[i];
+    case dtype::i32: return t.data<std::int32_t>()[i];
+    case dtype::u32: return t.data<std::uint32_t>()[i];
+    case dtype::i64: return t.data<std::int64_t>()[i];
+    default: throw error("tpu: expected an integer tensor, got " + std::string(name(t.elem())));
+  }
+}
+
+/// Stores v, saturated to the tensor's integer type.
+inline void store_int(tensor& t, std::int64_t i, std::int64_t v) {
+  switch (t.elem()) {
+    case dtype::i8: t.data<std::int8_t>()[i] = quant::saturate<std::int8_t>(v); return;
+    case dtype::u8: t.data<std::uint8_t>()[i] = quant::saturate<std::uint8_t>(v); return;
+    case dtype::i16: t.data<std::int16_t>()[i] = quant::saturate<std::int16_t>(v); return;
+    case dtype::u16: t.data<std::uint16_t>()[i] = quant::saturate<std::uint16_t>(v); return;
+    case dtype::i32: t.data<std::int32_t>()[i] = quant::saturate<std::int32_t>(v); return;
+    default: throw error("tpu: cannot store into a " + std::string(name(t.elem())) + " tensor");
+  }
+}
+
+/// A float tensor as f32 (f16/bf16 converted; f32 shared).
+inline tensor as_f32(const tensor& t) { return t.elem() == dtype::f32 ? t : t.cast(dtype::f32); }
+
+/// The result of a float op in its declared float type: f32 kept, f16/bf16 rounded (nearest even).
+inline tensor to_declared(const tensor& f32, const tensor_type& declared) {
+  if (declared.elem == dtype::f32) return f32;
+  if (!is_floating(declared.elem)) throw error("tpu: a float op cannot produce " + std::string(name(declared.elem)));
+  return f32.cast(declared.elem);
+}
+
+}  // namespace mixq::tpu
+// #include "mixq/dialect/tpu/float_path.hpp"
+// A TPU op lowered to F32/F16/BF16 computes what its TOP op computes: inputs taken as f32, the
+// TOP kernel, the result rounded to the declared float type (nearest even), as TPU-MLIR's
+// interpreter does for float-lowered ops (lowering_spec §3.4). `float_twin<TopOp, Name>` is such
+// a TPU op with the TOP op's attributes; ops with an integer form (Conv2D, MatMul...) embed
+// `float_path<TopOp>` for their float lowering.
+#include <memory>
+#include <span>
+#include <vector>
+
+// #include "mixq/dialect/tpu/common.hpp" (already inlined above)
+// #include "mixq/dialect/top/registry.hpp" (already inlined above)
+
+namespace mixq::tpu {
+
+template <class TopOp>
+struct float_path {
+  std::shared_ptr<const void> top_prepared;  // TopOp::prepared, when the TOP op packs its weights
+  std::vector<tensor> f32_constants;         // f16/bf16 weights widened once
+
+  static float_path make(const prepare_context& p, const typename TopOp::attributes& a) {
+    float_path f;
+    std::vector<const tensor*> consts(p.constants.begin(), p.constants.end());
+    f.f32_constants.resize(consts.size());
+    std::vector<tensor_type> types(p.operands.size());
+    std::vector<const tensor_type*> type_ptrs(p.operands.size());
+    for (std::size_t i = 0; i < p.operands.size(); ++i) {
+      if (p.operands[i]) {
+        types[i] = *p.operands[i];
+        types[i].quant.clear();
+        if (is_floating(types[i].elem)) types[i].elem = dtype::f32;
+        type_ptrs[i] = &types[i];
+      }
+      if (consts[i] && is_floating(consts[i]->elem()) && consts[i]->elem() != dtype::f32) {
+        f.f32_constants[i] = consts[i]->cast(dtype::f32);
+        consts[i] = &f.f32_constants[i];
+      }
+    }
+    if constexpr (top::has_prepared_compute<TopOp>) {
+      prepare_context tp{type_ptrs, consts};
+      f.top_prepared = std::make_shared<typename TopOp::prepared>(TopOp::prepare(tp, a));
+    }
+    return f;
+  }
+
+  void run(kernel_context& k, const typename TopOp::attributes& a) const { execute(k, a, this); }
+
+  /// The TOP op's scalar reference on the widened inputs (no prepared state needed).
+  static void run_reference(kernel_context& k, const typename TopOp::attributes& a) { execute(k, a, nullptr); }
+
+ private:
+  static void execute(kernel_context& k, const typename TopOp::attributes& a, const float_path* self) {
+    std::vector<tensor> in(k.inputs.size());
+    std::vector<const tensor*> ptrs(k.inputs.size());
+    for (std::size_t i = 0; i < k.inputs.size(); ++i) {
+      if (!k.inputs[i]) continue;
+      const tensor& t = *k.inputs[i];
+      in[i] = is_floating(t.elem()) ? as_f32(t) : t;
+      ptrs[i] = &in[i];
+    }
+    std::vector<tensor_type> out_types(k.output_types.begin(), k.output_types.end());
+    for (auto& t : out_types) {
+      t.quant.clear();
+      if (is_floating(t.elem)) t.elem = dtype::f32;
+    }
+    std::vector<tensor> outs(out_types.size());
+    kernel_context tk{ptrs, outs, out_types, k.pool};
+    if (!self) {
+      TopOp::reference(tk, a);
+    } else if constexpr (top::has_prepared_compute<TopOp>) {
+      TopOp::compute(tk, a, *static_cast<const typename TopOp::prepared*>(self->top_prepared.get()));
+    } else if constexpr (top::has_compute<TopOp>) {
+      TopOp::compute(tk, a);
+    } else {
+      TopOp::reference(tk, a);
+    }
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      if (!outs[i].defined()) tk.out(i);
+      k.outputs[i] = is_floating(k.output_types[i].elem) ? to_declared(outs[i], k.output_types[i]) : outs[i];
+    }
+  }
+};
+
+/// A TPU op that is its TOP op run in float (name `Name`, TOP attributes and operands).
+template <class TopOp, top::fixed_string Name>
+struct float_twin {
+  static constexpr std::string_view mnemonic = Name;
+  static constexpr auto operands = TopOp::operands;
+  static constexpr int num_results = TopOp::num_results;
+  static constexpr std::uint32_t traits = TopOp::traits & ~trait::quantizable;
+  using attributes = typename TopOp::attributes;
+  using prepared = float_path<TopOp>;
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes& a) {
+    // The TOP op's shapes, the declared element types.
+    std::vector<tensor_type> t = TopOp::infer(c, a);
+    for (std::size_t i = 0; i < t.size(); ++i)
+      if (const tensor_type* d = c.declared(i)) t[i] = tensor_type{d->elem, t[i].shape, d->quant};
+    return t;
+  }
+  static void reference(kernel_context& k, const attributes& a) { float_path<TopOp>::run_reference(k, a); }
+  static prepared prepare(const prepare_context& p, const attributes& a) { return prepared::make(p, a); }
+  static void compute(kernel_context& k, const attributes& a, const prepared& p) { p.run(k, a); }
+};
+
+}  // namespace mixq::tpu
+// #include "mixq/dialect/tpu/support.hpp"
+// What the TPU op headers beyond Conv2D/Cast share: the module's asymmetric flag, typed loops
+// over 8-bit integer tensors (a 256-entry table replaces a per-element formula), numpy
+// broadcasting for the integer element-wise ops, and two wrappers that make a TPU op out of a
+// TOP op: `float_only` (an op the lowering keeps in float; TPU-MLIR's operand list may append
+// table/buffer operands the TOP kernel never reads) and `move_op` (data movement run on the
+// stored values in any dtype, int8 included, with the declared result type).
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/core/tensor.hpp" (already inlined above)
+// #include "mixq/dialect/top/registry.hpp" (already inlined above)
+// #include "mixq/dialect/top/shape_utils.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/common.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/float_path.hpp" (already inlined above)
+// #include "mixq/kernels/int8/config.hpp"
+// Which instruction set the int8 kernels (namespace mixq::int8) are compiled for. As with the
+// float kernels, the choice is the including translation unit's ISA, made by the preprocessor:
+//
+//   avx512_vnni  AVX-512 F/BW/VL + VNNI: vpdpbusd, 64 u8 x s8 products per instruction
+//   avx2         vpmaddwd on int16 (no int8 dot product before VNNI; see gemm.hpp for why not
+//                vpmaddubsw)
+//   sse2         pmaddwd on int16, 128-bit
+//   scalar       plain C++ (non-x86)
+//
+// MIXQ_INT8_MAX_ISA (0 scalar, 1 sse2, 2 avx2, 3 avx512_vnni), defined before the first include,
+// caps the choice below what the TU could use. Everything ISA-dependent lives in an inline
+// namespace named after the ISA (mixq::int8::avx2::...), so translation units built for
+// different ISAs link together without violating the one-definition rule: mixq's tests build
+// every path into one program this way.
+#include <cstdint>
+
+#define MIXQ_INT8_ISA_SCALAR 0
+#define MIXQ_INT8_ISA_SSE2 1
+#define MIXQ_INT8_ISA_AVX2 2
+#define MIXQ_INT8_ISA_AVX512_VNNI 3
+
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512F__)
+#define MIXQ_INT8_ISA_AVAILABLE MIXQ_INT8_ISA_AVX512_VNNI
+#elif defined(__AVX2__)
+#define MIXQ_INT8_ISA_AVAILABLE MIXQ_INT8_ISA_AVX2
+#elif defined(__SSE2__)
+#define MIXQ_INT8_ISA_AVAILABLE MIXQ_INT8_ISA_SSE2
+#else
+#define MIXQ_INT8_ISA_AVAILABLE MIXQ_INT8_ISA_SCALAR
+#endif
+
+#if defined(MIXQ_INT8_MAX_ISA) && MIXQ_INT8_MAX_ISA < MIXQ_INT8_ISA_AVAILABLE
+#define MIXQ_INT8_ISA MIXQ_INT8_MAX_ISA
+#else
+#define MIXQ_INT8_ISA MIXQ_INT8_ISA_AVAILABLE
+#endif
+
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI
+#define MIXQ_INT8_ISA_NAMESPACE avx512_vnni
+#elif MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX2
+#define MIXQ_INT8_ISA_NAMESPACE avx2
+#elif MIXQ_INT8_ISA == MIXQ_INT8_ISA_SSE2
+#define MIXQ_INT8_ISA_NAMESPACE sse2
+#else
+#define MIXQ_INT8_ISA_NAMESPACE scalar
+#endif
+
+#if MIXQ_INT8_ISA >= MIXQ_INT8_ISA_SSE2
+// GCC 12 reports -W(maybe-)uninitialized inside its own AVX-512 intrinsic headers (their
+// deliberately undefined vectors); the state that counts is the one where they are parsed.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
+namespace mixq::int8 {
+inline namespace MIXQ_INT8_ISA_NAMESPACE {
+
+using index_t = std::int64_t;
+
+/// The element type of an int8 operand: TPU-MLIR stores activations as si8 or ui8 (a non-negative
+/// calibrated range), weights as si8 (ui8 for an all-non-negative filter without bias).
+enum class elem : std::uint8_t { s8, u8 };
+
+/// The ISA this translation unit's int8 kernels use.
+enum class isa : std::uint8_t { scalar, sse2, avx2, avx512_vnni };
+inline constexpr isa compiled_isa = static_cast<isa>(MIXQ_INT8_ISA);
+
+inline constexpr const char* isa_name() {
+  switch (compiled_isa) {
+    case isa::avx512_vnni: return "avx512_vnni";
+    case isa::avx2: return "avx2";
+    case isa::sse2: return "sse2";
+    case isa::scalar: break;
+  }
+  return "scalar";
+}
+
+/// An operand element as the integer it stands for.
+inline constexpr std::int32_t value_of(std::uint8_t byte, elem type) {
+  return type == elem::s8 ? static_cast<std::int32_t>(static_cast<std::int8_t>(byte)) : static_cast<std::int32_t>(byte);
+}
+
+}  // namespace MIXQ_INT8_ISA_NAMESPACE
+}  // namespace mixq::int8
+// #include "mixq/quant/requant.hpp" (already inlined above)
+
+namespace mixq::tpu {
+
+/// A `!quant.uniform` tensor: integers that stand for (q - zp) * scale. Plain integer tensors
+/// (int32 indices, shape arithmetic) and float tensors are not.
+inline bool is_uniform(const tensor_type& t) { return quant::parse_uniform(t.quant).has_value(); }
+
+/// `module.asymmetric`: TPU-MLIR's interpreter chooses the asymmetric branch of Add, Sub, Mul,
+/// AvgPool and LeakyRelu by this global flag, not by the operand types (lowering_spec §2.3).
+inline bool asymmetric_of(const attr_dict* module) {
+  if (!module) return false;
+  const attribute* a = module->find("module.asymmetric");
+  if (!a) return false;
+  if (const bool* b = a->get_if<bool>()) return *b;
+  throw error("module.asymmetric must be a bool, it is a " + std::string(kind_name(*a)));
+}
+
+/// Result `i`'s declared type (a TPU op cannot run without it: it carries the quantization).
+inline const tensor_type& declared_result(const prepare_context& p, const char* op, std::size_t i = 0) {
+  const tensor_type* t = p.result_type(i);
+  if (!t) throw error(std::string(op) + ": the result type is not known (the op needs its declared result type)");
+  return *t;
+}
+
+/// How a lowered op computes, decided from its declared types.
+enum class arithmetic { floating, quantized, plain_integer };
+
+namespace detail {
+
+/// Operand `i`'s declared type, or nullptr for an absent/none operand.
+inline const tensor_type* present(std::span<const tensor_type* const> types, std::size_t i) {
+  if (i >= types.size() || !types[i] || types[i]->is_none) return nullptr;
+  return types[i];
+}
+
+/// Float result: every operand must be a float (the lowering casts int8 inputs of float ops).
+/// Quantized result: every operand must be an integer. A plain integer result with integer
+/// operands is integer arithmetic (TPU-MLIR lowers int32 index math that way).
+inline arithmetic arithmetic_of(const char* op, std::span<const tensor_type* const> operands, const tensor_type& result) {
+  const bool float_result = is_floating(result.elem);
+  for (std::size_t i = 0; i < operands.size(); ++i) {
+    const tensor_type* t = present(operands, i);
+    if (!t) continue;
+    if (float_result && !is_floating(t->elem))
+      throw error(std::string(op) + ": a float result needs float operands, operand " + std::to_string(i) + " holds " +
+                  std::string(name(t->elem)) + " (the lowering inserts a tpu.Cast there)");
+    if (!float_result && is_floating(t->elem))
+      throw error(std::string(op) + ": an integer result needs integer operands, operand " + std::to_string(i) + " holds " +
+                  std::string(name(t->elem)));
+  }
+  if (float_result) return arithmetic::floating;
+  return is_uniform(result) ? arithmetic::quantized : arithmetic::plain_integer;
+}
+
+/// Calls f(T{}) with the C++ type of an integer dtype.
+template <class F>
+void visit_integer(dtype d, const char* op, F&& f) {
+  switch (d) {
+    case dtype::i8: f(std::int8_t{}); return;
+    case dtype::u8: f(std::uint8_t{}); return;
+    case dtype::i16: f(std::int16_t{}); return;
+    case dtype::u16: f(std::uint16_t{}); return;
+    case dtype::i32: f(std::int32_t{}); return;
+    default: throw error(std::string(op) + ": expected an integer tensor, got " + std::string(name(d)));
+  }
+}
+
+/// Calls f(T{}) for int8/uint8 and returns true; false for any other dtype.
+template <class F>
+bool visit_byte(dtype d, F&& f) {
+  if (d == dtype::i8) return f(std::int8_t{}), true;
+  if (d == dtype::u8) return f(std::uint8_t{}), true;
+  return false;
+}
+
+/// Every value a byte of type T can hold, mapped by `fn` and saturated to Y, indexed by the
+/// byte itself (so a signed -1 sits at 255, where TPU-MLIR's tables put it too).
+template <class T, class Y, class Fn>
+std::array<Y, 256> byte_table(const Fn& fn) {
+  std::array<Y, 256> table{};
+  for (int v = std::numeric_limits<T>::min(); v <= std::numeric_limits<T>::max(); ++v)
+    table[static_cast<std::uint8_t>(v)] = quant::saturate<Y>(fn(static_cast<std::int64_t>(v)));
+  return table;
+}
+
+inline constexpr std::int64_t elementwise_grain = 16384;
+
+/// Value i of a per-input attribute array (one value for all inputs, or one each), or
+/// `otherwise` when the attribute is absent.
+inline std::int64_t pick_value(const std::optional<std::vector<std::int64_t>>& v, std::size_t i, std::int64_t otherwise) {
+  if (!v || v->empty()) return otherwise;
+  return (*v)[v->size() == 1 ? 0 : i];
+}
+
+/// The int8 kernels' name for an 8-bit operand type.
+inline int8::elem byte_elem(dtype d, const char* op, const char* what) {
+  if (d == dtype::i8) return int8::elem::s8;
+  if (d == dtype::u8) return int8::elem::u8;
+  throw error(std::string(op) + ": " + what + " must be int8 or uint8, not " + std::string(name(d)));
+}
+
+/// An int32 (or int16, BM1684's biases) constant as int32 values.
+inline std::vector<std::int32_t> int32_values(const tensor& t, const char* op, const char* what) {
+  if (t.elem() != dtype::i32 && t.elem() != dtype::i16)
+    throw error(std::string(op) + ": " + what + " must be int32 (int16 on BM1684), not " + std::string(name(t.elem())));
+  std::vector<std::int32_t> v(static_cast<std::size_t>(t.numel()));
+  for (std::int64_t i = 0; i < t.numel(); ++i) v[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(int_at(t, i));
+  return v;
+}
+
+/// Integer attribute values that must fit int32 (multipliers, shifts).
+inline std::vector<std::int32_t> int32_values(const std::vector<std::int64_t>& v, const char* op, const char* what) {
+  std::vector<std::int32_t> out;
+  for (std::int64_t x : v) {
+    if (x < std::numeric_limits<std::int32_t>::min() || x > std::numeric_limits<std::int32_t>::max())
+      throw error(std::string(op) + ": " + what + " " + std::to_string(x) + " does not fit 32 bits");
+    out.push_back(static_cast<std::int32_t>(x));
+  }
+  return out;
+}
+
+}  // namespace detail
+
+/// y[i] = saturate(fn(x[i])) for integer tensors: an 8-bit input goes through a 256-entry table
+/// built from `fn`, split over the pool; other integer types call `fn` per element.
+template <class Fn>
+void map_integers(thread_pool& pool, const tensor& x, tensor& y, const Fn& fn, const char* op) {
+  const std::int64_t n = x.numel();
+  detail::visit_integer(y.elem(), op, [&](auto yt) {
+    using Y = decltype(yt);
+    Y* yp = reinterpret_cast<Y*>(y.raw());
+    const bool done = detail::visit_byte(x.elem(), [&](auto xt) {
+      using X = decltype(xt);
+      const auto table = detail::byte_table<X, Y>(fn);
+      const auto* xp = reinterpret_cast<const std::uint8_t*>(x.raw());
+      pool.parallel_for(n, detail::elementwise_grain, [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t i = b; i < e; ++i) yp[i] = table[xp[i]];
+      });
+    });
+    if (done) return;
+    detail::visit_integer(x.elem(), op, [&](auto xt) {
+      using X = decltype(xt);
+      const X* xp = reinterpret_cast<const X*>(x.raw());
+      pool.parallel_for(n, detail::elementwise_grain, [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t i = b; i < e; ++i) yp[i] = quant::saturate<Y>(fn(static_cast<std::int64_t>(xp[i])));
+      });
+    });
+  });
+}
+
+/// The same, one element at a time (the scalar reference).
+template <class Fn>
+void map_integers_reference(const tensor& x, tensor& y, const Fn& fn) {
+  for (std::int64_t i = 0; i < x.numel(); ++i) store_int(y, i, fn(int_at(x, i)));
+}
+
+/// Numpy broadcasting of several inputs to one output, split into rows of the output's last
+/// axis: row(out_offset, input_offsets, input_steps, length) with a step of 0 or 1 per input.
+struct broadcast_rows {
+  shape_t out;
+  std::vector<shape_t> strides;  // per input, its strides over the output's axes (0 where broadcast)
+
+  broadcast_rows(shape_t out_shape, const std::vector<shape_t>& inputs) : out(std::move(out_shape)) {
+    for (const shape_t& s : inputs) strides.push_back(top::broadcast_strides(s, out));
+  }
+  std::int64_t row_length() const { return out.empty() ? 1 : out.back(); }
+  std::int64_t rows() const {
+    const std::int64_t len = row_length();
+    return len == 0 ? 0 : numel(out) / len;
+  }
+  /// Offsets of row `row`'s first element in every input.
+  void offsets(std::int64_t row, std::vector<std::int64_t>& off) const {
+    off.assign(strides.size(), 0);
+    for (std::size_t d = out.size() - (out.empty() ? 0 : 1); d-- > 0;) {
+      const std::int64_t i = row % out[d];
+      row /= out[d];
+      for (std::size_t k = 0; k < strides.size(); ++k) off[k] += i * strides[k][d];
+    }
+  }
+  std::int64_t step(std::size_t input) const { return out.empty() ? 0 : strides[input].back(); }
+
+  template <class Row>
+  void run(thread_pool& pool, const Row& row) const {
+    const std::int64_t n = rows(), len = row_length();
+    pool.parallel_for(n, std::max<std::int64_t>(1, detail::elementwise_grain / std::max<std::int64_t>(len, 1)),
+                      [&](std::int64_t b, std::int64_t e) {
+                        std::vector<std::int64_t> off;
+                        for (std::int64_t r = b; r < e; ++r) {
+                          offsets(r, off);
+                          row(r * len, off, len);
+                        }
+                      });
+  }
+};
+
+/// Flat offset of output element `i` in a broadcast input (the reference's way: every index
+/// unravelled on its own).
+inline std::int64_t broadcast_offset(std::int64_t i, const shape_t& out, const shape_t& in_strides) {
+  std::int64_t off = 0;
+  for (std::size_t d = out.size(); d-- > 0;) {
+    off += (i % out[d]) * in_strides[d];
+    i /= out[d];
+  }
+  return off;
+}
+
+namespace detail {
+
+template <std::size_t A, std::size_t B>
+constexpr std::array<operand_desc, A + B> join_operands(const std::array<operand_desc, A>& a, const std::array<operand_desc, B>& b) {
+  std::array<operand_desc, A + B> r{};
+  for (std::size_t i = 0; i < A; ++i) r[i] = a[i];
+  for (std::size_t i = 0; i < B; ++i) r[A + i] = b[i];
+  return r;
+}
+
+template <class Span>
+Span prefix(Span s, std::size_t n) {
+  return s.subspan(0, std::min(n, s.size()));
+}
+
+/// The first n operands of a call, for a TOP kernel that knows fewer operands than TPU-MLIR's op.
+inline kernel_context trimmed(kernel_context& k, std::size_t n) {
+  return kernel_context{prefix(k.inputs, n), k.outputs, k.output_types, k.pool, prefix(k.input_types, n), k.module};
+}
+inline prepare_context trimmed(const prepare_context& p, std::size_t n) {
+  return prepare_context{prefix(p.operands, n), prefix(p.constants, n), p.results, p.module};
+}
+inline infer_context trimmed(const infer_context& c, std::size_t n) {
+  return infer_context{prefix(c.operands, n), prefix(c.constants, n), c.num_results, c.declared_results};
+}
+
+template <class TopOp>
+constexpr bool top_is_variadic() {
+  for (const auto& o : TopOp::operands)
+    if (o.kind == top::operand_kind::variadic) return true;
+  return false;
+}
+
+}  // namespace detail
+
+/// No operands beyond the TOP op's.
+struct no_extra_operands {
+  static constexpr std::array<operand_desc, 0> operands{};
+};
+
+/// A TPU op the lowering only emits in float (F32/F16/BF16): the TOP op's attributes and
+/// kernel through float_path, TPU-MLIR's operand list (the TOP op's, then `Extra`'s, which the
+/// kernel never reads). Quantized operands are rejected: mixq has no integer form for it.
+template <class TopOp, top::fixed_string Name, class Extra = no_extra_operands>
+struct float_only {
+  static_assert(!detail::top_is_variadic<TopOp>() || Extra::operands.size() == 0,
+                "mixq: extra operands cannot follow a variadic TOP operand list");
+  static constexpr std::string_view mnemonic = Name;
+  static constexpr auto operands = detail::join_operands(TopOp::operands, Extra::operands);
+  static constexpr int num_results = TopOp::num_results;
+  static constexpr std::uint32_t traits = TopOp::traits & ~trait::quantizable;
+  static constexpr std::size_t top_operands = detail::top_is_variadic<TopOp>() ? std::size_t(-1) : TopOp::operands.size();
+  using attributes = typename TopOp::attributes;
+  using prepared = float_path<TopOp>;
+
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes& a) {
+    std::vector<tensor_type> t = TopOp::infer(detail::trimmed(c, top_operands), a);
+    for (std::size_t i = 0; i < t.size(); ++i)
+      if (const tensor_type* d = c.declared(i)) t[i] = tensor_type{d->elem, t[i].shape, d->quant};
+    return t;
+  }
+  static void check_types(std::span<const tensor_type* const> operand_types, std::span<const tensor_type> results) {
+    for (std::size_t i = 0; i < operand_types.size(); ++i)
+      if (const tensor_type* t = detail::present(operand_types, i); t && is_uniform(*t))
+        throw error(std::string(mnemonic) + ": operand " + std::to_string(i) +
+                    " is quantized, but mixq runs this op only in float (lower it to F32, F16 or BF16)");
+    for (const tensor_type& r : results)
+      if (is_uniform(r))
+        throw error(std::string(mnemonic) + ": a quantized result is not supported; mixq runs this op only in float");
+  }
+  static prepared prepare(const prepare_context& p, const attributes& a) {
+    check_types(p.operands, p.results);
+    return prepared::make(detail::trimmed(p, top_operands), a);
+  }
+  static void reference(kernel_context& k, const attributes& a) {
+    check_types(k.input_types, k.output_types);
+    kernel_context t = detail::trimmed(k, top_operands);
+    prepared::run_reference(t, a);
+  }
+  static void compute(kernel_context& k, const attributes& a, const prepared& p) {
+    kernel_context t = detail::trimmed(k, top_operands);
+    p.run(t, a);
+  }
+};
+
+/// A TPU data-movement op: TPU-MLIR's operand list `Operands` (the TOP op's first operands,
+/// then buffers the kernel never reads), the TOP op's attributes, and its kernel run on the
+/// stored values, so int8 moves as int8 and f16 as f16. The result type is the declared one;
+/// moving data never changes the element type.
+template <class TopOp, top::fixed_string Name, class Operands>
+struct move_op {
+  static constexpr std::string_view mnemonic = Name;
+  static constexpr auto operands = Operands::operands;
+  static constexpr int num_results = TopOp::num_results;
+  static constexpr std::uint32_t traits = TopOp::traits & ~trait::quantizable;
+  static constexpr std::size_t top_operands = detail::top_is_variadic<TopOp>() ? std::size_t(-1) : TopOp::operands.size();
+  using attributes = typename TopOp::attributes;
+
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes& a) {
+    const std::vector<tensor_type> shapes = TopOp::infer(detail::trimmed(c, top_operands), a);
+    std::vector<tensor_type> declared = declared_results(c, std::string(mnemonic).c_str());
+    for (std::size_t i = 0; i < declared.size() && i < shapes.size(); ++i) {
+      if (declared[i].shape != shapes[i].shape)
+        throw error(std::string(mnemonic) + ": declared result " + to_string(declared[i].shape) + " but the operands give " +
+                    to_string(shapes[i].shape));
+      if (declared[i].elem != c.operand(0).elem)
+        throw error(std::string(mnemonic) + ": moves " + std::string(name(c.operand(0).elem)) + " values but declares a " +
+                    std::string(name(declared[i].elem)) + " result (data movement keeps the element type)");
+    }
+    return declared;
+  }
+  static void reference(kernel_context& k, const attributes& a) {
+    kernel_context t = detail::trimmed(k, top_operands);
+    TopOp::reference(t, a);
+  }
+  static void compute(kernel_context& k, const attributes& a) {
+    kernel_context t = detail::trimmed(k, top_operands);
+    if constexpr (top::has_compute<TopOp>) TopOp::compute(t, a);
+    else TopOp::reference(t, a);
+  }
+};
+
+}  // namespace mixq::tpu
+
+namespace mixq::tpu {
+
+/// `tpu.Relu`: integer q = saturate(min(max(x, 0), relu_limit)) (the limit only when > 0;
+/// relu_process sets it to -1 on quantized ops); float form top.Relu.
+struct relu_op {
+  static constexpr std::string_view mnemonic = "tpu.Relu";
+  static constexpr std::array operands{top::input("input")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::elementwise | trait::activation | trait::integer_ok;
+  struct attributes {
+    double relu_limit = -1.0;
+  };
+  static top::relu_op::attributes top_attributes(const attributes& a) { return {a.relu_limit}; }
+  struct formula {
+    double limit;
+    std::int64_t operator()(std::int64_t x) const {
+      std::int64_t v = std::max<std::int64_t>(x, 0);
+      return limit > 0 && static_cast<double>(v) > limit ? static_cast<std::int64_t>(limit) : v;
+    }
+  };
+  struct prepared {
+    std::shared_ptr<const float_path<top::relu_op>> floating;
+  };
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes&) {
+    auto t = declared_results(c, "tpu.Relu");
+    if (t[0].shape != c.operand(0).shape) throw error("tpu.Relu: declared result " + to_string(t[0].shape) + " but the input is " + to_string(c.operand(0).shape));
+    return t;
+  }
+  static prepared prepare(const prepare_context& p, const attributes& a) {
+    prepared s;
+    if (detail::arithmetic_of("tpu.Relu", p.operands, declared_result(p, "tpu.Relu")) == arithmetic::floating)
+      s.floating = std::make_shared<float_path<top::relu_op>>(float_path<top::relu_op>::make(p, top_attributes(a)));
+    return s;
+  }
+  static void reference(kernel_context& k, const attributes& a) {
+    if (is_floating(k.out_type(0).elem)) return float_path<top::relu_op>::run_reference(k, top_attributes(a));
+    map_integers_reference(k.in(0), k.out(0), formula{a.relu_limit});
+  }
+  static void compute(kernel_context& k, const attributes& a, const prepared& s) {
+    if (s.floating) return s.floating->run(k, top_attributes(a));
+    map_integers(k.threads(), k.in(0), k.out(0), formula{a.relu_limit}, "tpu.Relu");
+  }
+};
+
+/// `tpu.LeakyRelu`: attributes alpha (float form), multiplier/rshift (and CV18xx's
+/// multiplier_neg/rshift_neg), round_mode.
+///   BM168x: x >= 0 ? x : apply_multiplier_and_rshift(x, multiplier, rshift) (HalfUp);
+///   CV18xx: x >= 0 ? (multiplier ? apply(x, multiplier, rshift) : x) : apply(x, multiplier_neg,
+///           rshift_neg), in CV18xx's single-precision arithmetic;
+///   module.asymmetric: round((x - zp_in) * s_in / s_out * (x < zp_in ? alpha : 1)) + zp_out.
+/// Float form top.LeakyRelu.
+struct leaky_relu_op {
+  static constexpr std::string_view mnemonic = "tpu.LeakyRelu";
+  static constexpr std::array operands{top::input("input")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::elementwise | trait::activation | trait::integer_ok;
+  struct attributes {
+    std::optional<double> alpha;
+    std::optional<top::si32> multiplier;
+    std::optional<top::si32> multiplier_neg;
+    std::optional<top::si32> rshift;
+    std::optional<top::si32> rshift_neg;
+    round_mode_attr round_mode;  // HalfAwayFromZero (the interpreter does not read it)
+  };
+  static top::leaky_relu_op::attributes top_attributes(const attributes& a) {
+    if (!a.alpha) throw error("tpu.LeakyRelu: the float form needs the alpha attribute");
+    top::leaky_relu_op::attributes t;
+    t.alpha = *a.alpha;
+    return t;
+  }
+  struct formula {
+    enum class kind : std::uint8_t { bm168x, cv18xx, asymmetric } how = kind::bm168x;
+    std::int64_t m = 0, r = 0, m_neg = 0, r_neg = 0;
+    std::int64_t zp_in = 0, zp_out = 0;
+    double positive = 1.0, negative = 1.0;  // asymmetric: s_in / s_out and alpha * s_in / s_out
+    std::int64_t operator()(std::int64_t x) const {
+      constexpr auto ms = quant::requant_mode::multiplier_shift;
+      constexpr auto up = quant::round_mode::half_up;
+      switch (how) {
+        case kind::bm168x: return x >= 0 ? x : quant::apply_multiplier_and_rshift(x, m, r, ms, up, quant::chip_family::bm168x);
+        case kind::cv18xx:
+          if (x >= 0) return m != 0 ? quant::apply_multiplier_and_rshift(x, m, r, ms, up, quant::chip_family::cv18xx) : x;
+          return quant::apply_multiplier_and_rshift(x, m_neg, r_neg, ms, up, quant::chip_family::cv18xx);
+        case kind::asymmetric: {
+          const double v = static_cast<double>(x - zp_in) * (x >= zp_in ? positive : negative);
+          return quant::to_int(v, quant::round_mode::half_away_from_zero) + zp_out;
+        }
+      }
+      return x;
+    }
+  };
+  struct prepared {
+    bool integer = false;
+    formula f;
+    std::shared_ptr<const float_path<top::leaky_relu_op>> floating;
+  };
+  static formula formula_of(const prepare_context& p, const attributes& a) {
+    const tensor_quant in = operand_quant(p, 0, "tpu.LeakyRelu"), out = result_quant(p, 0, "tpu.LeakyRelu");
+    formula f;
+    if (asymmetric_of(p.module)) {
+      if (!a.alpha) throw error("tpu.LeakyRelu: the asymmetric integer form needs the alpha attribute");
+      f.how = formula::kind::asymmetric;
+      f.zp_in = in.zero_point;
+      f.zp_out = out.zero_point;
+      f.positive = in.scale / out.scale;
+      f.negative = *a.alpha * in.scale / out.scale;
+      return f;
+    }
+    if (!a.multiplier || !a.rshift) throw error("tpu.LeakyRelu: the integer form needs the multiplier and rshift attributes");
+    f.m = a.multiplier->value;
+    f.r = a.rshift->value;
+    if (family_of(p) == quant::chip_family::cv18xx) {
+      if (!a.multiplier_neg || !a.rshift_neg) throw error("tpu.LeakyRelu: CV18xx needs multiplier_neg and rshift_neg");
+      f.how = formula::kind::cv18xx;
+      f.m_neg = a.multiplier_neg->value;
+      f.r_neg = a.rshift_neg->value;
+    }
+    return f;
+  }
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes&) {
+    auto t = declared_results(c, "tpu.LeakyRelu");
+    if (t[0].shape != c.operand(0).shape)
+      throw error("tpu.LeakyRelu: declared result " + to_string(t[0].shape) + " but the input is " + to_string(c.operand(0).shape));
+    return t;
+  }
+  static prepared prepare(const prepare_context& p, const attributes& a) {
+    prepared s;
+    const arithmetic how = detail::arithmetic_of("tpu.LeakyRelu", p.operands, declared_result(p, "tpu.LeakyRelu"));
+    if (how == arithmetic::floating) {
+      s.floating = std::make_shared<float_path<top::leaky_relu_op>>(float_path<top::leaky_relu_op>::make(p, top_attributes(a)));
+    } else {
+      s.integer = true;
+      s.f = formula_of(p, a);
+    }
+    return s;
+  }
+  static void reference(kernel_context& k, const attributes& a) {
+    if (is_floating(k.out_type(0).elem)) return float_path<top::leaky_relu_op>::run_reference(k, top_attributes(a));
+    std::vector<const tensor*> none;
+    map_integers_reference(k.in(0), k.out(0), formula_of(prepare_view(k, none), a));
+  }
+  static void compute(kernel_context& k, const attributes& a, const prepared& s) {
+    if (s.floating) return s.floating->run(k, top_attributes(a));
+    map_integers(k.threads(), k.in(0), k.out(0), s.f, "tpu.LeakyRelu");
+  }
+};
+
+/// TPU-MLIR's ActiveMode names (TpuOps.td), in its order.
+using active_mode_attr =
+    top::dialect_enum<"tpu", "active_mode", "TANH", "SIGMOID", "RELU", "EXP", "ELU", "SQRT", "SQUARE", "RSQRT", "ABSVAL", "LN", "ROUND", "CEIL",
+                      "FLOOR", "SIN", "COS", "IS_FINITE", "MISH", "SWISH", "HSWISH", "SILU", "ARCSIN", "ARCCOS", "ARCSINH", "ARCCOSH", "ARCTANH", "SINH",
+                      "COSH", "TAN", "SIGN", "GELU", "ERF", "HSIGMOID", "LOG_SIGMOID", "SOFT_PLUS", "SOFT_SIGN", "LOG2", "TGELU", "QGELU">;
+
+namespace detail {
+
+/// One activation of tpu.Active, in double as TPU-MLIR's getActivateFunc (ActiveUtils.cpp).
+struct active_function {
+  enum class mode : std::uint8_t {
+    tanh, sigmoid, relu, exp, elu, sqrt, square, rsqrt, absval, ln, round, ceil, floor, sin, cos, is_finite, mish, swish, hswish, silu,
+    arcsin, arccos, arcsinh, arccosh, arctanh, sinh, cosh, tan, sign, gelu, erf, hsigmoid, log_sigmoid, soft_plus, soft_sign, log2, tgelu, qgelu
+  };
+  mode m = mode::tanh;
+  double alpha = 0, beta = 0;  // ELU: alpha; SWISH: beta; HSIGMOID: alpha * x + beta
+
+  static double sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
+  /// Mish is evaluated in float, as TPU-MLIR's my_mish_activate.
+  static float mish(float x) {
+    const float softplus = std::log(std::exp(x) + 1);
+    return x * (2 / (1 + std::exp(-2 * softplus)) - 1);
+  }
+  double operator()(double x) const {
+    switch (m) {
+      case mode::tanh: return std::tanh(x);
+      case mode::sigmoid: return sigmoid(x);
+      case mode::relu: return x > 0 ? x : 0.0;
+      case mode::exp: return std::exp(x);
+      case mode::elu: return x > 0 ? x : alpha * (std::exp(x) - 1);
+      case mode::sqrt: return std::sqrt(x);
+      case mode::square: return x * x;
+      case mode::rsqrt: return 1.f / std::sqrt(x);
+      case mode::absval: return std::abs(x);
+      case mode::ln: return std::log(x);
+      case mode::round: return std::round(x);
+      case mode::ceil: return std::ceil(x);
+      case mode::floor: return std::floor(x);
+      case mode::sin: return std::sin(x);
+      case mode::cos: return std::cos(x);
+      case mode::is_finite: return std::isfinite(x) ? 1.0 : 0.0;
+      case mode::mish: return mish(static_cast<float>(x));
+      case mode::swish: return x / (1 + std::exp(-x * beta));
+      case mode::hswish: return x * std::max(0.0, std::min(1.0, (x + 3.0) / 6.0));
+      case mode::silu: return x / (1 + std::exp(-x));
+      case mode::arcsin: return std::asin(x);
+      case mode::arccos: return std::acos(x);
+      case mode::arcsinh: return std::asinh(x);
+      case mode::arccosh: return std::acosh(x);
+      case mode::arctanh: return std::atanh(x);
+      case mode::sinh: return std::sinh(x);
+      case mode::cosh: return std::cosh(x);
+      case mode::tan: return std::tan(x);
+      case mode::sign: return x < 0 ? -1.0 : x > 0 ? 1.0 : 0.0;
+      case mode::gelu: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+      case mode::erf: return std::erf(x);
+      case mode::hsigmoid: return std::max(0.0, std::min(1.0, alpha * x + beta));
+      case mode::log_sigmoid: return std::log(sigmoid(x));
+      case mode::soft_plus: return x > 20 ? x : std::log(std::exp(x) + 1);
+      case mode::soft_sign: return x / (1 + std::abs(x));
+      case mode::log2: return std::log2(x);
+      case mode::tgelu: return 0.5 * x * (1.0 + std::tanh(x * 0.7978845608 * (1.0 + 0.044715 * x * x)));
+      case mode::qgelu: return x * sigmoid(1.702 * x);
+    }
+    return x;
+  }
+};
+
+}  // namespace detail
+
+/// `tpu.Active`: operands (input); attributes mode, coeffs (ELU [alpha], SWISH [beta],
+/// HSIGMOID [beta, alpha]). Float only.
+struct active_op {
+  static constexpr std::string_view mnemonic = "tpu.Active";
+  static constexpr std::array operands{top::input("input")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::elementwise | trait::activation;
+  struct attributes {
+    top::required<active_mode_attr> mode;
+    std::optional<std::vector<double>> coeffs;
+  };
+  using prepared = detail::active_function;
+
+  static detail::active_function function_of(const attributes& a) {
+    detail::active_function f;
+    const auto& names = active_mode_attr::options;
+    const auto it = std::find(names.begin(), names.end(), std::string_view(a.mode->value));
+    f.m = static_cast<detail::active_function::mode>(it - names.begin());
+    const auto coeff = [&](std::size_t i) { return a.coeffs && i < a.coeffs->size() ? (*a.coeffs)[i] : 0.0; };
+    using m = detail::active_function::mode;
+    if (f.m == m::elu) f.alpha = coeff(0);
+    if (f.m == m::swish) f.beta = coeff(0);
+    if (f.m == m::hsigmoid) f.beta = coeff(0), f.alpha = coeff(1);
+    return f;
+  }
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes&) {
+    auto t = declared_results(c, "tpu.Active");
+    if (t[0].shape != c.operand(0).shape) throw error("tpu.Active: declared result " + to_string(t[0].shape) + " but the input is " + to_string(c.operand(0).shape));
+    return t;
+  }
+  static void check(std::span<const tensor_type* const> operands, const tensor_type& result) {
+    if (detail::arithmetic_of("tpu.Active", operands, result) != arithmetic::floating)
+      throw error("tpu.Active: float only (its integer form is a tpu.Lut table)");
+  }
+  static prepared prepare(const prepare_context& p, const attributes& a) {
+    check(p.operands, declared_result(p, "tpu.Active"));
+    return function_of(a);
+  }
+  static void run(kernel_context& k, const detail::active_function& f, bool parallel) {
+    const tensor x = as_f32(k.in(0));
+    tensor y = tensor::empty(dtype::f32, x.shape());
+    const float* xp = x.data<float>();
+    float* yp = y.data<float>();
+    const auto body = [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t i = b; i < e; ++i) yp[i] = static_cast<float>(f(static_cast<double>(xp[i])));
+    };
+    if (parallel) k.threads().parallel_for(x.numel(), 4096, body);
+    else body(0, x.numel());
+    k.outputs[0] = to_declared(y, k.out_type(0));
+  }
+  static void reference(kernel_context& k, const attributes& a) {
+    if (!k.input_types.empty() && k.input_types[0]) check(k.input_types, k.out_type(0));
+    run(k, function_of(a), false);
+  }
+  static void compute(kernel_context& k, const attributes&, const prepared& f) { run(k, f, true); }
+};
+
+}  // namespace mixq::tpu
+
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::relu_op::attributes, relu_limit);
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::leaky_relu_op::attributes, alpha, multiplier, multiplier_neg, rshift, rshift_neg, round_mode);
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::active_op::attributes, mode, coeffs);
+// #include "mixq/dialect/tpu/cast.hpp"
+// `tpu.Cast`: between precisions. Float -> int8/uint8 quantizes with the result's scale and zero
+// point (BM168x: round half away from zero of the float product with f32(1/s); CV18xx: bf16
+// arithmetic, round half to even), int8 -> float dequantizes (BM168x in f32; CV18xx gives bf16),
+// float -> float rounds to the narrower type. lowering_spec §1.5.
+#include <cstdint>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+
+// #include "mixq/dialect/top/registry.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/common.hpp" (already inlined above)
+
+namespace mixq::tpu {
+
+struct cast_op {
+  static constexpr std::string_view mnemonic = "tpu.Cast";
+  static constexpr std::array operands{top::input("input")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::elementwise | trait::integer_ok;
+  struct attributes {
+    round_mode_attr round_mode;  // HalfAwayFromZero
+    bool with_scale = true;
+  };
+  struct prepared {
+    tensor_quant in, out;
+    quant::chip_family family = quant::chip_family::bm168x;
+    float reciprocal = 1.f;
+  };
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes&) {
+    auto t = declared_results(c, "tpu.Cast");
+    if (t[0].shape != c.operand(0).shape) throw error("tpu.Cast: result shape differs from the input's");
+    return t;
+  }
+  static prepared prepare(const prepare_context& p, const attributes&) {
+    prepared s;
+    s.in = operand_quant(p, 0, "tpu.Cast");
+    s.out = result_quant(p, 0, "tpu.Cast");
+    s.family = family_of(p);
+    if (s.out.integer && !s.in.integer) s.reciprocal = quant::cast_reciprocal(s.out.scale, s.in.expressed);
+    if (s.in.integer && s.out.integer) throw error("tpu.Cast: integer to integer casts are requantizations (tpu.RequantInt), not casts");
+    return s;
+  }
+  static void reference(kernel_context& k, const attributes& a) {
+    std::vector<const tensor*> none;
+    compute(k, a, prepare(prepare_view(k, none), a));
+  }
+  static void compute(kernel_context& k, const attributes&, const prepared& s) {
+    const tensor& x = k.in(0);
+    tensor& y = k.out(0);
+    const std::int64_t n = x.numel();
+    if (s.out.integer) {  // quantize
+      const tensor xf = as_f32(x);
+      const float* xp = xf.data<float>();
+      if (s.family == quant::chip_family::cv18xx) {
+        for (std::int64_t i = 0; i < n; ++i) store_int(y, i, quant::quantize_cv18xx<std::int8_t>(xp[i], s.out.scale));
+        return;
+      }
+      if (y.elem() == dtype::u8) {
+        auto* yp = y.data<std::uint8_t>();
+        for (std::int64_t i = 0; i < n; ++i) yp[i] = quant::quantize_bm168x<std::uint8_t>(xp[i], s.reciprocal, s.out.zero_point, s.in.expressed);
+      } else if (y.elem() == dtype::i8) {
+        auto* yp = y.data<std::int8_t>();
+        for (std::int64_t i = 0; i < n; ++i) yp[i] = quant::quantize_bm168x<std::int8_t>(xp[i], s.reciprocal, s.out.zero_point, s.in.expressed);
+      } else {
+        throw error("tpu.Cast: quantizing to " + std::string(name(y.elem())) + " is not supported");
+      }
+      return;
+    }
+    if (s.in.integer) {  // dequantize
+      tensor f = tensor::empty(dtype::f32, x.shape());
+      float* fp = f.data<float>();
+      for (std::int64_t i = 0; i < n; ++i)
+        fp[i] = s.family == quant::chip_family::cv18xx ? quant::dequantize_cv18xx(int_at(x, i), s.in.scale)
+                                                       : quant::dequantize_bm168x(int_at(x, i), s.in.scale, s.in.zero_point);
+      y = to_declared(f, k.out_type(0));
+      return;
+    }
+    y = to_declared(as_f32(x), k.out_type(0));  // float -> float
+  }
+};
+
+}  // namespace mixq::tpu
+
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::cast_op::attributes, round_mode, with_scale);
+// #include "mixq/dialect/tpu/conv.hpp"
+// `tpu.Conv2D`: the lowered convolution. Integer form (lowering_spec §4.1, §5, §6): int8/uint8
+// input padded with its zero point, int8/uint8 filter, int32 accumulation plus the int32 bias,
+// then per channel apply_multiplier_and_rshift (BM168x MultiplierShift HalfUp, BM1684 OnlyShift,
+// CV18xx QDM with a HalfAwayFromZero final shift) + the output zero point, relu at the zero
+// point, saturation. Float form (F32/F16/BF16 lowering): top.Conv on the widened values.
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+
+// #include "mixq/dialect/top/conv.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/common.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/float_path.hpp" (already inlined above)
+// #include "mixq/kernels/int8/conv.hpp"
+// int8 2-D convolution (NCHW) on the int8 GEMM: per image and group, C[ocg x oh*ow] = W_g · X_g,
+// the filter packed once as the A operand. X_g is the input itself for a 1x1, stride-1,
+// unpadded kernel (B panels packed straight from the input channel planes); otherwise the im2col
+// matrix, never materialised: the input is first copied into padded rows (the input zero point
+// as the padding value, which is what TPU-MLIR's Conv2D pads with) split into stride phases, so
+// each im2col row is a few contiguous runs that are gathered into B panels one block at a time.
+// Depthwise convolutions go to depthwise.hpp.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+// #include "mixq/core/thread_pool.hpp" (already inlined above)
+// #include "mixq/kernels/int8/config.hpp" (already inlined above)
+// #include "mixq/kernels/int8/conv_geometry.hpp"
+// The shape of one int8 2-D convolution (NCHW), the same fields as the float kernels'
+// simd::conv2d_geometry (kept separate so the int8 kernels do not depend on xsimd).
+#include <string>
+
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/kernels/int8/config.hpp" (already inlined above)
+// #include "mixq/kernels/int8/epilogue.hpp"
+// Requantization of int32 accumulators to int8/uint8 as TPU-MLIR's integer ops do it (docs/
+// lowering_spec.md §4.1, §5, §6): q = saturate(relu(apply_multiplier_and_rshift(acc + bias, m_c,
+// r_c) + zp_out)), with per-channel (or per-tensor) multiplier, shift and bias, the relu clamping
+// at zp_out. requant_value() is that formula element by element, built from mixq::quant; the
+// row kernels below compute the same integers with AVX-512 or AVX2 for the modes the lowering
+// emits (MultiplierShift on BM168x - bm1684x Conv/MatMul -, OnlyShift - bm1684 -, QDM/TFLite -
+// cv18xx, a positive right shift -), and fall back to requant_value() for anything else.
+//
+// The vector kernels work in int64 like the scalar formula. A requantizer precomputes, per channel,
+// whether the common case (HalfUp or Down rounding, a right shift) can run as one multiply-add and
+// one arithmetic shift: RightShiftRound(v m, r, HalfUp) + zp = (acc m + C) >> r with C = b m +
+// 2^(r-1) + zp 2^r, which is exact whenever acc m + C cannot leave int64 for any int32 acc (checked
+// per channel in 128-bit arithmetic); the clamp then folds the relu (max(v, zp)) into its lower
+// bound. Other channels take the general vector kernel: acc m and b m formed separately, the
+// rounding as floor plus a comparison of the discarded bits (never x + half), as the scalar code.
+#include <algorithm>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/kernels/int8/config.hpp" (already inlined above)
+// #include "mixq/kernels/int8/gemm.hpp"
+// int8 GEMM: C_i32[M, N] = A[M, K] · B[K, N] (+ an int32 per row and/or per column), each operand
+// s8 or u8, accumulated exactly in int32 (modulo 2^32 like the hardware when the true sum does not
+// fit, which needs K > 65793 at full-scale values).
+//
+// The blocking and threading follow the float GEMM (include/mixq/kernels/simd/gemm.hpp): A in
+// strips of gemm_mr rows, B in strips of gemm_nr columns, K blocked so a B block stays in L2, a
+// constant operand (a weight) packed once into a packed_matrix, the other packed block by block
+// by a callback (how convolution feeds im2col rows straight into B panels). What differs is the
+// panel layout: k_group consecutive k values of one row/column are adjacent, because the int8
+// dot-product instructions sum that many products into each int32 lane.
+//
+// AVX-512 VNNI (k_group 4, bytes): vpdpbusd multiplies an unsigned byte operand by a signed one.
+// When the two operands are of different types they just take the matching slots. When both are
+// s8, one of them (the one packed on the fly) is stored with its top bit flipped, i.e. as u8 =
+// x + 128, and 128 * (sum over k of the other operand) is subtracted; both u8: one is stored as
+// s8 = x - 128 and 128 * sum(other) is added. The sums of a packed weight are computed once, so
+// for convolution and MatMul the correction is a constant vector merged with the bias.
+//
+// AVX2/SSE2 (k_group 2, int16): vpmaddwd on sign- or zero-extended int16 pairs. Every product
+// fits in 16x16 -> 32 bits and the pair sum |a0 b0 + a1 b1| <= 2 * 255 * 128 = 65280 fits an
+// int32 lane, so nothing saturates, for any mix of s8 and u8. vpmaddubsw (u8 x s8 pairs summed
+// into a *saturating* int16) is not used: 255 * 127 * 2 = 64770 > 32767, so it is exact only
+// with one operand restricted to 7 bits.
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
+
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/core/thread_pool.hpp" (already inlined above)
+// #include "mixq/kernels/int8/config.hpp" (already inlined above)
+
+namespace mixq::int8 {
+inline namespace MIXQ_INT8_ISA_NAMESPACE {
+
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI
+/// Panel element: a byte (flipped or not) for VNNI, the operand's value as int16 otherwise.
+using packed_t = std::uint8_t;
+inline constexpr index_t k_group = 4;
+inline constexpr index_t lanes = 16;  // int32 accumulators per vector register
+/// 32 registers: 8 x 3 accumulators + 3 B vectors + 1 broadcast.
+inline constexpr index_t gemm_mr = 8;
+inline constexpr index_t gemm_nv = 3;
+inline constexpr bool flips_operands = true;
+#elif MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX2
+using packed_t = std::int16_t;
+inline constexpr index_t k_group = 2;
+inline constexpr index_t lanes = 8;
+/// 16 registers: 4 x 3 accumulators + 3 B vectors + 1 broadcast.
+inline constexpr index_t gemm_mr = 4;
+inline constexpr index_t gemm_nv = 3;
+inline constexpr bool flips_operands = false;
+#elif MIXQ_INT8_ISA == MIXQ_INT8_ISA_SSE2
+using packed_t = std::int16_t;
+inline constexpr index_t k_group = 2;
+inline constexpr index_t lanes = 4;
+inline constexpr index_t gemm_mr = 4;
+inline constexpr index_t gemm_nv = 3;
+inline constexpr bool flips_operands = false;
+#else
+using packed_t = std::int16_t;
+inline constexpr index_t k_group = 2;
+inline constexpr index_t lanes = 4;
+inline constexpr index_t gemm_mr = 4;
+inline constexpr index_t gemm_nv = 2;
+inline constexpr bool flips_operands = false;
+#endif
+
+inline constexpr index_t gemm_nr = gemm_nv * lanes;
+/// K block depth (in k values): a kc x nc block of B panels takes 384 KiB (bytes) or 192 KiB
+/// (int16), one A strip 4 KiB or 2 KiB.
+inline constexpr index_t gemm_kc = flips_operands ? 512 : 256;
+inline constexpr index_t gemm_mc = 12 * gemm_mr;
+inline constexpr index_t gemm_nc = 16 * gemm_nr;
+/// How many k groups ahead the microkernel prefetches its B strip.
+inline constexpr index_t gemm_prefetch_distance = 8;
+
+inline constexpr index_t round_up(index_t v, index_t m) { return (v + m - 1) / m * m; }
+/// Depth of the K blocks: equal blocks of at most gemm_kc, each a multiple of k_group (so block
+/// starts line up in a packed matrix).
+inline constexpr index_t k_block(index_t K) {
+  const index_t k = std::max<index_t>(K, 1);
+  const index_t blocks = (k + gemm_kc - 1) / gemm_kc;
+  return round_up((k + blocks - 1) / blocks, k_group);
+}
+
+namespace detail {
+
+/// A 64-byte aligned array (panel loads then never split cache lines).
+template <class T>
+class aligned_buffer {
+ public:
+  aligned_buffer() = default;
+  explicit aligned_buffer(std::size_t n) : size_(n) {
+    if (n) data_.reset(static_cast<T*>(::operator new[](n * sizeof(T), std::align_val_t{64})));
+  }
+  T* data() noexcept { return data_.get(); }
+  const T* data() const noexcept { return data_.get(); }
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  struct deleter {
+    void operator()(T* p) const noexcept { ::operator delete[](p, std::align_val_t{64}); }
+  };
+  std::unique_ptr<T, deleter> data_;
+  std::size_t size_ = 0;
+};
+
+inline std::int32_t wrap_add(std::int32_t a, std::int32_t b) {
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(a) + static_cast<std::uint32_t>(b));
+}
+
+/// One operand byte as a panel element.
+inline packed_t to_packed(std::uint8_t raw, elem type, bool flip) {
+  if constexpr (flips_operands) {
+    (void)type;
+    return static_cast<packed_t>(flip ? raw ^ 0x80u : raw);
+  } else {
+    (void)flip;
+    return static_cast<packed_t>(value_of(raw, type));
+  }
+}
+
+}  // namespace detail
+
+/// Fills the panels of rows (A) or columns (B) [i0, i0 + count) x depth [k0, k0 + kc): strip
+/// after strip (gemm_mr rows / gemm_nr columns each, zero past the operand), each strip holding
+/// round_up(kc, k_group) / k_group groups of strip x k_group elements, element (i, k) of a strip
+/// at ((k / k_group) * strip + i) * k_group + k % k_group. `flip`: store bytes with the top bit
+/// flipped (VNNI only; ignored by the other ISAs).
+using pack_fn = std::function<void(index_t i0, index_t count, index_t k0, index_t kc, bool flip, packed_t* dst)>;
+/// Sums over all of K of an operand's values per row (A) or column (B), into sums[0, M or N).
+using sums_fn = std::function<void(std::int32_t* sums)>;
+
+/// An operand packed once (a weight). Block k0 starts at k0 * padded (padded = rows of A or
+/// columns of B rounded up to the strip); strip s of that block starts s * strip * round_up(kc,
+/// k_group) further.
+struct packed_matrix {
+  detail::aligned_buffer<packed_t> data;
+  index_t rows = 0, cols = 0, padded = 0;  // logical M x K (A) or K x N (B)
+  bool is_a = true;
+  elem type = elem::s8;
+  bool flipped = false;
+  std::vector<std::int32_t> sums;  // over K, per row (A) / column (B), of the original values
+
+  const packed_t* block(index_t k0, index_t strip_index, index_t kc) const {
+    const index_t strip = is_a ? gemm_mr : gemm_nr;
+    return data.data() + k0 * padded + strip_index * strip * round_up(kc, k_group);
+  }
+};
+
+/// An operand of gemm(): packed once, or packed on the fly by `pack` (with `sums` when VNNI may
+/// need them: only when the other operand is packed on the fly too and has the same type).
+struct gemm_operand {
+  const packed_matrix* packed = nullptr;
+  elem type = elem::s8;
+  pack_fn pack;
+  sums_fn sums;
+};
+
+/// Where C goes. `c` (row stride ldc) receives the int32 result; `finish`, when set, is called
+/// once per finished tile (every K block summed, the adds applied) with the tile's values at
+/// tile[i * ld + j] for rows [r0, r0 + rows) x columns [c0, c0 + cols), right after it was
+/// computed, while it is in L1 (e.g. to requantize it). With `finish`, `c` may be null: tiles
+/// then live in a small scratch buffer (a full internal C is allocated only when K needs more
+/// than one block). Calls for disjoint tiles may run concurrently.
+using finish_fn = std::function<void(const std::int32_t* tile, index_t ld, index_t r0, index_t rows, index_t c0, index_t cols)>;
+struct gemm_output {
+  std::int32_t* c = nullptr;
+  index_t ldc = 0;
+  const std::int32_t* row_add = nullptr;  // + row_add[i] on row i (a bias per row)
+  const std::int32_t* col_add = nullptr;  // + col_add[j] on column j
+  finish_fn finish;
+};
+
+namespace detail {
+
+/// Generic packing of a strided operand: element (i, k) at p[i * is + k * ks] (A: i = row; B:
+/// i = column). Correct for every layout; the hot layouts have faster paths below.
+inline void pack_strided_generic(const std::uint8_t* p, index_t is, index_t ks, index_t extent, elem type, bool flip,
+                                 index_t strip, index_t i0, index_t count, index_t k0, index_t kc, packed_t* dst) {
+  const index_t kcp = round_up(kc, k_group);
+  const index_t strips = (count + strip - 1) / strip;
+  for (index_t s = 0; s < strips; ++s) {
+    packed_t* d = dst + s * strip * kcp;
+    for (index_t kg = 0; kg < kcp / k_group; ++kg)
+      for (index_t i = 0; i < strip; ++i) {
+        const index_t ii = i0 + s * strip + i;
+        for (index_t t = 0; t < k_group; ++t) {
+          const index_t k = kg * k_group + t;
+          packed_t v = 0;
+          if (ii < extent && ii < i0 + count && k < kc) v = to_packed(p[ii * is + (k0 + k) * ks], type, flip);
+          d[(kg * strip + i) * k_group + t] = v;
+        }
+      }
+  }
+}
+
+/// One k group of B panels from k_group contiguous source rows (rows[t] points at column 0 of
+/// the group's row t, null for a row past K): columns [0, avail) from the rows, then zeros up to
+/// strips * gemm_nr. dst is the group's place in strip 0; strip s is strip_stride further.
+inline void pack_b_group(const std::uint8_t* const* rows, index_t avail, index_t strips, elem type, bool flip, packed_t* dst,
+                         index_t strip_stride) {
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI
+  (void)type;
+  // 16 columns x 4 rows -> 64 bytes, column-major within the group: two rounds of unpacking
+  const __m128i flip_bits = _mm_set1_epi8(flip ? static_cast<char>(0x80) : 0);
+  alignas(16) std::uint8_t tail[4][16];
+  for (index_t s = 0; s < strips; ++s)
+    for (index_t v = 0; v < gemm_nv; ++v) {
+      const index_t c0 = s * gemm_nr + v * 16;
+      __m128i r[4];
+      for (int t = 0; t < 4; ++t) {
+        if (!rows[t] || c0 >= avail) {
+          r[t] = _mm_setzero_si128();
+        } else if (c0 + 16 <= avail) {
+          r[t] = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rows[t] + c0)), flip_bits);
+        } else {
+          std::memset(tail[t], flip ? 0x80 : 0, 16);  // flipped back to 0 below
+          std::memcpy(tail[t], rows[t] + c0, static_cast<std::size_t>(avail - c0));
+          r[t] = _mm_xor_si128(_mm_load_si128(reinterpret_cast<const __m128i*>(tail[t])), flip_bits);
+        }
+      }
+      const __m128i t0 = _mm_unpacklo_epi8(r[0], r[1]), t1 = _mm_unpackhi_epi8(r[0], r[1]);
+      const __m128i t2 = _mm_unpacklo_epi8(r[2], r[3]), t3 = _mm_unpackhi_epi8(r[2], r[3]);
+      auto* d = reinterpret_cast<__m128i*>(dst + s * strip_stride + v * 64);
+      _mm_storeu_si128(d + 0, _mm_unpacklo_epi16(t0, t2));
+      _mm_storeu_si128(d + 1, _mm_unpackhi_epi16(t0, t2));
+      _mm_storeu_si128(d + 2, _mm_unpacklo_epi16(t1, t3));
+      _mm_storeu_si128(d + 3, _mm_unpackhi_epi16(t1, t3));
+    }
+#elif MIXQ_INT8_ISA >= MIXQ_INT8_ISA_SSE2
+  (void)flip;
+  // 8 columns x 2 rows -> 16 int16 (32 bytes): widen each row's 8 bytes, interleave
+  const __m128i zero = _mm_setzero_si128();
+  const bool is_signed = type == elem::s8;
+  const auto widen = [&](__m128i x) { return is_signed ? _mm_srai_epi16(_mm_unpacklo_epi8(x, x), 8) : _mm_unpacklo_epi8(x, zero); };
+  const auto load8 = [&](const std::uint8_t* row, index_t c0) {
+    if (!row || c0 >= avail) return zero;
+    if (c0 + 8 <= avail) return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + c0));
+    std::uint64_t word = 0;
+    std::memcpy(&word, row + c0, static_cast<std::size_t>(avail - c0));
+    return _mm_cvtsi64_si128(static_cast<long long>(word));
+  };
+  static_assert(gemm_nr % 4 == 0, "int16 B strips are packed 4 columns at a time");
+  for (index_t s = 0; s < strips; ++s) {
+    packed_t* d = dst + s * strip_stride;
+    index_t c = 0;
+    for (; c + 8 <= gemm_nr; c += 8) {
+      const __m128i w0 = widen(load8(rows[0], s * gemm_nr + c)), w1 = widen(load8(rows[1], s * gemm_nr + c));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + c * 2), _mm_unpacklo_epi16(w0, w1));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + c * 2 + 8), _mm_unpackhi_epi16(w0, w1));
+    }
+    if (c < gemm_nr) {  // a strip of 4 x 3 columns (SSE2) ends with 4 of them
+      const __m128i w0 = widen(load8(rows[0], s * gemm_nr + c)), w1 = widen(load8(rows[1], s * gemm_nr + c));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + c * 2), _mm_unpacklo_epi16(w0, w1));
+    }
+  }
+#else
+  for (index_t s = 0; s < strips; ++s)
+    for (index_t c = 0; c < gemm_nr; ++c) {
+      const index_t col = s * gemm_nr + c;
+      for (index_t t = 0; t < k_group; ++t)
+        dst[s * strip_stride + c * k_group + t] = rows[t] && col < avail ? to_packed(rows[t][col], type, flip) : packed_t{0};
+    }
+#endif
+}
+
+/// B panels of a strided B whose rows are contiguous (element (k, j) at p[k * rs + j]).
+inline void pack_b_rows(const std::uint8_t* p, index_t rs, index_t N, elem type, bool flip, index_t k0, index_t kc, index_t n0,
+                        index_t nc, packed_t* dst) {
+  const index_t kcp = round_up(kc, k_group);
+  const index_t avail = std::max<index_t>(0, std::min(nc, N - n0));
+  const index_t strips = (nc + gemm_nr - 1) / gemm_nr;
+  const std::uint8_t* rows[k_group];
+  for (index_t kg = 0; kg < kcp / k_group; ++kg) {
+    for (index_t t = 0; t < k_group; ++t) {
+      const index_t k = kg * k_group + t;
+      rows[t] = k < kc ? p + (k0 + k) * rs + n0 : nullptr;
+    }
+    pack_b_group(rows, avail, strips, type, flip, dst + kg * gemm_nr * k_group, gemm_nr * kcp);
+  }
+}
+
+/// A panels of an A whose rows are contiguous in k (element (i, k) at p[i * rs + k]): each
+/// strip row contributes k_group adjacent source elements per group.
+inline void pack_a_rows(const std::uint8_t* p, index_t rs, index_t M, elem type, bool flip, index_t m0, index_t mc, index_t k0,
+                        index_t kc, packed_t* dst) {
+  const index_t kcp = round_up(kc, k_group), full = kc / k_group;
+  const index_t strips = (mc + gemm_mr - 1) / gemm_mr;
+  for (index_t s = 0; s < strips; ++s) {
+    packed_t* d = dst + s * gemm_mr * kcp;
+    for (index_t r = 0; r < gemm_mr; ++r) {
+      const index_t row = m0 + s * gemm_mr + r;
+      const bool real = row < M && s * gemm_mr + r < mc;
+      const std::uint8_t* src = real ? p + row * rs + k0 : nullptr;
+      for (index_t kg = 0; kg < kcp / k_group; ++kg) {
+        packed_t* e = d + (kg * gemm_mr + r) * k_group;
+        if constexpr (flips_operands) {
+          if (real && kg < full) {
+            std::uint32_t w;
+            std::memcpy(&w, src + kg * 4, 4);
+            if (flip) w ^= 0x80808080u;
+            std::memcpy(e, &w, 4);
+            continue;
+          }
+        }
+        for (index_t t = 0; t < k_group; ++t) {
+          const index_t k = kg * k_group + t;
+          e[t] = real && k < kc ? to_packed(src[k], type, flip) : packed_t{0};
+        }
+      }
+    }
+  }
+}
+
+/// Sums over k of a strided operand's values, per row i (element (i, k) at p[i * is + k * ks]).
+inline void strided_sums(const std::uint8_t* p, index_t is, index_t ks, index_t extent, index_t K, elem type, std::int32_t* sums) {
+  for (index_t i = 0; i < extent; ++i) {
+    std::int64_t s = 0;
+    for (index_t k = 0; k < K; ++k) s += value_of(p[i * is + k * ks], type);
+    sums[i] = static_cast<std::int32_t>(s);
+  }
+}
+
+}  // namespace detail
+
+/// A as a strided view of bytes: element (i, k) at p[i * rs + k * cs].
+inline gemm_operand strided_a(const void* data, elem type, index_t M, index_t K, index_t rs, index_t cs) {
+  const auto* p = static_cast<const std::uint8_t*>(data);
+  gemm_operand op;
+  op.type = type;
+  op.pack = [=](index_t m0, index_t mc, index_t k0, index_t kc, bool flip, packed_t* dst) {
+    if (cs == 1)
+      detail::pack_a_rows(p, rs, M, type, flip, m0, mc, k0, kc, dst);
+    else
+      detail::pack_strided_generic(p, rs, cs, M, type, flip, gemm_mr, m0, mc, k0, kc, dst);
+  };
+  op.sums = [=](std::int32_t* sums) { detail::strided_sums(p, rs, cs, M, K, type, sums); };
+  return op;
+}
+
+/// B as a strided view of bytes: element (k, j) at p[k * rs + j * cs].
+inline gemm_operand strided_b(const void* data, elem type, index_t K, index_t N, index_t rs, index_t cs) {
+  const auto* p = static_cast<const std::uint8_t*>(data);
+  gemm_operand op;
+  op.type = type;
+  op.pack = [=](index_t n0, index_t nc, index_t k0, index_t kc, bool flip, packed_t* dst) {
+    if (cs == 1)
+      detail::pack_b_rows(p, rs, N, type, flip, k0, kc, n0, nc, dst);
+    else
+      detail::pack_strided_generic(p, cs, rs, N, type, flip, gemm_nr, n0, nc, k0, kc, dst);
+  };
+  op.sums = [=](std::int32_t* sums) { detail::strided_sums(p, cs, rs, N, K, type, sums); };
+  return op;
+}
+
+/// Packs all of A (M x K) once, from any packing callback; `sums` fills packed.sums.
+inline packed_matrix pack_a_once(index_t M, index_t K, elem type, const pack_fn& pack, const sums_fn& sums, bool flip = false) {
+  packed_matrix pm;
+  pm.is_a = true;
+  pm.rows = M;
+  pm.cols = K;
+  pm.type = type;
+  pm.flipped = flip && flips_operands;
+  pm.padded = round_up(std::max<index_t>(M, 1), gemm_mr);
+  pm.data = detail::aligned_buffer<packed_t>(static_cast<std::size_t>(std::max<index_t>(pm.padded * round_up(K, k_group), 1)));
+  for (index_t pc = 0, step = k_block(K); pc < K; pc += step) {
+    const index_t kc = std::min(step, K - pc);
+    pack(0, pm.padded, pc, kc, pm.flipped, pm.data.data() + pc * pm.padded);
+  }
+  pm.sums.assign(static_cast<std::size_t>(M), 0);
+  if (sums && M > 0) sums(pm.sums.data());
+  return pm;
+}
+/// Packs a strided A (element (i, k) at p[i * rs + k * cs]) once.
+inline packed_matrix pack_a_once(const void* p, elem type, index_t M, index_t K, index_t rs, index_t cs, bool flip = false) {
+  const gemm_operand op = strided_a(p, type, M, K, rs, cs);
+  return pack_a_once(M, K, type, op.pack, op.sums, flip);
+}
+
+/// Packs all of B (K x N) once.
+inline packed_matrix pack_b_once(index_t K, index_t N, elem type, const pack_fn& pack, const sums_fn& sums, bool flip = false) {
+  packed_matrix pm;
+  pm.is_a = false;
+  pm.rows = K;
+  pm.cols = N;
+  pm.type = type;
+  pm.flipped = flip && flips_operands;
+  pm.padded = round_up(std::max<index_t>(N, 1), gemm_nr);
+  pm.data = detail::aligned_buffer<packed_t>(static_cast<std::size_t>(std::max<index_t>(pm.padded * round_up(K, k_group), 1)));
+  for (index_t pc = 0, step = k_block(K); pc < K; pc += step) {
+    const index_t kc = std::min(step, K - pc);
+    pack(0, pm.padded, pc, kc, pm.flipped, pm.data.data() + pc * pm.padded);
+  }
+  pm.sums.assign(static_cast<std::size_t>(N), 0);
+  if (sums && N > 0) sums(pm.sums.data());
+  return pm;
+}
+/// Packs a strided B (element (k, j) at p[k * rs + j * cs]) once.
+inline packed_matrix pack_b_once(const void* p, elem type, index_t K, index_t N, index_t rs, index_t cs, bool flip = false) {
+  const gemm_operand op = strided_b(p, type, K, N, rs, cs);
+  return pack_b_once(K, N, type, op.pack, op.sums, flip);
+}
+
+namespace detail {
+
+/// What the microkernel adds to a finished tile: row_add[r] and col_add[c] (either null).
+struct tile_adds {
+  const std::int32_t* row = nullptr;
+  const std::int32_t* col = nullptr;
+};
+
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI
+
+inline std::int32_t load_i32(const void* p) {
+  std::int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+/// MR x NV vectors of C over `groups` k groups: B vectors from the packed strip, A's 4 bytes per
+/// row broadcast; `a_unsigned` says which operand takes vpdpbusd's unsigned slot.
+template <int MR, int NV, bool AUnsigned>
+void micro_kernel(index_t groups, const packed_t* a, const packed_t* b, std::int32_t* c, index_t ldc, index_t cols, bool accumulate,
+                  bool last, const tile_adds& adds) {
+  __m512i acc[MR][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_si512();
+  for (index_t g = 0; g < groups; ++g) {
+    const packed_t* bg = b + g * gemm_nr * 4;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) _mm_prefetch(reinterpret_cast<const char*>(bg + gemm_prefetch_distance * gemm_nr * 4 + v * 64), _MM_HINT_T0);
+    __m512i bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_si512(bg + v * 64);
+    const packed_t* ag = a + g * gemm_mr * 4;
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const __m512i av = _mm512_set1_epi32(load_i32(ag + r * 4));
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        if constexpr (AUnsigned) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], av, bv[v]);
+        else acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], bv[v], av);
+      }
+    }
+  }
+  // The accumulators leave registers through one fully unrolled store: GCC keeps an array of
+  // vectors in registers only while every access has a constant index, and the masked
+  // epilogue below would otherwise send all of them to the stack inside the K loop.
+  alignas(64) std::int32_t done[MR][NV * 16];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) _mm512_store_si512(done[r] + v * 16, acc[r][v]);
+  const index_t tail = cols - (NV - 1) * 16;
+  const auto tail_mask = static_cast<__mmask16>((1u << static_cast<unsigned>(tail)) - 1u);
+  const __m512i zero = _mm512_setzero_si512();
+  for (int r = 0; r < MR; ++r) {
+    std::int32_t* cr = c + r * ldc;
+    const __m512i rowv = last && adds.row ? _mm512_set1_epi32(adds.row[r]) : zero;
+    for (int v = 0; v < NV; ++v) {
+      // masked moves only for a ragged last vector
+      const bool full = v + 1 < NV || tail == 16;
+      __m512i x = _mm512_load_si512(done[r] + v * 16);
+      if (accumulate) x = _mm512_add_epi32(x, full ? _mm512_loadu_si512(cr + v * 16) : _mm512_maskz_loadu_epi32(tail_mask, cr + v * 16));
+      if (last) {
+        x = _mm512_add_epi32(x, rowv);
+        if (adds.col)
+          x = _mm512_add_epi32(x, full ? _mm512_loadu_si512(adds.col + v * 16) : _mm512_maskz_loadu_epi32(tail_mask, adds.col + v * 16));
+      }
+      if (full) _mm512_storeu_si512(cr + v * 16, x);
+      else _mm512_mask_storeu_epi32(cr + v * 16, tail_mask, x);
+    }
+  }
+}
+
+#else  // int16 pairs: vpmaddwd / pmaddwd, or plain C++
+
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX2
+struct int16_ops {
+  using vec = __m256i;
+  static vec zero() { return _mm256_setzero_si256(); }
+  static vec load(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+  static vec broadcast_pair(const packed_t* p) {
+    std::int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+  }
+  static vec madd_add(vec acc, vec a, vec b) { return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)); }
+  static vec add(vec a, vec b) { return _mm256_add_epi32(a, b); }
+  static vec set1(std::int32_t v) { return _mm256_set1_epi32(v); }
+  static vec load_first(const std::int32_t* p, index_t n) {
+    return n >= 8 ? load(p) : _mm256_maskload_epi32(reinterpret_cast<const int*>(p), mask(n));
+  }
+  static void store_first(std::int32_t* p, vec v, index_t n) {
+    if (n >= 8) _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+    else _mm256_maskstore_epi32(reinterpret_cast<int*>(p), mask(n), v);
+  }
+  static __m256i mask(index_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+};
+#elif MIXQ_INT8_ISA == MIXQ_INT8_ISA_SSE2
+struct int16_ops {
+  using vec = __m128i;
+  static vec zero() { return _mm_setzero_si128(); }
+  static vec load(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
+  static vec broadcast_pair(const packed_t* p) {
+    std::int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm_set1_epi32(v);
+  }
+  static vec madd_add(vec acc, vec a, vec b) { return _mm_add_epi32(acc, _mm_madd_epi16(a, b)); }
+  static vec add(vec a, vec b) { return _mm_add_epi32(a, b); }
+  static vec set1(std::int32_t v) { return _mm_set1_epi32(v); }
+  static vec load_first(const std::int32_t* p, index_t n) {
+    if (n >= 4) return load(p);
+    if (n == 3) return _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), _mm_cvtsi32_si128(p[2]));
+    if (n == 2) return _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+    return _mm_cvtsi32_si128(p[0]);
+  }
+  static void store_first(std::int32_t* p, vec v, index_t n) {
+    if (n >= 4) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(p), v);
+      return;
+    }
+    if (n >= 2) _mm_storel_epi64(reinterpret_cast<__m128i*>(p), v);
+    if (n == 3) p[2] = _mm_cvtsi128_si32(_mm_srli_si128(v, 8));
+    if (n == 1) p[0] = _mm_cvtsi128_si32(v);
+  }
+};
+#else
+/// Four int32 lanes in plain C++, with wrapping (unsigned) arithmetic like the vector ISAs.
+struct int16_ops {
+  struct vec {
+    std::uint32_t v[4];
+  };
+  static vec zero() { return {{0, 0, 0, 0}}; }
+  static vec load(const void* p) {
+    vec r;
+    std::memcpy(r.v, p, 16);
+    return r;
+  }
+  static vec broadcast_pair(const packed_t* p) {
+    vec r;
+    for (auto& x : r.v) std::memcpy(&x, p, 4);
+    return r;
+  }
+  static vec madd_add(vec acc, vec a, vec b) {
+    for (int i = 0; i < 4; ++i) {
+      std::int16_t a2[2], b2[2];
+      std::memcpy(a2, &a.v[i], 4);
+      std::memcpy(b2, &b.v[i], 4);
+      const std::int32_t pair = a2[0] * b2[0] + a2[1] * b2[1];  // |pair| <= 2 * 255 * 128
+      acc.v[i] += static_cast<std::uint32_t>(pair);
+    }
+    return acc;
+  }
+  static vec add(vec a, vec b) {
+    for (int i = 0; i < 4; ++i) a.v[i] += b.v[i];
+    return a;
+  }
+  static vec set1(std::int32_t x) {
+    const auto u = static_cast<std::uint32_t>(x);
+    return {{u, u, u, u}};
+  }
+  static vec load_first(const std::int32_t* p, index_t n) {
+    vec r = zero();
+    for (index_t i = 0; i < 4 && i < n; ++i) r.v[i] = static_cast<std::uint32_t>(p[i]);
+    return r;
+  }
+  static void store_first(std::int32_t* p, vec v, index_t n) {
+    for (index_t i = 0; i < 4 && i < n; ++i) p[i] = static_cast<std::int32_t>(v.v[i]);
+  }
+};
+#endif
+
+template <int MR, int NV, bool AUnsigned>
+void micro_kernel(index_t groups, const packed_t* a, const packed_t* b, std::int32_t* c, index_t ldc, index_t cols, bool accumulate,
+                  bool last, const tile_adds& adds) {
+  using ops = int16_ops;
+  using vec = ops::vec;
+  vec acc[MR][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = ops::zero();
+  for (index_t g = 0; g < groups; ++g) {
+    const packed_t* bg = b + g * gemm_nr * 2;
+    vec bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = ops::load(bg + v * lanes * 2);
+    const packed_t* ag = a + g * gemm_mr * 2;
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const vec av = ops::broadcast_pair(ag + r * 2);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = ops::madd_add(acc[r][v], av, bv[v]);
+    }
+  }
+  // see the VNNI kernel: one fully unrolled store keeps the accumulators in registers
+  vec done[MR][NV];
+#pragma GCC unroll 8
+  for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) done[r][v] = acc[r][v];
+  for (int r = 0; r < MR; ++r) {
+    std::int32_t* cr = c + r * ldc;
+    const vec rowv = ops::set1(last && adds.row ? adds.row[r] : 0);
+    for (int v = 0; v < NV; ++v) {
+      const index_t n = std::min<index_t>(lanes, cols - v * lanes);
+      vec x = done[r][v];
+      if (accumulate) x = ops::add(x, ops::load_first(cr + v * lanes, n));
+      if (last) {
+        x = ops::add(x, rowv);
+        if (adds.col) x = ops::add(x, ops::load_first(adds.col + v * lanes, n));
+      }
+      ops::store_first(cr + v * lanes, x, n);
+    }
+  }
+}
+
+#endif
+
+template <bool AU, int MR, int... V>
+void dispatch_vectors(std::integer_sequence<int, V...>, index_t vectors, index_t groups, const packed_t* a, const packed_t* b,
+                      std::int32_t* c, index_t ldc, index_t cols, bool accumulate, bool last, const tile_adds& adds) {
+  ((vectors == V + 1 ? (micro_kernel<MR, V + 1, AU>(groups, a, b, c, ldc, cols, accumulate, last, adds), 0) : 0), ...);
+}
+
+template <bool AU, int... R>
+void dispatch_rows(std::integer_sequence<int, R...>, index_t rows, index_t vectors, index_t groups, const packed_t* a,
+                   const packed_t* b, std::int32_t* c, index_t ldc, index_t cols, bool accumulate, bool last, const tile_adds& adds) {
+  ((rows == R + 1 ? (dispatch_vectors<AU, R + 1>(std::make_integer_sequence<int, static_cast<int>(gemm_nv)>{}, vectors, groups, a, b,
+                                                 c, ldc, cols, accumulate, last, adds),
+                     0)
+                  : 0),
+   ...);
+}
+
+/// One tile: rows x cols of C (rows <= gemm_mr, cols <= gemm_nr) over `groups` k groups.
+inline void run_micro_kernel(bool a_unsigned, index_t groups, const packed_t* a, const packed_t* b, std::int32_t* c, index_t ldc,
+                             index_t rows, index_t cols, bool accumulate, bool last, const tile_adds& adds) {
+  const index_t vectors = (cols + lanes - 1) / lanes;
+  constexpr auto MR = static_cast<int>(gemm_mr), NV = static_cast<int>(gemm_nv);
+  if (rows == gemm_mr && vectors == gemm_nv) {
+    if (a_unsigned)
+      micro_kernel<MR, NV, true>(groups, a, b, c, ldc, cols, accumulate, last, adds);
+    else
+      micro_kernel<MR, NV, false>(groups, a, b, c, ldc, cols, accumulate, last, adds);
+    return;
+  }
+  if (a_unsigned)
+    dispatch_rows<true>(std::make_integer_sequence<int, MR>{}, rows, vectors, groups, a, b, c, ldc, cols, accumulate, last, adds);
+  else
+    dispatch_rows<false>(std::make_integer_sequence<int, MR>{}, rows, vectors, groups, a, b, c, ldc, cols, accumulate, last, adds);
+}
+
+/// The operands of one gemm() call with the flips decided and the corrections merged into the adds.
+struct gemm_plan {
+  const gemm_operand* a = nullptr;
+  const gemm_operand* b = nullptr;
+  bool flip_a = false, flip_b = false;  // for operands packed on the fly
+  bool a_unsigned = false;              // VNNI: A in vpdpbusd's unsigned slot
+  const std::int32_t* row_add = nullptr;
+  const std::int32_t* col_add = nullptr;
+};
+
+/// One thread's share: rows [m_begin, m_end) x columns [n_begin, n_end) of C (m_begin a multiple
+/// of gemm_mr and n_begin of gemm_nr so prepacked strips line up).
+inline void gemm_block(index_t m_begin, index_t m_end, index_t n_begin, index_t n_end, index_t K, const gemm_plan& plan,
+                       const gemm_output& out, std::int32_t* C, index_t ldc) {
+  if (m_end <= m_begin || n_end <= n_begin) return;
+  const gemm_operand& A = *plan.a;
+  const gemm_operand& B = *plan.b;
+  const index_t nc_max = std::min(gemm_nc, round_up(n_end - n_begin, gemm_nr));
+  const index_t mc_max = std::min(gemm_mc, round_up(m_end - m_begin, gemm_mr));
+  const index_t kc_max = k_block(K);
+  aligned_buffer<packed_t> b_buf, a_buf;
+  if (!B.packed) b_buf = aligned_buffer<packed_t>(static_cast<std::size_t>(kc_max * nc_max));
+  if (!A.packed) a_buf = aligned_buffer<packed_t>(static_cast<std::size_t>(kc_max * mc_max));
+  // Without a C to accumulate into (a single K block), tiles go through a scratch tile.
+  aligned_buffer<std::int32_t> scratch;
+  if (!C) scratch = aligned_buffer<std::int32_t>(static_cast<std::size_t>(gemm_mr * gemm_nr));
+  const auto tile_target = [&](index_t row, index_t col, index_t& ld) {
+    if (C) {
+      ld = ldc;
+      return C + row * ldc + col;
+    }
+    ld = gemm_nr;
+    return scratch.data();
+  };
+  if (K == 0) {  // an empty sum: C is the adds
+    for (index_t i = m_begin; i < m_end; i += gemm_mr)
+      for (index_t j = n_begin; j < n_end; j += gemm_nr) {
+        const index_t rows = std::min(gemm_mr, m_end - i), cols = std::min(gemm_nr, n_end - j);
+        index_t ld = 0;
+        std::int32_t* t = tile_target(i, j, ld);
+        for (index_t r = 0; r < rows; ++r)
+          for (index_t cc = 0; cc < cols; ++cc)
+            t[r * ld + cc] = wrap_add(plan.row_add ? plan.row_add[i + r] : 0, plan.col_add ? plan.col_add[j + cc] : 0);
+        if (out.finish) out.finish(t, ld, i, rows, j, cols);
+      }
+    return;
+  }
+  for (index_t jc = n_begin; jc < n_end; jc += gemm_nc) {
+    const index_t nc = std::min(gemm_nc, n_end - jc);
+    for (index_t pc = 0; pc < K; pc += kc_max) {
+      const index_t kc = std::min(kc_max, K - pc), kcp = round_up(kc, k_group);
+      const bool first = pc == 0, last = pc + kc == K;
+      const packed_t* bp = nullptr;
+      if (B.packed) {
+        bp = B.packed->block(pc, jc / gemm_nr, kc);
+      } else {
+        B.pack(jc, nc, pc, kc, plan.flip_b, b_buf.data());
+        bp = b_buf.data();
+      }
+      for (index_t ic = m_begin; ic < m_end; ic += gemm_mc) {
+        const index_t mc = std::min(gemm_mc, m_end - ic);
+        const packed_t* ap = nullptr;
+        if (A.packed) {
+          ap = A.packed->block(pc, ic / gemm_mr, kc);
+        } else {
+          A.pack(ic, mc, pc, kc, plan.flip_a, a_buf.data());
+          ap = a_buf.data();
+        }
+        for (index_t ir = 0; ir < mc; ir += gemm_mr) {
+          const index_t rows = std::min(gemm_mr, mc - ir), row = ic + ir;
+          for (index_t jr = 0; jr < nc; jr += gemm_nr) {
+            const index_t cols = std::min(gemm_nr, nc - jr), col = jc + jr;
+            index_t ld = 0;
+            std::int32_t* t = tile_target(row, col, ld);
+            const tile_adds adds{plan.row_add ? plan.row_add + row : nullptr, plan.col_add ? plan.col_add + col : nullptr};
+            run_micro_kernel(plan.a_unsigned, kcp / k_group, ap + (ir / gemm_mr) * gemm_mr * kcp, bp + (jr / gemm_nr) * gemm_nr * kcp,
+                             t, ld, rows, cols, !first, last, adds);
+            if (last && out.finish) out.finish(t, ld, row, rows, col, cols);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace detail
+
+/// C = A · B (M x N, over K) with the adds of `out` applied, split over the pool's threads along
+/// N (each thread packs its own B columns) or, when N is narrow, along M.
+inline void gemm(index_t M, index_t N, index_t K, const gemm_operand& A, const gemm_operand& B, const gemm_output& out,
+                 thread_pool* pool = nullptr) {
+  if (M < 0 || N < 0 || K < 0) throw error("int8 gemm: negative size " + std::to_string(M) + "x" + std::to_string(N) + "x" + std::to_string(K));
+  if (M == 0 || N == 0) return;
+  if (!out.c && !out.finish) throw error("int8 gemm: the output has neither a C matrix nor a finish callback");
+  if ((!A.packed && !A.pack) || (!B.packed && !B.pack)) throw error("int8 gemm: an operand has neither packed data nor a packer");
+  if (A.packed && (!A.packed->is_a || A.packed->rows != M || A.packed->cols != K))
+    throw error("int8 gemm: the packed A is not " + std::to_string(M) + "x" + std::to_string(K));
+  if (B.packed && (B.packed->is_a || B.packed->rows != K || B.packed->cols != N))
+    throw error("int8 gemm: the packed B is not " + std::to_string(K) + "x" + std::to_string(N));
+
+  detail::gemm_plan plan;
+  plan.a = &A;
+  plan.b = &B;
+  plan.row_add = out.row_add;
+  plan.col_add = out.col_add;
+  std::vector<std::int32_t> row_add, col_add;
+  if constexpr (flips_operands) {
+    // Decide which operand (if any) is stored flipped so that exactly one is unsigned.
+    const auto effective = [](elem t, bool flipped) { return flipped ? (t == elem::s8 ? elem::u8 : elem::s8) : t; };
+    bool flip_a = A.packed ? A.packed->flipped : false, flip_b = B.packed ? B.packed->flipped : false;
+    if (effective(A.type, flip_a) == effective(B.type, flip_b)) {
+      if (!B.packed) flip_b = !flip_b;
+      else if (!A.packed) flip_a = !flip_a;
+      else throw error("int8 gemm: both operands are packed with the same signedness; pack one of them with flip = true");
+    }
+    if (flip_a && flip_b) throw error("int8 gemm: both operands are stored flipped");
+    plan.flip_a = flip_a;
+    plan.flip_b = flip_b;
+    plan.a_unsigned = effective(A.type, flip_a) == elem::u8;
+    if (flip_a || flip_b) {
+      // x stored as x + 128 (an s8 operand) -> subtract 128 * sum(other); as x - 128 -> add it
+      const gemm_operand& flipped = flip_a ? A : B;
+      const gemm_operand& other = flip_a ? B : A;
+      const index_t extent = flip_a ? N : M;
+      std::vector<std::int32_t> sums(static_cast<std::size_t>(extent), 0);
+      if (other.packed) sums = other.packed->sums;
+      else if (other.sums) other.sums(sums.data());
+      else throw error("int8 gemm: operands of the same signedness need the sums of the non-flipped one");
+      const std::int32_t sign = flipped.type == elem::s8 ? -128 : 128;
+      std::vector<std::int32_t>& add = flip_a ? col_add : row_add;
+      const std::int32_t* base = flip_a ? out.col_add : out.row_add;
+      add.resize(static_cast<std::size_t>(extent));
+      for (index_t i = 0; i < extent; ++i)
+        add[static_cast<std::size_t>(i)] = detail::wrap_add(base ? base[i] : 0, static_cast<std::int32_t>(static_cast<std::uint32_t>(sign) * static_cast<std::uint32_t>(sums[static_cast<std::size_t>(i)])));
+      (flip_a ? plan.col_add : plan.row_add) = add.data();
+    }
+  }
+
+  // Tiles need a C to accumulate into when K takes several blocks.
+  std::int32_t* C = out.c;
+  index_t ldc = out.ldc;
+  detail::aligned_buffer<std::int32_t> internal_c;
+  if (!C && K > k_block(K)) {
+    internal_c = detail::aligned_buffer<std::int32_t>(static_cast<std::size_t>(M * N));
+    C = internal_c.data();
+    ldc = N;
+  }
+
+  const index_t threads = pool ? static_cast<index_t>(pool->size()) : 1;
+  const double ops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  const index_t n_strips = (N + gemm_nr - 1) / gemm_nr, m_strips = (M + gemm_mr - 1) / gemm_mr;
+  if (threads <= 1 || ops < 1e6 || (n_strips < 2 && m_strips < 2)) {
+    detail::gemm_block(0, M, 0, N, K, plan, out, C, ldc);
+    return;
+  }
+  if (n_strips >= 2 * threads || n_strips >= m_strips) {
+    const index_t chunks = std::min(threads, n_strips);
+    pool->parallel_for(chunks, 1, [&](index_t b, index_t e) {
+      for (index_t t = b; t < e; ++t) {
+        const index_t s0 = n_strips * t / chunks, s1 = n_strips * (t + 1) / chunks;
+        detail::gemm_block(0, M, s0 * gemm_nr, std::min(N, s1 * gemm_nr), K, plan, out, C, ldc);
+      }
+    });
+  } else {
+    const index_t chunks = std::min(threads, m_strips);
+    pool->parallel_for(chunks, 1, [&](index_t b, index_t e) {
+      for (index_t t = b; t < e; ++t) {
+        const index_t s0 = m_strips * t / chunks, s1 = m_strips * (t + 1) / chunks;
+        detail::gemm_block(s0 * gemm_mr, std::min(M, s1 * gemm_mr), 0, N, K, plan, out, C, ldc);
+      }
+    });
+  }
+}
+
+}  // namespace MIXQ_INT8_ISA_NAMESPACE
+}  // namespace mixq::int8
+// #include "mixq/quant/requant.hpp" (already inlined above)
+
+namespace mixq::int8 {
+inline namespace MIXQ_INT8_ISA_NAMESPACE {
+
+/// How a tile of int32 accumulators becomes int8/uint8. Each of multiplier, rshift and bias holds
+/// one value per channel or a single value for all channels (bias: or none). The channel of an
+/// element is its row (NCHW convolution output: one row per output channel) or its column
+/// (MatMul: one column per output feature).
+struct requant_spec {
+  quant::requant_mode mode = quant::requant_mode::multiplier_shift;
+  quant::round_mode round = quant::round_mode::half_up;
+  quant::chip_family chip = quant::chip_family::bm168x;
+  std::span<const std::int32_t> multiplier;  // unused by OnlyShift
+  std::span<const std::int32_t> rshift;
+  std::span<const std::int32_t> bias;
+  bool channel_is_row = true;
+  std::int32_t zero_point = 0;
+  bool relu = false;  // max(v, zero_point) before saturation
+  elem out_type = elem::s8;
+};
+
+namespace detail {
+inline std::int32_t pick(std::span<const std::int32_t> v, index_t channel, std::int32_t otherwise) {
+  if (v.empty()) return otherwise;
+  return v[v.size() == 1 ? 0 : static_cast<std::size_t>(channel)];
+}
+}  // namespace detail
+
+/// Checks that the spec's arrays fit `channels` channels (1 or `channels` values each).
+inline void validate(const requant_spec& s, index_t channels) {
+  const auto fits = [&](std::span<const std::int32_t> v, bool may_be_empty) {
+    return (v.empty() && may_be_empty) || v.size() == 1 || static_cast<index_t>(v.size()) == channels;
+  };
+  if (s.mode == quant::requant_mode::only_scale) throw error("int8 requant: quant_mode OnlyScale has no integer form");
+  const bool needs_multiplier = s.mode != quant::requant_mode::only_shift;
+  if (!fits(s.multiplier, !needs_multiplier) || !fits(s.rshift, false) || !fits(s.bias, true))
+    throw error("int8 requant: multiplier/rshift/bias must hold 1 or " + std::to_string(channels) + " values (got " +
+                std::to_string(s.multiplier.size()) + ", " + std::to_string(s.rshift.size()) + ", " + std::to_string(s.bias.size()) + ")");
+}
+
+/// One element: the scalar definition every kernel here matches bit for bit.
+inline std::int32_t requant_value(std::int32_t acc, index_t channel, const requant_spec& s) {
+  const std::int64_t v = quant::apply_multiplier_and_rshift(static_cast<std::int64_t>(acc) + detail::pick(s.bias, channel, 0),
+                                                            detail::pick(s.multiplier, channel, 1), detail::pick(s.rshift, channel, 0),
+                                                            s.mode, s.round, s.chip) +
+                         s.zero_point;
+  const std::int64_t r = s.relu ? std::max<std::int64_t>(v, s.zero_point) : v;
+  return s.out_type == elem::s8 ? quant::saturate<std::int8_t>(r) : quant::saturate<std::uint8_t>(r);
+}
+
+namespace detail {
+
+/// The parameters of one row segment whose shift is the same for every element.
+struct row_params {
+  enum kind_t { multiplier_shift, only_shift, qdm } kind;
+  quant::round_mode round;
+  int shift;                   // multiplier_shift/only_shift: right shift; qdm: MultiplyByQuantizedMultiplier's shift
+  const std::int32_t* m_lane;  // per-lane multiplier (else m_all)
+  std::int32_t m_all;
+  const std::int32_t* b_lane;  // per-lane bias (else b_all)
+  std::int32_t b_all;
+  std::int32_t zp, lo, hi;
+  bool relu;
+};
+
+/// Whether the vector kernels compute `s` (else the scalar formula does).
+inline bool vector_kind(const requant_spec& s, row_params::kind_t& kind) {
+  using quant::requant_mode;
+  using quant::round_mode;
+  const bool rounds = s.round == round_mode::half_up || s.round == round_mode::half_away_from_zero || s.round == round_mode::down;
+  switch (s.mode) {
+    case requant_mode::multiplier_shift:
+      kind = row_params::multiplier_shift;
+      return rounds && s.chip == quant::chip_family::bm168x;
+    case requant_mode::only_shift: kind = row_params::only_shift; return rounds;
+    case requant_mode::qdm:
+    case requant_mode::tflite:
+    case requant_mode::tflite_lshift: kind = row_params::qdm; return rounds;
+    case requant_mode::only_scale: break;
+  }
+  return false;
+}
+
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI
+
+struct i64_pair {
+  __m512i even, odd;  // int64 values of lanes 0, 2, 4... and 1, 3, 5...
+};
+
+/// 16 result bytes; masked only for a tail (a masked vpmovdb to memory is slow on some cores).
+inline void store_bytes16(std::uint8_t* out, __m128i bytes, index_t n, __mmask16 mask) {
+  if (n >= 16) _mm_storeu_si128(reinterpret_cast<__m128i*>(out), bytes);
+  else _mm_mask_storeu_epi8(out, mask, bytes);
+}
+
+inline i64_pair mul_lanes(__m512i a, __m512i m) {
+  return {_mm512_mul_epi32(a, m), _mm512_mul_epi32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(m, 32))};
+}
+
+/// RightShiftRound on int64 lanes with one shift n (any sign) and mode half_up/half_away/down.
+inline __m512i shift_round(__m512i x, int n, quant::round_mode mode) {
+  if (n == 0) return x;
+  if (n < 0) return _mm512_sll_epi64(x, _mm_cvtsi32_si128(-n));
+  n = std::min(n, 63);
+  const __m512i val = _mm512_sra_epi64(x, _mm_cvtsi32_si128(n));
+  if (mode == quant::round_mode::down) return val;
+  const __m512i mant = _mm512_and_si512(x, _mm512_set1_epi64(static_cast<long long>((std::uint64_t{1} << n) - 1)));
+  const __m512i half = _mm512_set1_epi64(static_cast<long long>(std::uint64_t{1} << (n - 1)));
+  __mmask8 up = _mm512_cmpge_epi64_mask(mant, half);
+  if (mode == quant::round_mode::half_away_from_zero)
+    up = _mm512_cmpgt_epi64_mask(mant, half) | (_mm512_cmpeq_epi64_mask(mant, half) & _mm512_cmpge_epi64_mask(x, _mm512_setzero_si512()));
+  return _mm512_mask_add_epi64(val, up, val, _mm512_set1_epi64(1));
+}
+
+inline __m512i clamp64(__m512i x, std::int64_t lo, std::int64_t hi) {
+  return _mm512_min_epi64(_mm512_max_epi64(x, _mm512_set1_epi64(lo)), _mm512_set1_epi64(hi));
+}
+
+/// 16 accumulators (lanes past `n` masked off) -> 16 output bytes.
+inline void requant16(const std::int32_t* acc, std::uint8_t* out, index_t n, const row_params& p) {
+  const auto mask = static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << static_cast<unsigned>(n)) - 1u);
+  const __m512i a = _mm512_maskz_loadu_epi32(mask, acc);
+  const __m512i m = p.m_lane ? _mm512_maskz_loadu_epi32(mask, p.m_lane) : _mm512_set1_epi32(p.m_all);
+  const __m512i b = p.b_lane ? _mm512_maskz_loadu_epi32(mask, p.b_lane) : _mm512_set1_epi32(p.b_all);
+  i64_pair x;
+  if (p.kind == row_params::multiplier_shift) {
+    const i64_pair am = mul_lanes(a, m), bm = mul_lanes(b, m);
+    x = {shift_round(_mm512_add_epi64(am.even, bm.even), p.shift, p.round), shift_round(_mm512_add_epi64(am.odd, bm.odd), p.shift, p.round)};
+  } else if (p.kind == row_params::only_shift) {
+    const __m512i one = _mm512_set1_epi32(1);
+    const i64_pair a64 = mul_lanes(a, one), b64 = mul_lanes(b, one);
+    x = {shift_round(_mm512_add_epi64(a64.even, b64.even), p.shift, p.round), shift_round(_mm512_add_epi64(a64.odd, b64.odd), p.shift, p.round)};
+  } else {
+    // MultiplyByQuantizedMultiplier: int32 (acc + bias), left shift in int32, Q31 HalfUp, clamp, shift
+    __m512i v = _mm512_add_epi32(a, b);
+    if (p.shift > 0) v = _mm512_sll_epi32(v, _mm_cvtsi32_si128(p.shift));
+    const i64_pair q = mul_lanes(v, m);
+    const auto q31 = [&](__m512i t) {
+      return shift_round(clamp64(shift_round(t, 31, quant::round_mode::half_up), INT32_MIN, INT32_MAX), p.shift < 0 ? -p.shift : 0, p.round);
+    };
+    x = {q31(q.even), q31(q.odd)};
+  }
+  const auto finish = [&](__m512i t) {
+    t = _mm512_add_epi64(t, _mm512_set1_epi64(p.zp));
+    if (p.relu) t = _mm512_max_epi64(t, _mm512_set1_epi64(p.zp));
+    return clamp64(t, p.lo, p.hi);
+  };
+  const __m512i even = finish(x.even), odd = finish(x.odd);
+  const __m512i packed = _mm512_or_si512(_mm512_and_si512(even, _mm512_set1_epi64(0xFFFFFFFFll)), _mm512_slli_epi64(odd, 32));
+  store_bytes16(out, _mm512_cvtepi32_epi8(packed), n, mask);
+}
+
+/// The fast form: x = acc * m + add (or acc + add for OnlyShift), v = x >> shift, clamp, for 16
+/// lanes; m and add per row (broadcast) or per lane.
+inline void requant16_fast(const std::int32_t* acc, std::uint8_t* out, index_t n, bool only_shift, __m512i m, __m512i add_even,
+                           __m512i add_odd, int shift, __m512i lo, __m512i hi) {
+  const auto mask = static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << static_cast<unsigned>(n)) - 1u);
+  const __m512i a = _mm512_maskz_loadu_epi32(mask, acc);
+  __m512i even, odd;
+  if (only_shift) {
+    even = _mm512_srai_epi64(_mm512_slli_epi64(a, 32), 32);
+    odd = _mm512_srai_epi64(a, 32);
+  } else {
+    even = _mm512_mul_epi32(a, m);
+    odd = _mm512_mul_epi32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(m, 32));
+  }
+  const __m128i count = _mm_cvtsi32_si128(shift);
+  even = _mm512_min_epi64(_mm512_max_epi64(_mm512_sra_epi64(_mm512_add_epi64(even, add_even), count), lo), hi);
+  odd = _mm512_min_epi64(_mm512_max_epi64(_mm512_sra_epi64(_mm512_add_epi64(odd, add_odd), count), lo), hi);
+  const __m512i packed = _mm512_mask_blend_epi32(static_cast<__mmask16>(0xAAAA), even, _mm512_slli_epi64(odd, 32));
+  store_bytes16(out, _mm512_cvtepi32_epi8(packed), n, mask);
+}
+
+/// Lanes [0, 16) of an int64 array as the even and odd lanes of two vectors.
+inline void load_split64(const std::int64_t* p, index_t n, __m512i& even, __m512i& odd) {
+  const auto m0 = static_cast<__mmask8>(n >= 8 ? 0xFF : (1u << static_cast<unsigned>(std::max<index_t>(n, 0))) - 1u);
+  const auto m1 = static_cast<__mmask8>(n >= 16 ? 0xFF : n <= 8 ? 0 : (1u << static_cast<unsigned>(n - 8)) - 1u);
+  const __m512i v0 = _mm512_maskz_loadu_epi64(m0, p), v1 = _mm512_maskz_loadu_epi64(m1, p + 8);
+  even = _mm512_permutex2var_epi64(v0, _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), v1);
+  odd = _mm512_permutex2var_epi64(v0, _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15), v1);
+}
+
+inline constexpr index_t requant_width = 16;
+
+#elif MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX2
+
+struct i64_pair {
+  __m256i even, odd;
+};
+
+inline i64_pair mul_lanes(__m256i a, __m256i m) {
+  return {_mm256_mul_epi32(a, m), _mm256_mul_epi32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(m, 32))};
+}
+
+/// floor(x / 2^n) for 0 < n < 64 without an arithmetic 64-bit shift: shift the one's complement
+/// of negative values logically.
+inline __m256i sra64(__m256i x, int n) {
+  const __m256i sign = _mm256_cmpgt_epi64(_mm256_setzero_si256(), x);
+  return _mm256_xor_si256(_mm256_srl_epi64(_mm256_xor_si256(x, sign), _mm_cvtsi32_si128(n)), sign);
+}
+
+inline __m256i shift_round(__m256i x, int n, quant::round_mode mode) {
+  if (n == 0) return x;
+  if (n < 0) return _mm256_sll_epi64(x, _mm_cvtsi32_si128(-n));
+  n = std::min(n, 63);
+  const __m256i val = sra64(x, n);
+  if (mode == quant::round_mode::down) return val;
+  const __m256i mant = _mm256_and_si256(x, _mm256_set1_epi64x(static_cast<long long>((std::uint64_t{1} << n) - 1)));
+  const __m256i half = _mm256_set1_epi64x(static_cast<long long>(std::uint64_t{1} << (n - 1)));
+  __m256i up = _mm256_cmpgt_epi64(mant, _mm256_sub_epi64(half, _mm256_set1_epi64x(1)));  // mant >= half
+  if (mode == quant::round_mode::half_away_from_zero) {
+    const __m256i above = _mm256_cmpgt_epi64(mant, half), tie = _mm256_cmpeq_epi64(mant, half);
+    const __m256i nonneg = _mm256_cmpgt_epi64(x, _mm256_set1_epi64x(-1));
+    up = _mm256_or_si256(above, _mm256_and_si256(tie, nonneg));
+  }
+  return _mm256_sub_epi64(val, up);  // up is -1 where the result rounds up
+}
+
+inline __m256i max64(__m256i a, __m256i b) { return _mm256_blendv_epi8(a, b, _mm256_cmpgt_epi64(b, a)); }
+inline __m256i min64(__m256i a, __m256i b) { return _mm256_blendv_epi8(a, b, _mm256_cmpgt_epi64(a, b)); }
+inline __m256i clamp64(__m256i x, std::int64_t lo, std::int64_t hi) {
+  return min64(max64(x, _mm256_set1_epi64x(lo)), _mm256_set1_epi64x(hi));
+}
+inline __m256i clamp64v(__m256i x, __m256i lo, __m256i hi) { return min64(max64(x, lo), hi); }
+
+/// 8 accumulators -> 8 output bytes.
+inline void requant8(const std::int32_t* acc, std::uint8_t* out, const row_params& p, bool is_unsigned) {
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc));
+  const __m256i m = p.m_lane ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.m_lane)) : _mm256_set1_epi32(p.m_all);
+  const __m256i b = p.b_lane ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p.b_lane)) : _mm256_set1_epi32(p.b_all);
+  i64_pair x;
+  if (p.kind == row_params::multiplier_shift) {
+    const i64_pair am = mul_lanes(a, m), bm = mul_lanes(b, m);
+    x = {shift_round(_mm256_add_epi64(am.even, bm.even), p.shift, p.round), shift_round(_mm256_add_epi64(am.odd, bm.odd), p.shift, p.round)};
+  } else if (p.kind == row_params::only_shift) {
+    const __m256i one = _mm256_set1_epi32(1);
+    const i64_pair a64 = mul_lanes(a, one), b64 = mul_lanes(b, one);
+    x = {shift_round(_mm256_add_epi64(a64.even, b64.even), p.shift, p.round), shift_round(_mm256_add_epi64(a64.odd, b64.odd), p.shift, p.round)};
+  } else {
+    __m256i v = _mm256_add_epi32(a, b);
+    if (p.shift > 0) v = _mm256_sll_epi32(v, _mm_cvtsi32_si128(p.shift));
+    const i64_pair q = mul_lanes(v, m);
+    const auto q31 = [&](__m256i t) {
+      return shift_round(clamp64(shift_round(t, 31, quant::round_mode::half_up), INT32_MIN, INT32_MAX), p.shift < 0 ? -p.shift : 0, p.round);
+    };
+    x = {q31(q.even), q31(q.odd)};
+  }
+  const auto finish = [&](__m256i t) {
+    t = _mm256_add_epi64(t, _mm256_set1_epi64x(p.zp));
+    if (p.relu) t = max64(t, _mm256_set1_epi64x(p.zp));
+    return clamp64(t, p.lo, p.hi);
+  };
+  const __m256i even = finish(x.even), odd = finish(x.odd);
+  const __m256i v32 = _mm256_or_si256(_mm256_and_si256(even, _mm256_set1_epi64x(0xFFFFFFFFll)), _mm256_slli_epi64(odd, 32));
+  const __m256i v16 = _mm256_packs_epi32(v32, v32);  // exact: values are in [-128, 255]
+  const __m256i v8 = is_unsigned ? _mm256_packus_epi16(v16, v16) : _mm256_packs_epi16(v16, v16);
+  const __m128i bytes = _mm_unpacklo_epi32(_mm256_castsi256_si128(v8), _mm256_extracti128_si256(v8, 1));
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(out), bytes);
+}
+
+/// The fast form for 8 lanes. Without a 64-bit arithmetic shift, x is offset by 2^62 (the
+/// requantizer checked that x + 2^62 stays positive and below 2^63), shifted logically, and the
+/// offset 2^(62 - shift) is folded into the clamp bounds.
+inline void requant8_fast(const std::int32_t* acc, std::uint8_t* out, bool only_shift, __m256i m, __m256i add_even, __m256i add_odd,
+                          int shift, __m256i lo, __m256i hi, __m256i offset, bool is_unsigned) {
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc));
+  const __m256i one = _mm256_set1_epi32(1);
+  __m256i even = _mm256_mul_epi32(a, only_shift ? one : m);
+  __m256i odd = _mm256_mul_epi32(_mm256_srli_epi64(a, 32), only_shift ? one : _mm256_srli_epi64(m, 32));
+  const __m128i count = _mm_cvtsi32_si128(shift);
+  even = clamp64v(_mm256_srl_epi64(_mm256_add_epi64(even, add_even), count), lo, hi);
+  odd = clamp64v(_mm256_srl_epi64(_mm256_add_epi64(odd, add_odd), count), lo, hi);
+  even = _mm256_sub_epi64(even, offset);
+  odd = _mm256_sub_epi64(odd, offset);
+  const __m256i v32 = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  const __m256i v16 = _mm256_packs_epi32(v32, v32);
+  const __m256i v8 = is_unsigned ? _mm256_packus_epi16(v16, v16) : _mm256_packs_epi16(v16, v16);
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_unpacklo_epi32(_mm256_castsi256_si128(v8), _mm256_extracti128_si256(v8, 1)));
+}
+
+/// Lanes [0, 8) of an int64 array as the even and odd lanes of two vectors.
+inline void load_split64(const std::int64_t* p, __m256i& even, __m256i& odd) {
+  const __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 4));
+  even = _mm256_permute4x64_epi64(_mm256_unpacklo_epi64(v0, v1), 0xD8);
+  odd = _mm256_permute4x64_epi64(_mm256_unpackhi_epi64(v0, v1), 0xD8);
+}
+
+inline constexpr index_t requant_width = 8;
+
+#else
+
+inline constexpr index_t requant_width = 0;  // no vector kernel: the scalar formula everywhere
+
+#endif
+
+}  // namespace detail
+
+/// A requant_spec made ready for many calls: validated, its per-channel constants and the choice
+/// of kernel computed once. The spec's arrays must outlive it.
+class requantizer {
+ public:
+  explicit requantizer(const requant_spec& spec) : s_(spec) {
+    channels_ = static_cast<index_t>(std::max({spec.multiplier.size(), spec.rshift.size(), spec.bias.size(), std::size_t{1}}));
+    validate(spec, channels_);
+    lo_ = spec.out_type == elem::s8 ? -128 : 0;
+    hi_ = spec.out_type == elem::s8 ? 127 : 255;
+    relu_lo_ = spec.relu ? std::max(lo_, spec.zero_point) : lo_;
+    exact_vector_ = detail::vector_kind(spec, kind_) && detail::requant_width > 0;
+    const bool fast_mode = (kind_ == detail::row_params::multiplier_shift || kind_ == detail::row_params::only_shift) &&
+                           (spec.round == quant::round_mode::half_up || spec.round == quant::round_mode::down);
+    channel_.resize(static_cast<std::size_t>(channels_));
+    lane_add_.resize(static_cast<std::size_t>(channels_));
+    all_fast_ = exact_vector_ && fast_mode;
+    for (index_t c = 0; c < channels_; ++c) {
+      channel_info& ch = channel_[static_cast<std::size_t>(c)];
+      ch.m = kind_ == detail::row_params::only_shift ? 1 : detail::pick(spec.multiplier, c, 1);
+      ch.b = detail::pick(spec.bias, c, 0);
+      ch.shift = detail::pick(spec.rshift, c, 0);
+      if (kind_ == detail::row_params::qdm && spec.chip == quant::chip_family::cv18xx) ch.shift = -ch.shift;
+      ch.fast = exact_vector_ && fast_mode && fast_constant(ch, spec, ch.add);
+      lane_add_[static_cast<std::size_t>(c)] = ch.add;
+      all_fast_ = all_fast_ && ch.fast && ch.shift == channel_[0].shift;
+    }
+  }
+
+  const requant_spec& spec() const { return s_; }
+  index_t channels() const { return channels_; }
+
+  /// acc[r * ld_acc + c] -> out[r * ld_out + c] for rows [row0, row0 + rows) x columns [col0,
+  /// col0 + cols) of the full matrix (they pick the channels).
+  void run(const std::int32_t* acc, index_t ld_acc, index_t rows, index_t cols, index_t row0, index_t col0, void* out,
+           index_t ld_out) const {
+    const index_t last_channel = s_.channel_is_row ? row0 + rows : col0 + cols;
+    if (channels_ > 1 && last_channel > channels_)
+      throw error("int8 requant: channel " + std::to_string(last_channel - 1) + " of " + std::to_string(channels_));
+    auto* o = static_cast<std::uint8_t*>(out);
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI
+    // per-row channels (a convolution tile): the fast form with its constants hoisted
+    if (exact_vector_ && (s_.channel_is_row || channels_ == 1)) {
+      const bool only_shift = kind_ == detail::row_params::only_shift;
+      const __m512i lo = _mm512_set1_epi64(relu_lo_), hi = _mm512_set1_epi64(hi_);
+      for (index_t r = 0; r < rows; ++r) {
+        const channel_info& ch = channel_[static_cast<std::size_t>(channels_ == 1 ? 0 : row0 + r)];
+        if (!ch.fast) {
+          row(acc + r * ld_acc, o + r * ld_out, cols, row0 + r, col0);
+          continue;
+        }
+        const __m512i m = _mm512_set1_epi32(static_cast<std::int32_t>(ch.m)), add = _mm512_set1_epi64(ch.add);
+        const std::int32_t* a = acc + r * ld_acc;
+        std::uint8_t* d = o + r * ld_out;
+        for (index_t j = 0; j < cols; j += 16) detail::requant16_fast(a + j, d + j, cols - j, only_shift, m, add, add, ch.shift, lo, hi);
+      }
+      return;
+    }
+#elif MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX2
+    if (exact_vector_ && (s_.channel_is_row || channels_ == 1)) {
+      const bool only_shift = kind_ == detail::row_params::only_shift, is_unsigned = s_.out_type == elem::u8;
+      for (index_t r = 0; r < rows; ++r) {
+        const channel_info& ch = channel_[static_cast<std::size_t>(channels_ == 1 ? 0 : row0 + r)];
+        if (!ch.fast || cols < 8) {
+          row(acc + r * ld_acc, o + r * ld_out, cols, row0 + r, col0);
+          continue;
+        }
+        const std::int64_t offset = std::int64_t{1} << (62 - ch.shift);
+        const __m256i lo = _mm256_set1_epi64x(relu_lo_ + offset), hi = _mm256_set1_epi64x(hi_ + offset), off = _mm256_set1_epi64x(offset);
+        const __m256i m = _mm256_set1_epi32(static_cast<std::int32_t>(ch.m)), add = _mm256_set1_epi64x(ch.add);
+        const std::int32_t* a = acc + r * ld_acc;
+        std::uint8_t* d = o + r * ld_out;
+        index_t j = 0;
+        for (; j + 8 <= cols; j += 8) detail::requant8_fast(a + j, d + j, only_shift, m, add, add, ch.shift, lo, hi, off, is_unsigned);
+        for (; j < cols; ++j) d[j] = static_cast<std::uint8_t>(requant_value(a[j], row0 + r, s_));
+      }
+      return;
+    }
+#endif
+    for (index_t r = 0; r < rows; ++r) row(acc + r * ld_acc, o + r * ld_out, cols, row0 + r, col0);
+  }
+
+ private:
+  struct channel_info {
+    std::int64_t m = 1, add = 0;
+    std::int32_t b = 0, shift = 0;
+    bool fast = false;
+  };
+
+  /// add = b m + 2^(shift-1) [HalfUp] + zp 2^shift, when acc m + add stays inside int64 for every
+  /// int32 acc and shift is a right shift of 1..62 (AVX2 also needs x + 2^62 to stay below 2^63).
+  static bool fast_constant(const channel_info& ch, const requant_spec& s, std::int64_t& add) {
+#if defined(__SIZEOF_INT128__)
+    if (ch.shift < 1 || ch.shift > 62) return false;
+    using wide = __int128;
+    const wide half = s.round == quant::round_mode::half_up ? wide{1} << (ch.shift - 1) : 0;
+    const wide c = wide{ch.b} * ch.m + half + (wide{s.zero_point} << ch.shift);
+    const wide offset = detail::requant_width == 8 ? wide{1} << 62 : 0;
+    const wide limit = (wide{1} << 63) - 1;
+    for (const wide a : {wide{INT32_MIN}, wide{INT32_MAX}}) {
+      const wide x = a * ch.m + c + offset;
+      if (x > limit || x < -limit || (offset != 0 && x < 0)) return false;
+    }
+    add = static_cast<std::int64_t>(c + offset);
+    return true;
+#else
+    (void)ch;
+    (void)s;
+    (void)add;
+    return false;
+#endif
+  }
+
+  void row(const std::int32_t* acc, std::uint8_t* out, index_t n, index_t r, index_t col0) const {
+    index_t done = 0;
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI || MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX2
+    constexpr index_t W = detail::requant_width;
+    const bool per_lane = !s_.channel_is_row && channels_ > 1;
+    const channel_info& ch = channel_[static_cast<std::size_t>(channels_ == 1 ? 0 : per_lane ? col0 : r)];
+    const bool only_shift = kind_ == detail::row_params::only_shift;
+    if ((per_lane ? all_fast_ : ch.fast) && n >= (W == 8 ? 8 : 1)) {
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI
+      const __m512i lo = _mm512_set1_epi64(relu_lo_), hi = _mm512_set1_epi64(hi_);
+      if (!per_lane) {
+        const __m512i m = _mm512_set1_epi32(static_cast<std::int32_t>(ch.m)), add = _mm512_set1_epi64(ch.add);
+        for (; done < n; done += W) detail::requant16_fast(acc + done, out + done, n - done, only_shift, m, add, add, ch.shift, lo, hi);
+      } else {
+        for (; done < n; done += W) {
+          const index_t k = std::min(W, n - done);
+          const index_t c0 = col0 + done;
+          __m512i m = _mm512_set1_epi32(1);
+          if (!only_shift)
+            m = s_.multiplier.size() > 1
+                    ? _mm512_maskz_loadu_epi32(static_cast<__mmask16>(k >= 16 ? 0xFFFFu : (1u << static_cast<unsigned>(k)) - 1u),
+                                               s_.multiplier.data() + c0)
+                    : _mm512_set1_epi32(static_cast<std::int32_t>(channel_[0].m));
+          __m512i add_even, add_odd;
+          detail::load_split64(lane_add_.data() + c0, k, add_even, add_odd);
+          detail::requant16_fast(acc + done, out + done, k, only_shift, m, add_even, add_odd, channel_[0].shift, lo, hi);
+        }
+      }
+      return;
+#else
+      const std::int64_t offset = std::int64_t{1} << (62 - ch.shift);
+      const __m256i lo = _mm256_set1_epi64x(relu_lo_ + offset), hi = _mm256_set1_epi64x(hi_ + offset);
+      const __m256i off = _mm256_set1_epi64x(offset);
+      const bool is_unsigned = s_.out_type == elem::u8;
+      if (!per_lane) {
+        const __m256i m = _mm256_set1_epi32(static_cast<std::int32_t>(ch.m)), add = _mm256_set1_epi64x(ch.add);
+        for (; done + W <= n; done += W) detail::requant8_fast(acc + done, out + done, only_shift, m, add, add, ch.shift, lo, hi, off, is_unsigned);
+      } else {
+        for (; done + W <= n; done += W) {
+          const index_t c0 = col0 + done;
+          const __m256i m = s_.multiplier.size() > 1 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s_.multiplier.data() + c0))
+                                                     : _mm256_set1_epi32(static_cast<std::int32_t>(channel_[0].m));
+          __m256i add_even, add_odd;
+          detail::load_split64(lane_add_.data() + c0, add_even, add_odd);
+          detail::requant8_fast(acc + done, out + done, only_shift, m, add_even, add_odd, channel_[0].shift, lo, hi, off, is_unsigned);
+        }
+      }
+#endif
+    } else if (exact_vector_ && (!per_lane || s_.rshift.size() == 1) && n >= W &&
+               (kind_ == detail::row_params::qdm ? ch.shift <= 31 && ch.shift >= -63 : ch.shift >= -63)) {
+      detail::row_params p{};
+      p.kind = kind_;
+      p.round = s_.round;
+      p.shift = ch.shift;
+      p.m_lane = per_lane && s_.multiplier.size() > 1 ? s_.multiplier.data() + col0 : nullptr;
+      p.m_all = static_cast<std::int32_t>(ch.m);
+      p.b_lane = per_lane && s_.bias.size() > 1 ? s_.bias.data() + col0 : nullptr;
+      p.b_all = ch.b;
+      p.zp = s_.zero_point;
+      p.lo = lo_;
+      p.hi = hi_;
+      p.relu = s_.relu;
+      for (; done + W <= n; done += W) {
+        detail::row_params q = p;
+        if (q.m_lane) q.m_lane += done;
+        if (q.b_lane) q.b_lane += done;
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI
+        detail::requant16(acc + done, out + done, W, q);
+#else
+        detail::requant8(acc + done, out + done, q, s_.out_type == elem::u8);
+#endif
+      }
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI
+      if (done < n) {  // masked tail
+        detail::row_params q = p;
+        if (q.m_lane) q.m_lane += done;
+        if (q.b_lane) q.b_lane += done;
+        detail::requant16(acc + done, out + done, n - done, q);
+        done = n;
+      }
+#endif
+    }
+#else
+    (void)r;
+#endif
+    for (index_t j = done; j < n; ++j)
+      out[j] = static_cast<std::uint8_t>(requant_value(acc[j], s_.channel_is_row ? r : col0 + j, s_));
+  }
+
+  requant_spec s_;
+  index_t channels_ = 1;
+  detail::row_params::kind_t kind_{};
+  bool exact_vector_ = false, all_fast_ = false;
+  std::int32_t lo_ = -128, hi_ = 127, relu_lo_ = -128;
+  std::vector<channel_info> channel_;
+  std::vector<std::int64_t> lane_add_;
+};
+
+/// Requantizes rows [row0, row0 + rows) x columns [col0, col0 + cols) of an accumulator matrix:
+/// acc[r * ld_acc + c] -> out[r * ld_out + c] (int8 or uint8 bytes per s.out_type). row0/col0 are
+/// the block's position in the full matrix (they pick the channels). For repeated calls build a
+/// requantizer once.
+inline void requantize(const std::int32_t* acc, index_t ld_acc, index_t rows, index_t cols, index_t row0, index_t col0,
+                       const requant_spec& s, void* out, index_t ld_out) {
+  requantizer(s).run(acc, ld_acc, rows, cols, row0, col0, out, ld_out);
+}
+
+/// A gemm_output::finish that requantizes each finished tile into out (row stride ld_out); `rq`
+/// must outlive the gemm call.
+inline finish_fn requant_finish(const requantizer& rq, void* out, index_t ld_out) {
+  return [&rq, out, ld_out](const std::int32_t* tile, index_t ld, index_t r0, index_t rows, index_t c0, index_t cols) {
+    rq.run(tile, ld, rows, cols, r0, c0, static_cast<std::uint8_t*>(out) + r0 * ld_out + c0, ld_out);
+  };
+}
+
+}  // namespace MIXQ_INT8_ISA_NAMESPACE
+}  // namespace mixq::int8
+
+namespace mixq::int8 {
+inline namespace MIXQ_INT8_ISA_NAMESPACE {
+
+/// Sizes, kernel, strides, dilations and leading pads; trailing pads are whatever makes
+/// (oh - 1) * sh + (kh - 1) * dh + 1 rows (and likewise columns) reach past the input.
+struct conv2d_geometry {
+  index_t ic = 0, ih = 0, iw = 0;
+  index_t oc = 0, oh = 0, ow = 0;
+  index_t kh = 1, kw = 1;
+  index_t sh = 1, sw = 1;
+  index_t dh = 1, dw = 1;
+  index_t pad_top = 0, pad_left = 0;
+  index_t group = 1;
+
+  index_t icg() const { return ic / group; }
+  index_t ocg() const { return oc / group; }
+  index_t taps() const { return kh * kw; }
+  /// Depth of each group's GEMM: input channels times taps.
+  index_t k() const { return icg() * kh * kw; }
+  index_t out_pixels() const { return oh * ow; }
+  bool depthwise() const { return group == ic && group == oc && group > 1; }
+  bool pointwise() const { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pad_top == 0 && pad_left == 0 && oh == ih && ow == iw; }
+};
+
+/// Throws unless the geometry describes a convolution the kernels can run.
+inline void validate(const conv2d_geometry& g) {
+  const bool ok = g.ic > 0 && g.ih > 0 && g.iw > 0 && g.oc > 0 && g.oh > 0 && g.ow > 0 && g.kh > 0 && g.kw > 0 && g.sh > 0 &&
+                  g.sw > 0 && g.dh > 0 && g.dw > 0 && g.pad_top >= 0 && g.pad_left >= 0 && g.group > 0 && g.ic % g.group == 0 &&
+                  g.oc % g.group == 0;
+  if (!ok)
+    throw error("int8 conv: invalid geometry (ic " + std::to_string(g.ic) + ", oc " + std::to_string(g.oc) + ", group " +
+                std::to_string(g.group) + ", output " + std::to_string(g.oh) + "x" + std::to_string(g.ow) + ")");
+  // the first tap of the first output must not start left of/above the padding
+  if (g.pad_top > (g.kh - 1) * g.dh + (g.oh - 1) * g.sh || g.pad_left > (g.kw - 1) * g.dw + (g.ow - 1) * g.sw)
+    throw error("int8 conv: padding larger than the kernel's reach");
+}
+
+/// Where a convolution's results go ([batch, oc, oh, ow] each): the int32 accumulators (bias
+/// included) and/or, with `requant`, the requantized bytes. The spec's channels are the output
+/// channels (channel_is_row, or single values).
+struct conv_output {
+  std::int32_t* acc = nullptr;
+  const requant_spec* requant = nullptr;
+  void* q = nullptr;
+};
+
+inline void validate(const conv_output& out, const conv2d_geometry& g) {
+  if (!out.acc && !(out.requant && out.q)) throw error("int8 conv: no output (neither accumulators nor a requantized result)");
+  if (out.requant) {
+    const requant_spec& s = *out.requant;
+    if (!s.channel_is_row && (s.multiplier.size() > 1 || s.rshift.size() > 1 || s.bias.size() > 1))
+      throw error("int8 conv: per-channel requant parameters must follow the output channels (channel_is_row)");
+    validate(s, g.oc);
+  }
+}
+
+/// The stored byte of a zero point (the padding value), checked against the element type.
+inline std::uint8_t zero_point_byte(std::int32_t zp, elem type) {
+  const bool ok = type == elem::s8 ? zp >= -128 && zp <= 127 : zp >= 0 && zp <= 255;
+  if (!ok) throw error("int8 conv: input zero point " + std::to_string(zp) + " is outside the " + (type == elem::s8 ? "int8" : "uint8") + " range");
+  return static_cast<std::uint8_t>(zp & 0xff);
+}
+
+}  // namespace MIXQ_INT8_ISA_NAMESPACE
+}  // namespace mixq::int8
+// #include "mixq/kernels/int8/depthwise.hpp"
+// Depthwise int8 convolution (one filter per channel, group = ic = oc), int32 accumulators.
+//
+// Each input plane is copied once into padded rows (the input zero point as the padding value; a
+// row wholly outside the input is one shared row of zero points), so every tap reads in bounds.
+// With AVX-512 VNNI + VBMI, one vpermb gathers, for 16 output pixels, the 4 taps (kx, kx+1, kx+2,
+// kx+3) of one kernel row into the 4 bytes of each int32 lane, whatever the stride and dilation
+// (as long as the 16 windows fit in 64 bytes), and one vpdpbusd multiplies them by the 4 weights:
+// a 3x3 kernel is 3 vpdpbusd per 16 outputs. Signedness as in gemm.hpp: an s8 input with an s8
+// filter is stored with its top bit flipped (x + 128) and 128 * sum(w) comes off the bias; a u8
+// filter takes the unsigned slot against an s8 input. Other cases (u8 x u8, or no VBMI) and the
+// other ISAs run a plain loop over output rows that the compiler vectorizes.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <vector>
+
+// #include "mixq/core/thread_pool.hpp" (already inlined above)
+// #include "mixq/kernels/int8/config.hpp" (already inlined above)
+// #include "mixq/kernels/int8/conv_geometry.hpp" (already inlined above)
+// #include "mixq/kernels/int8/epilogue.hpp" (already inlined above)
+
+namespace mixq::int8 {
+inline namespace MIXQ_INT8_ISA_NAMESPACE {
+
+namespace detail {
+
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI && defined(__AVX512VBMI__)
+inline constexpr bool depthwise_has_permute = true;
+#else
+inline constexpr bool depthwise_has_permute = false;
+#endif
+
+/// Whether the vpermb kernel runs this depthwise convolution.
+inline bool depthwise_uses_permute(const conv2d_geometry& g, elem in_type, elem filter_type) {
+  return depthwise_has_permute && !(in_type == elem::u8 && filter_type == elem::u8) && 15 * g.sw + 3 * g.dw <= 63;
+}
+
+/// dst[0, n) = src[0, n) with the top bit of every byte flipped (s8 stored as u8 = x + 128).
+inline void copy_flipped(std::uint8_t* __restrict dst, const std::uint8_t* __restrict src, index_t n) {
+  index_t i = 0;
+#if MIXQ_INT8_ISA >= MIXQ_INT8_ISA_SSE2
+  const __m128i bits = _mm_set1_epi8(static_cast<char>(0x80));
+  for (; i + 16 <= n; i += 16)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)), bits));
+#endif
+  for (; i < n; ++i) dst[i] = static_cast<std::uint8_t>(src[i] ^ 0x80u);
+}
+
+/// One output row from the padded rows of its taps (rows[ky] = the row tap ky reads), the plain way.
+template <bool UnsignedIn, bool UnsignedFilter>
+void depthwise_row_plain(const conv2d_geometry& g, const std::uint8_t* const* rows, const std::uint8_t* w, std::int32_t base,
+                         std::int32_t* acc) {
+  using in_t = std::conditional_t<UnsignedIn, std::uint8_t, std::int8_t>;
+  using w_t = std::conditional_t<UnsignedFilter, std::uint8_t, std::int8_t>;
+  for (index_t x = 0; x < g.ow; ++x) acc[x] = base;
+  for (index_t ky = 0; ky < g.kh; ++ky)
+    for (index_t kx = 0; kx < g.kw; ++kx) {
+      const std::int32_t wv = static_cast<w_t>(w[ky * g.kw + kx]);
+      const auto* src = reinterpret_cast<const in_t*>(rows[ky] + kx * g.dw);
+      if (g.sw == 1) {
+        for (index_t x = 0; x < g.ow; ++x) acc[x] += static_cast<std::int32_t>(src[x]) * wv;
+      } else {
+        for (index_t x = 0; x < g.ow; ++x) acc[x] += static_cast<std::int32_t>(src[x * g.sw]) * wv;
+      }
+    }
+}
+
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI && defined(__AVX512VBMI__)
+/// One output row with vpermb + vpdpbusd. wq[ky * groups + t] holds the 4 weight bytes of taps
+/// 4t..4t+3 of row ky (zero past kw); the input is in the unsigned slot unless
+/// `filter_unsigned`.
+inline void depthwise_row_permute(const conv2d_geometry& g, const std::uint8_t* const* rows, const std::int32_t* wq, index_t groups,
+                                  __m512i idx, bool filter_unsigned, std::int32_t base, std::int32_t* acc) {
+  const __m512i base_v = _mm512_set1_epi32(base);
+  for (index_t x0 = 0; x0 < g.ow; x0 += 16) {
+    __m512i a = base_v;
+    for (index_t ky = 0; ky < g.kh; ++ky) {
+      const std::uint8_t* r = rows[ky] + x0 * g.sw;
+      for (index_t t = 0; t < groups; ++t) {
+        const __m512i q = _mm512_permutexvar_epi8(idx, _mm512_loadu_si512(r + 4 * t * g.dw));
+        const __m512i wv = _mm512_set1_epi32(wq[ky * groups + t]);
+        a = filter_unsigned ? _mm512_dpbusd_epi32(a, wv, q) : _mm512_dpbusd_epi32(a, q, wv);
+      }
+    }
+    const index_t n = std::min<index_t>(16, g.ow - x0);
+    _mm512_mask_storeu_epi32(acc + x0, static_cast<__mmask16>((1u << static_cast<unsigned>(n)) - 1u), a);
+  }
+}
+
+/// R output rows at once for a KH-row kernel of G tap groups, row stride SH, no row dilation:
+/// each padded row is loaded and permuted once per 16 columns and feeds every output row that
+/// reads it ((R - 1) SH + KH rows for R KH products), with R independent accumulators. Returns
+/// the first output row it did not compute. rows[py] = padded row py.
+template <int KH, int G, int SH, int R, bool FilterUnsigned>
+index_t depthwise_blocks_permute(const conv2d_geometry& g, const std::uint8_t* const* rows, const std::int32_t* wq, __m512i idx,
+                                 std::int32_t base, std::int32_t* plane) {
+  constexpr int P = (R - 1) * SH + KH;
+  __m512i w[KH][G];
+#pragma GCC unroll 8
+  for (int ky = 0; ky < KH; ++ky)
+#pragma GCC unroll 4
+    for (int t = 0; t < G; ++t) w[ky][t] = _mm512_set1_epi32(wq[ky * G + t]);
+  const __m512i base_v = _mm512_set1_epi32(base);
+  index_t oy = 0;
+  for (; oy + R <= g.oh; oy += R) {
+    const std::uint8_t* const* r = rows + oy * SH;
+    for (index_t x0 = 0; x0 < g.ow; x0 += 16) {
+      __m512i acc[R];
+#pragma GCC unroll 8
+      for (int i = 0; i < R; ++i) acc[i] = base_v;
+      const index_t col = x0 * g.sw;
+#pragma GCC unroll 16
+      for (int p = 0; p < P; ++p)
+#pragma GCC unroll 4
+        for (int t = 0; t < G; ++t) {
+          const __m512i q = _mm512_permutexvar_epi8(idx, _mm512_loadu_si512(r[p] + col + 4 * t * g.dw));
+#pragma GCC unroll 8
+          for (int i = 0; i < R; ++i) {
+            const int ky = p - i * SH;
+            if (ky >= 0 && ky < KH) {
+              if constexpr (FilterUnsigned) acc[i] = _mm512_dpbusd_epi32(acc[i], w[ky][t], q);
+              else acc[i] = _mm512_dpbusd_epi32(acc[i], q, w[ky][t]);
+            }
+          }
+        }
+      const index_t n = std::min<index_t>(16, g.ow - x0);
+      const auto mask = static_cast<__mmask16>((1u << static_cast<unsigned>(n)) - 1u);
+      if (n == 16) {
+#pragma GCC unroll 8
+        for (int i = 0; i < R; ++i) _mm512_storeu_si512(plane + (oy + i) * g.ow + x0, acc[i]);
+      } else {
+#pragma GCC unroll 8
+        for (int i = 0; i < R; ++i) _mm512_mask_storeu_epi32(plane + (oy + i) * g.ow + x0, mask, acc[i]);
+      }
+    }
+  }
+  return oy;
+}
+
+/// The row-blocked kernel where one is instantiated (3x3 and 5x5, strides 1 and 2); returns the
+/// first output row left for depthwise_row_permute.
+template <bool FilterUnsigned>
+index_t depthwise_plane_blocks(const conv2d_geometry& g, const std::uint8_t* const* rows, const std::int32_t* wq, __m512i idx,
+                               std::int32_t base, std::int32_t* plane) {
+  if (g.dh != 1) return 0;
+  if (g.kh == 3 && g.kw <= 4) {
+    if (g.sh == 1) return depthwise_blocks_permute<3, 1, 1, 4, FilterUnsigned>(g, rows, wq, idx, base, plane);
+    if (g.sh == 2) return depthwise_blocks_permute<3, 1, 2, 4, FilterUnsigned>(g, rows, wq, idx, base, plane);
+  }
+  if (g.kh == 5 && g.kw > 4 && g.kw <= 8) {
+    if (g.sh == 1) return depthwise_blocks_permute<5, 2, 1, 4, FilterUnsigned>(g, rows, wq, idx, base, plane);
+    if (g.sh == 2) return depthwise_blocks_permute<5, 2, 2, 2, FilterUnsigned>(g, rows, wq, idx, base, plane);
+  }
+  return 0;
+}
+#endif
+
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX2
+/// Whether the AVX2 pair kernel runs this convolution (no row dilation needed; unit column dilation).
+inline bool depthwise_uses_pairs(const conv2d_geometry& g) { return g.dw == 1 && (g.sw == 1 || g.sw == 2); }
+
+/// dst[0, n) = src[0, n) widened to int16 (sign- or zero-extended).
+inline void widen_row(const std::uint8_t* src, index_t n, bool is_signed, std::int16_t* dst) {
+  index_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), is_signed ? _mm256_cvtepi8_epi16(b) : _mm256_cvtepu8_epi16(b));
+  }
+  for (; i < n; ++i) dst[i] = static_cast<std::int16_t>(value_of(src[i], is_signed ? elem::s8 : elem::u8));
+}
+
+/// One output row with vpmaddwd on tap pairs: taps (2t, 2t + 1) of output x read the int16 pair
+/// at row + x * sw + 2t, a plain 32-bit lane when sw = 2; with sw = 1 even and odd outputs are
+/// computed apart (their pairs are lane-aligned) and interleaved. Exact for every s8/u8 mix:
+/// each pair sum is at most 2 * 255 * 255. wp[ky * pairs + t] = the weights (w[2t], w[2t + 1]).
+inline void depthwise_row_pairs(const conv2d_geometry& g, const std::int16_t* const* rows, const std::int32_t* wp, index_t pairs,
+                                std::int32_t base, std::int32_t* acc) {
+  const __m256i base_v = _mm256_set1_epi32(base);
+  const auto load = [](const std::int16_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); };
+  const auto store = [](std::int32_t* p, __m256i v, index_t n) {
+    if (n >= 8) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+    } else if (n > 0) {
+      const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+      _mm256_maskstore_epi32(reinterpret_cast<int*>(p), m, v);
+    }
+  };
+  if (g.sw == 2) {
+    for (index_t x0 = 0; x0 < g.ow; x0 += 8) {
+      __m256i a = base_v;
+      for (index_t ky = 0; ky < g.kh; ++ky) {
+        const std::int16_t* r = rows[ky] + 2 * x0;
+        for (index_t t = 0; t < pairs; ++t) a = _mm256_add_epi32(a, _mm256_madd_epi16(load(r + 2 * t), _mm256_set1_epi32(wp[ky * pairs + t])));
+      }
+      store(acc + x0, a, g.ow - x0);
+    }
+    return;
+  }
+  for (index_t x0 = 0; x0 < g.ow; x0 += 16) {
+    __m256i even = base_v, odd = base_v;
+    for (index_t ky = 0; ky < g.kh; ++ky) {
+      const std::int16_t* r = rows[ky] + x0;
+      for (index_t t = 0; t < pairs; ++t) {
+        const __m256i w = _mm256_set1_epi32(wp[ky * pairs + t]);
+        even = _mm256_add_epi32(even, _mm256_madd_epi16(load(r + 2 * t), w));
+        odd = _mm256_add_epi32(odd, _mm256_madd_epi16(load(r + 1 + 2 * t), w));
+      }
+    }
+    const __m256i lo = _mm256_unpacklo_epi32(even, odd), hi = _mm256_unpackhi_epi32(even, odd);
+    store(acc + x0, _mm256_permute2x128_si256(lo, hi, 0x20), g.ow - x0);
+    store(acc + x0 + 8, _mm256_permute2x128_si256(lo, hi, 0x31), g.ow - x0 - 8);
+  }
+}
+#endif
+
+}  // namespace detail
+
+/// Depthwise convolution of a batch: input [batch, c, ih, iw], filter [c, 1, kh, kw], results per
+/// `out` ([batch, c, oh, ow]); bias (per channel, may be null) is added to the int32 sums.
+/// Split over the pool by (image, channel).
+inline void depthwise_conv2d(const conv2d_geometry& g, index_t batch, const void* input, elem in_type, std::int32_t in_zero_point,
+                             const void* filter, elem filter_type, const std::int32_t* bias, const conv_output& out, thread_pool& pool) {
+  validate(g);
+  validate(out, g);
+  if (g.group != g.ic || g.group != g.oc) throw error("int8 depthwise: group must equal the input and output channels");
+  const index_t C = g.ic, planes = batch * C, in_plane = g.ih * g.iw, out_plane = g.oh * g.ow, taps = g.kh * g.kw;
+  if (planes <= 0) return;
+  const auto* x = static_cast<const std::uint8_t*>(input);
+  const auto* w = static_cast<const std::uint8_t*>(filter);
+  const bool permute = detail::depthwise_uses_permute(g, in_type, filter_type);
+  const bool flip = permute && in_type == elem::s8 && filter_type == elem::s8;
+  const std::uint8_t flip_bits = flip ? 0x80 : 0;
+  const std::uint8_t zp = static_cast<std::uint8_t>(zero_point_byte(in_zero_point, in_type) ^ flip_bits);
+  const index_t groups = (g.kw + 3) / 4;
+  // every byte a tap window may touch, vector over-read included
+  const index_t row_len = round_up(g.ow, 16) * g.sw + 4 * groups * g.dw + 64;
+  const index_t padded_rows = (g.oh - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+  const index_t grain = std::max<index_t>(1, 16384 / std::max<index_t>(out_plane * taps, 1));
+  std::optional<requantizer> rq;
+  if (out.requant) rq.emplace(*out.requant);
+  pool.parallel_for(planes, grain, [&](index_t b, index_t e) {
+    std::vector<std::uint8_t> buffer(static_cast<std::size_t>((g.ih + 1) * row_len), zp);
+    std::uint8_t* zero_row = buffer.data();
+    std::uint8_t* plane_rows = zero_row + row_len;
+    std::vector<const std::uint8_t*> rows(static_cast<std::size_t>(padded_rows));
+    for (index_t py = 0; py < padded_rows; ++py) {
+      const index_t iy = py - g.pad_top;
+      rows[static_cast<std::size_t>(py)] = iy >= 0 && iy < g.ih ? plane_rows + iy * row_len : zero_row;
+    }
+    std::vector<std::int32_t> plane_acc(out.acc ? 0 : static_cast<std::size_t>(out_plane));
+    std::vector<const std::uint8_t*> taps_rows(static_cast<std::size_t>(g.kh));
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX2
+    // the pair kernel reads rows widened to int16, the zero-point row included
+    const bool pairs = detail::depthwise_uses_pairs(g);
+    const index_t npairs = (g.kw + 1) / 2;
+    std::vector<std::int16_t> wide(pairs ? static_cast<std::size_t>((g.ih + 1) * row_len) : 0);
+    std::vector<const std::int16_t*> rows16(static_cast<std::size_t>(padded_rows)), taps16(static_cast<std::size_t>(g.kh));
+    std::vector<std::int32_t> wp(static_cast<std::size_t>(g.kh * npairs));
+    if (pairs) {
+      detail::widen_row(zero_row, row_len, in_type == elem::s8, wide.data());
+      for (index_t py = 0; py < padded_rows; ++py) {
+        const index_t iy = py - g.pad_top;
+        rows16[static_cast<std::size_t>(py)] = wide.data() + (iy >= 0 && iy < g.ih ? (iy + 1) * row_len : 0);
+      }
+    }
+#endif
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI && defined(__AVX512VBMI__)
+    std::vector<std::int32_t> wq(static_cast<std::size_t>(g.kh * groups));  // 4 weights per word
+    alignas(64) std::uint8_t idx_bytes[64];
+    for (int j = 0; j < 16; ++j)
+      for (int t = 0; t < 4; ++t) idx_bytes[4 * j + t] = static_cast<std::uint8_t>(j * g.sw + t * g.dw);
+    const __m512i idx = _mm512_load_si512(idx_bytes);
+#endif
+    for (index_t p = b; p < e; ++p) {
+      const index_t c = p % C;
+      const std::uint8_t* src = x + p * in_plane;
+      const index_t n = std::min(g.iw, row_len - g.pad_left);
+      for (index_t iy = 0; iy < g.ih; ++iy) {
+        std::uint8_t* d = plane_rows + iy * row_len + g.pad_left;
+        const std::uint8_t* srow = src + iy * g.iw;
+        if (flip)
+          detail::copy_flipped(d, srow, n);
+        else
+          std::memcpy(d, srow, static_cast<std::size_t>(n));
+      }
+      const std::uint8_t* wc = w + c * taps;
+      std::int32_t base = bias ? bias[c] : 0;
+      if (flip) {
+        std::int32_t wsum = 0;
+        for (index_t t = 0; t < taps; ++t) wsum += static_cast<std::int8_t>(wc[t]);
+        base = detail::wrap_add(base, -128 * wsum);
+      }
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI && defined(__AVX512VBMI__)
+      if (permute)
+        for (index_t ky = 0; ky < g.kh; ++ky)
+          for (index_t t = 0; t < groups; ++t) {
+            std::uint8_t four[4] = {0, 0, 0, 0};
+            for (index_t i = 0; i < 4 && 4 * t + i < g.kw; ++i) four[i] = wc[ky * g.kw + 4 * t + i];
+            std::memcpy(&wq[static_cast<std::size_t>(ky * groups + t)], four, 4);
+          }
+#endif
+      std::int32_t* plane = out.acc ? out.acc + p * out_plane : plane_acc.data();
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX2
+      if (pairs) {
+        for (index_t iy = 0; iy < g.ih; ++iy)
+          detail::widen_row(plane_rows + iy * row_len, row_len, in_type == elem::s8, wide.data() + (iy + 1) * row_len);
+        for (index_t ky = 0; ky < g.kh; ++ky)
+          for (index_t t = 0; t < npairs; ++t) {
+            const std::int16_t w0 = static_cast<std::int16_t>(value_of(wc[ky * g.kw + 2 * t], filter_type));
+            const std::int16_t w1 = 2 * t + 1 < g.kw ? static_cast<std::int16_t>(value_of(wc[ky * g.kw + 2 * t + 1], filter_type)) : 0;
+            const std::int16_t two[2] = {w0, w1};
+            std::memcpy(&wp[static_cast<std::size_t>(ky * npairs + t)], two, 4);
+          }
+        for (index_t oy = 0; oy < g.oh; ++oy) {
+          for (index_t ky = 0; ky < g.kh; ++ky) taps16[static_cast<std::size_t>(ky)] = rows16[static_cast<std::size_t>(oy * g.sh + ky * g.dh)];
+          detail::depthwise_row_pairs(g, taps16.data(), wp.data(), npairs, base, plane + oy * g.ow);
+        }
+        if (rq) rq->run(plane, out_plane, 1, out_plane, c, 0, static_cast<std::uint8_t*>(out.q) + p * out_plane, out_plane);
+        continue;
+      }
+#endif
+      index_t first_row = 0;
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI && defined(__AVX512VBMI__)
+      if (permute)
+        first_row = filter_type == elem::u8 ? detail::depthwise_plane_blocks<true>(g, rows.data(), wq.data(), idx, base, plane)
+                                            : detail::depthwise_plane_blocks<false>(g, rows.data(), wq.data(), idx, base, plane);
+#endif
+      for (index_t oy = first_row; oy < g.oh; ++oy) {
+        for (index_t ky = 0; ky < g.kh; ++ky) taps_rows[static_cast<std::size_t>(ky)] = rows[static_cast<std::size_t>(oy * g.sh + ky * g.dh)];
+        std::int32_t* acc = plane + oy * g.ow;
+        if (permute) {
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI && defined(__AVX512VBMI__)
+          detail::depthwise_row_permute(g, taps_rows.data(), wq.data(), groups, idx, filter_type == elem::u8, base, acc);
+#endif
+        } else if (in_type == elem::u8) {
+          if (filter_type == elem::u8) detail::depthwise_row_plain<true, true>(g, taps_rows.data(), wc, base, acc);
+          else detail::depthwise_row_plain<true, false>(g, taps_rows.data(), wc, base, acc);
+        } else {
+          if (filter_type == elem::u8) detail::depthwise_row_plain<false, true>(g, taps_rows.data(), wc, base, acc);
+          else detail::depthwise_row_plain<false, false>(g, taps_rows.data(), wc, base, acc);
+        }
+      }
+      // the whole plane is one channel: one requant pass over oh * ow values
+      if (rq) rq->run(plane, out_plane, 1, out_plane, c, 0, static_cast<std::uint8_t*>(out.q) + p * out_plane, out_plane);
+    }
+  });
+}
+
+}  // namespace MIXQ_INT8_ISA_NAMESPACE
+}  // namespace mixq::int8
+// #include "mixq/kernels/int8/epilogue.hpp" (already inlined above)
+// #include "mixq/kernels/int8/gemm.hpp" (already inlined above)
+
+namespace mixq::int8 {
+inline namespace MIXQ_INT8_ISA_NAMESPACE {
+
+/// A filter [oc, ic/group, kh, kw] made ready once per model: one packed A operand per group (its
+/// row sums included), or the raw bytes for a depthwise convolution.
+struct packed_conv_filter {
+  conv2d_geometry geometry;
+  elem type = elem::s8;
+  std::vector<packed_matrix> groups;
+  std::vector<std::uint8_t> depthwise;
+};
+
+inline packed_conv_filter pack_conv_filter(const conv2d_geometry& g, const void* filter, elem type) {
+  validate(g);
+  packed_conv_filter pf;
+  pf.geometry = g;
+  pf.type = type;
+  const auto* w = static_cast<const std::uint8_t*>(filter);
+  if (g.depthwise()) {
+    pf.depthwise.assign(w, w + g.oc * g.taps());
+    return pf;
+  }
+  const index_t ocg = g.ocg(), K = g.k();
+  for (index_t gi = 0; gi < g.group; ++gi) pf.groups.push_back(pack_a_once(w + gi * ocg * K, type, ocg, K, K, 1));
+  return pf;
+}
+
+namespace detail {
+
+/// dst[0, n) = src[0, n) for the short runs of im2col (an output row: often a few dozen bytes),
+/// without a call into memcpy per run.
+inline void copy_bytes(std::uint8_t* dst, const std::uint8_t* src, index_t n) {
+#if MIXQ_INT8_ISA == MIXQ_INT8_ISA_AVX512_VNNI
+  index_t i = 0;
+  for (; i + 64 <= n; i += 64) _mm512_storeu_si512(dst + i, _mm512_loadu_si512(src + i));
+  if (i < n) {
+    const __mmask64 m = (~std::uint64_t{0}) >> (64 - (n - i));
+    _mm512_mask_storeu_epi8(dst + i, m, _mm512_maskz_loadu_epi8(m, src + i));
+  }
+#else
+  std::memcpy(dst, src, static_cast<std::size_t>(n));
+#endif
+}
+
+/// The even and odd bytes of src[0, n) into even[0, (n + 1) / 2) and odd[0, n / 2).
+inline void deinterleave(const std::uint8_t* src, index_t n, std::uint8_t* even, std::uint8_t* odd) {
+  index_t vector_end = 0;
+#if MIXQ_INT8_ISA >= MIXQ_INT8_ISA_SSE2
+  vector_end = n / 32 * 32;
+  const __m128i low = _mm_set1_epi16(0x00FF);
+  for (index_t i = 0; i < vector_end; i += 32) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i + 16));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(even + i / 2), _mm_packus_epi16(_mm_and_si128(a, low), _mm_and_si128(b, low)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(odd + i / 2), _mm_packus_epi16(_mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8)));
+  }
+#endif
+  for (index_t i = vector_end; i < n; ++i) {
+    if (i % 2) odd[i / 2] = src[i];
+    else even[i / 2] = src[i];
+  }
+}
+
+/// One image group's input made ready for im2col: every padded row the taps reach (rows wholly
+/// in the padding included), each split into sw phases (phase p holds padded columns p, p + sw,
+/// p + 2 sw...), so tap (ky, kx) of output (oy, ox) is byte tap_offset[kx] + ox of padded row
+/// oy * sh + ky * dh. About the size of the input.
+struct im2col_source {
+  const conv2d_geometry* g = nullptr;
+  index_t rows_per_plane = 0, phase_len = 0, row_len = 0;
+  std::vector<index_t> tap_offset;
+  std::vector<std::uint8_t> data;
+
+  im2col_source(const conv2d_geometry& geom, const std::uint8_t* in, std::uint8_t zp, thread_pool& pool)
+      : g(&geom), rows_per_plane((geom.oh - 1) * geom.sh + (geom.kh - 1) * geom.dh + 1) {
+    phase_len = geom.ow + ((geom.kw - 1) * geom.dw) / geom.sw;
+    row_len = geom.sw * phase_len;
+    for (index_t kx = 0; kx < geom.kw; ++kx) {
+      const index_t off = kx * geom.dw;
+      tap_offset.push_back((off % geom.sw) * phase_len + off / geom.sw);
+    }
+    const index_t channels = geom.icg();
+    data.assign(static_cast<std::size_t>(channels * rows_per_plane * row_len), zp);
+    pool.parallel_for(channels, std::max<index_t>(1, 65536 / std::max<index_t>(rows_per_plane * row_len, 1)), [&](index_t b, index_t e) {
+      std::vector<std::uint8_t> even(static_cast<std::size_t>(geom.sw == 2 ? (g->iw + 1) / 2 + 16 : 0)), odd(even.size());
+      for (index_t c = b; c < e; ++c)
+        for (index_t py = 0; py < rows_per_plane; ++py) {
+          const index_t iy = py - g->pad_top;
+          if (iy < 0 || iy >= g->ih) continue;
+          const std::uint8_t* src = in + (c * g->ih + iy) * g->iw;
+          std::uint8_t* dst = data.data() + (c * rows_per_plane + py) * row_len;
+          if (g->sw == 1) {  // one phase: the padded row itself
+            const index_t n = std::min(g->iw, phase_len - g->pad_left);
+            if (n > 0) std::memcpy(dst + g->pad_left, src, static_cast<std::size_t>(n));
+            continue;
+          }
+          if (g->sw == 2) {  // even and odd input columns, each a contiguous run of one phase
+            deinterleave(src, g->iw, even.data(), odd.data());
+            for (int parity = 0; parity < 2; ++parity) {
+              const index_t px = parity + g->pad_left, p = px % 2, j0 = px / 2;
+              const index_t n = std::min((g->iw + 1 - parity) / 2, phase_len - j0);
+              if (n > 0) std::memcpy(dst + p * phase_len + j0, parity ? odd.data() : even.data(), static_cast<std::size_t>(n));
+            }
+            continue;
+          }
+          // phase p holds padded columns p, p + sw, p + 2 sw...: input column j * sw + p - pad_left
+          for (index_t p = 0; p < g->sw; ++p) {
+            std::uint8_t* phase = dst + p * phase_len;
+            const index_t first = p - g->pad_left;  // input column of j = 0
+            index_t j = first >= 0 ? 0 : (-first + g->sw - 1) / g->sw;
+            for (index_t ix = first + j * g->sw; j < phase_len && ix < g->iw; ++j, ix += g->sw) phase[j] = src[ix];
+          }
+        }
+    });
+  }
+
+  /// Start of im2col row k for output row oy (ow contiguous bytes).
+  const std::uint8_t* row(index_t k, index_t oy) const {
+    const index_t taps = g->kh * g->kw, ci = k / taps, ky = (k % taps) / g->kw, kx = k % g->kw;
+    return data.data() + (ci * rows_per_plane + oy * g->sh + ky * g->dh) * row_len + tap_offset[static_cast<std::size_t>(kx)];
+  }
+};
+
+/// B panels of the im2col matrix (row k = (ci * kh + ky) * kw + kx, column n = oy * ow + ox): per
+/// k group, each row's columns [n0, n0 + nc) are read in place when they lie in one output row,
+/// else gathered run by run, then interleaved into the panels.
+inline void pack_im2col(const im2col_source& src, elem type, index_t n0, index_t nc, index_t k0, index_t kc, bool flip,
+                        packed_t* dst) {
+  const conv2d_geometry& g = *src.g;
+  const index_t N = g.oh * g.ow, kcp = round_up(kc, k_group);
+  const index_t avail = std::max<index_t>(0, std::min(nc, N - n0));
+  const index_t strips = (nc + gemm_nr - 1) / gemm_nr;
+  const index_t oy0 = n0 / g.ow, ox0 = n0 % g.ow;
+  const bool one_row = ox0 + avail <= g.ow;
+  std::vector<std::uint8_t> gathered(one_row ? 0 : static_cast<std::size_t>(k_group * avail));
+  const std::uint8_t* rows[k_group];
+  for (index_t kg = 0; kg < kcp / k_group; ++kg) {
+    for (index_t t = 0; t < k_group; ++t) {
+      const index_t k = kg * k_group + t;
+      if (k >= kc) {
+        rows[t] = nullptr;
+        continue;
+      }
+      if (one_row) {
+        rows[t] = src.row(k0 + k, oy0) + ox0;
+        continue;
+      }
+      std::uint8_t* d = gathered.data() + t * avail;
+      const std::uint8_t* base = src.row(k0 + k, 0);
+      const index_t row_step = g.sh * src.row_len;
+      index_t filled = 0, oy = oy0, ox = ox0;
+      while (filled < avail) {
+        const index_t run = std::min(g.ow - ox, avail - filled);
+        copy_bytes(d + filled, base + oy * row_step + ox, run);
+        filled += run;
+        ox = 0;
+        ++oy;
+      }
+      rows[t] = d;
+    }
+    pack_b_group(rows, avail, strips, type, flip, dst + kg * gemm_nr * k_group, gemm_nr * kcp);
+  }
+}
+
+}  // namespace detail
+
+/// Grouped/dense convolution of a batch: input [batch, ic, ih, iw] bytes of `in_type` with zero
+/// point `in_zero_point` (the padding value), results per `out` ([batch, oc, oh, ow]); bias (per
+/// output channel, may be null) is added to the int32 sums. A depthwise filter runs
+/// depthwise_conv2d().
+inline void conv2d(const conv2d_geometry& g, index_t batch, const void* input, elem in_type, std::int32_t in_zero_point,
+                   const packed_conv_filter& filter, const std::int32_t* bias, const conv_output& out, thread_pool& pool) {
+  validate(g);
+  validate(out, g);
+  const conv2d_geometry& f = filter.geometry;
+  if (f.oc != g.oc || f.ic != g.ic || f.kh != g.kh || f.kw != g.kw || f.group != g.group)
+    throw error("int8 conv: the packed filter was made for another convolution");
+  if (g.depthwise()) {
+    depthwise_conv2d(g, batch, input, in_type, in_zero_point, filter.depthwise.data(), filter.type, bias, out, pool);
+    return;
+  }
+  const std::uint8_t zp = zero_point_byte(in_zero_point, in_type);
+  const index_t icg = g.icg(), ocg = g.ocg(), K = g.k(), N = g.out_pixels();
+  const auto* x = static_cast<const std::uint8_t*>(input);
+  std::optional<requantizer> rq;
+  if (out.requant) rq.emplace(*out.requant);
+  for (index_t n = 0; n < batch; ++n)
+    for (index_t gi = 0; gi < g.group; ++gi) {
+      const std::uint8_t* xg = x + (n * g.ic + gi * icg) * g.ih * g.iw;
+      const index_t first_row = n * g.oc + gi * ocg;  // output row of the group's first channel
+      std::optional<detail::im2col_source> source;
+      gemm_operand b;
+      if (g.pointwise()) {
+        b = strided_b(xg, in_type, K, N, N, 1);
+      } else {
+        source.emplace(g, xg, zp, pool);
+        b.type = in_type;
+        b.pack = [&source, in_type](index_t n0, index_t nc, index_t k0, index_t kc, bool flip, packed_t* dst) {
+          detail::pack_im2col(*source, in_type, n0, nc, k0, kc, flip, dst);
+        };
+      }
+      gemm_operand a;
+      a.packed = &filter.groups[static_cast<std::size_t>(gi)];
+      a.type = filter.type;
+      gemm_output o;
+      o.row_add = bias ? bias + gi * ocg : nullptr;
+      if (out.acc) {
+        o.c = out.acc + first_row * N;
+        o.ldc = N;
+      }
+      if (rq) {
+        auto* q = static_cast<std::uint8_t*>(out.q) + first_row * N;
+        const index_t channel0 = gi * ocg;
+        o.finish = [&rq, q, N, channel0](const std::int32_t* tile, index_t ld, index_t r0, index_t rows, index_t c0, index_t cols) {
+          rq->run(tile, ld, rows, cols, channel0 + r0, c0, q + r0 * N + c0, N);
+        };
+      }
+      gemm(ocg, N, K, a, b, o, &pool);
+    }
+}
+
+}  // namespace MIXQ_INT8_ISA_NAMESPACE
+}  // namespace mixq::int8
+// #include "mixq/kernels/int8/reference.hpp"
+// Plain scalar definitions of the int8 kernels: what gemm(), conv2d(), depthwise and the requant
+// epilogue compute, written as the obvious loops (int64 sums, wrapped to int32 at the end, which
+// equals int32 accumulation modulo 2^32). The tests hold every fast path to these, bit for bit.
+#include <cstdint>
+
+// #include "mixq/kernels/int8/config.hpp" (already inlined above)
+// #include "mixq/kernels/int8/conv_geometry.hpp" (already inlined above)
+// #include "mixq/kernels/int8/epilogue.hpp" (already inlined above)
+
+namespace mixq::int8 {
+inline namespace MIXQ_INT8_ISA_NAMESPACE {
+namespace reference {
+
+inline std::int32_t wrap32(std::int64_t v) { return static_cast<std::int32_t>(static_cast<std::uint32_t>(static_cast<std::uint64_t>(v))); }
+
+/// C[i * ldc + j] = sum_k A(i, k) B(k, j) + row_add[i] + col_add[j]; A(i, k) at a[i * a_rs + k * a_cs].
+inline void gemm(index_t M, index_t N, index_t K, const void* a, elem a_type, index_t a_rs, index_t a_cs, const void* b, elem b_type,
+                 index_t b_rs, index_t b_cs, const std::int32_t* row_add, const std::int32_t* col_add, std::int32_t* c, index_t ldc) {
+  const auto* pa = static_cast<const std::uint8_t*>(a);
+  const auto* pb = static_cast<const std::uint8_t*>(b);
+  for (index_t i = 0; i < M; ++i)
+    for (index_t j = 0; j < N; ++j) {
+      std::int64_t s = (row_add ? row_add[i] : 0) + static_cast<std::int64_t>(col_add ? col_add[j] : 0);
+      for (index_t k = 0; k < K; ++k) s += value_of(pa[i * a_rs + k * a_cs], a_type) * value_of(pb[k * b_rs + j * b_cs], b_type);
+      c[i * ldc + j] = wrap32(s);
+    }
+}
+
+/// Convolution of NCHW bytes: acc[n, oc, oh, ow] = bias[oc] + sum over the group's input channels
+/// and taps of x * w, x = the input zero point outside the input (padding).
+inline void conv2d(const conv2d_geometry& g, index_t batch, const void* input, elem in_type, std::int32_t in_zero_point,
+                   const void* filter, elem filter_type, const std::int32_t* bias, std::int32_t* acc) {
+  const auto* x = static_cast<const std::uint8_t*>(input);
+  const auto* w = static_cast<const std::uint8_t*>(filter);
+  const index_t icg = g.ic / g.group, ocg = g.oc / g.group;
+  for (index_t n = 0; n < batch; ++n)
+    for (index_t o = 0; o < g.oc; ++o) {
+      const index_t grp = o / ocg;
+      for (index_t oy = 0; oy < g.oh; ++oy)
+        for (index_t ox = 0; ox < g.ow; ++ox) {
+          std::int64_t s = bias ? bias[o] : 0;
+          for (index_t ci = 0; ci < icg; ++ci)
+            for (index_t ky = 0; ky < g.kh; ++ky)
+              for (index_t kx = 0; kx < g.kw; ++kx) {
+                const index_t iy = oy * g.sh - g.pad_top + ky * g.dh, ix = ox * g.sw - g.pad_left + kx * g.dw;
+                const index_t c = grp * icg + ci;
+                const std::int64_t xv = iy >= 0 && iy < g.ih && ix >= 0 && ix < g.iw
+                                            ? value_of(x[((n * g.ic + c) * g.ih + iy) * g.iw + ix], in_type)
+                                            : in_zero_point;
+                s += xv * value_of(w[((o * icg + ci) * g.kh + ky) * g.kw + kx], filter_type);
+              }
+          acc[((n * g.oc + o) * g.oh + oy) * g.ow + ox] = wrap32(s);
+        }
+    }
+}
+
+/// Requantizes rows x cols of acc element by element (requant_value).
+inline void requantize(const std::int32_t* acc, index_t ld_acc, index_t rows, index_t cols, index_t row0, index_t col0,
+                       const requant_spec& s, void* out, index_t ld_out) {
+  auto* o = static_cast<std::uint8_t*>(out);
+  for (index_t r = 0; r < rows; ++r)
+    for (index_t c = 0; c < cols; ++c)
+      o[r * ld_out + c] = static_cast<std::uint8_t>(requant_value(acc[r * ld_acc + c], s.channel_is_row ? row0 + r : col0 + c, s));
+}
+
+}  // namespace reference
+}  // namespace MIXQ_INT8_ISA_NAMESPACE
+}  // namespace mixq::int8
+
+namespace mixq::tpu {
+
+namespace detail {
+
+inline int8::elem elem_of(dtype d, const char* op) {
+  if (d == dtype::i8) return int8::elem::s8;
+  if (d == dtype::u8) return int8::elem::u8;
+  throw error(std::string(op) + ": integer operands must be int8 or uint8, not " + std::string(name(d)));
+}
+
+inline std::vector<std::int32_t> to_i32(const std::optional<std::vector<std::int64_t>>& v, const char* what, const char* op) {
+  std::vector<std::int32_t> out;
+  if (!v) return out;
+  for (std::int64_t x : *v) {
+    if (x < INT32_MIN || x > INT32_MAX) throw error(std::string(op) + ": " + what + " " + std::to_string(x) + " does not fit 32 bits");
+    out.push_back(static_cast<std::int32_t>(x));
+  }
+  return out;
+}
+
+/// The round mode the interpreter applies with a requant mode (spec §4.1, §6): HalfUp for
+/// BM168x multipliers and shifts, HalfAwayFromZero for CV18xx QDM's final shift.
+inline quant::round_mode requant_rounding(quant::requant_mode m, quant::chip_family f) {
+  return m == quant::requant_mode::qdm && f == quant::chip_family::cv18xx ? quant::round_mode::half_away_from_zero
+                                                                          : quant::round_mode::half_up;
+}
+
+}  // namespace detail
+
+struct conv2d_op {
+  static constexpr std::string_view mnemonic = "tpu.Conv2D";
+  static constexpr std::array operands{top::input("input"), top::weight("filter"), top::optional_bias("bias")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::weight_bearing;
+  struct attributes {
+    top::required<std::vector<std::int64_t>> kernel_shape;
+    top::required<std::vector<std::int64_t>> strides;
+    top::required<std::vector<std::int64_t>> pads;
+    std::int64_t group = 1;
+    std::optional<std::vector<std::int64_t>> dilations;
+    std::optional<std::vector<std::int64_t>> inserts;
+    bool do_relu = false;
+    double relu_limit = -1.0;
+    bool with_bias = false;
+    rq_mode_attr quant_mode;  // MultiplierShift
+    std::optional<std::vector<std::int64_t>> multiplier;
+    std::optional<std::vector<std::int64_t>> rshift;
+    std::int64_t kernel_zp = 0;
+  };
+
+  static top::conv_op::attributes top_attributes(const attributes& a) {
+    top::conv_op::attributes t;
+    t.kernel_shape = a.kernel_shape;
+    t.strides = a.strides;
+    t.pads = a.pads;
+    t.group = a.group;
+    t.dilations = a.dilations;
+    t.inserts = a.inserts;
+    t.do_relu = a.do_relu;
+    t.relu_limit = a.relu_limit;
+    return t;
+  }
+
+  struct integer_state {
+    int8::conv2d_geometry geometry;
+    int8::packed_conv_filter filter;
+    std::vector<std::uint8_t> filter_bytes;  // for the reference
+    int8::elem in_type = int8::elem::s8;
+    std::int32_t in_zero_point = 0;
+    std::vector<std::int32_t> bias, multiplier, rshift;
+    int8::requant_spec requant;
+  };
+  struct prepared {
+    std::shared_ptr<const integer_state> integer;
+    std::shared_ptr<const float_path<top::conv_op>> floating;
+  };
+
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes& a) {
+    auto shapes = top::conv_op::infer(c, top_attributes(a));
+    auto declared = declared_results(c, "tpu.Conv2D");
+    if (declared[0].shape != shapes[0].shape)
+      throw error("tpu.Conv2D: declared result " + to_string(declared[0].shape) + " but the operands give " + to_string(shapes[0].shape));
+    return declared;
+  }
+
+  static prepared prepare(const prepare_context& p, const attributes& a) {
+    prepared s;
+    const tensor_quant in = operand_quant(p, 0, "tpu.Conv2D"), out = result_quant(p, 0, "tpu.Conv2D");
+    if (!in.integer) {
+      s.floating = std::make_shared<float_path<top::conv_op>>(float_path<top::conv_op>::make(p, top_attributes(a)));
+      return s;
+    }
+    if (!out.integer) throw error("tpu.Conv2D: an integer convolution must produce an integer tensor");
+    const tensor* w = p.constant(1);
+    if (!w) throw error("tpu.Conv2D: the integer form needs a constant filter");
+    if (a.kernel_zp != 0) throw error("tpu.Conv2D: kernel_zp is not supported");
+    const shape_t& x = p.operand_type(0)->shape;
+    const shape_t& y = p.result_type(0)->shape;
+    if (x.size() != 4 || a.kernel_shape->size() != 2) throw error("tpu.Conv2D: the integer form is 2-D (NCHW) only");
+    auto st = std::make_shared<integer_state>();
+    int8::conv2d_geometry& g = st->geometry;
+    g.ic = x[1];
+    g.ih = x[2];
+    g.iw = x[3];
+    g.oc = y[1];
+    g.oh = y[2];
+    g.ow = y[3];
+    g.kh = (*a.kernel_shape)[0];
+    g.kw = (*a.kernel_shape)[1];
+    g.sh = (*a.strides).at(0);
+    g.sw = (*a.strides).at(1);
+    const auto dil = a.dilations.value_or(std::vector<std::int64_t>{1, 1});
+    g.dh = dil.at(0);
+    g.dw = dil.at(1);
+    g.pad_top = (*a.pads).at(0);
+    g.pad_left = (*a.pads).at(1);
+    g.group = a.group;
+    if (a.inserts && std::any_of(a.inserts->begin(), a.inserts->end(), [](std::int64_t v) { return v != 0; }))
+      throw error("tpu.Conv2D: inserts are not supported in the integer form");
+    st->in_type = detail::elem_of(in.storage, "tpu.Conv2D");
+    st->in_zero_point = static_cast<std::int32_t>(in.zero_point);
+    const int8::elem w_type = detail::elem_of(w->elem(), "tpu.Conv2D");
+    st->filter_bytes.assign(reinterpret_cast<const std::uint8_t*>(w->raw()), reinterpret_cast<const std::uint8_t*>(w->raw()) + w->numel());
+    st->filter = int8::pack_conv_filter(g, w->raw(), w_type);
+    if (const tensor* b = p.constant(2)) {
+      if (b->elem() != dtype::i32 && b->elem() != dtype::i16) throw error("tpu.Conv2D: the integer form's bias must be int32 (int16 on BM1684)");
+      for (std::int64_t i = 0; i < b->numel(); ++i) st->bias.push_back(static_cast<std::int32_t>(int_at(*b, i)));
+      if (static_cast<std::int64_t>(st->bias.size()) != g.oc) throw error("tpu.Conv2D: bias has " + std::to_string(st->bias.size()) + " values for " + std::to_string(g.oc) + " channels");
+    }
+    st->multiplier = detail::to_i32(a.multiplier, "multiplier", "tpu.Conv2D");
+    st->rshift = detail::to_i32(a.rshift, "rshift", "tpu.Conv2D");
+    int8::requant_spec& r = st->requant;
+    r.mode = quant::parse_requant_mode(a.quant_mode.value);
+    r.chip = family_of(p);
+    r.round = detail::requant_rounding(r.mode, r.chip);
+    r.multiplier = st->multiplier;
+    r.rshift = st->rshift;
+    r.channel_is_row = true;
+    r.zero_point = static_cast<std::int32_t>(out.zero_point);
+    r.relu = a.do_relu;
+    r.out_type = detail::elem_of(out.storage, "tpu.Conv2D");
+    int8::validate(r, g.oc);
+    s.integer = st;
+    return s;
+  }
+
+  static void reference(kernel_context& k, const attributes& a) {
+    std::vector<const tensor*> consts;
+    prepare_context p = prepare_view(k, consts);
+    consts.assign(k.inputs.begin(), k.inputs.end());  // every operand counts as known here
+    p.constants = consts;
+    const prepared s = prepare(p, a);
+    if (s.floating) return float_path<top::conv_op>::run_reference(k, top_attributes(a));
+    const integer_state& st = *s.integer;
+    const tensor& x = k.in(0);
+    tensor& y = k.out(0);
+    const auto batch = x.dim(0);
+    std::vector<std::int32_t> acc(static_cast<std::size_t>(y.numel()));
+    int8::reference::conv2d(st.geometry, batch, x.raw(), st.in_type, st.in_zero_point, st.filter_bytes.data(), st.filter.type,
+                            st.bias.empty() ? nullptr : st.bias.data(), acc.data());
+    const std::int64_t plane = st.geometry.oh * st.geometry.ow;
+    for (std::int64_t i = 0; i < y.numel(); ++i)
+      store_int(y, i, int8::requant_value(acc[static_cast<std::size_t>(i)], (i / plane) % st.geometry.oc, st.requant));
+  }
+
+  static void compute(kernel_context& k, const attributes& a, const prepared& s) {
+    if (s.floating) return s.floating->run(k, top_attributes(a));
+    const integer_state& st = *s.integer;
+    const tensor& x = k.in(0);
+    tensor& y = k.out(0);
+    int8::conv_output o;
+    o.requant = &st.requant;
+    o.q = y.raw();
+    int8::conv2d(st.geometry, x.dim(0), x.raw(), st.in_type, st.in_zero_point, st.filter, st.bias.empty() ? nullptr : st.bias.data(), o,
+                 k.threads());
+  }
+};
+
+}  // namespace mixq::tpu
+
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::conv2d_op::attributes, kernel_shape, strides, pads, group, dilations, inserts, do_relu, relu_limit,
+                        with_bias, quant_mode, multiplier, rshift, kernel_zp);
+// #include "mixq/dialect/tpu/eltwise.hpp"
+// The lowered element-wise ops: tpu.Add, tpu.Sub, tpu.Mul (numpy broadcasting), tpu.MulShift,
+// tpu.AddConst and tpu.RequantInt. Their integer arithmetic is TPU-MLIR's interpreter's
+// (lowering_spec §4.3-§4.5, §4.11, §5, §6):
+//   bm168x Add/Sub: every input requantized on its own, t_i = RightShiftRound((x_i - zp_i) m_i,
+//     r_i, HalfUp), then summed, relu at 0, + zp_out (asymmetric), saturated; so the result can
+//     be one step off round(sum of reals / s_out) (spec 7.4);
+//   cv18xx Add/Sub: sum of x_i m_i, relu, ONE rounding by the shared rshift in single precision;
+//   Mul: the integer product (zero points removed when asymmetric), relu, requant by one
+//     (multiplier, rshift) with the op's quant_mode, + zp_out;
+//   MulShift / AddConst / RequantInt: one input, one (multiplier, shift) - computed here as a
+//     256-entry table for 8-bit inputs.
+// A float result runs the TOP op (float_path); a plain integer result (int32 index arithmetic)
+// runs the TOP op's integer arithmetic.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+
+// #include "mixq/dialect/top/elementwise.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/common.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/float_path.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/support.hpp" (already inlined above)
+
+namespace mixq::tpu {
+
+namespace detail {
+
+/// relu on an integer held the way the interpreter's float buffers hold it: max(v, 0), then
+/// relu_limit (truncated) when it is positive. relu_process sets relu_limit = -1 on every
+/// quantized op, so only hand-written files reach the limit.
+inline std::int64_t relu_int(std::int64_t v, double limit) {
+  if (v < 0) v = 0;
+  if (limit > 0 && static_cast<double>(v) > limit) v = static_cast<std::int64_t>(limit);
+  return v;
+}
+
+enum class combine_kind : std::uint8_t { add, sub, reverse_sub, mul };
+
+template <class V>
+V combine(combine_kind c, V a, V b) {
+  switch (c) {
+    case combine_kind::add: return a + b;
+    case combine_kind::sub: return a - b;
+    case combine_kind::reverse_sub: return b - a;
+    case combine_kind::mul: return a * b;
+  }
+  return a;
+}
+
+/// The integer arithmetic of a lowered Add/Sub/Mul: t_i = transform(i, x_i), v = t_0 o t_1 o
+/// ..., q = finish(v) (relu first). Values stay in int64 (products of two 8-bit values and
+/// sums of requantized inputs never come near its range).
+struct int_eltwise {
+  struct input {
+    std::int64_t zero_point = 0;
+    std::int64_t multiplier = 1;
+    std::int64_t rshift = 0;
+    bool requantize = false;  // bm168x Add/Sub: RightShiftRound per input
+  };
+  enum class finish_kind : std::uint8_t { add_zero_point, cv18xx_shift, requantize };
+
+  using value = std::int64_t;
+  std::vector<input> inputs;
+  combine_kind how = combine_kind::add;
+  bool relu = false;
+  double relu_limit = -1.0;
+  finish_kind finish_with = finish_kind::add_zero_point;
+  std::int64_t multiplier = 1, rshift = 0, out_zero_point = 0;
+  quant::requant_mode mode = quant::requant_mode::multiplier_shift;
+  quant::round_mode round = quant::round_mode::half_up;
+  quant::chip_family chip = quant::chip_family::bm168x;
+
+  value transform(std::size_t i, std::int64_t x) const {
+    const input& in = inputs[i];
+    const std::int64_t v = x - in.zero_point;
+    if (in.requantize)
+      return quant::apply_multiplier_and_rshift(v, in.multiplier, in.rshift, quant::requant_mode::multiplier_shift,
+                                                quant::round_mode::half_up, quant::chip_family::bm168x);
+    return v * in.multiplier;
+  }
+  std::int64_t finish(value v) const {
+    if (relu) v = relu_int(v, relu_limit);
+    switch (finish_with) {
+      case finish_kind::add_zero_point: return v + out_zero_point;
+      case finish_kind::cv18xx_shift:
+        return quant::apply_multiplier_and_rshift(v, 1, rshift, quant::requant_mode::multiplier_shift, quant::round_mode::half_up,
+                                                  quant::chip_family::cv18xx);
+      case finish_kind::requantize: return quant::apply_multiplier_and_rshift(v, multiplier, rshift, mode, round, chip) + out_zero_point;
+    }
+    return v;
+  }
+};
+
+/// Asymmetric Sub, which TPU-MLIR's interpreter computes on dequantized values in float:
+/// t_i = f32(x_i - zp_i) * f32(s_i), v = t_0 - t_1 (relu), q = round(v * f32(1/s_out) + zp_out).
+struct real_eltwise {
+  using value = float;
+  struct input {
+    float zero_point = 0.f;
+    float scale = 1.f;
+  };
+  std::vector<input> inputs;
+  combine_kind how = combine_kind::sub;
+  bool relu = false;
+  double relu_limit = -1.0;
+  float out_reciprocal = 1.f, out_zero_point = 0.f;
+
+  value transform(std::size_t i, std::int64_t x) const { return (static_cast<float>(x) - inputs[i].zero_point) * inputs[i].scale; }
+  std::int64_t finish(value v) const {
+    if (relu) {
+      v = v < 0.f ? 0.f : v;
+      if (relu_limit > 0 && v > relu_limit) v = static_cast<float>(relu_limit);
+    }
+    const float q = v * out_reciprocal + out_zero_point;
+    return quant::to_int(static_cast<double>(q), quant::round_mode::half_away_from_zero);
+  }
+};
+
+/// The reference: every output element from its own unravelled input indices.
+template <class R>
+void eltwise_reference(const R& r, kernel_context& k, tensor& y) {
+  const shape_t& out = y.shape();
+  std::vector<shape_t> strides;
+  for (std::size_t i = 0; i < r.inputs.size(); ++i) strides.push_back(top::broadcast_strides(k.in(i).shape(), out));
+  for (std::int64_t e = 0; e < y.numel(); ++e) {
+    typename R::value v = r.transform(0, int_at(k.in(0), broadcast_offset(e, out, strides[0])));
+    for (std::size_t i = 1; i < r.inputs.size(); ++i)
+      v = combine(r.how, v, r.transform(i, int_at(k.in(i), broadcast_offset(e, out, strides[i]))));
+    store_int(y, e, r.finish(v));
+  }
+}
+
+/// Two 8-bit inputs, an 8-bit result: each input's transform as a 256-entry table, the rows of
+/// the broadcast split over the pool.
+template <class R, class X0, class X1, class Y>
+void eltwise_fast(const R& r, kernel_context& k, tensor& y) {
+  const tensor& a = k.in(0);
+  const tensor& b = k.in(1);
+  std::array<typename R::value, 256> ta{}, tb{};
+  for (int v = std::numeric_limits<X0>::min(); v <= std::numeric_limits<X0>::max(); ++v) ta[static_cast<std::uint8_t>(v)] = r.transform(0, v);
+  for (int v = std::numeric_limits<X1>::min(); v <= std::numeric_limits<X1>::max(); ++v) tb[static_cast<std::uint8_t>(v)] = r.transform(1, v);
+  const bool same = a.shape() == y.shape() && b.shape() == y.shape();
+  const shape_t flat{y.numel()};
+  const broadcast_rows rows(same ? flat : y.shape(), {same ? flat : a.shape(), same ? flat : b.shape()});
+  const auto* ap = reinterpret_cast<const std::uint8_t*>(a.raw());
+  const auto* bp = reinterpret_cast<const std::uint8_t*>(b.raw());
+  Y* yp = reinterpret_cast<Y*>(y.raw());
+  const std::int64_t sa = rows.step(0), sb = rows.step(1);
+  rows.run(k.threads(), [&](std::int64_t o, const std::vector<std::int64_t>& off, std::int64_t len) {
+    const std::uint8_t* pa = ap + off[0];
+    const std::uint8_t* pb = bp + off[1];
+    for (std::int64_t j = 0; j < len; ++j) yp[o + j] = quant::saturate<Y>(r.finish(combine(r.how, ta[pa[j * sa]], tb[pb[j * sb]])));
+  });
+}
+
+template <class R>
+void run_eltwise(const R& r, kernel_context& k, bool reference) {
+  tensor& y = k.out(0);
+  if (!reference && r.inputs.size() == 2) {
+    bool done = false;
+    visit_byte(k.in(0).elem(), [&](auto x0) {
+      visit_byte(k.in(1).elem(), [&](auto x1) {
+        visit_byte(y.elem(), [&](auto yt) {
+          eltwise_fast<R, decltype(x0), decltype(x1), decltype(yt)>(r, k, y);
+          done = true;
+        });
+      });
+    });
+    if (done) return;
+  }
+  eltwise_reference(r, k, y);
+}
+
+/// The declared result of a broadcasting op, checked against its operands' shapes.
+inline std::vector<tensor_type> declared_broadcast(const infer_context& c, const char* op) {
+  shape_t s = c.operand(0).shape;
+  for (std::size_t i = 1; i < c.operands.size(); ++i) s = top::broadcast_shapes(s, c.operand(i).shape);
+  auto t = declared_results(c, op);
+  if (t[0].shape != s) throw error(std::string(op) + ": declared result " + to_string(t[0].shape) + " but the operands broadcast to " + to_string(s));
+  return t;
+}
+
+/// The declared result of a one-input element-wise op: the input's shape.
+inline std::vector<tensor_type> declared_same_shape(const infer_context& c, const char* op) {
+  auto t = declared_results(c, op);
+  if (t[0].shape != c.operand(0).shape)
+    throw error(std::string(op) + ": declared result " + to_string(t[0].shape) + " but the input is " + to_string(c.operand(0).shape));
+  return t;
+}
+
+inline void check_count(const std::optional<std::vector<std::int64_t>>& v, std::size_t n, const char* what, const char* op) {
+  if (v && !v->empty() && v->size() != 1 && v->size() != n)
+    throw error(std::string(op) + ": " + what + " holds " + std::to_string(v->size()) + " values for " + std::to_string(n) + " inputs");
+}
+
+/// Add/Sub with per-input (multiplier, rshift): bm168x requantizes each input, cv18xx scales
+/// each input and shifts the sum once.
+inline int_eltwise add_sub_recipe(const prepare_context& p, const std::optional<std::vector<std::int64_t>>& multipliers,
+                                  const std::optional<std::vector<std::int64_t>>& rshifts, bool do_relu, double relu_limit,
+                                  combine_kind how, const char* op) {
+  const std::size_t n = p.operands.size();
+  check_count(multipliers, n, "multipliers", op);
+  int_eltwise r;
+  r.how = how;
+  r.relu = do_relu;
+  r.relu_limit = relu_limit;
+  r.chip = family_of(p);
+  const bool asym = asymmetric_of(p.module);
+  const tensor_quant out = result_quant(p, 0, op);
+  if (r.chip == quant::chip_family::cv18xx) {
+    if (asym) throw error(std::string(op) + ": CV18xx is symmetric only (module.asymmetric is true)");
+    if (rshifts && rshifts->size() > 1) throw error(std::string(op) + ": CV18xx shares one rshift between the inputs, got " + std::to_string(rshifts->size()));
+    r.finish_with = int_eltwise::finish_kind::cv18xx_shift;
+    r.rshift = pick_value(rshifts, 0, 0);
+    for (std::size_t i = 0; i < n; ++i) r.inputs.push_back({0, pick_value(multipliers, i, 1), 0, false});
+    return r;
+  }
+  check_count(rshifts, n, "rshifts", op);
+  r.finish_with = int_eltwise::finish_kind::add_zero_point;
+  r.out_zero_point = asym ? out.zero_point : 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const tensor_quant in = operand_quant(p, i, op);
+    r.inputs.push_back({asym ? in.zero_point : 0, pick_value(multipliers, i, 1), pick_value(rshifts, i, 0), true});
+  }
+  return r;
+}
+
+/// Checks that every operand of a quantized op is an integer tensor.
+inline void require_integer_operands(const prepare_context& p, const char* op) {
+  for (std::size_t i = 0; i < p.operands.size(); ++i)
+    if (const tensor_type* t = present(p.operands, i); t && !is_integer(t->elem))
+      throw error(std::string(op) + ": operand " + std::to_string(i) + " holds " + std::string(name(t->elem)) + ", a quantized op needs integers");
+}
+
+}  // namespace detail
+
+/// `tpu.Add`: operands (inputs...); attributes do_relu, relu_limit, coeff (float form),
+/// multipliers, rshifts (integer form).
+struct add_op {
+  static constexpr std::string_view mnemonic = "tpu.Add";
+  static constexpr std::array operands{top::variadic_input("inputs")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::elementwise | trait::broadcast | trait::commutative;
+  struct attributes {
+    bool do_relu = false;
+    double relu_limit = -1.0;
+    std::optional<std::vector<double>> coeff;
+    std::optional<std::vector<std::int64_t>> multipliers;
+    std::optional<std::vector<std::int64_t>> rshifts;
+  };
+  static top::add_op::attributes top_attributes(const attributes& a) {
+    top::add_op::attributes t;
+    t.do_relu = a.do_relu;
+    t.relu_limit = a.relu_limit;
+    t.coeff = a.coeff;
+    return t;
+  }
+  struct prepared {
+    arithmetic how = arithmetic::floating;
+    detail::int_eltwise recipe;
+    std::shared_ptr<const float_path<top::add_op>> floating;
+  };
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes&) { return detail::declared_broadcast(c, "tpu.Add"); }
+  static prepared prepare(const prepare_context& p, const attributes& a) {
+    prepared s;
+    s.how = detail::arithmetic_of("tpu.Add", p.operands, declared_result(p, "tpu.Add"));
+    if (s.how == arithmetic::floating)
+      s.floating = std::make_shared<float_path<top::add_op>>(float_path<top::add_op>::make(p, top_attributes(a)));
+    else if (s.how == arithmetic::quantized)
+      s.recipe = detail::add_sub_recipe(p, a.multipliers, a.rshifts, a.do_relu, a.relu_limit, detail::combine_kind::add, "tpu.Add");
+    return s;
+  }
+  static void run(kernel_context& k, const attributes& a, const prepared& s, bool reference) {
+    if (s.how == arithmetic::floating) return reference ? float_path<top::add_op>::run_reference(k, top_attributes(a)) : s.floating->run(k, top_attributes(a));
+    if (s.how == arithmetic::plain_integer) return reference ? top::add_op::reference(k, top_attributes(a)) : top::add_op::compute(k, top_attributes(a));
+    detail::run_eltwise(s.recipe, k, reference);
+  }
+  static void reference(kernel_context& k, const attributes& a) {
+    std::vector<const tensor*> none;
+    run(k, a, prepare(prepare_view(k, none), a), true);
+  }
+  static void compute(kernel_context& k, const attributes& a, const prepared& s) { run(k, a, s, false); }
+};
+
+/// `tpu.Sub`: operands (lhs, rhs); attributes is_reverse, do_relu, relu_limit, coeff,
+/// multipliers, rshifts. Asymmetric integers: float arithmetic on the dequantized inputs.
+struct sub_op {
+  static constexpr std::string_view mnemonic = "tpu.Sub";
+  static constexpr std::array operands{top::variadic_input("inputs")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::elementwise | trait::broadcast;
+  struct attributes {
+    bool is_reverse = false;
+    bool do_relu = false;
+    double relu_limit = -1.0;
+    std::optional<std::vector<double>> coeff;
+    std::optional<std::vector<std::int64_t>> multipliers;
+    std::optional<std::vector<std::int64_t>> rshifts;
+  };
+  static top::sub_op::attributes top_attributes(const attributes& a) {
+    top::sub_op::attributes t;
+    t.is_reverse = a.is_reverse;
+    t.do_relu = a.do_relu;
+    t.relu_limit = a.relu_limit;
+    t.coeff = a.coeff;
+    return t;
+  }
+  struct prepared {
+    arithmetic how = arithmetic::floating;
+    bool real = false;
+    detail::int_eltwise recipe;
+    detail::real_eltwise real_recipe;
+    std::shared_ptr<const float_path<top::sub_op>> floating;
+  };
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes&) {
+    if (c.operands.size() != 2) throw error("tpu.Sub: takes two operands, got " + std::to_string(c.operands.size()));
+    return detail::declared_broadcast(c, "tpu.Sub");
+  }
+  static prepared prepare(const prepare_context& p, const attributes& a) {
+    prepared s;
+    s.how = detail::arithmetic_of("tpu.Sub", p.operands, declared_result(p, "tpu.Sub"));
+    const auto how = a.is_reverse ? detail::combine_kind::reverse_sub : detail::combine_kind::sub;
+    if (s.how == arithmetic::floating) {
+      s.floating = std::make_shared<float_path<top::sub_op>>(float_path<top::sub_op>::make(p, top_attributes(a)));
+    } else if (s.how == arithmetic::quantized) {
+      if (asymmetric_of(p.module) && family_of(p) == quant::chip_family::bm168x) {
+        s.real = true;
+        detail::real_eltwise& r = s.real_recipe;
+        r.how = how;
+        r.relu = a.do_relu;
+        r.relu_limit = a.relu_limit;
+        for (std::size_t i = 0; i < 2; ++i) {
+          const tensor_quant q = operand_quant(p, i, "tpu.Sub");
+          r.inputs.push_back({static_cast<float>(q.zero_point), static_cast<float>(q.scale)});
+        }
+        const tensor_quant out = result_quant(p, 0, "tpu.Sub");
+        r.out_reciprocal = static_cast<float>(1.0 / out.scale);
+        r.out_zero_point = static_cast<float>(out.zero_point);
+      } else {
+        s.recipe = detail::add_sub_recipe(p, a.multipliers, a.rshifts, a.do_relu, a.relu_limit, how, "tpu.Sub");
+      }
+    }
+    return s;
+  }
+  static void run(kernel_context& k, const attributes& a, const prepared& s, bool reference) {
+    if (s.how == arithmetic::floating) return reference ? float_path<top::sub_op>::run_reference(k, top_attributes(a)) : s.floating->run(k, top_attributes(a));
+    if (s.how == arithmetic::plain_integer) return reference ? top::sub_op::reference(k, top_attributes(a)) : top::sub_op::compute(k, top_attributes(a));
+    if (s.real) return detail::run_eltwise(s.real_recipe, k, reference);
+    detail::run_eltwise(s.recipe, k, reference);
+  }
+  static void reference(kernel_context& k, const attributes& a) {
+    std::vector<const tensor*> none;
+    run(k, a, prepare(prepare_view(k, none), a), true);
+  }
+  static void compute(kernel_context& k, const attributes& a, const prepared& s) { run(k, a, s, false); }
+};
+
+/// `tpu.Mul`: operands (lhs, rhs); attributes do_relu, relu_limit, multiplier, rshift (si32),
+/// quant_mode. The product of the integers (minus their zero points when asymmetric), relu,
+/// then requant: HalfUp on BM168x, HalfAwayFromZero on CV18xx.
+struct mul_op {
+  static constexpr std::string_view mnemonic = "tpu.Mul";
+  static constexpr std::array operands{top::variadic_input("inputs")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::elementwise | trait::broadcast | trait::commutative;
+  struct attributes {
+    bool do_relu = false;
+    double relu_limit = -1.0;
+    top::si32 multiplier = 1;
+    top::si32 rshift = 0;
+    rq_mode_attr quant_mode;  // MultiplierShift
+  };
+  static top::mul_op::attributes top_attributes(const attributes& a) {
+    top::mul_op::attributes t;
+    t.do_relu = a.do_relu;
+    t.relu_limit = a.relu_limit;
+    return t;
+  }
+  struct prepared {
+    arithmetic how = arithmetic::floating;
+    detail::int_eltwise recipe;
+    std::shared_ptr<const float_path<top::mul_op>> floating;
+  };
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes&) {
+    if (c.operands.size() != 2) throw error("tpu.Mul: takes two operands, got " + std::to_string(c.operands.size()));
+    return detail::declared_broadcast(c, "tpu.Mul");
+  }
+  static prepared prepare(const prepare_context& p, const attributes& a) {
+    prepared s;
+    s.how = detail::arithmetic_of("tpu.Mul", p.operands, declared_result(p, "tpu.Mul"));
+    if (s.how == arithmetic::floating) {
+      s.floating = std::make_shared<float_path<top::mul_op>>(float_path<top::mul_op>::make(p, top_attributes(a)));
+    } else if (s.how == arithmetic::quantized) {
+      detail::int_eltwise& r = s.recipe;
+      r.how = detail::combine_kind::mul;
+      r.relu = a.do_relu;
+      r.relu_limit = a.relu_limit;
+      r.chip = family_of(p);
+      const bool asym = asymmetric_of(p.module);
+      for (std::size_t i = 0; i < 2; ++i) r.inputs.push_back({asym ? operand_quant(p, i, "tpu.Mul").zero_point : 0, 1, 0, false});
+      r.finish_with = detail::int_eltwise::finish_kind::requantize;
+      r.multiplier = a.multiplier;
+      r.rshift = a.rshift;
+      r.mode = quant::parse_requant_mode(a.quant_mode.value);
+      r.round = r.chip == quant::chip_family::cv18xx ? quant::round_mode::half_away_from_zero : quant::round_mode::half_up;
+      r.out_zero_point = asym ? result_quant(p, 0, "tpu.Mul").zero_point : 0;
+    }
+    return s;
+  }
+  static void run(kernel_context& k, const attributes& a, const prepared& s, bool reference) {
+    if (s.how == arithmetic::floating) return reference ? float_path<top::mul_op>::run_reference(k, top_attributes(a)) : s.floating->run(k, top_attributes(a));
+    if (s.how == arithmetic::plain_integer) return reference ? top::mul_op::reference(k, top_attributes(a)) : top::mul_op::compute(k, top_attributes(a));
+    detail::run_eltwise(s.recipe, k, reference);
+  }
+  static void reference(kernel_context& k, const attributes& a) {
+    std::vector<const tensor*> none;
+    run(k, a, prepare(prepare_view(k, none), a), true);
+  }
+  static void compute(kernel_context& k, const attributes& a, const prepared& s) { run(k, a, s, false); }
+};
+
+namespace detail {
+
+/// The input and result of a one-input quantized op (zero points from the types: a plain
+/// integer input has none).
+inline std::pair<tensor_quant, tensor_quant> unary_quant(const prepare_context& p, const char* op) {
+  const tensor_quant in = operand_quant(p, 0, op), out = result_quant(p, 0, op);
+  if (!in.integer || !out.integer)
+    throw error(std::string(op) + ": has only an integer form (input " + std::string(name(p.operand_type(0)->elem)) + ", result " +
+                std::string(name(p.result_type(0)->elem)) + ")");
+  return {in, out};
+}
+
+}  // namespace detail
+
+/// `tpu.MulShift` (MulConst's and Concat's integer form): q = saturate(apply_multiplier_and_
+/// rshift(x - zp_in, multiplier, rshift) + zp_out), HalfUp.
+struct mul_shift_op {
+  static constexpr std::string_view mnemonic = "tpu.MulShift";
+  static constexpr std::array operands{top::input("input")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::elementwise | trait::integer_ok;
+  struct attributes {
+    top::required<top::si32> multiplier;
+    top::required<top::si32> rshift;
+  };
+  struct formula {
+    std::int64_t zp_in, zp_out, m, r;
+    quant::chip_family chip;
+    std::int64_t operator()(std::int64_t x) const {
+      return quant::apply_multiplier_and_rshift(x - zp_in, m, r, quant::requant_mode::multiplier_shift, quant::round_mode::half_up, chip) +
+             zp_out;
+    }
+  };
+  using prepared = formula;
+  static formula formula_of(const prepare_context& p, const attributes& a) {
+    const auto [in, out] = detail::unary_quant(p, "tpu.MulShift");
+    return {in.zero_point, out.zero_point, a.multiplier->value, a.rshift->value, family_of(p)};
+  }
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes&) { return detail::declared_same_shape(c, "tpu.MulShift"); }
+  static prepared prepare(const prepare_context& p, const attributes& a) { return formula_of(p, a); }
+  static void reference(kernel_context& k, const attributes& a) {
+    std::vector<const tensor*> none;
+    map_integers_reference(k.in(0), k.out(0), formula_of(prepare_view(k, none), a));
+  }
+  static void compute(kernel_context& k, const attributes&, const prepared& f) { map_integers(k.threads(), k.in(0), k.out(0), f, "tpu.MulShift"); }
+};
+
+/// `tpu.AddConst`: integer form t = (x - zp_in) * multiplier + const_val (const_val already
+/// holds round(c / s_out) << rshift), then RightShiftRound(t, rshift, HalfUp), relu at 0,
+/// saturate; float form top.AddConst. The output zero point is never added (TPU-MLIR lowers an
+/// asymmetric AddConst to F16, so it never matters).
+struct add_const_op {
+  static constexpr std::string_view mnemonic = "tpu.AddConst";
+  static constexpr std::array operands{top::input("input")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::elementwise | trait::integer_ok;
+  struct attributes {
+    top::required<double> const_val;
+    bool do_relu = false;
+    double relu_limit = -1.0;
+    top::si32 multiplier = 1;
+    top::si32 rshift = 0;
+  };
+  static top::add_const_op::attributes top_attributes(const attributes& a) {
+    top::add_const_op::attributes t;
+    t.const_val = a.const_val;
+    t.do_relu = a.do_relu;
+    t.relu_limit = a.relu_limit;
+    return t;
+  }
+  struct formula {
+    std::int64_t zp_in, m, r;
+    double c;
+    bool relu;
+    quant::chip_family chip;
+    std::int64_t operator()(std::int64_t x) const {
+      using quant::apply_multiplier_and_rshift;
+      constexpr auto ms = quant::requant_mode::multiplier_shift;
+      const std::int64_t t = apply_multiplier_and_rshift(x - zp_in, m, 0, ms, quant::round_mode::half_up, chip);
+      // the sum is a double that the interpreter truncates back to an integer
+      const std::int64_t s = quant::to_int(static_cast<double>(t) + c, quant::round_mode::towards_zero);
+      std::int64_t v = apply_multiplier_and_rshift(s, 1, r, ms, quant::round_mode::half_up, chip);
+      return relu && v < 0 ? 0 : v;
+    }
+  };
+  struct prepared {
+    bool integer = false;
+    formula f{};
+    std::shared_ptr<const float_path<top::add_const_op>> floating;
+  };
+  static formula formula_of(const prepare_context& p, const attributes& a) {
+    const auto [in, out] = detail::unary_quant(p, "tpu.AddConst");
+    (void)out;
+    return {in.zero_point, a.multiplier.value, a.rshift.value, *a.const_val, a.do_relu, family_of(p)};
+  }
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes&) { return detail::declared_same_shape(c, "tpu.AddConst"); }
+  static prepared prepare(const prepare_context& p, const attributes& a) {
+    prepared s;
+    const arithmetic how = detail::arithmetic_of("tpu.AddConst", p.operands, declared_result(p, "tpu.AddConst"));
+    if (how == arithmetic::quantized) {
+      s.integer = true;
+      s.f = formula_of(p, a);
+    } else if (how == arithmetic::floating) {
+      s.floating = std::make_shared<float_path<top::add_const_op>>(float_path<top::add_const_op>::make(p, top_attributes(a)));
+    }
+    return s;
+  }
+  static void reference(kernel_context& k, const attributes& a) {
+    std::vector<const tensor*> none;
+    const prepare_context p = prepare_view(k, none);
+    const arithmetic how = detail::arithmetic_of("tpu.AddConst", p.operands, k.out_type(0));
+    if (how == arithmetic::floating) return float_path<top::add_const_op>::run_reference(k, top_attributes(a));
+    if (how == arithmetic::plain_integer) return top::add_const_op::reference(k, top_attributes(a));
+    map_integers_reference(k.in(0), k.out(0), formula_of(p, a));
+  }
+  static void compute(kernel_context& k, const attributes& a, const prepared& s) {
+    if (s.integer) return map_integers(k.threads(), k.in(0), k.out(0), s.f, "tpu.AddConst");
+    if (s.floating) return s.floating->run(k, top_attributes(a));
+    top::add_const_op::compute(k, top_attributes(a));
+  }
+};
+
+/// `tpu.RequantInt`: an integer tensor (int32 accumulators, or int8 of another scale) to
+/// int8/uint8. MultiplierShift: zp_out + apply_multiplier_and_rshift(x - zp_in, m, r) with the
+/// op's round_mode; TFLite/TFLite_LShift: zp_out + MultiplyByQuantizedMultiplier(x, m, -r).
+struct requant_int_op {
+  static constexpr std::string_view mnemonic = "tpu.RequantInt";
+  static constexpr std::array operands{top::input("input")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::elementwise | trait::integer_ok;
+  struct attributes {
+    top::required<top::si32> multiplier;
+    top::required<top::si32> rshift;
+    top::required<rq_mode_attr> quant_mode;
+    round_mode_attr round_mode;  // HalfAwayFromZero
+  };
+  struct formula {
+    std::int64_t zp_in, zp_out, m, r;
+    bool tflite;
+    quant::round_mode round;
+    quant::chip_family chip;
+    std::int64_t operator()(std::int64_t x) const {
+      if (tflite)
+        return zp_out + quant::multiply_by_quantized_multiplier(quant::saturate<std::int32_t>(x - zp_in), static_cast<std::int32_t>(m),
+                                                                static_cast<int>(-r), round);
+      return zp_out + quant::apply_multiplier_and_rshift(x - zp_in, m, r, quant::requant_mode::multiplier_shift, round, chip);
+    }
+  };
+  using prepared = formula;
+  static formula formula_of(const prepare_context& p, const attributes& a) {
+    const auto [in, out] = detail::unary_quant(p, "tpu.RequantInt");
+    const quant::requant_mode mode = quant::parse_requant_mode(a.quant_mode->value);
+    if (mode != quant::requant_mode::multiplier_shift && mode != quant::requant_mode::tflite && mode != quant::requant_mode::tflite_lshift)
+      throw error("tpu.RequantInt: quant_mode " + a.quant_mode->value + " is not computed by TPU-MLIR's interpreter (MultiplierShift, TFLite or TFLite_LShift)");
+    return {in.zero_point, out.zero_point, a.multiplier->value, a.rshift->value, mode != quant::requant_mode::multiplier_shift,
+            quant::parse_round_mode(a.round_mode.value), family_of(p)};
+  }
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes&) { return detail::declared_same_shape(c, "tpu.RequantInt"); }
+  static prepared prepare(const prepare_context& p, const attributes& a) { return formula_of(p, a); }
+  static void reference(kernel_context& k, const attributes& a) {
+    std::vector<const tensor*> none;
+    map_integers_reference(k.in(0), k.out(0), formula_of(prepare_view(k, none), a));
+  }
+  static void compute(kernel_context& k, const attributes&, const prepared& f) { map_integers(k.threads(), k.in(0), k.out(0), f, "tpu.RequantInt"); }
+};
+
+}  // namespace mixq::tpu
+
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::add_op::attributes, do_relu, relu_limit, coeff, multipliers, rshifts);
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::sub_op::attributes, is_reverse, do_relu, relu_limit, coeff, multipliers, rshifts);
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::mul_op::attributes, do_relu, relu_limit, multiplier, rshift, quant_mode);
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::mul_shift_op::attributes, multiplier, rshift);
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::add_const_op::attributes, const_val, do_relu, relu_limit, multiplier, rshift);
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::requant_int_op::attributes, multiplier, rshift, quant_mode, round_mode);
+// #include "mixq/dialect/tpu/float_ops.hpp"
+// TPU ops that mixq runs in float only: the TOP ops the lowering keeps in F32/F16/BF16
+// (lowering_spec §3.5, §4.13: LayerNorm and Interp always, Div, Max, Min, the constant forms,
+// Clip, Reduce, the other normalisations and Deconv outside the INT8 tables of §4). Each is
+// its TOP op through float_path, with TPU-MLIR's name and operand list (the lookup tables and
+// buffers CV18xx/BM1684 append are accepted and never read). A quantized operand is an error.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+
+// #include "mixq/dialect/top/activation.hpp" (already inlined above)
+// #include "mixq/dialect/top/conv.hpp" (already inlined above)
+// #include "mixq/dialect/top/elementwise.hpp" (already inlined above)
+// #include "mixq/dialect/top/norm.hpp" (already inlined above)
+// #include "mixq/dialect/top/reduce.hpp" (already inlined above)
+// #include "mixq/dialect/top/resize.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/common.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/float_path.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/support.hpp" (already inlined above)
+
+namespace mixq::tpu {
+
+namespace detail {
+/// CV18xx's lookup tables after a normalisation's operands.
+struct norm_table_operands {
+  static constexpr std::array operands{top::optional_input("table"), top::optional_input("mantissa_table")};
+};
+struct reduce_table_operands {
+  static constexpr std::array operands{top::optional_input("buffer"), top::optional_input("reciprocal_mantissa_table")};
+};
+}  // namespace detail
+
+using layer_norm_op = float_only<top::layer_norm_op, "tpu.LayerNorm", detail::norm_table_operands>;
+using group_norm_op = float_only<top::group_norm_op, "tpu.GroupNorm", detail::norm_table_operands>;
+using instance_norm_op = float_only<top::instance_norm_op, "tpu.InstanceNorm", detail::norm_table_operands>;
+using pixel_norm_op = float_only<top::pixel_norm_op, "tpu.PixelNorm", detail::norm_table_operands>;
+using rms_norm_op = float_only<top::rms_norm_op, "tpu.RMSNorm">;
+using reduce_op = float_only<top::reduce_op, "tpu.Reduce", detail::reduce_table_operands>;
+using div_op = float_only<top::div_op, "tpu.Div">;
+using max_op = float_only<top::max_op, "tpu.Max">;
+using min_op = float_only<top::min_op, "tpu.Min">;
+using max_const_op = float_only<top::max_const_op, "tpu.MaxConst">;
+using min_const_op = float_only<top::min_const_op, "tpu.MinConst">;
+using sub_const_op = float_only<top::sub_const_op, "tpu.SubConst">;
+using mul_const_op = float_only<top::mul_const_op, "tpu.MulConst">;
+using clip_op = float_only<top::clip_op, "tpu.Clip">;
+using reciprocal_op = float_only<top::reciprocal_op, "tpu.Reciprocal">;
+using deconv_op = float_only<top::deconv_op, "tpu.Deconv">;
+
+using resize_mode_attr = top::dialect_enum<"tpu", "mode", "nearest", "linear">;
+using resize_coord_mode_attr = top::dialect_enum<"tpu", "coord_mode", "align_corners", "half_pixel", "pytorch_half_pixel", "asymmetric">;
+
+/// `tpu.Interp`: operands (input, shapeT, buffer); attributes scale_h, scale_w, mode
+/// (#tpu<mode nearest|linear>), coord_mode (#tpu<coord_mode X>). The declared result gives the
+/// output size; top.Interp computes it.
+struct interp_op {
+  static constexpr std::string_view mnemonic = "tpu.Interp";
+  static constexpr std::array operands{top::input("input"), top::optional_input("shapeT"), top::optional_input("buffer")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::none;
+  struct attributes {
+    top::required<double> scale_h;
+    top::required<double> scale_w;
+    top::required<resize_mode_attr> mode;
+    top::required<resize_coord_mode_attr> coord_mode;
+  };
+  static top::interp_op::attributes top_attributes(const attributes& a) {
+    top::interp_op::attributes t;
+    t.mode = top::one_of<"nearest", "linear">(a.mode->value);
+    t.coord_mode = top::one_of<"align_corners", "half_pixel", "pytorch_half_pixel", "asymmetric">(a.coord_mode->value);
+    t.scale_h = *a.scale_h;
+    t.scale_w = *a.scale_w;
+    return t;
+  }
+  using prepared = float_path<top::interp_op>;
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes&) {
+    auto t = declared_results(c, "tpu.Interp");
+    const shape_t& in = c.operand(0).shape;
+    const shape_t& out = t[0].shape;
+    if (in.size() != out.size() || in.size() < 3)
+      throw error("tpu.Interp: declared result " + to_string(out) + " does not resize input " + to_string(in) + " (same rank, at least 3 axes)");
+    for (std::size_t d = 0; d + 2 < in.size(); ++d)
+      if (in[d] != out[d]) throw error("tpu.Interp: only the two trailing axes may change size (" + to_string(in) + " -> " + to_string(out) + ")");
+    return t;
+  }
+  static void check(std::span<const tensor_type* const> operands, const tensor_type& result) {
+    if (detail::arithmetic_of("tpu.Interp", detail::prefix(operands, 1), result) != arithmetic::floating)
+      throw error("tpu.Interp: mixq runs it only in float (lower it to F32, F16 or BF16)");
+  }
+  static prepared prepare(const prepare_context& p, const attributes& a) {
+    check(p.operands, declared_result(p, "tpu.Interp"));
+    return prepared::make(detail::trimmed(p, 1), top_attributes(a));
+  }
+  static void reference(kernel_context& k, const attributes& a) {
+    if (!k.input_types.empty()) check(k.input_types, k.out_type(0));
+    kernel_context t = detail::trimmed(k, 1);
+    prepared::run_reference(t, top_attributes(a));
+  }
+  static void compute(kernel_context& k, const attributes& a, const prepared& p) {
+    kernel_context t = detail::trimmed(k, 1);
+    p.run(t, top_attributes(a));
+  }
+};
+
+}  // namespace mixq::tpu
+
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::interp_op::attributes, scale_h, scale_w, mode, coord_mode);
+// #include "mixq/dialect/tpu/lut.hpp"
+// `tpu.Lut`: y = table[x & 0xff] (lowering_spec §4.9). The lowering builds the 256-entry table
+// [1, 1, 1, 256] for Sigmoid, SiLU, GELU, HardSwish... (si8/ui8 entries for an int8 result; on
+// bm1684x also f16/bf16/f32 entries when a float activation reads an int8 input, §3.1 step
+// 10); the interpreter indexes it with the stored integer, negative values wrapping to 256 + x.
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+
+// #include "mixq/dialect/tpu/common.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/support.hpp" (already inlined above)
+
+namespace mixq::tpu {
+
+struct lut_op {
+  static constexpr std::string_view mnemonic = "tpu.Lut";
+  static constexpr std::array operands{top::input("input"), top::weight("table")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::elementwise | trait::integer_ok;
+  struct attributes {};
+
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes&) {
+    auto t = declared_results(c, "tpu.Lut");
+    if (t[0].shape != c.operand(0).shape)
+      throw error("tpu.Lut: declared result " + to_string(t[0].shape) + " but the input is " + to_string(c.operand(0).shape));
+    if (c.operand(1).numel() != 256) throw error("tpu.Lut: the table holds " + std::to_string(c.operand(1).numel()) + " values, not 256");
+    if (!is_integer(c.operand(0).elem)) throw error("tpu.Lut: the input must be an integer tensor (the table index)");
+    return t;
+  }
+
+  /// The table in the result's element type.
+  static tensor table_for(const kernel_context& k) {
+    const tensor& t = k.in(1);
+    if (t.numel() != 256) throw error("tpu.Lut: the table holds " + std::to_string(t.numel()) + " values, not 256");
+    return t.elem() == k.out_type(0).elem ? t : t.cast(k.out_type(0).elem);
+  }
+
+  static std::int64_t index_of(std::int64_t v) {
+    const std::int64_t i = v < 0 ? v + 256 : v;
+    if (i < 0 || i > 255) throw error("tpu.Lut: input value " + std::to_string(v) + " is outside the table's 256 entries");
+    return i;
+  }
+
+  static void reference(kernel_context& k, const attributes&) {
+    const tensor& x = k.in(0);
+    const tensor table = table_for(k);
+    tensor& y = k.out(0);
+    const std::size_t es = size_of(y.elem());
+    for (std::int64_t i = 0; i < x.numel(); ++i)
+      std::memcpy(y.raw() + static_cast<std::size_t>(i) * es, table.raw() + static_cast<std::size_t>(index_of(int_at(x, i))) * es, es);
+  }
+
+  static void compute(kernel_context& k, const attributes& a) {
+    const tensor& x = k.in(0);
+    if (x.elem() != dtype::i8 && x.elem() != dtype::u8) return reference(k, a);
+    const tensor table = table_for(k);
+    tensor& y = k.out(0);
+    // an 8-bit index is its own byte: i8 -1 is byte 255, which is where the table keeps it
+    const auto* xp = reinterpret_cast<const std::uint8_t*>(x.raw());
+    const std::int64_t n = x.numel();
+    const auto run = [&](auto tag) {
+      using T = decltype(tag);
+      const T* tp = reinterpret_cast<const T*>(table.raw());
+      T* yp = reinterpret_cast<T*>(y.raw());
+      k.threads().parallel_for(n, detail::elementwise_grain, [&](std::int64_t b, std::int64_t e) {
+        for (std::int64_t i = b; i < e; ++i) yp[i] = tp[xp[i]];
+      });
+    };
+    switch (size_of(y.elem())) {
+      case 1: run(std::uint8_t{}); break;
+      case 2: run(std::uint16_t{}); break;
+      case 4: run(std::uint32_t{}); break;
+      default: reference(k, a);
+    }
+  }
+};
+
+}  // namespace mixq::tpu
+
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::lut_op::attributes);
+// #include "mixq/dialect/tpu/matmul.hpp"
+// `tpu.MatMul`: the lowered matrix multiplication. Integer form (lowering_spec §4.2, §5, §6):
+// int8/uint8 input times int8/uint8 right operand (a weight, or an activation), accumulated
+// exactly in int32, + the int32 bias of the output column, relu on that accumulator, then
+//   BM168x: RightShiftRound(acc * m, r, HalfUp) + zp_out, with one (multipliers[0], rshifts[0])
+//           or, with fuse_rq, the column's multiplier from the `multi` operand (per-channel);
+//   CV18xx: QDM per batch, MultiplyByQuantizedMultiplier(acc, m_b, r_b) with a HalfAwayFromZero
+//           final shift; multipliers/rshifts hold one value or one per batch;
+// then saturation. Float form (F32/F16/BF16 lowering): top.MatMul on the widened values.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+
+// #include "mixq/dialect/top/matmul.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/common.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/float_path.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/support.hpp" (already inlined above)
+// #include "mixq/kernels/int8/epilogue.hpp" (already inlined above)
+// #include "mixq/kernels/int8/gemm.hpp" (already inlined above)
+// #include "mixq/kernels/int8/reference.hpp" (already inlined above)
+
+namespace mixq::tpu {
+
+struct matmul_op {
+  static constexpr std::string_view mnemonic = "tpu.MatMul";
+  static constexpr std::array operands{top::input("input"), top::weight("right"), top::optional_bias("bias"), top::optional_input("multi"),
+                                       top::optional_input("buffer")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::weight_bearing;
+  struct attributes {
+    bool left_transpose = false;
+    bool right_transpose = false;
+    bool output_transpose = false;
+    bool hdim_is_batch = false;
+    bool keep_dims = true;
+    bool do_relu = false;
+    double relu_limit = -1.0;
+    std::vector<std::int64_t> multipliers{1};
+    std::vector<std::int64_t> rshifts{0};
+    std::int64_t right_zp = 0;
+    std::int64_t input_zp = 0;
+    rq_mode_attr quant_mode;  // MultiplierShift
+    bool fuse_rq = false;
+    round_mode_attr round_mode;  // HalfAwayFromZero (the interpreter does not read it)
+  };
+
+  static top::matmul_op::attributes top_attributes(const attributes& a) {
+    top::matmul_op::attributes t;
+    t.left_transpose = a.left_transpose;
+    t.right_transpose = a.right_transpose;
+    t.output_transpose = a.output_transpose;
+    t.hdim_is_batch = a.hdim_is_batch;
+    t.keep_dims = a.keep_dims;
+    t.do_relu = a.do_relu;
+    t.relu_limit = a.relu_limit;
+    return t;
+  }
+
+  /// Everything the integer form needs, for the fast path and the reference alike.
+  struct integer_state {
+    top::detail::matmul_plan plan;
+    int8::elem a_type = int8::elem::s8, b_type = int8::elem::s8, out_type = int8::elem::s8;
+    std::int32_t input_zp = 0, right_zp = 0, out_zp = 0;
+    std::vector<std::int32_t> bias;         // N values, or none
+    std::vector<std::int32_t> multipliers;  // one, one per batch (CV18xx), or one per column (fuse_rq)
+    std::vector<std::int32_t> rshifts;      // one, or one per batch (CV18xx)
+    bool per_batch = false, per_column = false;
+    bool relu = false;
+    double relu_limit = -1.0;
+    quant::requant_mode mode = quant::requant_mode::multiplier_shift;
+    quant::round_mode round = quant::round_mode::half_up;
+    quant::chip_family chip = quant::chip_family::bm168x;
+    std::optional<int8::packed_matrix> right;  // a constant right operand shared by every batch
+
+    /// Whether the int8 GEMM and its epilogue compute exactly this (they apply relu after
+    /// requant, at zp_out, which equals relu on the accumulator for non-negative multipliers).
+    bool fast() const {
+      if (input_zp || right_zp || relu_limit > 0) return false;
+      for (std::int32_t m : multipliers)
+        if (m < 0) return false;
+      return true;
+    }
+    int8::requant_spec spec(std::int64_t batch) const {
+      int8::requant_spec s;
+      s.mode = mode;
+      s.round = round;
+      s.chip = chip;
+      const std::size_t b = per_batch ? static_cast<std::size_t>(batch) : 0;
+      s.multiplier = per_column ? std::span<const std::int32_t>(multipliers) : std::span<const std::int32_t>(&multipliers[b], 1);
+      s.rshift = std::span<const std::int32_t>(&rshifts[per_batch ? b : 0], 1);
+      s.bias = bias;
+      s.channel_is_row = false;
+      s.zero_point = out_zp;
+      s.relu = relu;
+      s.out_type = out_type;
+      return s;
+    }
+  };
+  struct prepared {
+    std::shared_ptr<const integer_state> integer;
+    std::shared_ptr<const float_path<top::matmul_op>> floating;
+  };
+
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes& a) {
+    const auto p = top::matmul_op::plan(c.operand(0).shape, c.operand(1).shape, top_attributes(a));
+    if (c.has(2)) top::matmul_op::check_bias(c.operand(2).numel(), p.N);
+    auto declared = declared_results(c, "tpu.MatMul");
+    if (declared[0].shape != p.out_shape)
+      throw error("tpu.MatMul: declared result " + to_string(declared[0].shape) + " but the operands give " + to_string(p.out_shape));
+    return declared;
+  }
+
+  /// `constants` holds every operand the state needs (the multi and bias weights); `pack`
+  /// also packs a constant right operand for the GEMM.
+  static std::shared_ptr<integer_state> make_integer(const prepare_context& p, const attributes& a, bool pack) {
+    constexpr const char* op = "tpu.MatMul";
+    auto st = std::make_shared<integer_state>();
+    const tensor_type& x = *p.operand_type(0);
+    const tensor_type& w = *p.operand_type(1);
+    st->plan = top::matmul_op::plan(x.shape, w.shape, top_attributes(a));
+    const std::int64_t N = st->plan.N;
+    st->a_type = detail::byte_elem(x.elem, op, "the input");
+    st->b_type = detail::byte_elem(w.elem, op, "the right operand");
+    st->out_type = detail::byte_elem(declared_result(p, op).elem, op, "the result");
+    st->input_zp = static_cast<std::int32_t>(a.input_zp);
+    st->right_zp = static_cast<std::int32_t>(a.right_zp);
+    st->chip = family_of(p);
+    st->mode = quant::parse_requant_mode(a.quant_mode.value);
+    st->relu = a.do_relu;
+    st->relu_limit = a.relu_limit;
+    if (detail::present(p.operands, 2)) {
+      const tensor* b = p.constant(2);
+      if (!b) throw error("tpu.MatMul: the integer form needs a constant bias");
+      st->bias = detail::int32_values(*b, op, "the bias");
+      top::matmul_op::check_bias(static_cast<std::int64_t>(st->bias.size()), N);
+    }
+    st->multipliers = detail::int32_values(a.multipliers, op, "multiplier");
+    st->rshifts = detail::int32_values(a.rshifts, op, "rshift");
+    if (st->multipliers.empty() || st->rshifts.empty()) throw error("tpu.MatMul: multipliers and rshifts need at least one value");
+    const std::int64_t batches = st->plan.batches();
+    if (st->chip == quant::chip_family::cv18xx) {
+      if (a.hdim_is_batch) throw error("tpu.MatMul: CV18xx's hdim_is_batch layout ((B0, B1, M, K) operands) is not supported");
+      if (a.fuse_rq) throw error("tpu.MatMul: fuse_rq is a BM168x form, not CV18xx's");
+      st->round = quant::round_mode::half_away_from_zero;
+      const auto fits = [&](std::size_t n) { return n == 1 || static_cast<std::int64_t>(n) == batches; };
+      if (!fits(st->multipliers.size()) || !fits(st->rshifts.size()))
+        throw error("tpu.MatMul: CV18xx multipliers/rshifts need 1 or " + std::to_string(batches) + " values (one per batch), got " +
+                    std::to_string(st->multipliers.size()) + " and " + std::to_string(st->rshifts.size()));
+      if (st->multipliers.size() != st->rshifts.size() && batches > 1) {
+        st->multipliers.resize(static_cast<std::size_t>(batches), st->multipliers[0]);
+        st->rshifts.resize(static_cast<std::size_t>(batches), st->rshifts[0]);
+      }
+      st->per_batch = st->multipliers.size() > 1;
+    } else {
+      st->round = quant::round_mode::half_up;
+      if (st->mode != quant::requant_mode::multiplier_shift)
+        throw error("tpu.MatMul: quant_mode " + a.quant_mode.value + " on BM168x comes from TOP_QUANTIZED models, which mixq does not run");
+      st->out_zp = static_cast<std::int32_t>(result_quant(p, 0, op).zero_point);
+      if (st->rshifts.size() != 1) throw error("tpu.MatMul: BM168x takes one rshift, got " + std::to_string(st->rshifts.size()));
+      if (a.fuse_rq) {
+        const tensor* m = p.constant(3);
+        if (!detail::present(p.operands, 3) || !m) throw error("tpu.MatMul: fuse_rq needs the constant `multi` operand");
+        st->multipliers = detail::int32_values(*m, op, "multi");
+        if (static_cast<std::int64_t>(st->multipliers.size()) != N)
+          throw error("tpu.MatMul: multi holds " + std::to_string(st->multipliers.size()) + " values for " + std::to_string(N) + " columns");
+        st->per_column = true;
+      } else if (st->multipliers.size() != 1) {
+        throw error("tpu.MatMul: BM168x takes one multiplier without fuse_rq, got " + std::to_string(st->multipliers.size()));
+      }
+    }
+    const tensor* right = p.constant(1);
+    if (pack && right && st->plan.right_shared && st->fast())
+      st->right = int8::pack_b_once(right->raw(), st->b_type, st->plan.K, N, st->plan.b_rs, st->plan.b_cs);
+    return st;
+  }
+
+  static prepared prepare(const prepare_context& p, const attributes& a) {
+    prepared s;
+    const arithmetic how = detail::arithmetic_of("tpu.MatMul", detail::prefix(p.operands, 3), declared_result(p, "tpu.MatMul"));
+    if (how == arithmetic::floating) {
+      s.floating = std::make_shared<float_path<top::matmul_op>>(float_path<top::matmul_op>::make(detail::trimmed(p, 3), top_attributes(a)));
+      return s;
+    }
+    if (how == arithmetic::plain_integer) throw error("tpu.MatMul: an integer result must be quantized (!quant.uniform)");
+    s.integer = make_integer(p, a, true);
+    return s;
+  }
+
+  /// The scalar definition: every output element summed in int64 (wrapped to int32 like the
+  /// hardware's accumulator), the column's bias, relu, requant, saturate.
+  static void integer_reference(kernel_context& k, const integer_state& st) {
+    const top::detail::matmul_plan& p = st.plan;
+    const auto* xp = reinterpret_cast<const std::uint8_t*>(k.in(0).raw());
+    const auto* rp = reinterpret_cast<const std::uint8_t*>(k.in(1).raw());
+    tensor& y = k.out(0);
+    for (std::int64_t t = 0; t < p.batches(); ++t) {
+      std::int64_t ao, bo, co;
+      p.offsets(t, ao, bo, co);
+      const std::size_t b = st.per_batch ? static_cast<std::size_t>(t) : 0;
+      for (std::int64_t i = 0; i < p.M; ++i)
+        for (std::int64_t j = 0; j < p.N; ++j) {
+          std::int64_t s = 0;
+          for (std::int64_t kk = 0; kk < p.K; ++kk)
+            s += (int8::value_of(xp[ao + i * p.a_rs + kk * p.a_cs], st.a_type) - st.input_zp) *
+                 static_cast<std::int64_t>(int8::value_of(rp[bo + kk * p.b_rs + j * p.b_cs], st.b_type) - st.right_zp);
+          std::int64_t v = static_cast<std::int64_t>(int8::reference::wrap32(s)) + (st.bias.empty() ? 0 : st.bias[static_cast<std::size_t>(j)]);
+          if (st.relu) {
+            v = std::max<std::int64_t>(v, 0);
+            if (st.relu_limit > 0 && static_cast<double>(v) > st.relu_limit) v = static_cast<std::int64_t>(st.relu_limit);
+          }
+          const std::int32_t m = st.per_column ? st.multipliers[static_cast<std::size_t>(j)] : st.multipliers[b];
+          const std::int64_t q = quant::apply_multiplier_and_rshift(v, m, st.rshifts[st.per_batch ? b : 0], st.mode, st.round, st.chip) + st.out_zp;
+          store_int(y, co + i * p.c_rs + j * p.c_cs, q);
+        }
+    }
+  }
+
+  static void integer_compute(kernel_context& k, const integer_state& st) {
+    if (!st.fast()) return integer_reference(k, st);
+    const top::detail::matmul_plan& p = st.plan;
+    const auto* xp = reinterpret_cast<const std::uint8_t*>(k.in(0).raw());
+    const auto* rp = reinterpret_cast<const std::uint8_t*>(k.in(1).raw());
+    auto* yp = reinterpret_cast<std::uint8_t*>(k.out(0).raw());
+    std::optional<int8::packed_matrix> run_packed;  // a computed right operand every batch shares
+    const int8::packed_matrix* shared = st.right ? &*st.right : nullptr;
+    if (!shared && p.right_shared && p.batches() > 1) {
+      run_packed = int8::pack_b_once(rp, st.b_type, p.K, p.N, p.b_rs, p.b_cs);
+      shared = &*run_packed;
+    }
+    std::vector<std::int32_t> staging;  // output_transpose: C is scattered from a row-major tile
+    if (p.c_cs != 1) staging.resize(static_cast<std::size_t>(p.M * p.N));
+    for (std::int64_t t = 0; t < p.batches(); ++t) {
+      std::int64_t ao, bo, co;
+      p.offsets(t, ao, bo, co);
+      const int8::requant_spec spec = st.spec(t);
+      const int8::gemm_operand A = int8::strided_a(xp + ao, st.a_type, p.M, p.K, p.a_rs, p.a_cs);
+      int8::gemm_operand B;
+      if (shared) {
+        B.packed = shared;
+        B.type = st.b_type;
+      } else {
+        B = int8::strided_b(rp + bo, st.b_type, p.K, p.N, p.b_rs, p.b_cs);
+      }
+      int8::gemm_output out;
+      if (p.c_cs == 1) {
+        const int8::requantizer rq(spec);
+        out.finish = int8::requant_finish(rq, yp + co, p.c_rs);
+        int8::gemm(p.M, p.N, p.K, A, B, out, &k.threads());
+      } else {
+        out.c = staging.data();
+        out.ldc = p.N;
+        int8::gemm(p.M, p.N, p.K, A, B, out, &k.threads());
+        for (std::int64_t i = 0; i < p.M; ++i)
+          for (std::int64_t j = 0; j < p.N; ++j)
+            yp[co + i * p.c_rs + j * p.c_cs] = static_cast<std::uint8_t>(int8::requant_value(staging[static_cast<std::size_t>(i * p.N + j)], j, spec));
+      }
+    }
+  }
+
+  static void reference(kernel_context& k, const attributes& a) {
+    std::vector<const tensor*> consts;
+    prepare_context p = prepare_view(k, consts);
+    consts.assign(k.inputs.begin(), k.inputs.end());  // every operand counts as known here
+    p.constants = consts;
+    const arithmetic how = detail::arithmetic_of("tpu.MatMul", detail::prefix(p.operands, 3), declared_result(p, "tpu.MatMul"));
+    if (how == arithmetic::floating) {
+      kernel_context t = detail::trimmed(k, 3);
+      return float_path<top::matmul_op>::run_reference(t, top_attributes(a));
+    }
+    if (how == arithmetic::plain_integer) throw error("tpu.MatMul: an integer result must be quantized (!quant.uniform)");
+    integer_reference(k, *make_integer(p, a, false));
+  }
+
+  static void compute(kernel_context& k, const attributes& a, const prepared& s) {
+    if (s.floating) {
+      kernel_context t = detail::trimmed(k, 3);
+      return s.floating->run(t, top_attributes(a));
+    }
+    integer_compute(k, *s.integer);
+  }
+};
+
+}  // namespace mixq::tpu
+
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::matmul_op::attributes, left_transpose, right_transpose, output_transpose, hdim_is_batch, keep_dims, do_relu,
+                        relu_limit, multipliers, rshifts, right_zp, input_zp, quant_mode, fuse_rq, round_mode);
+// #include "mixq/dialect/tpu/move.hpp"
+// Data movement in a lowered model, in any element type (int8 stays int8, f16 stays f16): the
+// TOP ops' kernels run on the stored values with the declared result type (lowering_spec
+// §4.11, §4.12). TPU-MLIR's operand lists are kept, buffers included (`none` in lowered files).
+//   tpu.Reshape (input, buffer?), tpu.Permute (input, buffer), tpu.Slice (input, offsetT, endsT,
+//   stepsT, buffer), tpu.Squeeze, tpu.Unsqueeze, tpu.Depth2Space, tpu.Reverse,
+//   tpu.ShuffleChannel, tpu.SwapChannel (input), tpu.Tile (input, tileT, buffer), tpu.Gather
+//   (input, indices, buffer), tpu.Pad (input, paddingsT, left_select, right_select, buffer;
+//   `val` already in the stored domain, round(val / s + zp) being the lowering's job),
+//   tpu.Upsample (input; nearest, fused relu), tpu.Concat (inputs; CV18xx requantizes an input
+//   whose multiplier/rshift is not (1, 0) first, the BM168x lowering inserts tpu.MulShift).
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+
+// #include "mixq/dialect/top/resize.hpp" (already inlined above)
+// #include "mixq/dialect/top/shape_ops.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/common.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/support.hpp" (already inlined above)
+
+namespace mixq::tpu {
+
+namespace detail {
+struct input_operand {
+  static constexpr std::array operands{top::input("input")};
+};
+struct input_buffer_operands {
+  static constexpr std::array operands{top::input("input"), top::optional_input("buffer")};
+};
+struct slice_operands {
+  static constexpr std::array operands{top::input("input"), top::optional_input("offsetT"), top::optional_input("endsT"),
+                                       top::optional_input("stepsT"), top::optional_input("buffer")};
+};
+struct tile_operands {
+  static constexpr std::array operands{top::input("input"), top::optional_input("tileT"), top::optional_input("buffer")};
+};
+struct gather_operands {
+  static constexpr std::array operands{top::input("input"), top::input("indices"), top::optional_input("buffer")};
+};
+
+/// The declared result of an op that moves values: same element type as operand 0.
+inline std::vector<tensor_type> declared_move(const infer_context& c, const char* op, const shape_t& shape) {
+  auto t = declared_results(c, op);
+  if (t[0].shape != shape) throw error(std::string(op) + ": declared result " + to_string(t[0].shape) + " but the operands give " + to_string(shape));
+  if (t[0].elem != c.operand(0).elem)
+    throw error(std::string(op) + ": moves " + std::string(name(c.operand(0).elem)) + " values but declares a " + std::string(name(t[0].elem)) +
+                " result (data movement keeps the element type)");
+  return t;
+}
+
+/// max(v, 0), then relu_limit when positive, on any numeric tensor.
+inline void relu_in_place(tensor& t, double limit) {
+  visit_dtype(t.elem(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (!std::is_same_v<T, bool>) {
+      T* p = reinterpret_cast<T*>(t.raw());
+      for (std::int64_t i = 0; i < t.numel(); ++i) {
+        double v = std::max(to_double(p[i]), 0.0);
+        if (limit > 0 && v > limit) v = limit;
+        p[i] = from_double<T>(v);
+      }
+    }
+  });
+}
+}  // namespace detail
+
+using permute_op = move_op<top::permute_op, "tpu.Permute", detail::input_buffer_operands>;
+using slice_op = move_op<top::slice_op, "tpu.Slice", detail::slice_operands>;
+using squeeze_op = move_op<top::squeeze_op, "tpu.Squeeze", detail::input_operand>;
+using unsqueeze_op = move_op<top::unsqueeze_op, "tpu.Unsqueeze", detail::input_operand>;
+using depth2space_op = move_op<top::depth2space_op, "tpu.Depth2Space", detail::input_operand>;
+using tile_op = move_op<top::tile_op, "tpu.Tile", detail::tile_operands>;
+using reverse_op = move_op<top::reverse_op, "tpu.Reverse", detail::input_operand>;
+using shuffle_channel_op = move_op<top::shuffle_channel_op, "tpu.ShuffleChannel", detail::input_operand>;
+using swap_channel_op = move_op<top::swap_channel_op, "tpu.SwapChannel", detail::input_operand>;
+using gather_op = move_op<top::gather_op, "tpu.Gather", detail::gather_operands>;
+
+/// `tpu.Reshape`: the declared result shape (TPU-MLIR keeps `shape = []` once shapes are
+/// inferred); the values are shared, not copied.
+struct reshape_op {
+  static constexpr std::string_view mnemonic = "tpu.Reshape";
+  static constexpr std::array operands{top::input("input"), top::optional_input("buffer")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::shape_only | trait::integer_ok;
+  struct attributes {
+    std::vector<std::int64_t> shape{};
+    std::int64_t flatten_start_dim = -1;
+  };
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes&) {
+    const tensor_type* d = c.declared(0);
+    if (!d) throw error("tpu.Reshape: a TPU op's result type must be given (it carries the quantization)");
+    if (d->numel() != c.operand(0).numel())
+      throw error("tpu.Reshape: cannot reshape " + to_string(c.operand(0).shape) + " to " + to_string(d->shape));
+    return detail::declared_move(c, "tpu.Reshape", d->shape);
+  }
+  static void reference(kernel_context& k, const attributes&) { k.alias(0, k.in(0)); }
+};
+
+/// `tpu.Pad`'s mode as a TPU dialect enum.
+using pad_mode_attr = top::dialect_enum<"tpu", "Pad_Mode", "constant", "reflect", "symmetric", "edge">;
+
+struct pad_op {
+  static constexpr std::string_view mnemonic = "tpu.Pad";
+  static constexpr std::array operands{top::input("input"), top::optional_input("paddingsT"), top::optional_input("left_select"),
+                                       top::optional_input("right_select"), top::optional_input("buffer")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::shape_only | trait::integer_ok;
+  struct attributes {
+    top::required<std::vector<std::int64_t>> paddings;
+    double val = 0.0;
+    pad_mode_attr mode;  // constant
+  };
+  static top::pad_op::attributes top_attributes(const attributes& a) {
+    top::pad_op::attributes t;
+    t.paddings = a.paddings;
+    t.val = a.val;
+    t.mode = top::one_of<"constant", "reflect", "symmetric", "edge">(a.mode.value);
+    return t;
+  }
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes& a) {
+    const auto shapes = top::pad_op::infer(detail::trimmed(c, 2), top_attributes(a));
+    return detail::declared_move(c, "tpu.Pad", shapes[0].shape);
+  }
+  static void reference(kernel_context& k, const attributes& a) {
+    kernel_context t = detail::trimmed(k, 2);
+    top::pad_op::reference(t, top_attributes(a));
+  }
+  static void compute(kernel_context& k, const attributes& a) {
+    kernel_context t = detail::trimmed(k, 2);
+    top::pad_op::compute(t, top_attributes(a));
+  }
+};
+
+/// `tpu.Upsample`: nearest, out[h][w] = in[h / scale_h][w / scale_w] over the two trailing axes,
+/// then the fused relu.
+struct upsample_op {
+  static constexpr std::string_view mnemonic = "tpu.Upsample";
+  static constexpr std::array operands{top::input("input")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::shape_only | trait::integer_ok;
+  struct attributes {
+    top::required<std::int64_t> scale_h;
+    top::required<std::int64_t> scale_w;
+    bool do_relu = false;
+    double relu_limit = -1.0;
+  };
+  static top::upsample_op::attributes top_attributes(const attributes& a) {
+    top::upsample_op::attributes t;
+    t.scale_h = a.scale_h;
+    t.scale_w = a.scale_w;
+    return t;
+  }
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes& a) {
+    const auto shapes = top::upsample_op::infer(c, top_attributes(a));
+    return detail::declared_move(c, "tpu.Upsample", shapes[0].shape);
+  }
+  struct plan {
+    std::int64_t planes, ih, iw, sh, sw;
+    std::size_t es;
+  };
+  static plan plan_of(const tensor& x, const attributes& a) {
+    const auto ax = top::detail::resize_axes(mnemonic, x.shape());
+    plan p{};
+    p.ih = ax.h >= 0 ? x.dim(static_cast<std::size_t>(ax.h)) : 1;
+    p.iw = x.dim(static_cast<std::size_t>(ax.w));
+    p.planes = p.ih * p.iw != 0 ? x.numel() / (p.ih * p.iw) : 0;
+    p.sh = *a.scale_h;
+    p.sw = *a.scale_w;
+    p.es = size_of(x.elem());
+    return p;
+  }
+  static void reference(kernel_context& k, const attributes& a) {
+    const tensor& x = k.in(0);
+    tensor& y = k.out(0);
+    const plan p = plan_of(x, a);
+    const std::int64_t oh = p.ih * p.sh, ow = p.iw * p.sw;
+    for (std::int64_t n = 0; n < p.planes; ++n)
+      for (std::int64_t h = 0; h < oh; ++h)
+        for (std::int64_t w = 0; w < ow; ++w)
+          std::memcpy(y.raw() + static_cast<std::size_t>((n * oh + h) * ow + w) * p.es,
+                      x.raw() + static_cast<std::size_t>((n * p.ih + h / p.sh) * p.iw + w / p.sw) * p.es, p.es);
+    if (a.do_relu) detail::relu_in_place(y, a.relu_limit);
+  }
+  /// Each output row is built once from its input row and copied to its scale_h - 1 twins.
+  static void compute(kernel_context& k, const attributes& a) {
+    const tensor& x = k.in(0);
+    tensor& y = k.out(0);
+    const plan p = plan_of(x, a);
+    const std::int64_t oh = p.ih * p.sh, ow = p.iw * p.sw;
+    const std::size_t es = p.es, row_bytes = static_cast<std::size_t>(ow) * es;
+    k.threads().parallel_for(p.planes * p.ih, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(ow * p.sh, 1)), [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t r = b; r < e; ++r) {
+        const std::byte* src = x.raw() + static_cast<std::size_t>(r * p.iw) * es;
+        std::byte* dst = y.raw() + static_cast<std::size_t>(((r / p.ih) * oh + (r % p.ih) * p.sh) * ow) * es;
+        std::byte* out = dst;
+        for (std::int64_t i = 0; i < p.iw; ++i)
+          for (std::int64_t j = 0; j < p.sw; ++j, out += es) std::memcpy(out, src + static_cast<std::size_t>(i) * es, es);
+        for (std::int64_t c = 1; c < p.sh; ++c) std::memcpy(dst + static_cast<std::size_t>(c) * row_bytes, dst, row_bytes);
+      }
+    });
+    if (a.do_relu) detail::relu_in_place(y, a.relu_limit);
+  }
+};
+
+/// `tpu.Concat`: operands (inputs...); attributes axis, only_merge, multipliers/rshifts
+/// (CV18xx), do_relu, relu_limit.
+struct concat_op {
+  static constexpr std::string_view mnemonic = "tpu.Concat";
+  static constexpr std::array operands{top::variadic_input("inputs")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::shape_only | trait::integer_ok;
+  struct attributes {
+    top::required<top::si32> axis;
+    bool only_merge = false;
+    std::optional<std::vector<std::int64_t>> multipliers;
+    std::optional<std::vector<std::int64_t>> rshifts;
+    bool do_relu = false;
+    double relu_limit = -1.0;
+  };
+  static top::concat_op::attributes top_attributes(const attributes& a) {
+    top::concat_op::attributes t;
+    t.axis = *a.axis;
+    t.do_relu = a.do_relu;
+    t.relu_limit = a.relu_limit;
+    return t;
+  }
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes& a) {
+    const auto shapes = top::concat_op::infer(c, top_attributes(a));
+    return detail::declared_move(c, "tpu.Concat", shapes[0].shape);
+  }
+  /// CV18xx's per-input requant, as the inputs to concatenate (unchanged ones are shared).
+  static std::vector<tensor> inputs(const kernel_context& k, const attributes& a, bool reference) {
+    std::vector<tensor> in;
+    for (std::size_t i = 0; i < k.num_inputs(); ++i) in.push_back(k.in(i));
+    if (family_of(k.module) != quant::chip_family::cv18xx || !is_uniform(k.out_type(0))) return in;
+    const std::size_t n = in.size();
+    for (const auto* v : {&a.multipliers, &a.rshifts})
+      if (*v && !(*v)->empty() && (*v)->size() != n)
+        throw error("tpu.Concat: multipliers/rshifts hold " + std::to_string((*v)->size()) + " values for " + std::to_string(n) + " inputs");
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::int64_t m = detail::pick_value(a.multipliers, i, 1), r = detail::pick_value(a.rshifts, i, 0);
+      if (m == 1 && r == 0) continue;
+      const auto f = [m, r](std::int64_t x) {
+        return quant::apply_multiplier_and_rshift(x, m, r, quant::requant_mode::multiplier_shift, quant::round_mode::half_up,
+                                                  quant::chip_family::cv18xx);
+      };
+      tensor t = tensor::empty(k.out_type(0).elem, in[i].shape());
+      if (reference) {
+        map_integers_reference(in[i], t, f);
+      } else {
+        map_integers(k.threads(), in[i], t, f, "tpu.Concat");
+      }
+      in[i] = t;
+    }
+    return in;
+  }
+  static void run(kernel_context& k, const attributes& a, bool reference) {
+    const std::vector<tensor> in = inputs(k, a, reference);
+    std::vector<const tensor*> ptrs;
+    for (const tensor& t : in) ptrs.push_back(&t);
+    kernel_context t{ptrs, k.outputs, k.output_types, k.pool, k.input_types, k.module};
+    if (reference) top::concat_op::reference(t, top_attributes(a));
+    else top::concat_op::compute(t, top_attributes(a));
+  }
+  static void reference(kernel_context& k, const attributes& a) { run(k, a, true); }
+  static void compute(kernel_context& k, const attributes& a) { run(k, a, false); }
+};
+
+}  // namespace mixq::tpu
+
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::reshape_op::attributes, shape, flatten_start_dim);
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::pad_op::attributes, paddings, val, mode);
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::upsample_op::attributes, scale_h, scale_w, do_relu, relu_limit);
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::concat_op::attributes, axis, only_merge, multipliers, rshifts, do_relu, relu_limit);
+// #include "mixq/dialect/tpu/pool.hpp"
+// `tpu.Pool2D` / `tpu.Pool1D` with `pool_mode = #tpu<pool_mode Avg|Max>`: the lowered AvgPool
+// and MaxPool (lowering_spec §4.6, §4.7, §5, §6).
+//
+// Integer average: TPU-MLIR's interpreter averages the stored integers in float (oneDNN), the
+// padding materialised with the input zero point (and then always counted) when that zero point
+// is not 0, otherwise counted only with count_include_pad. From that float average:
+//   multiplier/rshift (symmetric): v = to_int(f32(f32(avg * kh) * kw)) (HalfAwayFromZero, HalfUp
+//     on CV18xx), q = apply_multiplier_and_rshift(v, m, r) - v is the window sum whenever every
+//     tap is counted, round(sum * kh * kw / count) at a border without count_include_pad;
+//   neither (symmetric): q = round(avg);
+//   module.asymmetric: q = round_mode(f32(f32(f32(avg * kh) * kw) * scale + offset)).
+// Sums are exact integers and the float steps are reproduced one by one, so this is bit exact.
+// Integer max: the largest value of the window (padding never wins), then do_relu as max(q, 0)
+// as TPU-MLIR does (at 0, not at the zero point). Float forms: top.AvgPool / top.MaxPool
+// (top.AdaptiveAvgPool for is_adaptive).
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+
+// #include "mixq/dialect/top/pool.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/common.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/float_path.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/support.hpp" (already inlined above)
+
+namespace mixq::tpu {
+
+/// Attributes of Tpu_PoolOp (TpuOps.td).
+struct pool_attributes {
+  top::required<std::vector<std::int64_t>> kernel_shape;
+  top::required<std::vector<std::int64_t>> strides;
+  top::required<std::vector<std::int64_t>> pads;
+  top::required<pool_mode_attr> pool_mode;
+  std::int64_t pad_value = 0;
+  bool is_adaptive = false;
+  bool count_include_pad = false;
+  bool do_relu = false;
+  double relu_limit = -1.0;
+  std::optional<bool> ceil_mode;
+  std::optional<top::si32> multiplier;
+  std::optional<top::si32> rshift;
+  std::optional<double> scale;
+  std::optional<double> offset;
+  round_mode_attr round_mode;        // HalfAwayFromZero
+  round_mode_attr first_round_mode;  // HalfAwayFromZero
+};
+
+namespace detail {
+
+inline top::pool_attributes top_pool_attributes(const pool_attributes& a) {
+  top::pool_attributes t;
+  t.kernel_shape = a.kernel_shape;
+  t.strides = a.strides;
+  t.pads = a.pads;
+  t.ceil_mode = a.ceil_mode;
+  t.is_adaptive = a.is_adaptive;
+  t.pad_value = a.pad_value;
+  t.count_include_pad = a.count_include_pad;
+  t.do_relu = a.do_relu;
+  t.relu_limit = a.relu_limit;
+  return t;
+}
+
+/// The integer pooling of one op.
+struct int_pool {
+  enum class avg_kind : std::uint8_t { multiplier_shift, plain, asymmetric };
+  top::detail::pool_geometry g;  // end padding grown so that every window ends inside the padded input
+  bool is_max = false;
+  // average
+  bool zero_point_padding = false;  // pads hold zp_in and count (the interpreter materialises them)
+  bool count_include_pad = false;
+  std::int64_t zp_in = 0;
+  avg_kind kind = avg_kind::plain;
+  std::int64_t multiplier = 1, rshift = 0;
+  double scale = 1.0, offset = 0.0;
+  quant::round_mode first_round = quant::round_mode::half_away_from_zero, final_round = quant::round_mode::half_away_from_zero;
+  quant::chip_family chip = quant::chip_family::bm168x;
+  float kh = 1.f, kw = 1.f;
+  bool relu = false;
+  double relu_limit = -1.0;
+  std::int64_t zp_out = 0;
+
+  /// The integer result of an average window with this integer sum over `count` counted taps.
+  std::int64_t average(std::int64_t sum, std::int64_t count) const {
+    const float avg = count ? static_cast<float>(sum) / static_cast<float>(count) : 0.f;
+    std::int64_t q = 0;
+    switch (kind) {
+      case avg_kind::multiplier_shift: {
+        const std::int64_t v = quant::to_int(static_cast<double>(avg * kh * kw), first_round);
+        q = quant::apply_multiplier_and_rshift(v, multiplier, rshift, quant::requant_mode::multiplier_shift, quant::round_mode::half_up, chip);
+        break;
+      }
+      case avg_kind::plain: q = quant::to_int(static_cast<double>(avg), quant::round_mode::half_away_from_zero); break;
+      case avg_kind::asymmetric: {
+        const auto t = static_cast<float>(static_cast<double>(avg * kh * kw) * scale + offset);
+        q = quant::to_int(static_cast<double>(t), final_round);
+        break;
+      }
+    }
+    return relu ? std::max(q, zp_out) : q;
+  }
+  std::int64_t maximum(std::int64_t v) const {
+    if (!relu) return v;
+    v = std::max<std::int64_t>(v, 0);
+    return relu_limit > 0 && static_cast<double>(v) > relu_limit ? static_cast<std::int64_t>(relu_limit) : v;
+  }
+
+  /// Window bounds of output (od, oh, ow): real input range [lo, hi) per axis, and the number of
+  /// taps inside the padded input.
+  struct window {
+    std::int64_t lo[3], hi[3], padded;
+  };
+  window bounds(std::int64_t od, std::int64_t oh, std::int64_t ow) const {
+    window w{};
+    const std::int64_t o[3]{od, oh, ow};
+    w.padded = 1;
+    for (int d = 0; d < 3; ++d) {
+      const std::int64_t start = o[d] * g.s[d] - g.pb[d];
+      const std::int64_t stop = std::min(start + g.k[d], g.in[d] + g.pe[d]);
+      w.padded *= stop - std::max(start, -g.pb[d]);
+      w.lo[d] = std::max<std::int64_t>(start, 0);
+      w.hi[d] = std::min(stop, g.in[d]);
+    }
+    return w;
+  }
+  /// (sum, count) of an average window from its real taps' sum and number.
+  std::pair<std::int64_t, std::int64_t> counted(std::int64_t real_sum, std::int64_t real_count, std::int64_t padded) const {
+    if (zero_point_padding) return {real_sum + zp_in * (padded - real_count), padded};
+    return {real_sum, count_include_pad ? padded : real_count};
+  }
+};
+
+inline int_pool make_int_pool(const prepare_context& p, const pool_attributes& a, std::size_t rank, const char* op) {
+  const tensor_quant in = operand_quant(p, 0, op), out = result_quant(p, 0, op);
+  if (!in.integer || !out.integer) throw error(std::string(op) + ": an integer pooling needs integer input and result");
+  if (a.is_adaptive) throw error(std::string(op) + ": adaptive pooling has no integer form (TPU-MLIR lowers it to F32)");
+  int_pool s;
+  s.g = top::detail::make_pool_geometry(op, p.operand_type(0)->shape, top_pool_attributes(a));
+  if (a.kernel_shape->size() != rank) throw error(std::string(op) + ": kernel_shape needs " + std::to_string(rank) + " values");
+  for (int d = 0; d < 3; ++d)  // ceil mode: TPU-MLIR grows the end padding until the last window fits
+    s.g.pe[d] = std::max(s.g.pe[d], (s.g.out[d] - 1) * s.g.s[d] + s.g.k[d] - s.g.in[d] - s.g.pb[d]);
+  s.is_max = a.pool_mode->value == "Max";
+  s.chip = family_of(p);
+  s.relu = a.do_relu;
+  s.relu_limit = a.relu_limit;
+  s.zp_out = out.zero_point;
+  if (s.is_max) return s;
+  s.zp_in = in.zero_point;
+  bool padded = false;
+  for (int d = 0; d < 3; ++d) padded |= s.g.pb[d] > 0 || s.g.pe[d] > 0;
+  s.zero_point_padding = s.zp_in != 0 && padded;
+  s.count_include_pad = a.count_include_pad;
+  s.kh = static_cast<float>(s.g.k[1]);
+  s.kw = static_cast<float>(s.g.k[2]);
+  if (asymmetric_of(p.module)) {
+    if (!a.scale || !a.offset) throw error(std::string(op) + ": an asymmetric integer AvgPool needs the scale and offset attributes");
+    s.kind = int_pool::avg_kind::asymmetric;
+    s.scale = *a.scale;
+    s.offset = *a.offset;
+    s.final_round = quant::parse_round_mode(a.round_mode.value);
+  } else if (a.multiplier || a.rshift) {
+    s.kind = int_pool::avg_kind::multiplier_shift;
+    s.multiplier = a.multiplier ? a.multiplier->value : 1;
+    s.rshift = a.rshift ? a.rshift->value : 0;
+    s.first_round = s.chip == quant::chip_family::cv18xx ? quant::round_mode::half_up : quant::round_mode::half_away_from_zero;
+  }
+  return s;
+}
+
+/// The scalar definition: every window walked tap by tap.
+inline void int_pool_reference(const int_pool& s, const tensor& x, tensor& y) {
+  const top::detail::pool_geometry& g = s.g;
+  std::int64_t o = 0;
+  for (std::int64_t p = 0; p < g.planes; ++p)
+    for (std::int64_t od = 0; od < g.out[0]; ++od)
+      for (std::int64_t oh = 0; oh < g.out[1]; ++oh)
+        for (std::int64_t ow = 0; ow < g.out[2]; ++ow, ++o) {
+          const int_pool::window w = s.bounds(od, oh, ow);
+          std::int64_t sum = 0, count = 0, best = std::numeric_limits<std::int64_t>::min();
+          for (std::int64_t d = w.lo[0]; d < w.hi[0]; ++d)
+            for (std::int64_t h = w.lo[1]; h < w.hi[1]; ++h)
+              for (std::int64_t c = w.lo[2]; c < w.hi[2]; ++c) {
+                const std::int64_t v = int_at(x, p * g.in_plane() + (d * g.in[1] + h) * g.in[2] + c);
+                sum += v;
+                best = std::max(best, v);
+                ++count;
+              }
+          if (s.is_max) {
+            store_int(y, o, s.maximum(count ? best : 0));
+          } else {
+            const auto [total, n] = s.counted(sum, count, w.padded);
+            store_int(y, o, s.average(total, n));
+          }
+        }
+}
+
+/// Typed loops over 8-bit planes, split over the pool; a global window sums whole planes.
+template <class X, class Y>
+void int_pool_fast(const int_pool& s, const tensor& x, tensor& y, thread_pool& pool) {
+  const top::detail::pool_geometry& g = s.g;
+  const X* xp = reinterpret_cast<const X*>(x.raw());
+  Y* yp = reinterpret_cast<Y*>(y.raw());
+  const std::int64_t in_plane = g.in_plane(), out_plane = g.out_plane();
+  const bool global = out_plane == 1 && g.pb[0] + g.pb[1] + g.pb[2] == 0 && g.k[0] >= g.in[0] && g.k[1] >= g.in[1] && g.k[2] >= g.in[2];
+  pool.parallel_for(g.planes, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(in_plane, 1)), [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t p = b; p < e; ++p) {
+      const X* plane = xp + p * in_plane;
+      Y* dst = yp + p * out_plane;
+      if (global) {
+        std::int64_t sum = 0;
+        std::int64_t best = std::numeric_limits<std::int64_t>::min();
+        if (s.is_max) {
+          for (std::int64_t i = 0; i < in_plane; ++i) best = std::max<std::int64_t>(best, plane[i]);
+          dst[0] = quant::saturate<Y>(s.maximum(in_plane ? best : 0));
+        } else {
+          for (std::int64_t i = 0; i < in_plane; ++i) sum += plane[i];
+          const auto [total, n] = s.counted(sum, in_plane, s.bounds(0, 0, 0).padded);
+          dst[0] = quant::saturate<Y>(s.average(total, n));
+        }
+        continue;
+      }
+      std::int64_t o = 0;
+      for (std::int64_t od = 0; od < g.out[0]; ++od)
+        for (std::int64_t oh = 0; oh < g.out[1]; ++oh)
+          for (std::int64_t ow = 0; ow < g.out[2]; ++ow, ++o) {
+            const int_pool::window w = s.bounds(od, oh, ow);
+            std::int32_t sum = 0;
+            int best = std::numeric_limits<int>::min();
+            for (std::int64_t d = w.lo[0]; d < w.hi[0]; ++d)
+              for (std::int64_t h = w.lo[1]; h < w.hi[1]; ++h) {
+                const X* row = plane + (d * g.in[1] + h) * g.in[2];
+                if (s.is_max)
+                  for (std::int64_t c = w.lo[2]; c < w.hi[2]; ++c) best = std::max<int>(best, row[c]);
+                else
+                  for (std::int64_t c = w.lo[2]; c < w.hi[2]; ++c) sum += row[c];
+              }
+            const std::int64_t count = (w.hi[0] - w.lo[0]) * (w.hi[1] - w.lo[1]) * (w.hi[2] - w.lo[2]);
+            if (s.is_max) {
+              dst[o] = quant::saturate<Y>(s.maximum(count > 0 ? best : 0));
+            } else {
+              const auto [total, n] = s.counted(sum, std::max<std::int64_t>(count, 0), w.padded);
+              dst[o] = quant::saturate<Y>(s.average(total, n));
+            }
+          }
+    }
+  });
+}
+
+}  // namespace detail
+
+/// `tpu.Pool1D` / `tpu.Pool2D`: operands (input); attributes Tpu_PoolOp's.
+template <top::fixed_string Name, std::size_t Rank>
+struct pool_nd_op {
+  static constexpr std::string_view mnemonic = Name;
+  static constexpr std::array operands{top::input("input")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::none;
+  using attributes = pool_attributes;
+
+  struct prepared {
+    std::shared_ptr<const detail::int_pool> integer;
+    std::shared_ptr<const float_path<top::avg_pool_op>> avg;
+    std::shared_ptr<const float_path<top::max_pool_op>> max;
+    std::shared_ptr<const float_path<top::adaptive_avg_pool_op>> adaptive;
+  };
+
+  static top::adaptive_avg_pool_op::attributes adaptive_attributes(const tensor_type& result) {
+    top::adaptive_avg_pool_op::attributes t;
+    t.output_size = std::vector<std::int64_t>(result.shape.end() - static_cast<std::ptrdiff_t>(std::min(Rank, result.shape.size())), result.shape.end());
+    return t;
+  }
+
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes& a) {
+    auto declared = declared_results(c, std::string(mnemonic).c_str());
+    if (a.kernel_shape->size() != Rank)
+      throw error(std::string(mnemonic) + ": kernel_shape has " + std::to_string(a.kernel_shape->size()) + " values, expected " + std::to_string(Rank));
+    if (a.is_adaptive) return declared;  // the output size is the declared one
+    const auto g = top::detail::make_pool_geometry(mnemonic, c.operand(0).shape, detail::top_pool_attributes(a));
+    if (declared[0].shape != g.out_shape)
+      throw error(std::string(mnemonic) + ": declared result " + to_string(declared[0].shape) + " but the window gives " + to_string(g.out_shape));
+    return declared;
+  }
+
+  static prepared prepare(const prepare_context& p, const attributes& a) {
+    const std::string op(mnemonic);
+    prepared s;
+    const arithmetic how = detail::arithmetic_of(op.c_str(), p.operands, declared_result(p, op.c_str()));
+    if (how != arithmetic::floating) {
+      s.integer = std::make_shared<detail::int_pool>(detail::make_int_pool(p, a, Rank, op.c_str()));
+    } else if (a.is_adaptive) {
+      if (a.pool_mode->value != "Avg") throw error(op + ": adaptive max pooling is not supported");
+      s.adaptive = std::make_shared<float_path<top::adaptive_avg_pool_op>>(float_path<top::adaptive_avg_pool_op>::make(p, adaptive_attributes(*p.result_type(0))));
+    } else if (a.pool_mode->value == "Avg") {
+      s.avg = std::make_shared<float_path<top::avg_pool_op>>(float_path<top::avg_pool_op>::make(p, detail::top_pool_attributes(a)));
+    } else {
+      s.max = std::make_shared<float_path<top::max_pool_op>>(float_path<top::max_pool_op>::make(p, detail::top_pool_attributes(a)));
+    }
+    return s;
+  }
+
+  /// Adaptive pooling's fused relu, which the TOP op does not carry.
+  static void adaptive_relu(kernel_context& k, const attributes& a) {
+    if (!a.do_relu) return;
+    tensor f = as_f32(k.outputs[0]);
+    float* v = f.data<float>();
+    for (std::int64_t i = 0; i < f.numel(); ++i) {
+      v[i] = v[i] < 0.f ? 0.f : v[i];
+      if (a.relu_limit > 0 && v[i] > a.relu_limit) v[i] = static_cast<float>(a.relu_limit);
+    }
+    k.outputs[0] = to_declared(f, k.out_type(0));
+  }
+
+  static void reference(kernel_context& k, const attributes& a) {
+    const std::string op(mnemonic);
+    std::vector<const tensor*> none;
+    const prepare_context p = prepare_view(k, none);
+    const arithmetic how = detail::arithmetic_of(op.c_str(), p.operands, k.out_type(0));
+    if (how != arithmetic::floating) return detail::int_pool_reference(detail::make_int_pool(p, a, Rank, op.c_str()), k.in(0), k.out(0));
+    if (a.is_adaptive) {
+      float_path<top::adaptive_avg_pool_op>::run_reference(k, adaptive_attributes(k.out_type(0)));
+      return adaptive_relu(k, a);
+    }
+    if (a.pool_mode->value == "Avg") return float_path<top::avg_pool_op>::run_reference(k, detail::top_pool_attributes(a));
+    float_path<top::max_pool_op>::run_reference(k, detail::top_pool_attributes(a));
+  }
+
+  static void compute(kernel_context& k, const attributes& a, const prepared& s) {
+    if (s.integer) {
+      const tensor& x = k.in(0);
+      tensor& y = k.out(0);
+      bool done = false;
+      detail::visit_byte(x.elem(), [&](auto xt) {
+        detail::visit_byte(y.elem(), [&](auto yt) {
+          detail::int_pool_fast<decltype(xt), decltype(yt)>(*s.integer, x, y, k.threads());
+          done = true;
+        });
+      });
+      if (!done) detail::int_pool_reference(*s.integer, x, y);
+      return;
+    }
+    if (s.adaptive) {
+      s.adaptive->run(k, adaptive_attributes(k.out_type(0)));
+      return adaptive_relu(k, a);
+    }
+    if (s.avg) return s.avg->run(k, detail::top_pool_attributes(a));
+    s.max->run(k, detail::top_pool_attributes(a));
+  }
+};
+
+using pool1d_op = pool_nd_op<"tpu.Pool1D", 1>;
+using pool2d_op = pool_nd_op<"tpu.Pool2D", 2>;
+
+}  // namespace mixq::tpu
+
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::pool_attributes, kernel_shape, strides, pads, pool_mode, pad_value, is_adaptive, count_include_pad, do_relu,
+                        relu_limit, ceil_mode, multiplier, rshift, scale, offset, round_mode, first_round_mode);
+// #include "mixq/dialect/tpu/softmax.hpp"
+// `tpu.Softmax`: integer form with the f32 exp table (lowering_spec §4.10), float form through
+// top.Softmax. Operands (input, table, slope_table, reciprocal_table, reciprocal_mantissa_table,
+// buffer); the integer form reads the input and table[i] = exp(-s_in * i * beta) only.
+//
+// Per softmax row (the values along `axis`), as TPU-MLIR's interpreter computes it:
+//   d_c = min(max_x - x_c, 255); sum = sum of table[d_c] over c in order, in float;
+//   p_c = table[d_c] / (sum * f32(s_out)) in float;
+//   int8 result: saturate(round(p_c) + zp_out); uint8: saturate(int(p_c + 0.5) + zp_out).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+
+// #include "mixq/dialect/top/reduce.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/common.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/float_path.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/support.hpp" (already inlined above)
+
+namespace mixq::tpu {
+
+struct softmax_op {
+  static constexpr std::string_view mnemonic = "tpu.Softmax";
+  static constexpr std::array operands{top::input("input"),
+                                       top::optional_weight("table"),
+                                       top::optional_input("slope_table"),
+                                       top::optional_input("reciprocal_table"),
+                                       top::optional_input("reciprocal_mantissa_table"),
+                                       top::optional_input("buffer")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::none;
+  struct attributes {
+    top::required<top::si32> axis;
+    bool log = false;
+    double beta = 1.0;
+    round_mode_attr round_mode;  // HalfAwayFromZero (the interpreter does not read it)
+  };
+  static top::softmax_op::attributes top_attributes(const attributes& a) {
+    top::softmax_op::attributes t;
+    t.axis = a.axis;
+    t.log = a.log;
+    t.beta = a.beta;
+    return t;
+  }
+
+  /// outer x channels x inner of the softmax rows, and the output quantization.
+  struct integer_state {
+    std::int64_t outer = 1, channels = 1, inner = 1;
+    float out_scale = 1.f;
+    std::int64_t out_zp = 0;
+    bool signed_result = true;
+
+    std::int64_t quantize(float p) const {
+      if (signed_result) return static_cast<std::int64_t>(std::round(p)) + out_zp;
+      return static_cast<std::int64_t>(static_cast<double>(p) + 0.5) + out_zp;
+    }
+  };
+  struct prepared {
+    bool integer = false;
+    integer_state state;
+    std::shared_ptr<const float_path<top::softmax_op>> floating;
+  };
+
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes& a) {
+    top::normalize_axis(a.axis->value, c.operand(0).shape.size());
+    auto t = declared_results(c, "tpu.Softmax");
+    if (t[0].shape != c.operand(0).shape)
+      throw error("tpu.Softmax: declared result " + to_string(t[0].shape) + " but the input is " + to_string(c.operand(0).shape));
+    return t;
+  }
+
+  static integer_state make_integer(const prepare_context& p, const attributes& a) {
+    const tensor_quant in = operand_quant(p, 0, "tpu.Softmax"), out = result_quant(p, 0, "tpu.Softmax");
+    if (!in.integer || !out.integer) throw error("tpu.Softmax: the integer form needs an integer input and result");
+    if (a.log) throw error("tpu.Softmax: log-softmax has no integer form (TPU-MLIR lowers it to F16)");
+    const tensor_type* table = detail::present(p.operands, 1);
+    if (!table || table->elem != dtype::f32 || table->numel() < 256)
+      throw error("tpu.Softmax: the integer form needs the f32 exp table of 256 entries as operand 1");
+    if (out.storage != dtype::i8 && out.storage != dtype::u8) throw error("tpu.Softmax: the integer result must be int8 or uint8");
+    integer_state s;
+    const shape_t& x = p.operand_type(0)->shape;
+    const auto axis = static_cast<std::size_t>(top::normalize_axis(a.axis->value, x.size()));
+    for (std::size_t d = 0; d < x.size(); ++d) (d < axis ? s.outer : d == axis ? s.channels : s.inner) *= x[d];
+    s.out_scale = static_cast<float>(out.scale);
+    s.out_zp = out.zero_point;
+    s.signed_result = out.storage == dtype::i8;
+    return s;
+  }
+
+  static prepared prepare(const prepare_context& p, const attributes& a) {
+    prepared s;
+    const arithmetic how = detail::arithmetic_of("tpu.Softmax", detail::prefix(p.operands, 1), declared_result(p, "tpu.Softmax"));
+    if (how == arithmetic::floating) {
+      s.floating = std::make_shared<float_path<top::softmax_op>>(float_path<top::softmax_op>::make(detail::trimmed(p, 1), top_attributes(a)));
+    } else {
+      s.integer = true;
+      s.state = make_integer(p, a);
+    }
+    return s;
+  }
+
+  static void integer_reference(const integer_state& s, kernel_context& k) {
+    const tensor& x = k.in(0);
+    const float* table = k.in(1).data<float>();
+    tensor& y = k.out(0);
+    for (std::int64_t o = 0; o < s.outer; ++o)
+      for (std::int64_t j = 0; j < s.inner; ++j) {
+        const std::int64_t base = o * s.channels * s.inner + j;
+        std::int64_t max_x = int_at(x, base);
+        for (std::int64_t c = 1; c < s.channels; ++c) max_x = std::max(max_x, int_at(x, base + c * s.inner));
+        float sum = 0.f;
+        for (std::int64_t c = 0; c < s.channels; ++c) sum += table[std::min<std::int64_t>(max_x - int_at(x, base + c * s.inner), 255)];
+        for (std::int64_t c = 0; c < s.channels; ++c) {
+          const float p = table[std::min<std::int64_t>(max_x - int_at(x, base + c * s.inner), 255)] / (sum * s.out_scale);
+          store_int(y, base + c * s.inner, s.quantize(p));
+        }
+      }
+  }
+
+  /// Rows split over the pool; each row's sum is taken in channel order, like the reference.
+  template <class X, class Y>
+  static void integer_fast(const integer_state& s, kernel_context& k) {
+    const X* xp = reinterpret_cast<const X*>(k.in(0).raw());
+    const float* table = k.in(1).data<float>();
+    Y* yp = reinterpret_cast<Y*>(k.out(0).raw());
+    const std::int64_t rows = s.outer * s.inner;
+    k.threads().parallel_for(rows, std::max<std::int64_t>(1, 4096 / std::max<std::int64_t>(s.channels, 1)), [&](std::int64_t b, std::int64_t e) {
+      std::vector<float> t(static_cast<std::size_t>(s.channels));
+      for (std::int64_t r = b; r < e; ++r) {
+        const std::int64_t base = (r / s.inner) * s.channels * s.inner + r % s.inner;
+        int max_x = xp[base];
+        for (std::int64_t c = 1; c < s.channels; ++c) max_x = std::max<int>(max_x, xp[base + c * s.inner]);
+        float sum = 0.f;
+        for (std::int64_t c = 0; c < s.channels; ++c) {
+          t[static_cast<std::size_t>(c)] = table[std::min(max_x - static_cast<int>(xp[base + c * s.inner]), 255)];
+          sum += t[static_cast<std::size_t>(c)];
+        }
+        const float denominator = sum * s.out_scale;
+        for (std::int64_t c = 0; c < s.channels; ++c)
+          yp[base + c * s.inner] = quant::saturate<Y>(s.quantize(t[static_cast<std::size_t>(c)] / denominator));
+      }
+    });
+  }
+
+  static void reference(kernel_context& k, const attributes& a) {
+    std::vector<const tensor*> none;
+    const prepare_context p = prepare_view(k, none);
+    const arithmetic how = detail::arithmetic_of("tpu.Softmax", detail::prefix(p.operands, 1), k.out_type(0));
+    if (how == arithmetic::floating) {
+      kernel_context t = detail::trimmed(k, 1);
+      return float_path<top::softmax_op>::run_reference(t, top_attributes(a));
+    }
+    integer_reference(make_integer(p, a), k);
+  }
+
+  static void compute(kernel_context& k, const attributes& a, const prepared& s) {
+    if (s.floating) {
+      kernel_context t = detail::trimmed(k, 1);
+      return s.floating->run(t, top_attributes(a));
+    }
+    bool done = false;
+    detail::visit_byte(k.in(0).elem(), [&](auto xt) {
+      detail::visit_byte(k.out(0).elem(), [&](auto yt) {
+        integer_fast<decltype(xt), decltype(yt)>(s.state, k);
+        done = true;
+      });
+    });
+    if (!done) integer_reference(s.state, k);
+  }
+};
+
+}  // namespace mixq::tpu
+
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::softmax_op::attributes, axis, log, beta, round_mode);
+
+namespace mixq::tpu {
+
+using tpu_ops = top::op_list<cast_op, conv2d_op,
+                             // integer and float forms
+                             matmul_op, add_op, sub_op, mul_op, add_const_op, relu_op, leaky_relu_op, pool1d_op, pool2d_op, softmax_op,
+                             // integer only
+                             mul_shift_op, requant_int_op, lut_op,
+                             // data movement, any dtype
+                             reshape_op, permute_op, concat_op, slice_op, squeeze_op, unsqueeze_op, pad_op, upsample_op, depth2space_op,
+                             tile_op, reverse_op, shuffle_channel_op, swap_channel_op, gather_op,
+                             // float only
+                             active_op, interp_op, layer_norm_op, group_norm_op, instance_norm_op, pixel_norm_op, rms_norm_op, reduce_op,
+                             div_op, max_op, min_op, max_const_op, min_const_op, sub_const_op, mul_const_op, clip_op, reciprocal_op,
+                             deconv_op>;
+
+}  // namespace mixq::tpu
 
 namespace mixq::top {
 
 using all_ops = concat_lists<source_ops, elementwise_ops, activation_ops, compare_ops, shape_ops_ops, conv_ops,
-                             matmul_ops, pool_ops, norm_ops, reduce_ops, resize_ops, attention_ops>::type;
-
-/// A registry of every op in `all_ops`.
-inline registry make_registry() { return registry::from(all_ops{}); }
+                             matmul_ops, pool_ops, norm_ops, reduce_ops, resize_ops, attention_ops, tpu::tpu_ops>::type;
 
 #if defined(MIXQ_COMPILED_REGISTRY)
 /// Defined in one translation unit of the program (mixq's own tests and drivers do this to
 /// instantiate every op's kernels once instead of in every file).
 const registry& ops();
 #else
+/// A registry of every op in `all_ops`.
+inline registry make_registry() { return registry::from(all_ops{}); }
+
 /// The registry of every op in `all_ops`, built once on first use.
 inline const registry& ops() {
   static const registry r = make_registry();
@@ -9099,20 +17151,8 @@ inline const registry& ops() {
 #endif
 
 }  // namespace mixq::top
-// #include "mixq/graph/compare.hpp"
-// Structural equality of two graphs: what survives printing and re-parsing a module (names, types,
-// attributes, operands, outputs, module attributes). Weights are not compared.
-
-// #include "mixq/core/attribute.hpp" (already inlined above)
-// #include "mixq/graph/graph.hpp"
-// The in-memory form of a TOP-dialect module: one function, ops in topological order,
-// SSA values named by their `loc`, weights by name.
-#include <unordered_map>
-
-// #include "mixq/core/attribute.hpp" (already inlined above)
-// #include "mixq/core/error.hpp" (already inlined above)
-// #include "mixq/core/tensor.hpp" (already inlined above)
-// #include "mixq/dialect/top/op_list.hpp" (already inlined above)
+#endif
+// #include "mixq/dialect/top/source.hpp" (already inlined above)
 
 namespace mixq {
 
@@ -9323,554 +17363,6 @@ inline void graph::verify(bool check_weights) const {
 }
 
 }  // namespace mixq
-// #include "mixq/io/detail/mlir_lexer.hpp"
-// Character-level scanning and spelling rules shared by the .mlir reader, writer and graph comparison.
-// The reader is a recursive-descent parser working directly on the text (no token stream), because
-// dialect attributes and quantized types must be captured verbatim, whitespace included.
-#include <charconv>
-#include <cstdio>
-
-// #include "mixq/core/error.hpp" (already inlined above)
-// #include "mixq/core/half.hpp" (already inlined above)
-// #include "mixq/core/tensor.hpp" (already inlined above)
-
-namespace mixq::detail {
-
-inline bool is_letter(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-inline bool is_hex_digit(char c) noexcept {
-  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-/// Characters MLIR allows after the first one of a bare identifier.
-inline bool is_bare_id_char(char c) noexcept { return is_letter(c) || is_digit(c) || c == '_' || c == '$' || c == '.'; }
-/// Characters of the suffix of `%name`, `#alias`, `^bb`, `@sym` (MLIR's suffix-id).
-inline bool is_suffix_id_char(char c) noexcept { return is_bare_id_char(c) || c == '-'; }
-
-/// True when `s` can be printed without quotes (attribute names, symbol names).
-inline bool is_bare_identifier(std::string_view s) noexcept {
-  if (s.empty() || !(is_letter(s[0]) || s[0] == '_')) return false;
-  for (char c : s)
-    if (!is_bare_id_char(c)) return false;
-  return true;
-}
-
-/// MLIR's string escaping: printable ASCII stays, `\` doubles, everything else is `\XX` (hex).
-inline void append_escaped_string(std::string& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  out += '"';
-  for (unsigned char c : s) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c >= 0x20 && c < 0x7f && c != '"') {
-      out += static_cast<char>(c);
-    } else {
-      out += '\\';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  out += '"';
-}
-
-inline void append_identifier(std::string& out, std::string_view s) {
-  if (is_bare_identifier(s)) out += s;
-  else append_escaped_string(out, s);
-}
-
-/// `tensor<1x3xf32>`, `tensor<f32>`, `tensor<4x!quant.calibrated<f32<-1:1>>>`, `none`.
-inline void append_type(std::string& out, const tensor_type& t) {
-  if (t.is_none) {
-    out += "none";
-    return;
-  }
-  out += "tensor<";
-  for (auto d : t.shape) {
-    out += std::to_string(d);
-    out += 'x';
-  }
-  if (!t.quant.empty()) out += t.quant;
-  else out += mlir_name(t.elem);
-  out += '>';
-}
-inline std::string type_text(const tensor_type& t) {
-  std::string s;
-  append_type(s, t);
-  return s;
-}
-
-/// The bits of `v` rounded to a float type, as MLIR prints NaN/inf (`0x7FC00000`); 0 bits when the type has no
-/// fixed layout mixq knows (then double is used).
-inline std::uint64_t float_bits(double v, std::string_view type) noexcept {
-  if (type == "f32") return std::bit_cast<std::uint32_t>(static_cast<float>(v));
-  if (type == "f16") return float16(static_cast<float>(v)).bits;
-  if (type == "bf16") return bfloat16(static_cast<float>(v)).bits;
-  return std::bit_cast<std::uint64_t>(v);
-}
-/// The value of a hex bit pattern in a float type.
-inline double float_from_bits(std::uint64_t bits, std::string_view type) noexcept {
-  if (type == "f32") return static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(bits)));
-  if (type == "f16") return static_cast<double>(float16::to_float(static_cast<std::uint16_t>(bits)));
-  if (type == "bf16") return static_cast<double>(bfloat16::to_float(static_cast<std::uint16_t>(bits)));
-  return std::bit_cast<double>(bits);
-}
-/// How many bits the hex literal of a float type may have.
-inline int float_type_width(std::string_view type) noexcept {
-  if (type == "f32") return 32;
-  if (type == "f16" || type == "bf16") return 16;
-  return 64;
-}
-/// `v` rounded to the precision of `type` and back.
-inline double round_to_float_type(double v, std::string_view type) noexcept {
-  if (v != v) return v;
-  return float_from_bits(float_bits(v, type), type);
-}
-
-/// MLIR's float spelling: `%.6e` when that reads back to the same value at the type's precision,
-/// else the shortest round-trip decimal (always with a '.', which the MLIR lexer needs), and NaN/inf as
-/// their hex bit pattern.
-inline void append_float(std::string& out, double v, std::string_view type) {
-  const double rounded = round_to_float_type(v, type);
-  const bool finite = rounded == rounded && rounded - rounded == 0.0;
-  if (!finite) {
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "0x%llX", static_cast<unsigned long long>(float_bits(rounded, type)));
-    out += buf;
-    return;
-  }
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.6e", rounded);
-  if (std::bit_cast<std::uint64_t>(round_to_float_type(std::strtod(buf, nullptr), type)) ==
-      std::bit_cast<std::uint64_t>(rounded)) {
-    out += buf;
-    return;
-  }
-  std::to_chars_result r;
-  if (type == "f32" || type == "f16" || type == "bf16") r = std::to_chars(buf, buf + sizeof buf, static_cast<float>(rounded));
-  else r = std::to_chars(buf, buf + sizeof buf, rounded);
-  std::string s(buf, r.ptr);
-  if (s.find('.') == std::string::npos) {
-    const auto e = s.find('e');
-    if (e == std::string::npos) s += ".0";
-    else s.insert(e, ".0");
-  }
-  out += s;
-}
-
-/// Where an offset is, 1-based, for messages.
-struct text_position {
-  std::size_t line = 1, column = 1;
-};
-inline text_position position_of(std::string_view text, std::size_t offset) noexcept {
-  text_position p;
-  if (offset > text.size()) offset = text.size();
-  for (std::size_t i = 0; i < offset; ++i) {
-    if (text[i] == '\n') {
-      ++p.line;
-      p.column = 1;
-    } else {
-      ++p.column;
-    }
-  }
-  return p;
-}
-
-/// A read position in .mlir text with the small scanning primitives the parser is built from.
-class mlir_cursor {
- public:
-  mlir_cursor(std::string_view text, std::string file) : text_(text), file_(std::move(file)) {}
-
-  std::string_view text() const noexcept { return text_; }
-  const std::string& file() const noexcept { return file_; }
-  std::size_t pos() const noexcept { return pos_; }
-  void seek(std::size_t p) noexcept { pos_ = p; }
-  bool at_end() const noexcept { return pos_ >= text_.size(); }
-  char peek(std::size_t ahead = 0) const noexcept {
-    return pos_ + ahead < text_.size() ? text_[pos_ + ahead] : '\0';
-  }
-
-  [[noreturn]] void fail_at(std::size_t offset, const std::string& message) const {
-    const text_position p = position_of(text_, offset);
-    throw parse_error(file_, p.line, p.column, message);
-  }
-  [[noreturn]] void fail(const std::string& message) const { fail_at(pos_, message); }
-
-  /// Skips whitespace and `//` comments.
-  void skip_space() noexcept {
-    while (pos_ < text_.size()) {
-      const char c = text_[pos_];
-      if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-        ++pos_;
-      } else if (c == '/' && peek(1) == '/') {
-        while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
-      } else {
-        break;
-      }
-    }
-  }
-  /// After skipping space: does the text continue with `s`?
-  bool looking_at(std::string_view s) {
-    skip_space();
-    return text_.substr(pos_, s.size()) == s;
-  }
-  /// Like looking_at, but `s` must be a whole word (not followed by an identifier character).
-  bool looking_at_word(std::string_view s) {
-    return looking_at(s) && !is_suffix_id_char(peek(s.size()));
-  }
-  bool accept(std::string_view s) {
-    if (!looking_at(s)) return false;
-    pos_ += s.size();
-    return true;
-  }
-  bool accept_word(std::string_view s) {
-    if (!looking_at_word(s)) return false;
-    pos_ += s.size();
-    return true;
-  }
-  void expect(std::string_view s, std::string_view what_for) {
-    if (accept(s)) return;
-    fail("expected '" + std::string(s) + "' " + std::string(what_for) + ", found " + describe_here());
-  }
-
-  /// What is at the cursor, for "expected X, found Y" messages.
-  std::string describe_here() {
-    skip_space();
-    if (at_end()) return "the end of the file";
-    std::size_t n = 0;
-    while (pos_ + n < text_.size() && n < 16 && text_[pos_ + n] != '\n' && (n == 0 || text_[pos_ + n] != ' ')) ++n;
-    return "'" + std::string(text_.substr(pos_, n)) + "'";
-  }
-
-  /// `[a-zA-Z_][a-zA-Z0-9_$.]*`, or empty (cursor unchanged) when there is none.
-  std::string_view bare_id() {
-    skip_space();
-    if (!(is_letter(peek()) || peek() == '_')) return {};
-    const std::size_t start = pos_;
-    while (pos_ < text_.size() && is_bare_id_char(text_[pos_])) ++pos_;
-    return text_.substr(start, pos_ - start);
-  }
-  /// The suffix after a sigil (`%`, `#`, `^`, `@`): `[a-zA-Z0-9_$.-]+`.
-  std::string_view suffix_id() {
-    const std::size_t start = pos_;
-    while (pos_ < text_.size() && is_suffix_id_char(text_[pos_])) ++pos_;
-    if (pos_ == start) fail("expected a name after '" + std::string(1, start ? text_[start - 1] : ' ') + "'");
-    return text_.substr(start, pos_ - start);
-  }
-
-  /// A `"..."` literal with MLIR escapes (`\"`, `\\`, `\n`, `\t`, `\XX`). The cursor must be on the quote.
-  std::string string_literal() {
-    skip_space();
-    const std::size_t start = pos_;
-    if (peek() != '"') fail("expected a string, found " + describe_here());
-    ++pos_;
-    std::string out;
-    for (;;) {
-      if (pos_ >= text_.size() || text_[pos_] == '\n') fail_at(start, "unterminated string literal");
-      const char c = text_[pos_++];
-      if (c == '"') break;
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      if (pos_ >= text_.size()) fail_at(start, "unterminated string literal");
-      const char e = text_[pos_];
-      if (e == '"' || e == '\\') {
-        out += e;
-        ++pos_;
-      } else if (e == 'n') {
-        out += '\n';
-        ++pos_;
-      } else if (e == 't') {
-        out += '\t';
-        ++pos_;
-      } else if (is_hex_digit(e) && pos_ + 1 < text_.size() && is_hex_digit(text_[pos_ + 1])) {
-        out += static_cast<char>(std::stoi(std::string(text_.substr(pos_, 2)), nullptr, 16));
-        pos_ += 2;
-      } else {
-        fail_at(pos_ - 1, "unknown escape sequence in string literal");
-      }
-    }
-    return out;
-  }
-  void skip_string_literal() { (void)string_literal(); }
-
-  /// Moves past a bracketed group starting at the cursor (`<`, `(`, `[` or `{`), nested groups and strings
-  /// included; `->` and `>=` do not close a `<`.
-  void skip_balanced() {
-    const std::size_t start = pos_;
-    std::string closers;
-    do {
-      if (pos_ >= text_.size()) fail_at(start, "unterminated '" + std::string(1, text_[start]) + "' group");
-      const char c = text_[pos_];
-      if (c == '"') {
-        skip_string_literal();
-        continue;
-      }
-      if (c == '-' && peek(1) == '>') {
-        pos_ += 2;
-        continue;
-      }
-      if (c == '<' || c == '(' || c == '[' || c == '{') {
-        closers += c == '<' ? '>' : c == '(' ? ')' : c == '[' ? ']' : '}';
-      } else if (c == '>' && peek(1) == '=') {
-        ++pos_;
-      } else if (c == '>' || c == ')' || c == ']' || c == '}') {
-        if (closers.empty() || closers.back() != c) fail("unbalanced '" + std::string(1, c) + "'");
-        closers.pop_back();
-      }
-      ++pos_;
-    } while (!closers.empty());
-  }
-
- private:
-  std::string_view text_;
-  std::string file_;
-  std::size_t pos_ = 0;
-};
-
-}  // namespace mixq::detail
-
-namespace mixq {
-
-namespace detail {
-
-/// Splits MLIR text into tokens, dropping whitespace (strings stay whole).
-inline std::vector<std::string_view> mlir_tokens(std::string_view s) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const char c = s[i];
-    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
-      ++i;
-      continue;
-    }
-    std::size_t j = i + 1;
-    if (c == '"') {
-      while (j < s.size() && s[j] != '"') j += s[j] == '\\' ? 2 : 1;
-      j = j < s.size() ? j + 1 : s.size();
-    } else if (is_digit(c) || ((c == '-' || c == '+') && i + 1 < s.size() && is_digit(s[i + 1]))) {
-      if (c == '0' && j < s.size() && s[j] == 'x') {
-        ++j;
-        while (j < s.size() && is_hex_digit(s[j])) ++j;
-      } else {
-        while (j < s.size() && is_digit(s[j])) ++j;
-        if (j < s.size() && s[j] == '.') {
-          ++j;
-          while (j < s.size() && is_digit(s[j])) ++j;
-        }
-        if (j < s.size() && (s[j] == 'e' || s[j] == 'E') && j + 1 < s.size() &&
-            (is_digit(s[j + 1]) || ((s[j + 1] == '+' || s[j + 1] == '-') && j + 2 < s.size() && is_digit(s[j + 2])))) {
-          j += 2;
-          while (j < s.size() && is_digit(s[j])) ++j;
-        }
-      }
-    } else if (is_letter(c) || c == '_') {
-      while (j < s.size() && is_bare_id_char(s[j])) ++j;
-    }
-    out.push_back(s.substr(i, j - i));
-    i = j;
-  }
-  return out;
-}
-
-/// Same MLIR text up to whitespace and number spelling (`1.5` vs `1.500000e+00`). Numbers may differ by
-/// `rel_tol` relatively: mlir-opt re-prints quantization parameters with 7 significant digits.
-inline bool same_mlir_text(std::string_view a, std::string_view b, double rel_tol = 0.0) {
-  if (a == b) return true;
-  const auto ta = mlir_tokens(a), tb = mlir_tokens(b);
-  if (ta.size() != tb.size()) return false;
-  for (std::size_t i = 0; i < ta.size(); ++i) {
-    if (ta[i] == tb[i]) continue;
-    auto is_number = [](std::string_view t) {
-      return is_digit(t[0]) || ((t[0] == '-' || t[0] == '+') && t.size() > 1 && is_digit(t[1]));
-    };
-    if (!is_number(ta[i]) || !is_number(tb[i]) || ta[i].starts_with("0x") || tb[i].starts_with("0x")) return false;
-    char* end_a = nullptr;
-    char* end_b = nullptr;
-    const std::string sa(ta[i]), sb(tb[i]);
-    const double va = std::strtod(sa.c_str(), &end_a), vb = std::strtod(sb.c_str(), &end_b);
-    if (*end_a || *end_b || end_a == sa.c_str() || end_b == sb.c_str()) return false;
-    if (!(va == vb || std::abs(va - vb) <= rel_tol * std::max(std::abs(va), std::abs(vb)))) return false;
-  }
-  return true;
-}
-
-inline bool same_attribute(const attribute& a, const attribute& b) {
-  if (a.value.index() != b.value.index()) return false;
-  if (auto oa = a.get_if<opaque_attr>()) return same_mlir_text(oa->text, b.get_if<opaque_attr>()->text);
-  if (auto arr = a.get_if<attr_array>()) {
-    const attr_array& other = *b.get_if<attr_array>();
-    if (arr->size() != other.size()) return false;
-    for (std::size_t i = 0; i < arr->size(); ++i)
-      if (!same_attribute((*arr)[i], other[i])) return false;
-    return true;
-  }
-  if (auto fa = a.get_if<float_attr>()) {
-    const float_attr& fb = *b.get_if<float_attr>();
-    if (fa->type != fb.type) return false;
-    // -0.0 and 0.0 differ in MLIR text; NaNs compare equal (their payloads print as written).
-    return (fa->value != fa->value && fb.value != fb.value) ||
-           (fa->value == fb.value && std::signbit(fa->value) == std::signbit(fb.value));
-  }
-  return a == b;
-}
-
-inline bool same_dict(const attr_dict& a, const attr_dict& b, std::string& why) {
-  auto ia = a.begin(), ib = b.begin();
-  for (; ia != a.end() && ib != b.end(); ++ia, ++ib) {
-    if (ia->first != ib->first) {
-      why = "attribute '" + (ia->first < ib->first ? ia->first : ib->first) + "' is only in one of them";
-      return false;
-    }
-    if (!same_attribute(ia->second, ib->second)) {
-      why = "attribute '" + ia->first + "' differs";
-      return false;
-    }
-  }
-  if (ia != a.end() || ib != b.end()) {
-    why = "attribute '" + (ia != a.end() ? ia->first : ib->first) + "' is only in one of them";
-    return false;
-  }
-  return true;
-}
-
-inline bool same_type(const tensor_type& a, const tensor_type& b) {
-  if (a.is_none || b.is_none) return a.is_none == b.is_none;
-  return a.elem == b.elem && a.shape == b.shape && same_mlir_text(a.quant, b.quant, 1e-6);
-}
-
-/// A value's place in its graph: argument k, or result r of node n.
-inline std::pair<int, int> value_place(const graph& g, int v) {
-  const value_info& vi = g.values.at(static_cast<std::size_t>(v));
-  return {vi.producer, vi.result_index};
-}
-
-}  // namespace detail
-
-/// True when the graphs print the same up to alias numbering, whitespace inside dialect attributes and
-/// number spelling; otherwise `why` (if given) says where they first differ.
-inline bool equivalent(const graph& a, const graph& b, std::string* why = nullptr) {
-  std::string reason;
-  auto fail = [&](std::string r) {
-    if (why) *why = std::move(r);
-    return false;
-  };
-  const bool legacy_a = a.legacy_module_form || a.name.empty(), legacy_b = b.legacy_module_form || b.name.empty();
-  if (legacy_a != legacy_b) return fail("one module has a symbol name, the other the legacy form");
-  if (a.name != b.name) return fail("module names differ: \"" + a.name + "\" vs \"" + b.name + "\"");
-  if (a.function_name != b.function_name) return fail("function names differ");
-  if (!detail::same_dict(a.module_attributes, b.module_attributes, reason)) return fail("module: " + reason);
-  if (a.arguments.size() != b.arguments.size())
-    return fail(std::to_string(a.arguments.size()) + " vs " + std::to_string(b.arguments.size()) + " arguments");
-  auto describe_value = [&](const value_info& v, int id) {
-    return "value " + std::to_string(id) + (v.name.empty() ? std::string() : " \"" + v.name + "\"");
-  };
-  auto same_value = [&](int va, int vb, const std::string& where) {
-    const value_info& x = a.values.at(static_cast<std::size_t>(va));
-    const value_info& y = b.values.at(static_cast<std::size_t>(vb));
-    if (detail::value_place(a, va) != detail::value_place(b, vb)) return fail(where + ": refers to different values");
-    if (x.name != y.name) return fail(where + ": names differ: \"" + x.name + "\" vs \"" + y.name + "\"");
-    if (!detail::same_type(x.type, y.type))
-      return fail(where + ": " + describe_value(x, va) + " types differ: " + detail::type_text(x.type) + " vs " +
-                  detail::type_text(y.type));
-    return true;
-  };
-  for (std::size_t i = 0; i < a.arguments.size(); ++i)
-    if (!same_value(a.arguments[i], b.arguments[i], "argument " + std::to_string(i))) return false;
-  if (a.nodes.size() != b.nodes.size())
-    return fail(std::to_string(a.nodes.size()) + " vs " + std::to_string(b.nodes.size()) + " ops");
-  for (std::size_t i = 0; i < a.nodes.size(); ++i) {
-    const node& x = a.nodes[i];
-    const node& y = b.nodes[i];
-    const std::string where = "op " + std::to_string(i) + " (" + std::string(x.mnemonic()) +
-                              (a.node_name(static_cast<int>(i)).empty() ? "" : " \"" + a.node_name(static_cast<int>(i)) + "\"") + ")";
-    if (x.mnemonic() != y.mnemonic()) return fail(where + ": the other graph has " + std::string(y.mnemonic()));
-    if (x.operands.size() != y.operands.size()) return fail(where + ": operand counts differ");
-    if (x.results.size() != y.results.size()) return fail(where + ": result counts differ");
-    for (std::size_t k = 0; k < x.operands.size(); ++k)
-      if (!same_value(x.operands[k], y.operands[k], where + " operand " + std::to_string(k))) return false;
-    for (std::size_t k = 0; k < x.results.size(); ++k)
-      if (!same_value(x.results[k], y.results[k], where + " result " + std::to_string(k))) return false;
-    if (!detail::same_dict(x.attrs, y.attrs, reason)) return fail(where + ": " + reason);
-  }
-  if (a.outputs.size() != b.outputs.size()) return fail("the functions return different numbers of values");
-  for (std::size_t i = 0; i < a.outputs.size(); ++i)
-    if (!same_value(a.outputs[i], b.outputs[i], "output " + std::to_string(i))) return false;
-  return true;
-}
-
-}  // namespace mixq
-// #include "mixq/graph/edit.hpp"
-// Structural edits on a graph: dropping dead ops, renumbering values.
-
-// #include "mixq/graph/graph.hpp" (already inlined above)
-
-namespace mixq {
-
-/// Keeps only the nodes with keep[i] set (and the values they define), renumbering values.
-/// Every kept node's operands must be kept values.
-inline void compact(graph& g, const std::vector<char>& keep) {
-  std::vector<int> new_id(g.values.size(), -1);
-  graph out;
-  out.name = g.name;
-  out.module_attributes = g.module_attributes;
-  out.legacy_module_form = g.legacy_module_form;
-  out.function_name = g.function_name;
-  for (int a : g.arguments) {
-    new_id[static_cast<std::size_t>(a)] = static_cast<int>(out.values.size());
-    out.values.push_back(g.values[static_cast<std::size_t>(a)]);
-    out.arguments.push_back(new_id[static_cast<std::size_t>(a)]);
-  }
-  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
-    if (!keep[i]) continue;
-    node n = std::move(g.nodes[i]);
-    for (int& v : n.operands) {
-      if (new_id[static_cast<std::size_t>(v)] < 0) throw error("compact: a kept op reads a removed value");
-      v = new_id[static_cast<std::size_t>(v)];
-    }
-    const int idx = static_cast<int>(out.nodes.size());
-    for (std::size_t r = 0; r < n.results.size(); ++r) {
-      value_info vi = g.values[static_cast<std::size_t>(n.results[r])];
-      vi.producer = idx;
-      new_id[static_cast<std::size_t>(n.results[r])] = static_cast<int>(out.values.size());
-      out.values.push_back(std::move(vi));
-      n.results[r] = new_id[static_cast<std::size_t>(n.results[r])];
-    }
-    if (n.op && n.op->mnemonic == top::weight_op::mnemonic) {
-      const std::string& name = out.values[static_cast<std::size_t>(n.results[0])].name;
-      auto it = g.weights.find(name);
-      if (it != g.weights.end()) out.weights[name] = it->second;
-    }
-    out.nodes.push_back(std::move(n));
-  }
-  for (int o : g.outputs) {
-    if (new_id[static_cast<std::size_t>(o)] < 0) throw error("compact: a graph output was removed");
-    out.outputs.push_back(new_id[static_cast<std::size_t>(o)]);
-  }
-  g = std::move(out);
-}
-
-/// Removes ops whose results nobody reads (top.None and top.Input always stay).
-inline void remove_dead_ops(graph& g) {
-  std::vector<int> uses(g.values.size(), 0);
-  for (int o : g.outputs) ++uses[static_cast<std::size_t>(o)];
-  for (const auto& n : g.nodes)
-    for (int v : n.operands) ++uses[static_cast<std::size_t>(v)];
-  std::vector<char> keep(g.nodes.size(), 1);
-  for (std::size_t i = g.nodes.size(); i-- > 0;) {
-    const node& n = g.nodes[i];
-    if (n.is<top::none_op>() || n.is<top::input_op>()) continue;
-    bool used = false;
-    for (int r : n.results) used |= uses[static_cast<std::size_t>(r)] > 0;
-    if (!used) {
-      keep[i] = 0;
-      for (int v : n.operands) --uses[static_cast<std::size_t>(v)];
-    }
-  }
-  compact(g, keep);
-}
-
-}  // namespace mixq
-// #include "mixq/graph/graph.hpp" (already inlined above)
 // #include "mixq/graph/interpreter.hpp"
 // Runs a graph in float. Built once per graph (attributes decoded, weights bound and
 // packed), then run many times; calibration and search drive it through hooks.
@@ -9942,6 +17434,12 @@ class interpreter {
     for (std::size_t i = 0; i < g_.nodes.size(); ++i)
       for (int v : g_.nodes[i].operands) last_use_[static_cast<std::size_t>(v)] = static_cast<int>(i);
     for (int v : g_.outputs) last_use_[static_cast<std::size_t>(v)] = static_cast<int>(g_.nodes.size());
+    result_types_.resize(g_.nodes.size());
+    for (std::size_t i = 0; i < g_.nodes.size(); ++i)
+      for (int r : g_.nodes[i].results) result_types_[i].push_back(g_.values[static_cast<std::size_t>(r)].type);
+    operand_types_.resize(g_.nodes.size());
+    for (std::size_t i = 0; i < g_.nodes.size(); ++i)
+      for (int v : g_.nodes[i].operands) operand_types_[i].push_back(&g_.values[static_cast<std::size_t>(v)].type);
     for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
       const node& n = g_.nodes[i];
       if (n.is<top::weight_op>()) {
@@ -9964,7 +17462,9 @@ class interpreter {
         const tensor& c = constants_[static_cast<std::size_t>(v)];
         consts.push_back(c.defined() ? &c : nullptr);
       }
-      top::prepare_context ctx{types, consts};
+      std::vector<tensor_type> results;
+      for (int r : n.results) results.push_back(g_.values[static_cast<std::size_t>(r)].type);
+      top::prepare_context ctx{types, consts, results, &g_.module_attributes};
       prepared_[i] = n.op->prepare(ctx, n.decoded.get());
     }
   }
@@ -9996,7 +17496,7 @@ class interpreter {
     const run_hooks* hooks = opt.hooks;
     std::vector<const tensor*> in_ptrs;
     std::vector<tensor> in_override;
-    std::vector<tensor_type> out_types;
+    std::vector<tensor> outs;  // reused: no allocation per op once it has grown
     for (int i = std::max(0, opt.start_node); i < end; ++i) {
       const node& n = g_.nodes[static_cast<std::size_t>(i)];
       if (n.op->has(top::trait::source)) {
@@ -10030,10 +17530,10 @@ class interpreter {
           in_ptrs.push_back(is_none ? nullptr : &t);
         }
       }
-      out_types.clear();
-      for (int r : n.results) out_types.push_back(g_.values[static_cast<std::size_t>(r)].type);
-      std::vector<tensor> outs(n.results.size());
-      top::kernel_context ctx{in_ptrs, outs, out_types, pool_};
+      outs.clear();
+      outs.resize(n.results.size());
+      top::kernel_context ctx{in_ptrs, outs, result_types_[static_cast<std::size_t>(i)], pool_,
+                              operand_types_[static_cast<std::size_t>(i)], &g_.module_attributes};
       try {
         n.op->compute(ctx, n.decoded.get(), prepared_[static_cast<std::size_t>(i)].get());
       } catch (const error& e) {
@@ -10066,26 +17566,37 @@ class interpreter {
   }
 
  private:
-  /// Counts each buffer once, however many tensors view it.
+  /// Counts each buffer once, however many tensors view it. A flat list: few buffers are live at
+  /// once, and a hash map's node allocation per op showed in the run time of small models.
   struct memory_meter {
-    std::unordered_map<const std::byte*, std::pair<std::size_t, int>> buffers;
+    struct entry {
+      const std::byte* buffer;
+      std::size_t bytes;
+      int views;
+    };
+    std::vector<entry> buffers;
     std::size_t current = 0, peak = 0;
+    entry* find(const std::byte* p) {
+      for (auto& e : buffers)
+        if (e.buffer == p) return &e;
+      return nullptr;
+    }
     void add(const tensor& t) {
       if (!t.defined()) return;
-      auto& e = buffers[t.raw()];
-      if (e.second++ == 0) {
-        e.first = t.nbytes();
-        current += e.first;
-        peak = std::max(peak, current);
+      if (entry* e = find(t.raw())) {
+        ++e->views;
+        return;
       }
+      buffers.push_back({t.raw(), t.nbytes(), 1});
+      current += t.nbytes();
+      peak = std::max(peak, current);
     }
     void remove(const tensor& t) {
-      auto it = buffers.find(t.raw());
-      if (it == buffers.end()) return;
-      if (--it->second.second == 0) {
-        current -= it->second.first;
-        buffers.erase(it);
-      }
+      entry* e = find(t.raw());
+      if (!e || --e->views > 0) return;
+      current -= e->bytes;
+      *e = buffers.back();
+      buffers.pop_back();
     }
   };
 
@@ -10128,1229 +17639,410 @@ class interpreter {
   std::vector<tensor> constants_;
   std::vector<top::prepared_ptr> prepared_;
   std::vector<int> last_use_;
+  std::vector<std::vector<tensor_type>> result_types_;  // per node, what kernel_context::out allocates
+  std::vector<std::vector<const tensor_type*>> operand_types_;  // per node, the declared operand types
 };
 
 }  // namespace mixq
-// #include "mixq/io/mlir_reader.hpp"
-// Reads TOP-dialect .mlir text (TPU-MLIR's model_transform output, and mlir-opt's re-printing of it in the
-// custom or generic form) into a mixq::graph. Weights are not loaded here.
-#include <fstream>
-#include <sstream>
-#include <tuple>
 
-// #include "mixq/core/attribute.hpp" (already inlined above)
-// #include "mixq/core/error.hpp" (already inlined above)
-// #include "mixq/dialect/top/op_list.hpp" (already inlined above)
-// #include "mixq/graph/graph.hpp" (already inlined above)
-// #include "mixq/io/detail/mlir_lexer.hpp" (already inlined above)
+namespace mixq::calibration {
 
-namespace mixq {
-
-namespace detail {
-
-/// A parsed `loc(...)`, resolved to names only once the whole file (and its trailing aliases) is read.
-struct loc_expr {
-  enum kind_t : std::uint8_t { unknown, name, file_line_col, fused, callsite, alias } kind = unknown;
-  std::string text;       // the name, or the alias
-  std::vector<int> kids;  // fused elements; callsite: callee, caller; name: optional child
-  std::size_t offset = 0;
+/// The mean of values added one at a time (summed in order, as TPU-MLIR sums its lists).
+struct running_mean {
+  double sum = 0;
+  std::int64_t count = 0;
+  void add(double v) {
+    sum += v;
+    ++count;
+  }
+  double mean() const { return count ? sum / static_cast<double>(count) : 0.0; }
 };
 
-class mlir_parser {
- public:
-  mlir_parser(std::string_view text, std::string file, const top::registry& ops) : cur_(text, std::move(file)), ops_(ops) {}
+/// One cali-table row: an op result of the graph.
+struct tensor_row {
+  std::string name;
+  int value = -1;
+  int node = -1;
+  /// Position of the node in TPU-MLIR's op list (every op but top.Weight and top.None); it sets
+  /// the percentile9999 level of the row.
+  int op_index = 0;
+  std::string_view op_type;
+  /// The node reads no other op's result (top.Input, or an op over weights only).
+  bool from_input_op = false;
+  /// Integer or bool tensor (token ids, masks, shapes): range only, threshold = abs max.
+  bool integer = false;
+};
 
-  graph parse() {
-    bool seen_module = false;
-    for (;;) {
-      cur_.skip_space();
-      if (cur_.at_end()) break;
-      const char c = cur_.peek();
-      if (c == '#') {
-        alias_definition();
-      } else if (c == '!') {
-        type_alias_definition();
-      } else if (cur_.looking_at_word("module") || cur_.looking_at("\"builtin.module\"")) {
-        if (seen_module) cur_.fail("a second module; a file holds one module");
-        seen_module = true;
-        module();
-      } else {
-        cur_.fail("expected a module or an alias definition, found " + cur_.describe_here());
-      }
+/// TPU-MLIR's op list of a graph, as cali-table rows in topological order.
+struct row_layout {
+  std::vector<tensor_row> rows;
+  int op_count = 0;
+  std::vector<int> row_of_value;  // value id -> row, or -1
+  /// Rows visited by the last-five rule of mse/aciq: the last five tensors, last first.
+  std::vector<int> last_five;
+};
+
+inline row_layout calibration_rows(const graph& g) {
+  row_layout l;
+  l.row_of_value.assign(g.values.size(), -1);
+  const auto users = g.users();
+  std::vector<char> returned(g.values.size(), 0);
+  for (int v : g.outputs) returned[static_cast<std::size_t>(v)] = 1;
+  int op_index = 0;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const node& n = g.nodes[i];
+    if (n.is<top::weight_op>() || n.is<top::none_op>()) continue;
+    bool from_input = true;
+    for (int v : n.operands) {
+      const int p = g.values[static_cast<std::size_t>(v)].producer;
+      if (p >= 0 && !g.nodes[static_cast<std::size_t>(p)].is<top::weight_op>() && !g.nodes[static_cast<std::size_t>(p)].is<top::none_op>())
+        from_input = false;
     }
-    if (!seen_module) cur_.fail("no module in the file");
-    name_values();
-    return std::move(g_);
+    const bool multi = n.results.size() > 1;
+    for (int r : n.results) {
+      const value_info& vi = g.values[static_cast<std::size_t>(r)];
+      if (vi.type.is_none || vi.name.empty()) continue;
+      // A multi-result op's unused results get no row (TPU-MLIR has no tensor for them).
+      if (multi && users[static_cast<std::size_t>(r)].empty() && !returned[static_cast<std::size_t>(r)]) continue;
+      tensor_row row;
+      row.name = vi.name;
+      row.value = r;
+      row.node = static_cast<int>(i);
+      row.op_index = op_index;
+      row.op_type = n.mnemonic();
+      row.from_input_op = from_input;
+      row.integer = !is_floating(vi.type.elem);
+      l.row_of_value[static_cast<std::size_t>(r)] = static_cast<int>(l.rows.size());
+      l.rows.push_back(std::move(row));
+    }
+    ++op_index;
+  }
+  l.op_count = op_index;
+  for (int k = static_cast<int>(l.rows.size()) - 1; k >= 0 && static_cast<int>(l.last_five.size()) < 5; --k) l.last_five.push_back(k);
+  return l;
+}
+
+/// The percentile9999 level of a row: 99.99 + i (99.999999 - 99.99) / #ops.
+inline double row_percentile(const row_layout& l, const tensor_row& r) {
+  return 99.99 + r.op_index * ((99.999999 - 99.99) / std::max(1, l.op_count));
+}
+
+struct collect_options {
+  /// Methods whose statistics are gathered (thresholds() may then be asked for any of them).
+  std::vector<method> methods{method::kl};
+  int histogram_bins = 2048;
+  /// Also 4-bit thresholds (debug_cmd `int4`: the `#int4_th` section).
+  bool int4 = false;
+  bool kurtosis = false;
+  /// Number of calibration batches that will be observed; sets the percentile's k.
+  std::int64_t batches = 0;
+  thread_pool* pool = nullptr;
+};
+
+/// One row of a calibration result.
+struct row_thresholds {
+  double threshold = 0;
+  double min = 0;
+  double max = 0;
+  /// What the tuner may raise the threshold up to (TPU-MLIR's thresholds_map_absmax).
+  double abs_max = 0;
+  std::optional<double> int4_threshold;
+  std::optional<double> kurtosis;
+  /// torch observer: the observer's affine parameters.
+  std::optional<double> observer_scale;
+  std::optional<std::int64_t> observer_zero_point;
+};
+
+struct calibration_result {
+  method m = method::kl;
+  std::vector<row_thresholds> rows;  // parallel to row_layout::rows
+  std::vector<std::string> warnings;
+};
+
+class statistics_collector {
+ public:
+  statistics_collector(const graph& g, collect_options opt) : g_(g), opt_(std::move(opt)), layout_(calibration_rows(g)) {
+    if (opt_.methods.empty()) throw error("calibration: no threshold method to collect statistics for");
+    if (opt_.batches <= 0) throw error("calibration: the number of calibration batches must be known before pass 1");
+    for (method m : opt_.methods) need_.insert(m);
+    const bool any_mse_like = has(method::mse) || has(method::aciq_gauss) || has(method::aciq_laplace);
+    stats_.resize(layout_.rows.size());
+    std::vector<char> in_last_five(layout_.rows.size(), 0);
+    for (int r : layout_.last_five) in_last_five[static_cast<std::size_t>(r)] = 1;
+    for (std::size_t r = 0; r < layout_.rows.size(); ++r) {
+      const tensor_row& row = layout_.rows[r];
+      row_stats& s = stats_[r];
+      if (row.integer) continue;
+      const std::int64_t size = g.values[static_cast<std::size_t>(row.value)].type.numel();
+      const std::int64_t k = percentile_k(opt_.batches * size, row_percentile(layout_, row));
+      if (has(method::kl) || has(method::kl_trt)) s.hist.emplace(opt_.histogram_bins);
+      if (has(method::percentile9999)) {
+        s.top.emplace(k, top_k::order::largest);
+        s.bottom.emplace(k, top_k::order::smallest);
+      }
+      if (any_mse_like && in_last_five[r]) s.top_abs.emplace(k, top_k::order::largest_abs);
+      if (has(method::torch_observer)) s.observer = std::make_unique<histogram_observer>(opt_.histogram_bins);
+    }
+  }
+
+  const row_layout& layout() const noexcept { return layout_; }
+  std::int64_t batches_seen() const noexcept { return batches_seen_; }
+
+  /// Hooks for interpreter::run: every row's tensor is observed as it is produced.
+  run_hooks hooks() {
+    run_hooks h;
+    h.on_output = [this](int node, int result, tensor& t) {
+      const int v = g_.nodes[static_cast<std::size_t>(node)].results[static_cast<std::size_t>(result)];
+      const int r = layout_.row_of_value[static_cast<std::size_t>(v)];
+      if (r >= 0) observe_row(r, t);
+    };
+    return h;
+  }
+
+  /// Runs one batch through `interp` with the hooks; counts the batch.
+  void add_batch(const interpreter& interp, const named_tensors& inputs) {
+    begin_batch();
+    const run_hooks h = hooks();
+    run_options ro;
+    ro.hooks = &h;
+    interp.run(inputs, ro);
+    end_batch();
+  }
+
+  void begin_batch() {
+    if (batches_seen_ >= opt_.batches)
+      throw error("calibration: more batches than the " + std::to_string(opt_.batches) + " announced");
+    current_batch_seen_.assign(stats_.size(), 0);
+  }
+  void end_batch() { ++batches_seen_; }
+
+  /// Folds a tensor into row `r`'s statistics (each row once per batch).
+  void observe_row(int r, const tensor& t) {
+    row_stats& s = stats_[static_cast<std::size_t>(r)];
+    const tensor_row& row = layout_.rows[static_cast<std::size_t>(r)];
+    if (!current_batch_seen_.empty()) {
+      if (current_batch_seen_[static_cast<std::size_t>(r)]) return;
+      current_batch_seen_[static_cast<std::size_t>(r)] = 1;
+    }
+    const tensor f = t.elem() == dtype::f32 ? t : t.cast(dtype::f32);
+    const std::span<const float> x = f.values<float>();
+    const value_range br = range_of(x);
+    if (!br.finite)
+      throw error("calibration: tensor \"" + row.name + "\" holds NaN or inf in batch " + std::to_string(batches_seen_ + 1) +
+                  " (check the input data and the model)");
+    ++s.batches;
+    s.elements = static_cast<std::int64_t>(x.size());
+    if (x.empty()) return;
+    s.range.min = std::min(s.range.min, br.min);
+    s.range.max = std::max(s.range.max, br.max);
+    if (row.integer) return;
+    const float running_abs = s.range.abs_max();
+    thread_pool* pool = opt_.pool;
+    if (s.hist) s.hist->add(x, running_abs, pool);
+    // An all-zero batch says nothing about the clip point (TPU-MLIR's OCTAV gives NaN there, which
+    // poisons the tensor's average); it is left out of the average.
+    if (has(method::mse) && !(br.min == 0.f && br.max == 0.f)) {
+      s.octav8.add(octav_threshold(x, 8, br.min, pool));
+      if (opt_.int4) s.octav4.add(octav_threshold(x, 4, br.min, pool));
+    }
+    if (has(method::aciq_gauss)) {
+      s.aciq_gauss8.add(aciq_gauss_threshold(br.min, br.max, static_cast<std::int64_t>(x.size()), 8));
+      if (opt_.int4) s.aciq_gauss4.add(aciq_gauss_threshold(br.min, br.max, static_cast<std::int64_t>(x.size()), 4));
+    }
+    if (has(method::aciq_laplace)) {
+      const double mean = sum_of(x) / static_cast<double>(x.size());
+      const double mad = central_sums_of(x, mean).abs_dev / static_cast<double>(x.size());
+      s.aciq_laplace8.add(aciq_laplace_beta(8) * mad);
+      if (opt_.int4) s.aciq_laplace4.add(aciq_laplace_beta(4) * mad);
+    }
+    if (s.top) s.top->add(x);
+    if (s.bottom) s.bottom->add(x);
+    if (s.top_abs) s.top_abs->add(x);
+    if (s.observer) s.observer->observe(x);
+    if (opt_.kurtosis) s.kurtosis.add(calibration::kurtosis(x));
+  }
+
+  /// Bytes held by the statistics (not counting the model or the interpreter).
+  std::size_t memory_bytes() const {
+    std::size_t b = stats_.capacity() * sizeof(row_stats);
+    for (const auto& s : stats_) {
+      if (s.hist) b += s.hist->memory_bytes();
+      if (s.top) b += s.top->memory_bytes();
+      if (s.bottom) b += s.bottom->memory_bytes();
+      if (s.top_abs) b += s.top_abs->memory_bytes();
+      if (s.observer) b += s.observer->memory_bytes();
+    }
+    return b;
+  }
+
+  /// Thresholds of one of the collected methods.
+  calibration_result thresholds(method m) const {
+    if (!has(m)) throw error("calibration: statistics for " + std::string(method_name(m)) + " were not collected");
+    if (batches_seen_ == 0) throw error("calibration: no batch was observed");
+    calibration_result res;
+    res.m = m;
+    res.rows.resize(layout_.rows.size());
+    const bool mse_like = m == method::mse || m == method::aciq_gauss || m == method::aciq_laplace;
+    // Last-five rule (mse/aciq): walking back from the last tensor, each whose interpolated
+    // |x| percentile equals its abs max keeps the abs max, up to the first Conv/MatMul.
+    std::vector<char> keep_abs_max(layout_.rows.size(), 0);
+    if (mse_like)
+      for (int r : layout_.last_five) {
+        const row_stats& s = stats_[static_cast<std::size_t>(r)];
+        const tensor_row& row = layout_.rows[static_cast<std::size_t>(r)];
+        if (row.integer || !s.top_abs || s.batches == 0) break;
+        const double p = interpolated_percentile(s.top_abs->extremes(), row_percentile(layout_, row), s.batches * s.elements);
+        if (p != static_cast<double>(s.range.abs_max())) break;
+        keep_abs_max[static_cast<std::size_t>(r)] = 1;
+        if (row.op_type == "top.Conv" || row.op_type == "top.MatMul") break;
+      }
+    // Rows are independent; the searches (KL over large histograms) dominate, so they run in parallel.
+    std::vector<std::vector<std::string>> row_warnings(layout_.rows.size());
+    auto finish_row = [&](std::size_t r) {
+      const tensor_row& row = layout_.rows[r];
+      const row_stats& s = stats_[r];
+      row_thresholds& out = res.rows[r];
+      if (s.batches == 0) {
+        row_warnings[r].push_back("tensor \"" + row.name + "\" was never produced; its row gets threshold 1e-5");
+        out.threshold = out.abs_max = 1e-5;
+        out.min = -1e-5;
+        out.max = 1e-5;
+        return;
+      }
+      double mn = s.range.min, mx = s.range.max;
+      const double abs_max = s.range.abs_max();
+      double th = abs_max;
+      std::optional<double> th4;
+      if (!row.integer) {
+        switch (m) {
+          case method::kl:
+          case method::kl_trt: {
+            const auto& h = *s.hist;
+            th = m == method::kl ? kl_threshold(h.counts(), h.width(), 128, opt_.pool) : kl_trt_threshold(h.counts(), h.width(), 128);
+            if (opt_.int4) th4 = m == method::kl ? kl_threshold(h.counts(), h.width(), 8, opt_.pool) : kl_trt_threshold(h.counts(), h.width(), 8);
+            if (h.restarts() > 0)
+              row_warnings[r].push_back("tensor \"" + row.name + "\": the histogram outgrew 8,000,000 bins and restarted " +
+                                     std::to_string(h.restarts()) + " time(s) (calibration samples differ too much in range)");
+            break;
+          }
+          case method::max:
+            th = abs_max;
+            if (opt_.int4) th4 = abs_max;
+            break;
+          case method::percentile9999: {
+            const double p = row_percentile(layout_, row);
+            const std::int64_t total = s.batches * s.elements;
+            mx = interpolated_percentile(s.top->extremes(), p, total);
+            mn = interpolated_percentile(s.bottom->extremes(), p, total);
+            th = std::max(std::fabs(mn), std::fabs(mx));
+            if (opt_.int4) th4 = th;  // TPU-MLIR never sets it (its #int4_th rows read 0)
+            break;
+          }
+          case method::mse:
+            th = std::min(mean(s.octav8), abs_max);
+            if (opt_.int4) th4 = std::min(mean(s.octav4), abs_max);
+            break;
+          case method::aciq_gauss:
+            th = std::min(mean(s.aciq_gauss8), abs_max);
+            if (opt_.int4) th4 = std::min(mean(s.aciq_gauss4), abs_max);
+            break;
+          case method::aciq_laplace:
+            th = std::min(mean(s.aciq_laplace8), abs_max);
+            if (opt_.int4) th4 = std::min(mean(s.aciq_laplace4), abs_max);
+            break;
+          case method::torch_observer: {
+            const auto q = s.observer->qparams();
+            th = s.observer->threshold();
+            out.observer_scale = q.scale;
+            out.observer_zero_point = q.zero_point;
+            // The representable range of the observer's affine parameters, as TPU-MLIR writes it.
+            mn = q.scale * static_cast<double>(-128 - q.zero_point);
+            mx = q.scale * static_cast<double>(127 - q.zero_point);
+            break;
+          }
+        }
+        if (mse_like && (keep_abs_max[r] || row.from_input_op)) {
+          th = abs_max;
+          if (th4) th4 = abs_max;
+        }
+      }
+      double limit = m == method::percentile9999 || m == method::torch_observer ? th : abs_max;
+      if (m != method::torch_observer && limit <= 1e-5) {
+        // An (almost) all-zero tensor: TPU-MLIR's fixed row.
+        mn = mn < 0 ? -1e-5 : 0.0;
+        mx = 1e-5;
+        limit = 1e-5;
+      }
+      th = std::min(th, limit);
+      if (th4) th4 = std::min(*th4, limit);
+      if (!(th > 1e-5)) {
+        row_warnings[r].push_back("tensor \"" + row.name + "\" has threshold " + std::to_string(th) + "; using 1e-5 (all zeros? check the input data)");
+        th = 1e-5;
+      }
+      if (th4 && !(*th4 > 1e-5)) th4 = 1e-5;
+      out.threshold = th;
+      out.int4_threshold = th4;
+      out.min = mn;
+      out.max = mx;
+      out.abs_max = std::max(limit, th);
+      if (opt_.kurtosis && s.kurtosis.count > 0) out.kurtosis = mean(s.kurtosis);
+    };
+    auto rows_in = [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t r = b; r < e; ++r) finish_row(static_cast<std::size_t>(r));
+    };
+    if (opt_.pool) opt_.pool->parallel_for(static_cast<std::int64_t>(layout_.rows.size()), 1, rows_in);
+    else rows_in(0, static_cast<std::int64_t>(layout_.rows.size()));
+    for (auto& w : row_warnings) res.warnings.insert(res.warnings.end(), w.begin(), w.end());
+    return res;
   }
 
  private:
-  static constexpr int max_depth = 200;
-
-  struct pending_names {
-    std::vector<int> values;  // value ids named by this location
-    int loc = -1;
-    std::size_t offset = 0;
+  struct row_stats {
+    value_range range;
+    std::int64_t batches = 0;
+    std::int64_t elements = 0;
+    std::optional<abs_histogram> hist;
+    std::optional<top_k> top, bottom, top_abs;
+    std::unique_ptr<histogram_observer> observer;
+    // Per-batch values are only ever averaged: a running sum keeps the memory independent of
+    // the number of batches.
+    running_mean octav8, octav4, aciq_gauss8, aciq_gauss4, aciq_laplace8, aciq_laplace4, kurtosis;
   };
 
-  // ---------------------------------------------------------------- aliases and locations
-  void alias_definition() {
-    const std::size_t at = cur_.pos();
-    cur_.expect("#", "");
-    const std::string name(cur_.suffix_id());
-    cur_.expect("=", "after the alias name #" + name);
-    if (loc_aliases_.count(name) || attr_aliases_.count(name)) cur_.fail_at(at, "redefinition of alias #" + name);
-    if (cur_.looking_at_word("loc")) {
-      loc_aliases_.emplace(name, location());
-    } else {
-      attr_aliases_.emplace(name, attribute_value(0));
-    }
-  }
-  void type_alias_definition() {
-    const std::size_t at = cur_.pos();
-    cur_.expect("!", "");
-    const std::string name(cur_.suffix_id());
-    cur_.expect("=", "after the type alias name !" + name);
-    if (type_aliases_.count(name)) cur_.fail_at(at, "redefinition of type alias !" + name);
-    cur_.skip_space();
-    const std::size_t start = cur_.pos();
-    skip_type();
-    type_aliases_.emplace(name, std::string(cur_.text().substr(start, cur_.pos() - start)));
-  }
+  bool has(method m) const { return need_.count(m) > 0; }
+  static double mean(const running_mean& v) { return v.mean(); }
 
-  /// `loc(...)`; returns the index of the expression.
-  int location() {
-    cur_.expect("loc", "");
-    cur_.expect("(", "after 'loc'");
-    const int l = location_body(0);
-    cur_.expect(")", "to close 'loc('");
-    return l;
-  }
-  int optional_location() { return cur_.looking_at_word("loc") ? location() : -1; }
-
-  int location_body(int depth) {
-    if (depth > max_depth) cur_.fail("locations nested too deeply");
-    cur_.skip_space();
-    loc_expr e;
-    e.offset = cur_.pos();
-    if (cur_.accept_word("unknown")) {
-      e.kind = loc_expr::unknown;
-    } else if (cur_.peek() == '#') {
-      cur_.seek(cur_.pos() + 1);
-      e.kind = loc_expr::alias;
-      e.text = cur_.suffix_id();
-    } else if (cur_.peek() == '"') {
-      e.text = cur_.string_literal();
-      if (cur_.accept(":")) {  // FileLineCol: "file":line:col
-        e.kind = loc_expr::file_line_col;
-        unsigned_number("a line number");
-        cur_.expect(":", "between line and column");
-        unsigned_number("a column number");
-        if (cur_.accept_word("to")) {  // a range, newer MLIR
-          unsigned_number("a line or column number");
-          if (cur_.accept(":")) unsigned_number("a column number");
-        }
-      } else {
-        e.kind = loc_expr::name;
-        if (cur_.accept("(")) {
-          e.kids.push_back(location_body(depth + 1));
-          cur_.expect(")", "to close the child location of a name location");
-        }
-      }
-    } else if (cur_.accept_word("fused")) {
-      e.kind = loc_expr::fused;
-      if (cur_.looking_at("<")) cur_.skip_balanced();  // metadata: not a name
-      cur_.expect("[", "after 'fused'");
-      if (!cur_.accept("]")) {
-        do e.kids.push_back(location_body(depth + 1));
-        while (cur_.accept(","));
-        cur_.expect("]", "to close 'fused['");
-      }
-    } else if (cur_.accept_word("callsite")) {
-      e.kind = loc_expr::callsite;
-      cur_.expect("(", "after 'callsite'");
-      e.kids.push_back(location_body(depth + 1));
-      cur_.expect("at", "in 'callsite(... at ...)'");
-      e.kids.push_back(location_body(depth + 1));
-      cur_.expect(")", "to close 'callsite('");
-    } else {
-      cur_.fail("expected a location, found " + cur_.describe_here());
-    }
-    locs_.push_back(std::move(e));
-    return static_cast<int>(locs_.size()) - 1;
-  }
-
-  void unsigned_number(std::string_view what) {
-    cur_.skip_space();
-    if (!is_digit(cur_.peek())) cur_.fail("expected " + std::string(what) + ", found " + cur_.describe_here());
-    while (is_digit(cur_.peek())) cur_.seek(cur_.pos() + 1);
-  }
-
-  /// The names a location gives, one per fused element.
-  void location_names(int index, std::vector<std::string>& out, int depth) {
-    if (depth > max_depth) cur_.fail_at(locs_[static_cast<std::size_t>(index)].offset, "location aliases form a cycle");
-    const loc_expr& e = locs_[static_cast<std::size_t>(index)];
-    switch (e.kind) {
-      case loc_expr::unknown:
-      case loc_expr::file_line_col: out.emplace_back(); break;
-      case loc_expr::name: out.push_back(e.text); break;
-      case loc_expr::callsite: {
-        std::vector<std::string> callee;
-        location_names(e.kids[0], callee, depth + 1);
-        out.push_back(callee.empty() ? std::string() : callee[0]);
-        break;
-      }
-      case loc_expr::fused:
-        if (e.kids.empty()) out.emplace_back();
-        for (int k : e.kids) location_names(k, out, depth + 1);
-        break;
-      case loc_expr::alias: {
-        if (auto memo = alias_names_.find(e.text); memo != alias_names_.end()) {
-          out.insert(out.end(), memo->second.begin(), memo->second.end());
-          break;
-        }
-        auto it = loc_aliases_.find(e.text);
-        if (it == loc_aliases_.end()) cur_.fail_at(e.offset, "location alias #" + e.text + " is not defined");
-        std::vector<std::string> names;
-        location_names(it->second, names, depth + 1);
-        out.insert(out.end(), names.begin(), names.end());
-        alias_names_.emplace(e.text, std::move(names));
-        break;
-      }
-    }
-  }
-
-  /// Names every value from its location, now that every alias is known.
-  void name_values() {
-    std::vector<std::string> names;
-    for (const pending_names& p : named_) {
-      if (p.loc < 0 || p.values.empty()) continue;
-      names.clear();
-      location_names(p.loc, names, 0);
-      const std::size_t n = p.values.size();
-      if (names.size() != n) {
-        if (names.size() == 1 && n > 1) names.resize(n, names[0]);  // one name for every result, as TPU-MLIR reads it
-        else if (n == 1) names.resize(1);                         // a fused location on a one-result op: its first name
-        else
-          cur_.fail_at(p.offset, "the location gives " + std::to_string(names.size()) + " names for an op with " +
-                                     std::to_string(n) + " results");
-      }
-      for (std::size_t i = 0; i < n; ++i) g_.values[static_cast<std::size_t>(p.values[i])].name = std::move(names[i]);
-    }
-  }
-
-  // ---------------------------------------------------------------- types
-  /// Skips any type, for types mixq keeps only as text (type attributes, function_type).
-  void skip_type() {
-    cur_.skip_space();
-    const std::size_t start = cur_.pos();
-    if (cur_.peek() == '(') {
-      cur_.skip_balanced();
-      cur_.expect("->", "in a function type");
-      cur_.skip_space();
-      if (cur_.peek() == '(') cur_.skip_balanced();  // a result list
-      else skip_type();
-      return;
-    }
-    if (cur_.peek() == '!') {
-      cur_.seek(cur_.pos() + 1);
-      cur_.suffix_id();
-    } else if (cur_.bare_id().empty()) {
-      cur_.fail_at(start, "expected a type, found " + cur_.describe_here());
-    }
-    if (cur_.peek() == '<') cur_.skip_balanced();
-  }
-
-  /// A value type: `tensor<...>` or `none`.
-  tensor_type value_type() {
-    cur_.skip_space();
-    const std::size_t start = cur_.pos();
-    if (cur_.peek() == '!') {  // a type alias
-      cur_.seek(cur_.pos() + 1);
-      const std::string name(cur_.suffix_id());
-      auto it = type_aliases_.find(name);
-      if (it == type_aliases_.end()) cur_.fail_at(start, "type alias !" + name + " is not defined");
-      mlir_parser sub(it->second, cur_.file(), ops_);
-      try {
-        return sub.value_type();
-      } catch (const parse_error& e) {
-        cur_.fail_at(start, "in type alias !" + name + ": " + e.what());
-      }
-    }
-    if (cur_.accept_word("none")) return tensor_type::none();
-    if (!cur_.accept_word("tensor")) cur_.fail("expected a tensor type or 'none', found " + cur_.describe_here());
-    cur_.expect("<", "after 'tensor'");
-    tensor_type t;
-    for (;;) {
-      cur_.skip_space();
-      const char c = cur_.peek();
-      if (c == '?') cur_.fail("dynamic shapes are not supported ('?' dimension)");
-      if (c == '*') cur_.fail("unranked tensors are not supported");
-      if (!is_digit(c)) break;
-      std::int64_t d = 0;
-      const std::size_t dim_at = cur_.pos();
-      while (is_digit(cur_.peek())) {
-        if (d > (INT64_MAX - 9) / 10) cur_.fail_at(dim_at, "tensor dimension is too large");
-        d = d * 10 + (cur_.peek() - '0');
-        cur_.seek(cur_.pos() + 1);
-      }
-      t.shape.push_back(d);
-      if (cur_.peek() != 'x') cur_.fail("expected 'x' after a tensor dimension, found " + cur_.describe_here());
-      cur_.seek(cur_.pos() + 1);
-    }
-    cur_.skip_space();
-    const std::size_t elem_at = cur_.pos();
-    if (cur_.peek() == '!') {
-      cur_.seek(cur_.pos() + 1);
-      cur_.suffix_id();
-      if (cur_.peek() == '<') cur_.skip_balanced();
-      t.quant = std::string(cur_.text().substr(elem_at, cur_.pos() - elem_at));
-      t.elem = quant_expressed_type(t.quant, elem_at);
-    } else {
-      const std::string_view name = cur_.bare_id();
-      const auto d = dtype_from_mlir(name);
-      if (!d) cur_.fail_at(elem_at, "unsupported tensor element type '" + std::string(name.empty() ? cur_.describe_here() : name) + "'");
-      t.elem = *d;
-    }
-    if (cur_.looking_at(",")) cur_.fail("tensor encodings are not supported");
-    cur_.expect(">", "to close 'tensor<'");
-    return t;
-  }
-
-  /// The expressed type of `!quant.calibrated<f32<...>>`, `!quant.uniform<i8:f32, ...>`, `!quant.any<i8:f32>`:
-  /// what the values mean in float.
-  dtype quant_expressed_type(std::string_view q, std::size_t at) const {
-    const auto lt = q.find('<');
-    if (lt == std::string_view::npos) cur_.fail_at(at, "unsupported element type '" + std::string(q) + "'");
-    const std::string_view kind = q.substr(0, lt);
-    std::string_view body = q.substr(lt + 1);
-    auto ident_at = [](std::string_view s, std::size_t i) {
-      while (i < s.size() && s[i] == ' ') ++i;
-      std::size_t j = i;
-      while (j < s.size() && is_bare_id_char(s[j])) ++j;
-      return std::pair{s.substr(i, j - i), j};
-    };
-    std::string_view expressed;
-    if (kind == "!quant.calibrated") {
-      expressed = ident_at(body, 0).first;
-    } else if (kind == "!quant.uniform" || kind == "!quant.any" || kind == "!quant.quantile") {
-      // storage type (maybe `i8<-127:127>`), then ':' and the expressed type
-      auto [storage, i] = ident_at(body, 0);
-      (void)storage;
-      if (i < body.size() && body[i] == '<') {
-        const auto close = body.find('>', i);
-        i = close == std::string_view::npos ? body.size() : close + 1;
-      }
-      while (i < body.size() && body[i] == ' ') ++i;
-      if (i < body.size() && body[i] == ':') expressed = ident_at(body, i + 1).first;
-    } else {
-      cur_.fail_at(at, "unsupported element type '" + std::string(q) + "'");
-    }
-    const auto d = dtype_from_mlir(expressed);
-    if (!d) cur_.fail_at(at, "cannot find the expressed type of quantized type '" + std::string(q) + "'");
-    return *d;
-  }
-
-  std::vector<tensor_type> type_list_in_parens() {
-    std::vector<tensor_type> out;
-    cur_.expect("(", "to start a type list");
-    if (cur_.accept(")")) return out;
-    do out.push_back(value_type());
-    while (cur_.accept(","));
-    cur_.expect(")", "to close a type list");
-    return out;
-  }
-  /// `(types) -> type` or `(types) -> (types)`.
-  std::pair<std::vector<tensor_type>, std::vector<tensor_type>> function_type() {
-    auto inputs = type_list_in_parens();
-    cur_.expect("->", "in a function type");
-    if (cur_.looking_at("(")) return {std::move(inputs), type_list_in_parens()};
-    return {std::move(inputs), {value_type()}};
-  }
-
-  // ---------------------------------------------------------------- attributes
-  attr_dict attribute_dictionary(char close = '}') {
-    attr_dict d;
-    const std::string closer(1, close);
-    if (cur_.accept(closer)) return d;
-    do {
-      cur_.skip_space();
-      const std::size_t key_at = cur_.pos();
-      std::string key;
-      if (cur_.peek() == '"') key = cur_.string_literal();
-      else key = std::string(cur_.bare_id());
-      if (key.empty()) cur_.fail("expected an attribute name, found " + cur_.describe_here());
-      attribute value = unit_attr{};
-      if (cur_.accept("=")) value = attribute_value(0);
-      if (d.contains(key)) cur_.fail_at(key_at, "attribute '" + key + "' appears twice");
-      d.set(std::move(key), std::move(value));
-    } while (cur_.accept(","));
-    cur_.expect(closer, "to close the attribute dictionary");
-    return d;
-  }
-
-  /// Text from `start` to the cursor, plus a `: type` suffix when there is one.
-  opaque_attr opaque_from(std::size_t start) {
-    const std::size_t end = cur_.pos();
-    if (cur_.accept(":")) {
-      skip_type();
-      return {std::string(cur_.text().substr(start, cur_.pos() - start))};
-    }
-    return {std::string(cur_.text().substr(start, end - start))};
-  }
-
-  attribute attribute_value(int depth) {
-    if (depth > max_depth) cur_.fail("attributes nested too deeply");
-    cur_.skip_space();
-    const std::size_t start = cur_.pos();
-    const char c = cur_.peek();
-    if (c == '[') {
-      cur_.seek(start + 1);
-      attr_array arr;
-      if (!cur_.accept("]")) {
-        do arr.push_back(attribute_value(depth + 1));
-        while (cur_.accept(","));
-        cur_.expect("]", "to close the array");
-      }
-      return arr;
-    }
-    if (c == '"') {
-      std::string s = cur_.string_literal();
-      if (cur_.looking_at(":")) return opaque_from(start);  // a typed string: rare, keep as written
-      return s;
-    }
-    if (c == '-' || is_digit(c)) return number_attribute(start);
-    if (c == '#') {
-      cur_.seek(start + 1);
-      const std::string name(cur_.suffix_id());
-      if (cur_.peek() == '<') {
-        cur_.skip_balanced();
-      } else if (auto it = attr_aliases_.find(name); it != attr_aliases_.end()) {
-        return it->second;
-      }
-      return opaque_from(start);
-    }
-    if (c == '{') {
-      cur_.skip_balanced();
-      return opaque_from(start);
-    }
-    if (c == '@') {
-      do {
-        cur_.seek(cur_.pos() + 1);
-        if (cur_.peek() == '"') cur_.skip_string_literal();
-        else cur_.suffix_id();
-      } while (cur_.peek() == ':' && cur_.peek(1) == ':' && cur_.peek(2) == '@' && (cur_.seek(cur_.pos() + 2), true));
-      return opaque_from(start);
-    }
-    if (c == '(' || c == '!') {
-      skip_type();
-      return opaque_attr{std::string(cur_.text().substr(start, cur_.pos() - start))};
-    }
-    const std::string_view word = cur_.bare_id();
-    if (word.empty()) cur_.fail("expected an attribute value, found " + cur_.describe_here());
-    if (word == "true" || word == "false") {
-      if (cur_.accept(":")) skip_type();
-      return word == "true";
-    }
-    if (word == "unit") return unit_attr{};
-    if (word == "loc") cur_.fail_at(start, "a location is not an attribute value here");
-    // dense<...>, affine_map<...>, array<...>, and type attributes: kept as written
-    if (cur_.peek() == '<') cur_.skip_balanced();
-    return opaque_from(start);
-  }
-
-  static bool is_integer_type(std::string_view t) {
-    std::string_view digits = t;
-    if (t.starts_with("si") || t.starts_with("ui")) digits = t.substr(2);
-    else if (t.starts_with("i")) digits = t.substr(1);
-    else return t == "index";
-    if (digits.empty()) return false;
-    for (char ch : digits)
-      if (!is_digit(ch)) return false;
-    return true;
-  }
-  static bool is_float_type(std::string_view t) {
-    return t == "f16" || t == "bf16" || t == "f32" || t == "f64" || t == "f80" || t == "f128" || t == "tf32";
-  }
-
-  attribute number_attribute(std::size_t start) {
-    const bool negative = cur_.peek() == '-';
-    if (negative) {
-      cur_.seek(start + 1);
-      cur_.skip_space();
-    }
-    const std::size_t num_at = cur_.pos();
-    if (!is_digit(cur_.peek())) cur_.fail("expected a number after '-', found " + cur_.describe_here());
-    bool hex = false, is_float = false;
-    if (cur_.peek() == '0' && cur_.peek(1) == 'x' && is_hex_digit(cur_.peek(2))) {
-      hex = true;
-      cur_.seek(num_at + 2);
-      while (is_hex_digit(cur_.peek())) cur_.seek(cur_.pos() + 1);
-    } else {
-      while (is_digit(cur_.peek())) cur_.seek(cur_.pos() + 1);
-      if (cur_.peek() == '.') {
-        is_float = true;
-        cur_.seek(cur_.pos() + 1);
-        while (is_digit(cur_.peek())) cur_.seek(cur_.pos() + 1);
-        if ((cur_.peek() == 'e' || cur_.peek() == 'E') &&
-            (is_digit(cur_.peek(1)) || ((cur_.peek(1) == '+' || cur_.peek(1) == '-') && is_digit(cur_.peek(2))))) {
-          cur_.seek(cur_.pos() + 2);
-          while (is_digit(cur_.peek())) cur_.seek(cur_.pos() + 1);
-        }
-      }
-    }
-    const std::string_view literal = cur_.text().substr(num_at, cur_.pos() - num_at);
-    std::string type;
-    if (cur_.accept(":")) {
-      cur_.skip_space();
-      const std::size_t type_at = cur_.pos();
-      type = std::string(cur_.bare_id());
-      if (!is_integer_type(type) && !is_float_type(type))
-        cur_.fail_at(type_at, "expected an integer or float type after the number, found " + cur_.describe_here());
-    }
-    if (is_float || is_float_type(type)) {
-      if (type.empty()) type = "f64";
-      if (!is_float_type(type)) cur_.fail_at(num_at, "a float literal needs a float type, not " + type);
-      double v = 0;
-      if (hex) {
-        if (negative) cur_.fail_at(start, "a hexadecimal float bit pattern cannot be negative");
-        const std::uint64_t bits = parse_unsigned(literal.substr(2), 16, num_at);
-        if (float_type_width(type) < 64 && (bits >> float_type_width(type)) != 0)
-          cur_.fail_at(num_at, "hexadecimal literal is too wide for " + type);
-        v = float_from_bits(bits, type);
-      } else {
-        const auto r = std::from_chars(literal.data(), literal.data() + literal.size(), v);
-        if (r.ec == std::errc::result_out_of_range) cur_.fail_at(num_at, "float literal is out of range");
-        if (negative) v = -v;
-        v = round_to_float_type(v, type);
-      }
-      return float_attr{v, type};
-    }
-    if (type.empty()) type = "i64";
-    const std::uint64_t magnitude = hex ? parse_unsigned(literal.substr(2), 16, num_at) : parse_unsigned(literal, 10, num_at);
-    if (type == "i1") {
-      if (negative || magnitude > 1) cur_.fail_at(start, "an i1 value must be 0 or 1");
-      return magnitude == 1;
-    }
-    if (negative && type.starts_with("ui")) cur_.fail_at(start, "negative value for unsigned type " + type);
-    if (magnitude > static_cast<std::uint64_t>(INT64_MAX) + (negative ? 1u : 0u))
-      cur_.fail_at(num_at, "integer literal does not fit in 64 bits");
-    const std::int64_t v = negative ? static_cast<std::int64_t>(0 - magnitude) : static_cast<std::int64_t>(magnitude);
-    return int_attr{v, type};
-  }
-
-  std::uint64_t parse_unsigned(std::string_view digits, int base, std::size_t at) const {
-    std::uint64_t v = 0;
-    const auto r = std::from_chars(digits.data(), digits.data() + digits.size(), v, base);
-    if (r.ec != std::errc() || r.ptr != digits.data() + digits.size())
-      cur_.fail_at(at, "integer literal does not fit in 64 bits");
-    return v;
-  }
-
-  // ---------------------------------------------------------------- module and function
-  void module() {
-    const std::size_t at = cur_.pos();
-    if (cur_.accept_word("module")) {
-      cur_.skip_space();
-      if (cur_.peek() == '@') g_.name = symbol_name();
-      else g_.legacy_module_form = true;
-      if (cur_.accept_word("attributes")) {
-        cur_.expect("{", "after 'attributes'");
-        g_.module_attributes = attribute_dictionary();
-      }
-      cur_.expect("{", "to open the module body");
-      module_body(at);
-      cur_.expect("}", "to close the module");
-    } else {
-      cur_.expect("\"builtin.module\"", "");
-      cur_.expect("(", "after \"builtin.module\"");
-      cur_.expect(")", "(a module has no operands)");
-      bool has_name = false;
-      if (cur_.accept("<{")) {
-        attr_dict props = attribute_dictionary('}');
-        cur_.expect(">", "to close the properties");
-        if (auto n = props.find("sym_name")) {
-          if (!n->is<std::string>()) cur_.fail_at(at, "the module's sym_name is not a string");
-          g_.name = *n->get_if<std::string>();
-          has_name = true;
-        }
-      }
-      g_.legacy_module_form = !has_name;
-      cur_.expect("(", "to open the module region");
-      cur_.expect("{", "to open the module region");
-      if (cur_.looking_at("^")) block_label(nullptr);
-      module_body(at);
-      cur_.expect("}", "to close the module region");
-      cur_.expect(")", "to close the module region");
-      if (cur_.accept("{")) g_.module_attributes = attribute_dictionary();
-      cur_.expect(":", "before the module's type");
-      (void)function_type();
-    }
-    optional_location();
-    if (g_.legacy_module_form)
-      if (auto n = g_.module_attributes.find("module.name"))
-        if (auto s = n->get_if<std::string>()) g_.name = *s;
-  }
-
-  std::string symbol_name() {
-    cur_.expect("@", "");
-    if (cur_.peek() == '"') return cur_.string_literal();
-    return std::string(cur_.suffix_id());
-  }
-
-  void module_body(std::size_t module_at) {
-    bool seen_function = false;
-    while (!cur_.looking_at("}")) {
-      if (cur_.at_end()) cur_.fail("the file ends inside the module");
-      if (seen_function) cur_.fail("a second function; mixq reads modules with one function");
-      if (cur_.looking_at_word("func.func")) custom_function();
-      else if (cur_.looking_at("\"func.func\"")) generic_function();
-      else cur_.fail("expected 'func.func', found " + cur_.describe_here());
-      seen_function = true;
-    }
-    if (!seen_function) cur_.fail_at(module_at, "the module has no function");
-  }
-
-  /// `%name: type [{attrs}] [loc(...)]`
-  void function_argument() {
-    cur_.skip_space();
-    const std::size_t at = cur_.pos();
-    cur_.expect("%", "to start an argument name");
-    const std::string name(cur_.suffix_id());
-    cur_.expect(":", "after the argument name");
-    tensor_type t = value_type();
-    if (cur_.looking_at("{")) (void)attribute_dictionary_after_brace();
-    const int l = optional_location();
-    const int v = g_.add_argument(std::move(t));
-    define_ssa(name, v, 1, at);
-    named_.push_back({{v}, l, at});
-  }
-  attr_dict attribute_dictionary_after_brace() {
-    cur_.expect("{", "");
-    return attribute_dictionary();
-  }
-
-  void custom_function() {
-    cur_.accept_word("func.func");
-    if (!cur_.accept_word("private")) cur_.accept_word("public");
-    cur_.skip_space();
-    g_.function_name = symbol_name();
-    cur_.expect("(", "to open the argument list");
-    if (!cur_.accept(")")) {
-      do function_argument();
-      while (cur_.accept(","));
-      cur_.expect(")", "to close the argument list");
-    }
-    std::vector<tensor_type> results;
-    if (cur_.accept("->")) {
-      if (cur_.accept("(")) {
-        if (!cur_.accept(")")) {
-          do {
-            results.push_back(value_type());
-            if (cur_.looking_at("{")) (void)attribute_dictionary_after_brace();
-          } while (cur_.accept(","));
-          cur_.expect(")", "to close the result list");
-        }
-      } else {
-        results.push_back(value_type());
-      }
-    }
-    if (cur_.accept_word("attributes")) (void)attribute_dictionary_after_brace();
-    cur_.expect("{", "to open the function body");
-    function_body(results);
-    cur_.expect("}", "to close the function body");
-    optional_location();
-  }
-
-  void generic_function() {
-    const std::size_t at = cur_.pos();
-    cur_.accept("\"func.func\"");
-    cur_.expect("(", "after \"func.func\"");
-    cur_.expect(")", "(a function has no operands)");
-    std::vector<tensor_type> declared_inputs, results;
-    bool has_type = false;
-    auto take_properties = [&](char close) {
-      // function_type is a type, not an attribute mixq models: parse it here.
-      const std::string closer(1, close);
-      if (cur_.accept(closer)) return;
-      do {
-        cur_.skip_space();
-        std::string key = cur_.peek() == '"' ? cur_.string_literal() : std::string(cur_.bare_id());
-        if (key.empty()) cur_.fail("expected an attribute name, found " + cur_.describe_here());
-        if (!cur_.accept("=")) continue;
-        if (key == "function_type") {
-          std::tie(declared_inputs, results) = function_type();
-          has_type = true;
-        } else {
-          attribute v = attribute_value(0);
-          if (key == "sym_name") {
-            if (!v.is<std::string>()) cur_.fail_at(at, "the function's sym_name is not a string");
-            g_.function_name = *v.get_if<std::string>();
-          }
-        }
-      } while (cur_.accept(","));
-      cur_.expect(closer, "to close the function's attributes");
-    };
-    if (cur_.accept("<{")) {
-      take_properties('}');
-      cur_.expect(">", "to close the properties");
-    }
-    if (!has_type) {
-      // Older MLIR prints every attribute after the region: read that dictionary first, then come back.
-      const std::size_t region_at = cur_.pos();
-      cur_.skip_space();
-      if (cur_.peek() != '(') cur_.fail("expected the function region, found " + cur_.describe_here());
-      cur_.skip_balanced();
-      if (cur_.accept("{")) take_properties('}');
-      cur_.seek(region_at);
-    }
-    if (!has_type) cur_.fail_at(at, "\"func.func\" has no function_type");
-    cur_.expect("(", "to open the function region");
-    cur_.expect("{", "to open the function region");
-    if (cur_.looking_at("^")) block_label(&declared_inputs);
-    else if (!declared_inputs.empty()) cur_.fail("expected the entry block's arguments ('^bb0(...)')");
-    function_body(results);
-    cur_.expect("}", "to close the function region");
-    cur_.expect(")", "to close the function region");
-    if (cur_.accept("{")) (void)attribute_dictionary();
-    cur_.expect(":", "before the function op's type");
-    (void)function_type();
-    optional_location();
-  }
-
-  /// `^bb0(%arg0: type loc(...), ...):`; `declared` (when given) are the function_type inputs.
-  void block_label(const std::vector<tensor_type>* declared) {
-    cur_.expect("^", "");
-    cur_.suffix_id();
-    if (cur_.accept("(")) {
-      if (!cur_.accept(")")) {
-        do function_argument();
-        while (cur_.accept(","));
-        cur_.expect(")", "to close the block arguments");
-      }
-    }
-    cur_.expect(":", "after the block label");
-    if (declared && !declared->empty() && declared->size() == g_.arguments.size()) {
-      for (std::size_t i = 0; i < declared->size(); ++i)
-        if (!((*declared)[i] == g_.values[static_cast<std::size_t>(g_.arguments[i])].type))
-          cur_.fail("block argument " + std::to_string(i) + " has type " +
-                    type_text(g_.values[static_cast<std::size_t>(g_.arguments[i])].type) + " but function_type says " +
-                    type_text((*declared)[i]));
-    } else if (declared && declared->size() != g_.arguments.size()) {
-      cur_.fail("function_type has " + std::to_string(declared->size()) + " inputs, the entry block " +
-                std::to_string(g_.arguments.size()));
-    }
-  }
-
-  // ---------------------------------------------------------------- SSA values
-  struct ssa_def {
-    int first = 0;
-    int count = 1;
-  };
-
-  void define_ssa(const std::string& name, int first_value, int count, std::size_t at) {
-    if (!ssa_.emplace(name, ssa_def{first_value, count}).second) cur_.fail_at(at, "value %" + name + " is defined twice");
-  }
-
-  /// `%name` or `%name#index`; returns the value id.
-  int value_use() {
-    cur_.skip_space();
-    const std::size_t at = cur_.pos();
-    cur_.expect("%", "to start a value name");
-    const std::string name(cur_.suffix_id());
-    std::int64_t index = 0;  // a bare %name of a multi-result op is its first result
-    if (cur_.peek() == '#') {
-      cur_.seek(cur_.pos() + 1);
-      if (!is_digit(cur_.peek())) cur_.fail("expected a result number after '#'");
-      while (is_digit(cur_.peek())) {
-        index = index * 10 + (cur_.peek() - '0');
-        if (index > 1000000) cur_.fail("result number is too large");
-        cur_.seek(cur_.pos() + 1);
-      }
-    }
-    auto it = ssa_.find(name);
-    if (it == ssa_.end()) {
-      const std::string_view rest = cur_.text().substr(cur_.pos());
-      const std::string def = "%" + name;
-      const bool later = rest.find(def + " =") != std::string_view::npos || rest.find(def + ":") != std::string_view::npos;
-      cur_.fail_at(at, later ? "value %" + name + " is used before it is defined" : "use of undefined value %" + name);
-    }
-    if (index >= it->second.count)
-      cur_.fail_at(at, "value %" + name + " has " + std::to_string(it->second.count) + " results, #" +
-                           std::to_string(index) + " does not exist");
-    return it->second.first + static_cast<int>(index);
-  }
-
-  std::vector<int> value_use_list(std::string_view close) {
-    std::vector<int> out;
-    if (cur_.looking_at(close)) return out;
-    do out.push_back(value_use());
-    while (cur_.accept(","));
-    return out;
-  }
-
-  void check_types(const std::vector<int>& values, const std::vector<tensor_type>& types, std::size_t at,
-                   const std::string& what) {
-    if (values.size() != types.size())
-      cur_.fail_at(at, what + ": " + std::to_string(values.size()) + " operands but the signature lists " +
-                           std::to_string(types.size()) + " types");
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      const tensor_type& have = g_.values[static_cast<std::size_t>(values[i])].type;
-      if (!(have == types[i]))
-        cur_.fail_at(at, what + ": operand " + std::to_string(i) + " is " + type_text(have) +
-                             " but the signature says " + type_text(types[i]));
-    }
-  }
-
-  // ---------------------------------------------------------------- function body
-  void function_body(const std::vector<tensor_type>& result_types) {
-    for (;;) {
-      cur_.skip_space();
-      const std::size_t at = cur_.pos();
-      if (cur_.at_end()) cur_.fail("the file ends inside the function body");
-      if (cur_.peek() == '}') cur_.fail("the function body has no 'return'");
-      if (cur_.accept_word("return") || cur_.accept_word("func.return")) {
-        std::vector<int> outs;
-        std::vector<tensor_type> types;
-        if (cur_.looking_at("%")) {
-          outs = value_use_list(":");
-          cur_.expect(":", "before the returned types");
-          do types.push_back(value_type());
-          while (cur_.accept(","));
-        }
-        check_types(outs, types, at, "return");
-        finish_return(outs, result_types, at);
-        return;
-      }
-      if (cur_.accept("\"func.return\"")) {
-        cur_.expect("(", "after \"func.return\"");
-        std::vector<int> outs = value_use_list(")");
-        cur_.expect(")", "to close the returned values");
-        cur_.expect(":", "before the return's type");
-        auto [ins, outs_types] = function_type();
-        if (!outs_types.empty()) cur_.fail_at(at, "\"func.return\" has no results");
-        check_types(outs, ins, at, "return");
-        finish_return(outs, result_types, at);
-        return;
-      }
-      operation(at);
-    }
-  }
-
-  void finish_return(const std::vector<int>& outs, const std::vector<tensor_type>& result_types, std::size_t at) {
-    optional_location();
-    if (outs.size() != result_types.size())
-      cur_.fail_at(at, "the function returns " + std::to_string(outs.size()) + " values but declares " +
-                           std::to_string(result_types.size()) + " results");
-    for (std::size_t i = 0; i < outs.size(); ++i)
-      if (!(g_.values[static_cast<std::size_t>(outs[i])].type == result_types[i]))
-        cur_.fail_at(at, "returned value " + std::to_string(i) + " is " +
-                             type_text(g_.values[static_cast<std::size_t>(outs[i])].type) +
-                             " but the function declares " + type_text(result_types[i]));
-    g_.outputs = outs;
-    cur_.skip_space();
-    if (cur_.peek() != '}') cur_.fail("expected '}' after 'return', found " + cur_.describe_here());
-  }
-
-  /// `[%r[:N][, ...] =] "dialect.op"(operands) [<{props}>] [{attrs}] : (types) -> types [loc(...)]`
-  void operation(std::size_t at) {
-    std::vector<std::pair<std::string, int>> groups;  // result names and counts
-    int total_results = 0;
-    if (cur_.peek() == '%') {
-      do {
-        cur_.expect("%", "to start a result name");
-        std::string name(cur_.suffix_id());
-        int count = 1;
-        if (cur_.peek() == ':') {
-          cur_.seek(cur_.pos() + 1);
-          if (!is_digit(cur_.peek())) cur_.fail("expected a result count after ':'");
-          count = 0;
-          while (is_digit(cur_.peek())) {
-            count = count * 10 + (cur_.peek() - '0');
-            if (count > 1000000) cur_.fail("result count is too large");
-            cur_.seek(cur_.pos() + 1);
-          }
-          if (count == 0) cur_.fail("result count must be positive");
-        }
-        groups.emplace_back(std::move(name), count);
-        total_results += count;
-        cur_.skip_space();
-      } while (cur_.accept(","));
-      cur_.expect("=", "after the result names");
-    }
-    cur_.skip_space();
-    const std::size_t name_at = cur_.pos();
-    if (cur_.peek() != '"') cur_.fail("expected an operation (\"dialect.name\"(...)), found " + cur_.describe_here());
-    const std::string mnemonic = cur_.string_literal();
-    const top::op_info* op = ops_.find(mnemonic);
-    if (!op) cur_.fail_at(name_at, "unknown op '" + mnemonic + "'");
-    cur_.expect("(", "after the op name");
-    std::vector<int> operands = value_use_list(")");
-    cur_.expect(")", "to close the operand list");
-    if (cur_.looking_at("[")) cur_.fail("ops with successors are not supported");
-    attr_dict attrs;
-    if (cur_.accept("<{")) {
-      attrs = attribute_dictionary('}');
-      cur_.expect(">", "to close the properties");
-    }
-    if (cur_.looking_at("(")) cur_.fail("ops with regions are not supported");
-    if (cur_.accept("{")) {
-      attr_dict more = attribute_dictionary();
-      for (const auto& [k, v] : more) {
-        if (attrs.contains(k)) cur_.fail_at(name_at, "attribute '" + k + "' appears twice");
-        attrs.set(k, v);
-      }
-    }
-    cur_.expect(":", "before the op's type");
-    auto [in_types, out_types] = function_type();
-    check_types(operands, in_types, name_at, mnemonic);
-    if (out_types.size() != static_cast<std::size_t>(total_results))
-      cur_.fail_at(at, mnemonic + " defines " + std::to_string(total_results) + " results but its type has " +
-                           std::to_string(out_types.size()));
-    const int l = optional_location();
-    const int first_value = static_cast<int>(g_.values.size());
-    int node_index = 0;
-    try {
-      node_index = g_.add_node(*op, std::move(operands), std::move(out_types), {}, std::move(attrs));
-    } catch (const parse_error&) {
-      throw;
-    } catch (const error& e) {
-      cur_.fail_at(name_at, e.what());
-    }
-    int next = first_value;
-    for (const auto& [name, count] : groups) {
-      define_ssa(name, next, count, at);
-      next += count;
-    }
-    named_.push_back({g_.nodes[static_cast<std::size_t>(node_index)].results, l, at});
-  }
-
-  mlir_cursor cur_;
-  const top::registry& ops_;
-  graph g_;
-  std::vector<loc_expr> locs_;
-  std::unordered_map<std::string, int> loc_aliases_;
-  std::unordered_map<std::string, attribute> attr_aliases_;
-  std::unordered_map<std::string, std::string> type_aliases_;
-  std::unordered_map<std::string, std::vector<std::string>> alias_names_;
-  std::unordered_map<std::string, ssa_def> ssa_;
-  std::vector<pending_names> named_;
+  const graph& g_;
+  collect_options opt_;
+  row_layout layout_;
+  std::set<method> need_;
+  std::vector<row_stats> stats_;
+  std::vector<char> current_batch_seen_;
+  std::int64_t batches_seen_ = 0;
 };
 
-}  // namespace detail
-
-/// Parses TOP-dialect text. Errors are parse_error("file:line:col: message"). Weights are not loaded.
-inline graph parse_mlir(std::string_view text, const std::string& file_name = "<memory>",
-                        const top::registry& ops = top::ops()) {
-  detail::mlir_parser p(text, file_name, ops);
-  return p.parse();
-}
-
-/// Reads and parses a .mlir file; errors name the path.
-inline graph read_mlir(const std::string& path, const top::registry& ops = top::ops()) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw error("cannot open MLIR file '" + path + "'");
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) throw error("cannot read MLIR file '" + path + "'");
-  const std::string text = std::move(buf).str();
-  return parse_mlir(text, path, ops);
-}
-
-}  // namespace mixq
-// #include "mixq/io/mlir_writer.hpp"
-// Prints a mixq::graph as TPU-MLIR prints a TOP module: `#loc = loc(unknown)` first, generic op form one op
-// per line, sorted attribute dictionaries, `loc(#locN)` on every op and the location aliases at the end.
+}  // namespace mixq::calibration
+// #include "mixq/calibration/dataset.hpp"
+// Calibration samples as run_calibration picks and batches them (TPU-MLIR's DataSelector and
+// ActivationCalibrator.load_net_input):
+//  - `--dataset DIR`: every npz/npy/image/yuv file below DIR, sorted, shuffled with CPython's
+//    `random.seed(1684); random.shuffle`, the first input_num taken;
+//  - `--data_list FILE`: one sample per line (comma-separated files for several inputs);
+//  - batches: images grouped batch-size lines at a time (the last line repeated to fill the last
+//    batch), npz of batch 1 concatenated until the batch is full, npz of the right batch and npy
+//    used as they are.
+// Samples are loaded one batch at a time; images are decoded by a loader the caller provides.
 #include <filesystem>
-#include <random>
 #include <system_error>
 
-// #include "mixq/core/attribute.hpp" (already inlined above)
-// #include "mixq/core/error.hpp" (already inlined above)
-// #include "mixq/graph/graph.hpp" (already inlined above)
-// #include "mixq/io/detail/mlir_lexer.hpp" (already inlined above)
-
-namespace mixq {
-
-namespace detail {
-
-inline void append_attribute(std::string& out, const attribute& a, bool in_array) {
-  if (auto b = a.get_if<bool>()) {
-    out += *b ? "true" : "false";
-  } else if (auto i = a.get_if<int_attr>()) {
-    out += std::to_string(i->value);
-    if (!(in_array && i->type == "i64")) {
-      out += " : ";
-      out += i->type.empty() ? std::string("i64") : i->type;
-    }
-  } else if (auto f = a.get_if<float_attr>()) {
-    const std::string& type = f->type.empty() ? std::string("f64") : f->type;
-    append_float(out, f->value, type);
-    if (!(in_array && type == "f64")) {
-      out += " : ";
-      out += type;
-    }
-  } else if (auto s = a.get_if<std::string>()) {
-    append_escaped_string(out, *s);
-  } else if (auto arr = a.get_if<attr_array>()) {
-    out += '[';
-    for (std::size_t k = 0; k < arr->size(); ++k) {
-      if (k) out += ", ";
-      append_attribute(out, (*arr)[k], true);
-    }
-    out += ']';
-  } else if (auto o = a.get_if<opaque_attr>()) {
-    out += o->text;
-  } else {
-    out += "unit";
-  }
-}
-
-/// `{a = 1 : i64, b}`; nothing for an empty dictionary.
-inline void append_attr_dict(std::string& out, const attr_dict& d) {
-  if (d.empty()) return;
-  out += '{';
-  bool first = true;
-  for (const auto& [key, value] : d) {
-    if (!first) out += ", ";
-    first = false;
-    append_identifier(out, key);
-    if (!value.is<unit_attr>()) {
-      out += " = ";
-      append_attribute(out, value, false);
-    }
-  }
-  out += '}';
-}
-
-/// Assigns `#locN` aliases the way MLIR numbers them: every plain name first, in order of first use, then
-/// the fused locations (which refer to the names), so that each definition only uses earlier ones.
-/// `add` every location first, then ask for `reference`s.
-class loc_numbering {
- public:
-  void add(const std::vector<std::string>& names) {
-    if (names.empty()) return;
-    if (all_same(names)) {
-      (void)name_ref(names[0]);
-      return;
-    }
-    std::string key = fused_key(names);
-    if (!fused_index_.count(key)) {
-      fused_index_.emplace(key, fused_.size());
-      fused_.push_back(std::move(key));
-    }
-  }
-  /// The alias (`#loc3`) of a location added before.
-  std::string reference(const std::vector<std::string>& names) {
-    if (names.empty()) return "#loc";
-    if (all_same(names)) return name_ref(names[0]);
-    return "#loc" + std::to_string(names_.size() + 1 + fused_index_.at(fused_key(names)));
-  }
-  void append_definitions(std::string& out) const {
-    for (std::size_t i = 0; i < names_.size(); ++i) {
-      out += "#loc" + std::to_string(i + 1) + " = loc(";
-      append_escaped_string(out, names_[i]);
-      out += ")\n";
-    }
-    for (std::size_t i = 0; i < fused_.size(); ++i)
-      out += "#loc" + std::to_string(names_.size() + 1 + i) + " = loc(fused[" + fused_[i] + "])\n";
-  }
-
- private:
-  static bool all_same(const std::vector<std::string>& names) {
-    for (const auto& n : names)
-      if (n != names[0]) return false;
-    return true;
-  }
-  std::string fused_key(const std::vector<std::string>& names) {
-    std::string key;
-    for (const auto& n : names) {
-      if (!key.empty()) key += ", ";
-      key += name_ref(n);
-    }
-    return key;
-  }
-  std::string name_ref(const std::string& name) {
-    if (name.empty()) return "#loc";
-    auto it = name_index_.find(name);
-    if (it == name_index_.end()) {
-      it = name_index_.emplace(name, names_.size() + 1).first;
-      names_.push_back(name);
-    }
-    return "#loc" + std::to_string(it->second);
-  }
-
-  std::vector<std::string> names_;
-  std::unordered_map<std::string, std::size_t> name_index_;
-  std::vector<std::string> fused_;
-  std::unordered_map<std::string, std::size_t> fused_index_;
-};
-
-}  // namespace detail
-
-/// The module as TPU-MLIR's model_transform would print it.
-inline std::string print_mlir(const graph& g) {
-  using detail::append_type;
-  std::string out;
-  out.reserve(256 + g.nodes.size() * 160);
-  detail::loc_numbering locs;
-
-  // SSA spelling of every value: %argN for arguments, %N or %N#i for op results (one number per op).
-  std::vector<std::string> ssa(g.values.size());
-  for (std::size_t i = 0; i < g.arguments.size(); ++i) ssa.at(static_cast<std::size_t>(g.arguments[i])) = "%arg" + std::to_string(i);
-  int counter = 0;
-  for (const node& n : g.nodes) {
-    if (n.results.empty()) continue;
-    const std::string base = "%" + std::to_string(counter++);
-    for (std::size_t r = 0; r < n.results.size(); ++r)
-      ssa.at(static_cast<std::size_t>(n.results[r])) = n.results.size() == 1 ? base : base + "#" + std::to_string(r);
-  }
-  auto value_ref = [&](int v) -> const std::string& {
-    const std::string& s = ssa.at(static_cast<std::size_t>(v));
-    if (s.empty()) throw error("print_mlir: value " + std::to_string(v) + " is neither an argument nor an op result");
-    return s;
-  };
-  auto append_types = [&](const std::vector<int>& values) {
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      if (i) out += ", ";
-      append_type(out, g.values.at(static_cast<std::size_t>(values[i])).type);
-    }
-  };
-
-  std::vector<std::string> names;
-  auto result_names = [&](const node& n) -> const std::vector<std::string>& {
-    names.clear();
-    for (int r : n.results) names.push_back(g.values.at(static_cast<std::size_t>(r)).name);
-    return names;
-  };
-  for (int a : g.arguments)
-    if (const auto& name = g.values.at(static_cast<std::size_t>(a)).name; !name.empty()) locs.add({name});
-  for (const node& n : g.nodes) locs.add(result_names(n));
-
-  out += "#loc = loc(unknown)\nmodule";
-  const bool legacy = g.legacy_module_form || g.name.empty();
-  if (!legacy) {
-    out += " @";
-    detail::append_identifier(out, g.name);
-  }
-  if (!g.module_attributes.empty()) {
-    out += " attributes ";
-    detail::append_attr_dict(out, g.module_attributes);
-  }
-  out += " {\n  func.func @";
-  detail::append_identifier(out, g.function_name.empty() ? std::string("main") : g.function_name);
-  out += '(';
-  for (std::size_t i = 0; i < g.arguments.size(); ++i) {
-    if (i) out += ", ";
-    const value_info& v = g.values.at(static_cast<std::size_t>(g.arguments[i]));
-    out += value_ref(g.arguments[i]);
-    out += ": ";
-    append_type(out, v.type);
-    out += v.name.empty() ? std::string(" loc(unknown)") : " loc(" + locs.reference({v.name}) + ")";
-  }
-  out += ')';
-  if (g.outputs.size() == 1) {
-    out += " -> ";
-    append_types(g.outputs);
-  } else if (!g.outputs.empty()) {
-    out += " -> (";
-    append_types(g.outputs);
-    out += ')';
-  }
-  out += " {\n";
-
-  for (const node& n : g.nodes) {
-    out += "    ";
-    if (!n.results.empty()) {
-      out += ssa.at(static_cast<std::size_t>(n.results[0])).substr(0, ssa[static_cast<std::size_t>(n.results[0])].find('#'));
-      if (n.results.size() > 1) out += ':' + std::to_string(n.results.size());
-      out += " = ";
-    }
-    out += '"';
-    out += n.mnemonic();
-    out += "\"(";
-    for (std::size_t i = 0; i < n.operands.size(); ++i) {
-      if (i) out += ", ";
-      out += value_ref(n.operands[i]);
-    }
-    out += ')';
-    if (!n.attrs.empty()) {
-      out += ' ';
-      detail::append_attr_dict(out, n.attrs);
-    }
-    out += " : (";
-    append_types(n.operands);
-    out += ") -> ";
-    if (n.results.size() == 1) {
-      append_types(n.results);
-    } else {
-      out += '(';
-      append_types(n.results);
-      out += ')';
-    }
-    out += " loc(" + locs.reference(result_names(n)) + ")\n";
-  }
-
-  out += "    return";
-  if (!g.outputs.empty()) {
-    out += ' ';
-    for (std::size_t i = 0; i < g.outputs.size(); ++i) {
-      if (i) out += ", ";
-      out += value_ref(g.outputs[i]);
-    }
-    out += " : ";
-    append_types(g.outputs);
-  }
-  out += " loc(#loc)\n  } loc(#loc)\n} loc(#loc)\n";
-  locs.append_definitions(out);
-  return out;
-}
-
-/// Writes print_mlir(g) to `path` through a temporary file and a rename, so a failure never leaves a
-/// partial file behind.
-inline void write_mlir(const graph& g, const std::string& path) {
-  const std::string text = print_mlir(g);
-  std::random_device rd;
-  char suffix[16];
-  std::snprintf(suffix, sizeof suffix, "%08x", static_cast<unsigned>(rd()));
-  const std::string tmp = path + ".tmp-" + suffix;
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw error("cannot write MLIR file '" + path + "': cannot create '" + tmp + "'");
-    f.write(text.data(), static_cast<std::streamsize>(text.size()));
-    f.close();
-    if (!f) {
-      std::error_code ignored;
-      std::filesystem::remove(tmp, ignored);
-      throw error("cannot write MLIR file '" + path + "': writing '" + tmp + "' failed");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw error("cannot write MLIR file '" + path + "': " + ec.message());
-  }
-}
-
-}  // namespace mixq
-// #include "mixq/io/model.hpp"
-// A model on disk is a TOP-dialect .mlir plus the weight npz its module.weight_file names.
-
-// #include "mixq/core/error.hpp" (already inlined above)
-// #include "mixq/graph/graph.hpp" (already inlined above)
-// #include "mixq/io/mlir_reader.hpp" (already inlined above)
-// #include "mixq/io/mlir_writer.hpp" (already inlined above)
-// #include "mixq/io/npz.hpp"
-// numpy's .npz: a ZIP archive holding one "<key>.npy" entry per array (numpy.savez writes them
-// stored, numpy.savez_compressed deflated).
-
+// #include "mixq/core/dtype.hpp" (already inlined above)
 // #include "mixq/core/error.hpp" (already inlined above)
 // #include "mixq/core/tensor.hpp" (already inlined above)
 // #include "mixq/io/atomic_file.hpp"
 // Write-to-temporary-then-rename: readers of `path` see either the old file or the complete new
 // one, never a half-written file (a crash or an exception mid-write leaves `path` untouched).
 #include <cerrno>
+#include <cstdio>
 
 // #include "mixq/core/error.hpp" (already inlined above)
 
@@ -11458,6 +18150,578 @@ inline void write_file_atomically(const std::string& path, std::string_view byte
   atomic_file_writer out(path);
   out.write(bytes);
   out.commit();
+}
+
+}  // namespace mixq
+// #include "mixq/io/cali_table.hpp"
+// TPU-MLIR's calibration table ("cali_table"): the text file run_calibration writes and
+// model_deploy imports (ImportCalibration.cpp). Rows are `<tensor> <threshold> <min> <max>`;
+// `#` lines are comments, and a few of them are flags that switch to another block.
+//
+// The reader applies the importer's rules, so a table means to mixq what it means to TPU-MLIR,
+// and accepts every older form (2022-23 tables with a short header, the 2024 `# mlir` lines,
+// hand-made tables without any header, tpu-mq's fp8 tables). Where the importer aborts or
+// silently drops a line, the reader skips the line and reports a warning with its line number.
+// The writer produces the 2025-09 layout byte for byte (misspellings included).
+#include <charconv>
+#include <ctime>
+#include <fstream>
+#include <unordered_set>
+
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/io/atomic_file.hpp" (already inlined above)
+
+namespace mixq {
+
+/// One threshold row: the tensor's name and three values, as double.
+struct cali_row {
+  std::string name;
+  double threshold = 0;
+  double min = 0;
+  double max = 0;
+  friend bool operator==(const cali_row&, const cali_row&) = default;
+};
+
+/// One `#weight_scale` row, `<consumer op>_weight <count> v1 ... v_count [rest]`, written by
+/// external QAT tools. The importer reads the count and the scales and ignores the rest of the
+/// line (tpu-mq puts the zero points there); `rest` keeps it verbatim so a rewrite loses nothing.
+struct weight_scale_row {
+  std::string name;
+  std::vector<double> scales;
+  std::string rest;
+  friend bool operator==(const weight_scale_row&, const weight_scale_row&) = default;
+};
+
+/// The header fields TPU-MLIR writes. A field the file does not have stays empty.
+struct cali_table_header {
+  std::string mlir_version;    // "# mlir version: <v>[ cali version <c>]" (2024 on)
+  std::string cali_version;    // "1.0" since 2025-09; empty before
+  std::string mlir_file;       // "# mlir: <path>" (2024 on)
+  std::string generated_time;  // "# genetated time: <python datetime>"
+  std::string method;          // "# quantization threshold calculation method: kl" or "['kl']" (2025-09 on)
+  std::optional<std::int64_t> histogram_bins;  // "# histogram number: 2048"
+  bool fp8 = false;  // the threshold block is the fp8 one ("#tpu-mlir-fp8 caliration table", tpu-mq's "mqbench-fp8")
+  std::optional<std::int64_t> sample_number;  // calibration batches used
+  std::optional<std::int64_t> tune_number;
+  /// Every comment line of the threshold block, as read (without a trailing '\r'): what
+  /// TPU-MLIR's Python `CalibrationTable.dump` writes back in front of the rows.
+  std::vector<std::string> lines;
+  friend bool operator==(const cali_table_header&, const cali_table_header&) = default;
+};
+
+/// Which generation of the format a table was read from.
+enum class cali_layout {
+  headerless,  // rows only (hand-made tables)
+  legacy,      // 2022-2023: "# genetated time" ... "# op_name    threshold    min    max"
+  mlir_2024,   // 2024: "# mlir version:" and "# mlir:" first
+  current,     // 2025-09 on: "cali version 1.0", the method line, a second "###"
+  mqbench,     // tpu-mq's fp8 export ("# work_mode:mqbench-fp8 ...")
+};
+
+inline std::string_view to_string(cali_layout l) noexcept {
+  switch (l) {
+    case cali_layout::headerless: return "headerless";
+    case cali_layout::legacy: return "legacy";
+    case cali_layout::mlir_2024: return "mlir_2024";
+    case cali_layout::current: return "current";
+    case cali_layout::mqbench: return "mqbench";
+  }
+  return "?";
+}
+
+/// A whole table. Each block keeps its rows in file order; a name listed twice keeps both rows
+/// (find() returns the later one, which is the one the importer's map ends up with).
+struct cali_table {
+  cali_table_header header;
+  cali_layout layout = cali_layout::current;  // set by the reader; the writer ignores it
+  std::vector<cali_row> rows;       // int8 thresholds (the block before any flag)
+  std::vector<cali_row> int4_rows;  // "#int4_th": min = -th*8/7, max = th
+  std::vector<cali_row> fp8_rows;   // the fp8 block; the whole table when header.fp8
+  std::vector<std::string> asym_ops;  // "#asym_op": SiLU/GELU ops and their Conv/MatMul consumers
+  std::vector<std::string> int4_ops;  // "#int4_op": ops search_qtable runs in INT4
+  std::vector<weight_scale_row> weight_scales;  // "#weight_scale" / "#weight_scale_fp8"
+  bool weight_scale_fp8 = false;                // which of the two flags introduced them
+
+  const cali_row* find(std::string_view name) const noexcept { return find_in(rows, name); }
+  const cali_row* find_int4(std::string_view name) const noexcept { return find_in(int4_rows, name); }
+  const cali_row* find_fp8(std::string_view name) const noexcept { return find_in(fp8_rows, name); }
+  /// The rows of the threshold block: fp8_rows for an fp8 table, rows otherwise.
+  const std::vector<cali_row>& thresholds() const noexcept { return header.fp8 ? fp8_rows : rows; }
+  /// No threshold row in any block.
+  bool has_no_row() const noexcept { return rows.empty() && int4_rows.empty() && fp8_rows.empty(); }
+
+  friend bool operator==(const cali_table&, const cali_table&) = default;
+
+ private:
+  static const cali_row* find_in(const std::vector<cali_row>& v, std::string_view name) noexcept {
+    for (auto it = v.rbegin(); it != v.rend(); ++it)
+      if (it->name == name) return &*it;
+    return nullptr;
+  }
+};
+
+/// Something a reader skipped or changed, at a line of a file.
+struct file_warning {
+  std::string file;
+  std::size_t line = 0;  // 1-based
+  std::string message;
+  std::string to_string() const { return file + ":" + std::to_string(line) + ": " + message; }
+};
+
+namespace detail {
+
+// std::regex's \s in the importer's patterns (ASCII whitespace).
+inline bool is_regex_space(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+inline std::vector<std::string_view> split_on_space(std::string_view line) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && is_regex_space(line[i])) ++i;
+    const std::size_t start = i;
+    while (i < line.size() && !is_regex_space(line[i])) ++i;
+    if (i > start) out.push_back(line.substr(start, i - start));
+  }
+  return out;
+}
+
+inline bool is_blank(std::string_view line) noexcept {
+  return std::all_of(line.begin(), line.end(), is_regex_space);
+}
+
+/// Whole-token number parsing: from_chars, so no locale and no partial reads.
+inline std::optional<double> parse_double_token(std::string_view tok) {
+  double v = 0;
+  const auto [end, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), v);
+  if (ec != std::errc{} || end != tok.data() + tok.size()) return std::nullopt;
+  return v;
+}
+
+inline std::optional<std::int64_t> parse_int_token(std::string_view tok) {
+  std::int64_t v = 0;
+  const auto [end, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), v);
+  if (ec != std::errc{} || end != tok.data() + tok.size()) return std::nullopt;
+  return v;
+}
+
+/// The importer's row pattern, fully matched: `\S+\s+[-0-9.e]+\s+[-0-9.e]+\s+[-0-9.e]+`.
+inline bool matches_cali_row(std::string_view line, const std::vector<std::string_view>& tokens) noexcept {
+  if (line.empty() || is_regex_space(line.front()) || is_regex_space(line.back()) || tokens.size() != 4) return false;
+  for (std::size_t i = 1; i < 4; ++i)
+    for (char c : tokens[i])
+      if (!((c >= '0' && c <= '9') || c == '-' || c == '.' || c == 'e')) return false;
+  return true;
+}
+
+enum class cali_block { int8, weight_scale, int4, fp8, asym_op, int4_op };
+
+/// The importer's flag test for a `#` line, in its order of precedence; nullopt for a plain comment.
+inline std::optional<cali_block> cali_flag_of(std::string_view line) noexcept {
+  if (line.empty() || line.front() != '#') return std::nullopt;
+  auto has = [&](std::string_view s) { return line.find(s) != std::string_view::npos; };
+  if (has("#weight_scale")) return cali_block::weight_scale;
+  if (has("#int4_th")) return cali_block::int4;
+  if (has("#tpu-mlir-fp8")) return cali_block::fp8;
+  if (has("mqbench-fp8")) return cali_block::fp8;
+  if (has("asym_op")) return cali_block::asym_op;
+  if (has("int4_op")) return cali_block::int4_op;
+  return std::nullopt;
+}
+
+inline bool strip_prefix(std::string_view& s, std::string_view prefix) noexcept {
+  if (s.substr(0, prefix.size()) != prefix) return false;
+  s.remove_prefix(prefix.size());
+  return true;
+}
+
+/// Fills the header fields a comment line carries.
+inline void read_cali_header_line(std::string_view line, cali_table_header& h, const std::string& file,
+                                  std::size_t line_no, std::vector<file_warning>& warnings) {
+  auto number = [&](std::string_view text, std::optional<std::int64_t>& field, std::string_view what) {
+    while (!text.empty() && is_regex_space(text.back())) text.remove_suffix(1);
+    if (auto v = parse_int_token(text)) field = *v;
+    else warnings.push_back({file, line_no, "the " + std::string(what) + " '" + std::string(text) + "' is not an integer; ignored"});
+  };
+  std::string_view rest = line;
+  if (strip_prefix(rest, "# mlir version: ")) {
+    const std::string_view marker = " cali version ";
+    const std::size_t at = rest.rfind(marker);
+    if (at != std::string_view::npos) {
+      h.mlir_version = std::string(rest.substr(0, at));
+      h.cali_version = std::string(rest.substr(at + marker.size()));
+    } else {
+      h.mlir_version = std::string(rest);
+    }
+  } else if (strip_prefix(rest, "# mlir: ")) {
+    h.mlir_file = std::string(rest);
+  } else if (strip_prefix(rest, "# genetated time: ") || strip_prefix(rest, "# generated time: ")) {
+    h.generated_time = std::string(rest);
+  } else if (strip_prefix(rest, "# quantization threshold calculation method: ")) {
+    h.method = std::string(rest);
+  } else if (strip_prefix(rest, "# histogram number: ")) {
+    number(rest, h.histogram_bins, "histogram number");
+  } else if (strip_prefix(rest, "# sample number: ")) {
+    number(rest, h.sample_number, "sample number");
+  } else if (strip_prefix(rest, "# tune number: ")) {
+    number(rest, h.tune_number, "tune number");
+  }
+}
+
+/// `inf` in a row becomes 6.5e4 (the importer's rule: an overflowed tensor still gets a usable
+/// range); `-inf` likewise becomes -6.5e4.
+inline bool replace_inf_tokens(std::string& line) {
+  bool changed = false;
+  std::string out;
+  std::size_t i = 0;
+  while (i < line.size()) {
+    if (is_regex_space(line[i])) {
+      out += line[i++];
+      continue;
+    }
+    std::size_t j = i;
+    while (j < line.size() && !is_regex_space(line[j])) ++j;
+    const std::string_view tok(line.data() + i, j - i);
+    if (tok == "inf" || tok == "-inf") {
+      out += tok.front() == '-' ? "-6.5e4" : "6.5e4";
+      changed = true;
+    } else {
+      out += tok;
+    }
+    i = j;
+  }
+  if (changed) line = std::move(out);
+  return changed;
+}
+
+}  // namespace detail
+
+namespace detail {
+
+/// A whole text file; `what` says what it is in errors ("the calibration table").
+inline std::string read_text_file(const std::string& path, std::string_view what) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw error("mixq: cannot read " + std::string(what) + " '" + path + "': it is a directory");
+  errno = 0;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int code = errno;
+    throw error("mixq: cannot open " + std::string(what) + " '" + path + "'" +
+                (code ? " (" + std::generic_category().message(code) + ")" : std::string()));
+  }
+  std::ostringstream s;
+  s << in.rdbuf();
+  if (in.bad()) throw error("mixq: cannot read " + std::string(what) + " '" + path + "'");
+  return s.str();
+}
+
+}  // namespace detail
+
+/// Parses a table held in memory; `file` names it in warnings and errors. Warnings go to
+/// `warnings` when given. A text without any threshold row is an error.
+inline cali_table parse_cali_table(std::string_view text, const std::string& file,
+                                   std::vector<file_warning>* warnings = nullptr) {
+  using detail::cali_block;
+  std::vector<file_warning> local;
+  std::vector<file_warning>& warn = warnings ? *warnings : local;
+  cali_table t;
+  cali_block block = cali_block::int8;
+  bool any_row = false, saw_header_comment = false, mqbench = false;
+
+  std::unordered_set<std::string> seen_int8, seen_int4, seen_fp8;
+  auto read_row = [&](std::string line, std::size_t line_no, std::vector<cali_row>& into,
+                      std::unordered_set<std::string>& seen) {
+    if (detail::replace_inf_tokens(line))
+      warn.push_back({file, line_no, "'inf' replaced by 6.5e4"});
+    const auto tokens = detail::split_on_space(line);
+    if (!detail::matches_cali_row(line, tokens)) {
+      bool is_nan = false;
+      for (std::size_t i = 1; i < tokens.size(); ++i) {
+        std::string low(tokens[i]);
+        for (char& c : low) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+        if (low.find("nan") != std::string::npos) is_nan = true;
+      }
+      warn.push_back({file, line_no,
+                      is_nan ? "skipped: a NaN value" : "skipped: not of the form '<name> <threshold> <min> <max>'"});
+      return;
+    }
+    cali_row r;
+    r.name = std::string(tokens[0]);
+    double* fields[3] = {&r.threshold, &r.min, &r.max};
+    for (std::size_t i = 0; i < 3; ++i) {
+      const auto v = detail::parse_double_token(tokens[i + 1]);
+      if (!v) {
+        warn.push_back({file, line_no, "skipped: '" + std::string(tokens[i + 1]) + "' is not a number"});
+        return;
+      }
+      *fields[i] = *v;
+    }
+    if (!seen.insert(r.name).second)
+      warn.push_back({file, line_no, "'" + r.name + "' is listed again; this later row is the one used"});
+    into.push_back(std::move(r));
+    any_row = true;
+  };
+
+  std::size_t line_no = 0;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const std::size_t nl = text.find('\n', pos);
+    std::string line(text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
+    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+
+    if (const auto flag = detail::cali_flag_of(line)) {
+      block = *flag;
+      if (block == cali_block::weight_scale) t.weight_scale_fp8 = line.find("#weight_scale_fp8") != std::string::npos;
+      if (block == cali_block::fp8 && !any_row) {
+        // The fp8 flag sits in the header: the whole table is an fp8 table.
+        t.header.fp8 = true;
+        mqbench = mqbench || line.find("mqbench-fp8") != std::string::npos;
+        t.header.lines.push_back(line);
+        saw_header_comment = true;
+      }
+      continue;
+    }
+    if (!line.empty() && line.front() == '#') {
+      // A plain comment. The importer feeds it to the current block, where the row pattern rejects
+      // it; in a name block it would become a name "#", which no op has.
+      if (block == cali_block::int8 || (block == cali_block::fp8 && t.header.fp8)) {
+        if (!any_row) saw_header_comment = true;
+        detail::read_cali_header_line(line, t.header, file, line_no, warn);
+        t.header.lines.push_back(line);
+      }
+      continue;
+    }
+    if (detail::is_blank(line)) continue;
+
+    switch (block) {
+      case cali_block::int8: read_row(std::move(line), line_no, t.rows, seen_int8); break;
+      case cali_block::int4: read_row(std::move(line), line_no, t.int4_rows, seen_int4); break;
+      case cali_block::fp8: read_row(std::move(line), line_no, t.fp8_rows, seen_fp8); break;
+      case cali_block::asym_op: t.asym_ops.emplace_back(detail::split_on_space(line).front()); break;
+      case cali_block::int4_op: t.int4_ops.emplace_back(detail::split_on_space(line).front()); break;
+      case cali_block::weight_scale: {
+        const auto tokens = detail::split_on_space(line);
+        const auto count = tokens.size() >= 2 ? detail::parse_int_token(tokens[1]) : std::nullopt;
+        if (!count || *count < 0 || static_cast<std::size_t>(*count) > tokens.size() - 2) {
+          warn.push_back({file, line_no, "skipped: not of the form '<name>_weight <count> <count scales>'"});
+          break;
+        }
+        weight_scale_row w;
+        w.name = std::string(tokens[0]);
+        bool ok = true;
+        for (std::int64_t i = 0; i < *count && ok; ++i) {
+          const auto v = detail::parse_double_token(tokens[static_cast<std::size_t>(i) + 2]);
+          if (!v) ok = false;
+          else w.scales.push_back(*v);
+        }
+        if (!ok) {
+          warn.push_back({file, line_no, "skipped: a weight scale is not a number"});
+          break;
+        }
+        const std::size_t used = static_cast<std::size_t>(*count) + 2;
+        if (used < tokens.size()) {
+          const char* from = tokens[used].data();
+          const char* to = tokens.back().data() + tokens.back().size();
+          w.rest = std::string(from, static_cast<std::size_t>(to - from));
+        }
+        t.weight_scales.push_back(std::move(w));
+        break;
+      }
+    }
+  }
+  if (t.has_no_row()) throw parse_error(file, "has no calibration row ('<name> <threshold> <min> <max>')");
+
+  if (mqbench) t.layout = cali_layout::mqbench;
+  else if (!saw_header_comment) t.layout = cali_layout::headerless;
+  else if (!t.header.mlir_version.empty() && !t.header.cali_version.empty()) t.layout = cali_layout::current;
+  else if (!t.header.mlir_version.empty()) t.layout = cali_layout::mlir_2024;
+  else t.layout = cali_layout::legacy;
+  return t;
+}
+
+/// Reads a table file (see parse_cali_table). A file that cannot be opened is an error naming it.
+inline cali_table read_cali_table(const std::string& path, std::vector<file_warning>* warnings = nullptr) {
+  return parse_cali_table(detail::read_text_file(path, "the calibration table"), path, warnings);
+}
+
+/// How the writer lays out the part before the rows.
+enum class cali_write_style {
+  current,            // run_calibration's header since 2025-09, built from the header fields
+  keep_header_lines,  // header.lines verbatim, as TPU-MLIR's CalibrationTable.dump rewrites a table
+};
+
+namespace detail {
+
+/// Python's "{:.7f}" (glibc's %.7f prints the same digits; NaN is printed without a sign).
+inline void append_fixed7(std::string& out, double v) {
+  if (std::isnan(v)) {
+    out += "nan";
+    return;
+  }
+  char buf[400];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 7);
+  out.append(buf, r.ptr);
+}
+
+inline void append_row(std::string& out, const cali_row& r) {
+  out += r.name;
+  for (double v : {r.threshold, r.min, r.max}) {
+    out += ' ';
+    append_fixed7(out, v);
+  }
+  out += '\n';
+}
+
+}  // namespace detail
+
+/// Python's repr() of a float: the shortest text that reads back to the same double, in fixed
+/// notation for exponents -4..15 (with ".0" for whole numbers), else like "1e-05".
+inline std::string python_float_repr(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+  const std::string_view sci(buf, static_cast<std::size_t>(r.ptr - buf));
+  const std::size_t e = sci.find('e');
+  const bool negative = sci.front() == '-';
+  std::string digits;
+  for (char c : sci.substr(negative ? 1 : 0, e - (negative ? 1 : 0)))
+    if (c != '.') digits += c;
+  const int exp10 = std::stoi(std::string(sci.substr(e + 1)));
+  std::string out = negative ? "-" : "";
+  if (exp10 < -4 || exp10 >= 16) {
+    out += digits.substr(0, 1);
+    if (digits.size() > 1) out += "." + digits.substr(1);
+    char ebuf[16];
+    std::snprintf(ebuf, sizeof ebuf, "e%c%02d", exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
+    out += ebuf;
+  } else if (exp10 < 0) {
+    out += "0." + std::string(static_cast<std::size_t>(-exp10 - 1), '0') + digits;
+  } else {
+    const std::size_t int_len = static_cast<std::size_t>(exp10) + 1;
+    if (digits.size() <= int_len) out += digits + std::string(int_len - digits.size(), '0') + ".0";
+    else out += digits.substr(0, int_len) + "." + digits.substr(int_len);
+  }
+  return out;
+}
+
+/// The bytes write_cali_table writes. With cali_write_style::current the header is the one
+/// run_calibration writes:
+///   # mlir version: <v> cali version 1.0 / # mlir: / # genetated time: /
+///   # quantization threshold calculation method: / # histogram number: (or the fp8 line) /
+///   # sample number: / ### / # tune number: / ### / # op_name    threshold    min    max
+/// then the rows, then each non-empty section after a blank line and its flag line.
+inline std::string format_cali_table(const cali_table& t, cali_write_style style = cali_write_style::current) {
+  const cali_table_header& h = t.header;
+  if (h.fp8 && !t.rows.empty())
+    throw error("mixq: an fp8 calibration table cannot also hold int8 rows (every row after its fp8 flag is fp8)");
+  std::string out;
+  if (style == cali_write_style::current) {
+    out += "# mlir version: " + h.mlir_version + " cali version " + (h.cali_version.empty() ? "1.0" : h.cali_version) + "\n";
+    out += "# mlir: " + h.mlir_file + "\n";
+    out += "# genetated time: " + h.generated_time + "\n";
+    out += "# quantization threshold calculation method: " + h.method + "\n";
+    if (h.fp8) out += "#tpu-mlir-fp8 caliration table\n";
+    else out += "# histogram number: " + std::to_string(h.histogram_bins.value_or(2048)) + "\n";
+    out += "# sample number: " + std::to_string(h.sample_number.value_or(0)) + "\n###\n";
+    out += "# tune number: " + std::to_string(h.tune_number.value_or(0)) + "\n###\n";
+    out += "# op_name    threshold    min    max\n";
+  } else {
+    for (const std::string& line : h.lines) out += line + "\n";
+  }
+  for (const cali_row& r : t.thresholds()) detail::append_row(out, r);
+
+  auto section = [&](std::string_view flag) {
+    out += "\n";
+    out += flag;
+    out += "\n";
+  };
+  if (!t.int4_rows.empty()) {
+    section("#int4_th");
+    for (const cali_row& r : t.int4_rows) detail::append_row(out, r);
+  }
+  if (!t.asym_ops.empty()) {
+    section("#asym_op");
+    for (const std::string& n : t.asym_ops) out += n + "\n";
+  }
+  if (!t.int4_ops.empty()) {
+    section("#int4_op");
+    for (const std::string& n : t.int4_ops) out += n + "\n";
+  }
+  if (!t.weight_scales.empty()) {
+    section(t.weight_scale_fp8 ? "#weight_scale_fp8" : "#weight_scale");
+    for (const weight_scale_row& w : t.weight_scales) {
+      out += w.name + " " + std::to_string(w.scales.size());
+      for (double v : w.scales) out += " " + python_float_repr(v);
+      if (!w.rest.empty()) out += " " + w.rest;
+      out += "\n";
+    }
+  }
+  if (!h.fp8 && !t.fp8_rows.empty()) {
+    section("#tpu-mlir-fp8 caliration table");
+    for (const cali_row& r : t.fp8_rows) detail::append_row(out, r);
+  }
+  return out;
+}
+
+/// Writes a table atomically: `path` ends up with the whole new table or is left as it was.
+inline void write_cali_table(const std::string& path, const cali_table& t,
+                             cali_write_style style = cali_write_style::current) {
+  write_file_atomically(path, format_cali_table(t, style));
+}
+
+/// Python's str(datetime.datetime.now()): "2026-01-31 12:34:56.789012" in local time (the
+/// fraction is left out when it is exactly zero, as Python does).
+inline std::string tpu_mlir_timestamp() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t secs = std::chrono::system_clock::to_time_t(now);
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
+  std::tm tm{};
+#if MIXQ_HAVE_UNISTD
+  ::localtime_r(&secs, &tm);
+#else
+  tm = *std::localtime(&secs);
+#endif
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  std::string out = buf;
+  if (micros != 0) {
+    char frac[16];
+    std::snprintf(frac, sizeof frac, ".%06lld", static_cast<long long>(micros < 0 ? micros + 1000000 : micros));
+    out += frac;
+  }
+  return out;
+}
+
+// ---- TPU-MLIR's names for the files around a table -------------------------------------------
+
+/// The untuned table run_calibration writes before tuning: `<cali>.1`.
+inline std::string cali_untuned_path(std::string_view cali) { return std::string(cali) + ".1"; }
+
+/// A per-method table of the multi-method flows (search_threshold, search_qtable): `<cali>_<m>.1`
+/// before tuning, or `<cali>_<m>` when tune_num <= 0 (no tuning follows).
+inline std::string cali_method_path(std::string_view cali, std::string_view method, bool tuning_follows) {
+  std::string p = std::string(cali) + "_" + std::string(method);
+  if (tuning_follows) p += ".1";
+  return p;
+}
+
+/// A per-method table after tuning: `<cali>_<m>_tune`.
+inline std::string cali_method_tuned_path(std::string_view cali, std::string_view method) {
+  return std::string(cali) + "_" + std::string(method) + "_tune";
+}
+
+/// A side file run_calibration puts next to the table (`kurtosis_analysis`,
+/// `shape_pattern_qtable`): in the table's folder when the `-o` path names one, else in the
+/// current folder.
+inline std::string cali_sibling_path(std::string_view cali, std::string_view file_name) {
+  const std::size_t slash = cali.rfind('/');
+  if (slash == std::string_view::npos) return std::string(file_name);
+  return std::string(cali.substr(0, slash + 1)) + std::string(file_name);
 }
 
 }  // namespace mixq
@@ -12531,6 +19795,14 @@ inline tensor as_bf16(const tensor& t) {
 }
 
 }  // namespace mixq
+// #include "mixq/io/npz.hpp"
+// numpy's .npz: a ZIP archive holding one "<key>.npy" entry per array (numpy.savez writes them
+// stored, numpy.savez_compressed deflated).
+
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/core/tensor.hpp" (already inlined above)
+// #include "mixq/io/atomic_file.hpp" (already inlined above)
+// #include "mixq/io/npy.hpp" (already inlined above)
 // #include "mixq/io/zip.hpp" (already inlined above)
 
 namespace mixq {
@@ -12760,6 +20032,3320 @@ inline std::string serialize_npz(const npz_file& f, bool compressed = false) {
 
 namespace mixq {
 
+// ---- CPython's random module ------------------------------------------------------------------
+
+/// CPython's `random.Random`, bit for bit: MT19937 seeded like `random.seed(int)` (init_by_array
+/// on the 32-bit words of |seed|), `getrandbits`, `_randbelow` by rejection and `shuffle`, so a
+/// shuffle gives the same order as TPU-MLIR's.
+class python_random {
+ public:
+  explicit python_random(std::int64_t seed_value = 0) { seed(seed_value); }
+
+  void seed(std::int64_t value) {
+    // |value| as little-endian 32-bit words; 0 is the single word 0.
+    const std::uint64_t a = value < 0 ? std::uint64_t(0) - static_cast<std::uint64_t>(value) : static_cast<std::uint64_t>(value);
+    std::array<std::uint32_t, 2> key{static_cast<std::uint32_t>(a), static_cast<std::uint32_t>(a >> 32)};
+    init_by_array(std::span<const std::uint32_t>(key.data(), key[1] != 0 ? 2 : 1));
+  }
+
+  /// genrand_uint32: the next 32 random bits.
+  std::uint32_t next_u32() noexcept {
+    if (index_ >= n) twist();
+    std::uint32_t y = state_[index_++];
+    y ^= y >> 11;
+    y ^= (y << 7) & 0x9d2c5680u;
+    y ^= (y << 15) & 0xefc60000u;
+    y ^= y >> 18;
+    return y;
+  }
+
+  /// `getrandbits(k)` for k <= 64: 32-bit words from the least significant up, the last one
+  /// shifted down to the bits still wanted.
+  std::uint64_t getrandbits(unsigned k) {
+    if (k > 64) throw error("mixq: python_random::getrandbits supports at most 64 bits");
+    if (k == 0) return 0;
+    std::uint64_t out = 0;
+    for (unsigned shift = 0; k > 0; shift += 32) {
+      std::uint32_t r = next_u32();
+      if (k < 32) {
+        r >>= 32 - k;
+        k = 0;
+      } else {
+        k -= 32;
+      }
+      out |= static_cast<std::uint64_t>(r) << shift;
+    }
+    return out;
+  }
+
+  /// `_randbelow(n)` (Python >= 3.2): getrandbits(n.bit_length()) until the draw is below n.
+  std::uint64_t randbelow(std::uint64_t n) {
+    if (n == 0) throw error("mixq: python_random::randbelow(0)");
+    unsigned k = 0;
+    for (std::uint64_t v = n; v; v >>= 1) ++k;
+    std::uint64_t r = getrandbits(k);
+    while (r >= n) r = getrandbits(k);
+    return r;
+  }
+
+  /// `random()`: a double in [0, 1) from 53 random bits.
+  double random() noexcept {
+    const std::uint32_t a = next_u32() >> 5, b = next_u32() >> 6;
+    return (a * 67108864.0 + b) * (1.0 / 9007199254740992.0);
+  }
+
+  /// `shuffle(x)`: Fisher-Yates from the back, j = randbelow(i + 1).
+  template <class T> void shuffle(std::vector<T>& v) {
+    for (std::size_t i = v.size(); i-- > 1;) {
+      const auto j = static_cast<std::size_t>(randbelow(i + 1));
+      std::swap(v[i], v[j]);
+    }
+  }
+
+ private:
+  static constexpr std::size_t n = 624, m = 397;
+
+  void init_genrand(std::uint32_t s) noexcept {
+    state_[0] = s;
+    for (std::size_t i = 1; i < n; ++i)
+      state_[i] = 1812433253u * (state_[i - 1] ^ (state_[i - 1] >> 30)) + static_cast<std::uint32_t>(i);
+    index_ = n;
+  }
+
+  void init_by_array(std::span<const std::uint32_t> key) noexcept {
+    init_genrand(19650218u);
+    std::size_t i = 1, j = 0;
+    for (std::size_t k = std::max(n, key.size()); k; --k) {
+      state_[i] = (state_[i] ^ ((state_[i - 1] ^ (state_[i - 1] >> 30)) * 1664525u)) + key[j] + static_cast<std::uint32_t>(j);
+      ++i;
+      ++j;
+      if (i >= n) {
+        state_[0] = state_[n - 1];
+        i = 1;
+      }
+      if (j >= key.size()) j = 0;
+    }
+    for (std::size_t k = n - 1; k; --k) {
+      state_[i] = (state_[i] ^ ((state_[i - 1] ^ (state_[i - 1] >> 30)) * 1566083941u)) - static_cast<std::uint32_t>(i);
+      ++i;
+      if (i >= n) {
+        state_[0] = state_[n - 1];
+        i = 1;
+      }
+    }
+    state_[0] = 0x80000000u;
+    index_ = n;
+  }
+
+  void twist() noexcept {
+    constexpr std::uint32_t upper = 0x80000000u, lower = 0x7fffffffu, matrix = 0x9908b0dfu;
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::uint32_t y = (state_[k] & upper) | (state_[(k + 1) % n] & lower);
+      state_[k] = state_[(k + m) % n] ^ (y >> 1) ^ ((y & 1u) ? matrix : 0u);
+    }
+    index_ = 0;
+  }
+
+  std::array<std::uint32_t, n> state_{};
+  std::size_t index_ = n;
+};
+
+// ---- selecting samples ------------------------------------------------------------------------
+
+enum class sample_kind { npz, npy, image, yuv };
+
+inline std::string_view to_string(sample_kind k) noexcept {
+  switch (k) {
+    case sample_kind::npz: return "npz";
+    case sample_kind::npy: return "npy";
+    case sample_kind::image: return "image";
+    case sample_kind::yuv: return "yuv";
+  }
+  return "?";
+}
+
+/// TPU-MLIR's file-type rule: the text after the last '.' of the whole path, case-insensitive
+/// (so a file named `.jpg` is an image, and `a.jpg.txt` is nothing).
+inline std::optional<sample_kind> sample_kind_of(std::string_view path) noexcept {
+  const std::size_t dot = path.rfind('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  std::string ext(path.substr(dot + 1));
+  for (char& c : ext)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  if (ext == "npz") return sample_kind::npz;
+  if (ext == "npy") return sample_kind::npy;
+  if (ext == "jpg" || ext == "bmp" || ext == "png" || ext == "jpeg" || ext == "jfif") return sample_kind::image;
+  if (ext == "yuv") return sample_kind::yuv;
+  return std::nullopt;
+}
+
+/// One calibration sample: one file per model input, or one npz for all of them.
+struct dataset_sample {
+  std::vector<std::string> files;
+  std::string text;      // as TPU-MLIR lists it in selected_image_list.txt: the path, or the list line
+  std::size_t line = 0;  // 1-based line of the --data_list file; 0 for --dataset
+  friend bool operator==(const dataset_sample&, const dataset_sample&) = default;
+};
+
+struct dataset_selection {
+  std::vector<dataset_sample> samples;
+  sample_kind kind = sample_kind::image;
+  std::string source;  // the folder or list file the samples came from
+};
+
+namespace detail {
+
+/// Decodes UTF-8 the way Python decodes file names (surrogateescape: each byte of an invalid
+/// sequence becomes U+DC80..U+DCFF), so paths compare in Python's str order.
+inline std::vector<char32_t> python_code_points(std::string_view s) {
+  std::vector<char32_t> out;
+  out.reserve(s.size());
+  std::size_t i = 0;
+  auto cont = [&](std::size_t k) { return k < s.size() && (static_cast<unsigned char>(s[k]) & 0xC0) == 0x80; };
+  while (i < s.size()) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    char32_t cp = 0;
+    std::size_t len = 0;
+    if (b < 0x80) {
+      cp = b;
+      len = 1;
+    } else if (b >= 0xC2 && b <= 0xDF && cont(i + 1)) {
+      cp = (char32_t(b & 0x1F) << 6) | (s[i + 1] & 0x3F);
+      len = 2;
+    } else if (b >= 0xE0 && b <= 0xEF && cont(i + 1) && cont(i + 2)) {
+      cp = (char32_t(b & 0x0F) << 12) | (char32_t(s[i + 1] & 0x3F) << 6) | (s[i + 2] & 0x3F);
+      if (cp >= 0x800 && !(cp >= 0xD800 && cp <= 0xDFFF)) len = 3;
+    } else if (b >= 0xF0 && b <= 0xF4 && cont(i + 1) && cont(i + 2) && cont(i + 3)) {
+      cp = (char32_t(b & 0x07) << 18) | (char32_t(s[i + 1] & 0x3F) << 12) | (char32_t(s[i + 2] & 0x3F) << 6) |
+           (s[i + 3] & 0x3F);
+      if (cp >= 0x10000 && cp <= 0x10FFFF) len = 4;
+    }
+    if (len == 0) {
+      out.push_back(0xDC00 + b);
+      ++i;
+    } else {
+      out.push_back(cp);
+      i += len;
+    }
+  }
+  return out;
+}
+
+/// str(pathlib.Path(p)): repeated '/' and '.' components dropped, no trailing '/', "" is ".".
+inline std::string python_path_string(std::string_view p) {
+  const bool absolute = !p.empty() && p.front() == '/';
+  std::vector<std::string_view> parts;
+  std::size_t i = 0;
+  while (i < p.size()) {
+    const std::size_t j = std::min(p.find('/', i), p.size());
+    const std::string_view part = p.substr(i, j - i);
+    if (!part.empty() && part != ".") parts.push_back(part);
+    i = j + 1;
+  }
+  std::string out = absolute ? "/" : "";
+  for (std::size_t k = 0; k < parts.size(); ++k) {
+    if (k) out += '/';
+    out += parts[k];
+  }
+  return out.empty() ? "." : out;
+}
+
+inline void check_kinds_agree(const dataset_selection& s) {
+  std::optional<sample_kind> first;
+  std::string first_file;
+  for (const dataset_sample& sample : s.samples)
+    for (const std::string& f : sample.files) {
+      const auto k = sample_kind_of(f);
+      if (!first) {
+        first = k;
+        first_file = f;
+      } else if (k != first) {
+        throw error("mixq: " + s.source + ": calibration samples must all be of one kind (npz, npy, image or yuv), but '" +
+                    first_file + "' is " + std::string(to_string(*first)) + " and '" + f + "' is " +
+                    std::string(to_string(*k)));
+      }
+    }
+}
+
+}  // namespace detail
+
+/// Every file below `dir` (recursively, hidden files included, without entering symlinked
+/// folders, as Python's pathlib.Path(dir).glob('**/*') lists them) whose type sample_kind_of
+/// knows, as Python strings ("<dir>/<relative path>"), in Python's sorted() order.
+inline std::vector<std::string> list_dataset_files(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw error("mixq: the dataset folder '" + dir + "' does not exist or is not a folder");
+  const std::string base = detail::python_path_string(dir);
+  std::vector<std::string> files;
+  // Unreadable sub-folders are passed over, as pathlib's glob passes over them.
+  fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
+  if (ec) throw error("mixq: cannot list the dataset folder '" + dir + "' (" + ec.message() + ")");
+  for (; it != end; it.increment(ec)) {
+    if (ec) throw error("mixq: cannot list the dataset folder '" + dir + "' (" + ec.message() + ")");
+    const fs::path rel = it->path().lexically_relative(dir);
+    const std::string name = base == "." ? rel.generic_string() : base + "/" + rel.generic_string();
+    std::error_code dir_ec;
+    if (!sample_kind_of(name) || fs::is_directory(it->path(), dir_ec)) continue;
+    files.push_back(name);
+  }
+  std::vector<std::pair<std::vector<char32_t>, std::string>> keyed;
+  keyed.reserve(files.size());
+  for (std::string& f : files) keyed.emplace_back(detail::python_code_points(f), std::move(f));
+  std::sort(keyed.begin(), keyed.end());
+  files.clear();
+  for (auto& [k, f] : keyed) files.push_back(std::move(f));
+  return files;
+}
+
+/// `--dataset DIR`: the files of list_dataset_files, shuffled as `random.seed(1684);
+/// random.shuffle(files)`, the first `input_num` kept (0 = all). Mixing kinds among the kept
+/// files is an error, and so is a folder without a single sample.
+inline dataset_selection select_dataset(const std::string& dir, std::size_t input_num = 0) {
+  std::vector<std::string> files = list_dataset_files(dir);
+  if (files.empty())
+    throw error("mixq: the dataset folder '" + dir + "' holds no calibration sample (npz, npy, jpg, jpeg, jfif, png, bmp or yuv file)");
+  python_random rng(1684);
+  rng.shuffle(files);
+  if (input_num > 0 && input_num < files.size()) files.resize(input_num);
+  dataset_selection s;
+  s.source = dir;
+  for (std::string& f : files) s.samples.push_back({{f}, f, 0});
+  detail::check_kinds_agree(s);
+  s.kind = *sample_kind_of(s.samples.front().files.front());
+  return s;
+}
+
+/// `--data_list FILE`: one sample per line, its files separated by commas (blanks around them
+/// trimmed); blank lines are skipped. The first `input_num` samples are kept (0 = all). Every
+/// file must exist; the error names the list file and the line.
+inline dataset_selection read_data_list(const std::string& list_file, std::size_t input_num = 0) {
+  std::istringstream in(detail::read_text_file(list_file, "the data list"));
+  dataset_selection s;
+  s.source = list_file;
+  std::string line;
+  std::size_t line_no = 0;
+  auto trim = [](std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t' || v.front() == '\r' || v.front() == '\n' || v.front() == '\v' || v.front() == '\f')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r' || v.back() == '\n' || v.back() == '\v' || v.back() == '\f')) v.remove_suffix(1);
+    return v;
+  };
+  while (std::getline(in, line)) {
+    ++line_no;
+    const std::string_view text = trim(line);
+    if (text.empty()) continue;
+    if (input_num > 0 && s.samples.size() == input_num) break;
+    const std::string where = list_file + ":" + std::to_string(line_no);
+    dataset_sample sample;
+    sample.text = std::string(text);
+    sample.line = line_no;
+    std::size_t pos = 0;
+    while (pos <= text.size()) {
+      const std::size_t comma = std::min(text.find(',', pos), text.size());
+      const std::string_view f = trim(text.substr(pos, comma - pos));
+      pos = comma + 1;
+      if (f.empty()) throw error("mixq: " + where + ": empty file name in '" + std::string(text) + "'");
+      const auto kind = sample_kind_of(f);
+      if (!kind)
+        throw error("mixq: " + where + ": '" + std::string(f) + "' is not an npz, npy, image (jpg, jpeg, jfif, png, bmp) or yuv file");
+      std::error_code ec;
+      if (!std::filesystem::exists(std::string(f), ec)) throw error("mixq: " + where + ": '" + std::string(f) + "' does not exist");
+      sample.files.emplace_back(f);
+    }
+    if (sample.files.size() > 1 && sample_kind_of(sample.files.front()) == sample_kind::npz)
+      throw error("mixq: " + where + ": an npz sample holds every input; give one npz file per line");
+    s.samples.push_back(std::move(sample));
+  }
+  if (s.samples.empty()) throw error("mixq: the data list '" + list_file + "' names no sample");
+  detail::check_kinds_agree(s);
+  s.kind = *sample_kind_of(s.samples.front().files.front());
+  return s;
+}
+
+/// TPU-MLIR's selected_image_list.txt (debug_cmd `dump_list`), written before any batching: one
+/// sample per line as it was selected. The tuning list goes to selected_tune_image_list.txt.
+inline void dump_data_list(const std::string& path, const dataset_selection& s) {
+  std::string out;
+  for (const dataset_sample& sample : s.samples) out += sample.text + "\n";
+  write_file_atomically(path, out);
+}
+
+inline constexpr std::string_view selected_list_file = "selected_image_list.txt";
+inline constexpr std::string_view selected_tune_list_file = "selected_tune_image_list.txt";
+
+// ---- batches ----------------------------------------------------------------------------------
+
+/// A model input as the batches must deliver it (a `top.Input`'s name and result type).
+struct model_input {
+  std::string name;
+  tensor_type type;
+};
+
+/// The inputs of a mixq::graph, in argument order (a template so this header needs no graph).
+template <class Graph> std::vector<model_input> model_inputs_of(const Graph& g) {
+  std::vector<model_input> out;
+  for (int n : g.input_nodes()) {
+    const auto& v = g.values[static_cast<std::size_t>(g.nodes[static_cast<std::size_t>(n)].results.at(0))];
+    out.push_back({v.name, v.type});
+  }
+  return out;
+}
+
+/// Decodes the images of one batch for one input: `files` holds batch-size paths (one per batch
+/// row), `input` the input's index. Returns the preprocessed batch in the input's shape.
+using image_batch_loader = std::function<tensor(std::span<const std::string> files, std::size_t input)>;
+
+/// The calibration batches of a selection, planned up front (from file names and npz/npy
+/// headers, so shape and dtype errors show before any inference) and loaded one at a time.
+class calibration_batches {
+ public:
+  calibration_batches(dataset_selection selection, std::vector<model_input> inputs, image_batch_loader load_images = {})
+      : sel_(std::move(selection)), inputs_(std::move(inputs)), load_images_(std::move(load_images)) {
+    if (inputs_.empty()) throw error("mixq: the model has no input to calibrate");
+    if (sel_.samples.empty()) throw error("mixq: " + sel_.source + ": no calibration sample");
+    switch (sel_.kind) {
+      case sample_kind::image:
+      case sample_kind::yuv: plan_images(); break;
+      case sample_kind::npy: plan_npy(); break;
+      case sample_kind::npz: plan_npz(); break;
+    }
+  }
+
+  /// The number of complete batches.
+  std::size_t size() const noexcept { return plan_.size(); }
+  bool empty() const noexcept { return plan_.empty(); }
+  /// TPU-MLIR's batch size: dim 0 of the first input (1 for a scalar input).
+  std::int64_t batch_size() const noexcept { return batch_; }
+  const dataset_selection& selection() const noexcept { return sel_; }
+  const std::vector<model_input>& inputs() const noexcept { return inputs_; }
+  /// The samples (indices into selection().samples) batch `index` is made of, in row order.
+  const std::vector<std::size_t>& samples_of(std::size_t index) const { return plan_.at(index).samples; }
+
+  /// Loads batch `index`: one tensor per input, in the input's shape and dtype.
+  named_tensors load(std::size_t index) const {
+    const batch_plan& b = plan_.at(index);
+    named_tensors out;
+    switch (sel_.kind) {
+      case sample_kind::image:
+      case sample_kind::yuv: load_images(b, out); break;
+      case sample_kind::npy: load_npy(b, out); break;
+      case sample_kind::npz: load_npz(b, out); break;
+    }
+    return out;
+  }
+
+ private:
+  struct batch_plan {
+    std::vector<std::size_t> samples;
+    bool whole = true;  // npz: the file holds the whole batch (else one row per sample)
+  };
+
+  static std::int64_t dim0(const shape_t& s) { return s.empty() ? 1 : s.front(); }
+
+  std::string where(std::size_t sample) const {
+    const dataset_sample& s = sel_.samples[sample];
+    return s.line ? sel_.source + ":" + std::to_string(s.line) : s.files.front();
+  }
+
+  static bool convertible(dtype from, dtype to) noexcept {
+    if (from == to || is_floating(to)) return true;  // TPU-MLIR feeds every input as float32
+    if (is_integer(to)) return is_integer(from) || from == dtype::boolean;
+    return false;
+  }
+
+  void check_array(const std::string& file, const std::string& what, const std::optional<dtype>& elem,
+                   const std::string& descr, const shape_t& have, const shape_t& want, const model_input& in) const {
+    if (!elem) throw parse_error(file, what + " has dtype " + descr + ", which mixq cannot read");
+    if (!convertible(*elem, in.type.elem))
+      throw parse_error(file, what + " is " + std::string(name(*elem)) + ", but input '" + in.name + "' is " +
+                                  std::string(name(in.type.elem)));
+    if (have != want)
+      throw parse_error(file, what + " has shape " + to_string(have) + ", but input '" + in.name + "' needs " +
+                                  to_string(want));
+  }
+
+  void plan_images() {
+    if (!load_images_) throw error("mixq: " + sel_.source + ": image samples need an image loader (preprocessing)");
+    batch_ = dim0(inputs_.front().type.shape);
+    for (std::size_t i = 0; i < sel_.samples.size(); ++i)
+      if (sel_.samples[i].files.size() != inputs_.size())
+        throw error("mixq: " + where(i) + ": the model has " + std::to_string(inputs_.size()) + " inputs, the sample names " +
+                    std::to_string(sel_.samples[i].files.size()) + " files");
+    // The last sample repeats until the last batch is full.
+    const std::size_t g = static_cast<std::size_t>(std::max<std::int64_t>(batch_, 1));
+    for (std::size_t start = 0; start < sel_.samples.size(); start += g) {
+      batch_plan b;
+      for (std::size_t r = 0; r < g; ++r) b.samples.push_back(std::min(start + r, sel_.samples.size() - 1));
+      plan_.push_back(std::move(b));
+    }
+  }
+
+  void load_images(const batch_plan& b, named_tensors& out) const {
+    for (std::size_t j = 0; j < inputs_.size(); ++j) {
+      std::vector<std::string> files;
+      for (std::size_t s : b.samples) files.push_back(sel_.samples[s].files[j]);
+      tensor t = load_images_(files, j);
+      const model_input& in = inputs_[j];
+      if (t.shape() != in.type.shape)
+        throw error("mixq: preprocessing '" + files.front() + "'" + (files.size() > 1 ? " and the rest of its batch" : "") +
+                    " gave shape " + to_string(t.shape()) + ", but input '" + in.name + "' needs " + to_string(in.type.shape));
+      out.emplace(in.name, t.cast(in.type.elem));
+    }
+  }
+
+  void plan_npy() {
+    batch_ = dim0(inputs_.front().type.shape);
+    for (std::size_t i = 0; i < sel_.samples.size(); ++i) {
+      const dataset_sample& s = sel_.samples[i];
+      if (s.files.size() != inputs_.size())
+        throw error("mixq: " + where(i) + ": the model has " + std::to_string(inputs_.size()) + " inputs, the sample names " +
+                    std::to_string(s.files.size()) + " npy files");
+      for (std::size_t j = 0; j < inputs_.size(); ++j) {
+        const npy_header h = read_npy_header_of(s.files[j]);
+        check_array(s.files[j], "the array", h.elem, h.descr, h.shape, inputs_[j].type.shape, inputs_[j]);
+      }
+      plan_.push_back({{i}, true});
+    }
+  }
+
+  static npy_header read_npy_header_of(const std::string& path) {
+    detail::file_source src(path);
+    detail::source_stream in(src, 0, src.size());
+    return detail::read_npy_header(in, path);
+  }
+
+  void load_npy(const batch_plan& b, named_tensors& out) const {
+    const dataset_sample& s = sel_.samples[b.samples.front()];
+    for (std::size_t j = 0; j < inputs_.size(); ++j) out.emplace(inputs_[j].name, read_npy(s.files[j]).cast(inputs_[j].type.elem));
+  }
+
+  /// The npz key holding input j: the only array for a one-input model, else the input's name.
+  std::string npz_key(const npz_reader& r, std::size_t sample, std::size_t j) const {
+    const std::string& file = sel_.samples[sample].files.front();
+    if (inputs_.size() == 1) {
+      if (r.size() != 1)
+        throw parse_error(file, "holds " + std::to_string(r.size()) + " arrays; a one-input model needs exactly one");
+      return r.entries().front().name;
+    }
+    if (!r.contains(inputs_[j].name)) throw parse_error(file, "has no array named '" + inputs_[j].name + "' (a model input)");
+    return inputs_[j].name;
+  }
+
+  void plan_npz() {
+    batch_ = dim0(inputs_.front().type.shape);
+    std::vector<std::size_t> pending;  // batch-1 samples waiting for a full batch
+    for (std::size_t i = 0; i < sel_.samples.size(); ++i) {
+      const std::string& file = sel_.samples[i].files.front();
+      npz_reader r(file);
+      std::optional<bool> whole;
+      for (std::size_t j = 0; j < inputs_.size(); ++j) {
+        const model_input& in = inputs_[j];
+        const std::string key = npz_key(r, i, j);
+        const npz_entry_info& e = *r.find(key);
+        const std::string what = "array '" + key + "'";
+        // TPU-MLIR: an array whose dim 0 is > 1 is a whole batch; otherwise rows are gathered over
+        // consecutive files until the first input's batch is full.
+        const bool w = in.type.shape.empty() || batch_ <= 1 || (!e.shape.empty() && e.shape.front() > 1);
+        if (w) {
+          check_array(file, what, e.elem, e.descr, e.shape, in.type.shape, in);
+        } else {
+          shape_t row = in.type.shape;
+          row.front() = 1;
+          check_array(file, what, e.elem, e.descr, e.shape, row, in);
+          if (dim0(in.type.shape) > batch_)
+            throw parse_error(file, "input '" + in.name + "' has batch " + std::to_string(dim0(in.type.shape)) +
+                                        ", larger than the first input's " + std::to_string(batch_) +
+                                        ", so batch-1 samples cannot fill it");
+        }
+        if (whole && *whole != w)
+          throw parse_error(file, "mixes whole-batch arrays and batch-1 arrays; give every input the same way");
+        whole = w;
+      }
+      if (*whole) {
+        plan_.push_back({{i}, true});
+      } else {
+        pending.push_back(i);
+        if (static_cast<std::int64_t>(pending.size()) == batch_) {
+          plan_.push_back({pending, false});
+          pending.clear();
+        }
+      }
+    }
+  }
+
+  void load_npz(const batch_plan& b, named_tensors& out) const {
+    if (b.whole) {
+      const std::size_t s = b.samples.front();
+      npz_reader r(sel_.samples[s].files.front());
+      for (std::size_t j = 0; j < inputs_.size(); ++j)
+        out.emplace(inputs_[j].name, r.read(npz_key(r, s, j)).cast(inputs_[j].type.elem));
+      return;
+    }
+    std::vector<tensor> batch;
+    for (const model_input& in : inputs_) batch.push_back(tensor::empty(in.type.elem, in.type.shape));
+    for (std::size_t row = 0; row < b.samples.size(); ++row) {
+      const std::size_t s = b.samples[row];
+      npz_reader r(sel_.samples[s].files.front());
+      for (std::size_t j = 0; j < inputs_.size(); ++j) {
+        if (static_cast<std::int64_t>(row) >= dim0(inputs_[j].type.shape)) continue;  // TPU-MLIR keeps the first rows
+        const tensor t = r.read(npz_key(r, s, j)).cast(inputs_[j].type.elem);
+        const std::size_t row_bytes = t.nbytes();
+        std::memcpy(batch[j].raw() + row * row_bytes, t.raw(), row_bytes);
+      }
+    }
+    for (std::size_t j = 0; j < inputs_.size(); ++j) out.emplace(inputs_[j].name, std::move(batch[j]));
+  }
+
+  dataset_selection sel_;
+  std::vector<model_input> inputs_;
+  image_batch_loader load_images_;
+  std::int64_t batch_ = 1;
+  std::vector<batch_plan> plan_;
+};
+
+}  // namespace mixq
+// #include "mixq/calibration/tuner.hpp"
+// Pass 2 of run_calibration: TPU-MLIR's auto-tune (SimpleTuner, facts doc §2.5), on the
+// interpreter and in memory. Ops are visited in topological order; for op E and an input T of
+// E, every candidate threshold th_k = th0 + k (absmax - th0) / steps, k = 0..steps, fake-quantizes
+// E's inputs (q = clip(round_half_even(x * 127 / th), -128, 127) * th / 127), runs E alone and
+// scores mean_s |ref - out|_2 / |ref|_1 over the tune samples; the best candidate (first of
+// equals) replaces T's threshold only if it is larger than T's current one.
+// Which inputs are tuned follows TPU-MLIR: an op whose inputs were all tuned already re-tunes
+// its first input, otherwise each not-yet-tuned input; all of E's inputs are quantized with the
+// candidate (TPU-MLIR's calc_distance); weights stay float (its fake_quant_weight works on a copy).
+
+// #include "mixq/calibration/collector.hpp" (already inlined above)
+// #include "mixq/calibration/kernels.hpp" (already inlined above)
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/core/tensor.hpp" (already inlined above)
+// #include "mixq/graph/graph.hpp" (already inlined above)
+// #include "mixq/graph/interpreter.hpp" (already inlined above)
+// #include "mixq/quant/fake_quant.hpp"
+// Fake quantization: float in, float out, with the values a quant type can represent. The
+// tuner scores thresholds with it and the float evaluators emulate low-precision ops with it.
+// Every kernel has a scalar reference (`*_reference`) that the SIMD version matches bit for bit:
+// both evaluate the same IEEE operations in the same order (multiply, round, add, clamp,
+// subtract, divide), so no contraction or reassociation can separate them.
+
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/core/half.hpp" (already inlined above)
+// #include "mixq/kernels/simd/math.hpp" (already inlined above)
+// #include "mixq/quant/types.hpp"
+// Quantization types as C++ types: each one states, once, how a real value maps to its storage
+// (scale and zero-point, TPU-MLIR's Module.cpp rules, facts doc §11.1), how it rounds and where
+// it saturates. Calibration's tuner, the fake-quant evaluators and per-chip lowering all take
+// these types as template parameters, so a rule changes in one place.
+
+// #include "mixq/core/error.hpp" (already inlined above)
+
+namespace mixq::quant {
+
+/// Which rounding a place uses. TPU-MLIR is not uniform: the Python tuner rounds with numpy
+/// (`np.round`, half to even), weight lowering uses half away from zero (`to_int8`).
+enum class rounding { half_to_even, half_away_from_zero };
+
+inline constexpr std::string_view rounding_name(rounding r) {
+  return r == rounding::half_to_even ? "half_to_even" : "half_away_from_zero";
+}
+
+/// Real value = (q - zero_point) * scale, with q saturated to [qmin, qmax].
+struct affine_params {
+  double scale = 1.0;
+  std::int32_t zero_point = 0;
+  std::int32_t qmin = -128;
+  std::int32_t qmax = 127;
+  friend bool operator==(const affine_params&, const affine_params&) = default;
+};
+
+/// Integer storage of `Bits` bits, signed or not.
+template <int Bits, bool Signed>
+struct int_range {
+  static_assert(Bits >= 2 && Bits <= 16, "integer quant types have 2 to 16 bits");
+  static constexpr std::int32_t qmin = Signed ? -(1 << (Bits - 1)) : 0;
+  static constexpr std::int32_t qmax = Signed ? (1 << (Bits - 1)) - 1 : (1 << Bits) - 1;
+};
+
+namespace detail {
+inline void require_finite_positive(double v, const char* what) {
+  if (!std::isfinite(v) || v <= 0) throw error(std::string("quant: ") + what + " must be finite and > 0, got " + std::to_string(v));
+}
+}  // namespace detail
+
+/// Symmetric integer quantization from a calibration threshold: zero-point 0,
+/// scale = th / 127 for a signed tensor (min < 0), th / 255 for a non-negative one (INT8);
+/// th / 7 or th / 15 for INT4. TPU-MLIR's manual says 128 for activations; its code uses 127.
+template <int Bits>
+struct symmetric_int {
+  static constexpr int bits = Bits;
+  static constexpr bool is_integer = true;
+  static constexpr bool is_asymmetric = false;
+  static constexpr std::string_view name = Bits == 8 ? "INT8" : Bits == 4 ? "INT4" : Bits == 16 ? "INT16" : "INT";
+
+  static affine_params params(double threshold, bool is_signed = true) {
+    detail::require_finite_positive(threshold, "a symmetric threshold");
+    affine_params p;
+    if (is_signed) {
+      p.qmin = int_range<Bits, true>::qmin;
+      p.qmax = int_range<Bits, true>::qmax;
+    } else {
+      p.qmin = int_range<Bits, false>::qmin;
+      p.qmax = int_range<Bits, false>::qmax;
+    }
+    p.scale = threshold / static_cast<double>(p.qmax);
+    return p;
+  }
+};
+
+/// Asymmetric integer quantization from a calibrated [min, max] (Module.cpp
+/// getScaleAndZeroPoint): signed storage when min < 0, else unsigned; zp = round(qmin - min/s),
+/// and when the unrounded value falls outside [qmin, qmax] it is pinned there and the scale
+/// re-derived from the other end (so unsigned asymmetric tensors always have zp 0).
+template <int Bits>
+struct asymmetric_int {
+  static constexpr int bits = Bits;
+  static constexpr bool is_integer = true;
+  static constexpr bool is_asymmetric = true;
+  static constexpr std::string_view name = Bits == 8 ? "INT8 asym" : Bits == 4 ? "INT4 asym" : "INT asym";
+
+  static affine_params params(double min, double max) {
+    if (!std::isfinite(min) || !std::isfinite(max) || max < min)
+      throw error("quant: asymmetric range needs finite min <= max, got [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+    affine_params p;
+    if (min < 0) {
+      p.qmin = int_range<Bits, true>::qmin;
+      p.qmax = int_range<Bits, true>::qmax;
+    } else {
+      p.qmin = int_range<Bits, false>::qmin;
+      p.qmax = int_range<Bits, false>::qmax;
+    }
+    if (max == min) {  // a constant tensor: any positive scale represents it; keep min exact
+      p.scale = std::max(std::abs(max), 1e-5) / static_cast<double>(p.qmax - p.qmin);
+      p.zero_point = static_cast<std::int32_t>(std::clamp<double>(std::round(p.qmin - min / p.scale), p.qmin, p.qmax));
+      return p;
+    }
+    p.scale = (max - min) / static_cast<double>(p.qmax - p.qmin);
+    // The unrounded zero-point decides the nudge (Module.cpp), not the rounded one.
+    const double zp_real = p.qmin - min / p.scale;
+    if (zp_real < p.qmin) {
+      p.zero_point = p.qmin;
+      p.scale = max / static_cast<double>(p.qmax - p.qmin);
+    } else if (zp_real > p.qmax) {
+      p.zero_point = p.qmax;
+      p.scale = min / static_cast<double>(p.qmin - p.qmax);
+    } else {
+      p.zero_point = static_cast<std::int32_t>(std::round(zp_real));
+    }
+    return p;
+  }
+};
+
+/// Float storage types: values are rounded to the format (nearest even) and back.
+struct f32_type {
+  static constexpr bool is_integer = false;
+  static constexpr std::string_view name = "F32";
+};
+struct f16_type {
+  static constexpr bool is_integer = false;
+  static constexpr std::string_view name = "F16";
+  static constexpr float max_finite = 65504.0f;
+};
+struct bf16_type {
+  static constexpr bool is_integer = false;
+  static constexpr std::string_view name = "BF16";
+};
+
+using int8_sym = symmetric_int<8>;
+using int4_sym = symmetric_int<4>;
+using int8_asym = asymmetric_int<8>;
+using int4_asym = asymmetric_int<4>;
+
+template <class T> concept integer_quant_type = T::is_integer;
+template <class T> concept float_quant_type = !T::is_integer;
+
+}  // namespace mixq::quant
+
+namespace mixq::quant {
+
+/// Per-tensor integer fake-quant in the form TPU-MLIR's tools compute it: with
+/// `inv_scale` = qmax / threshold rounded to float once,
+///   q = clamp(round(x * inv_scale) + zp, qmin, qmax),  y = (q - zp) / inv_scale.
+struct int_fake_quant {
+  float inv_scale = 1.f;
+  float zero_point = 0.f;
+  float qmin = -128.f;
+  float qmax = 127.f;
+  rounding mode = rounding::half_to_even;
+
+  /// Symmetric, from a threshold (the tuner's `import_quant_bias`: 127 / th, in double, then float).
+  template <int Bits>
+  static int_fake_quant symmetric(double threshold, bool is_signed = true, rounding r = rounding::half_to_even) {
+    const affine_params p = symmetric_int<Bits>::params(threshold, is_signed);
+    int_fake_quant f;
+    f.inv_scale = static_cast<float>(static_cast<double>(p.qmax) / threshold);
+    f.qmin = static_cast<float>(p.qmin);
+    f.qmax = static_cast<float>(p.qmax);
+    f.mode = r;
+    return f;
+  }
+  /// Any affine parameters (asymmetric types).
+  static int_fake_quant from(const affine_params& p, rounding r) {
+    if (!(p.scale > 0) || !std::isfinite(p.scale)) throw error("quant: fake-quant scale must be finite and > 0");
+    int_fake_quant f;
+    f.inv_scale = static_cast<float>(1.0 / p.scale);
+    f.zero_point = static_cast<float>(p.zero_point);
+    f.qmin = static_cast<float>(p.qmin);
+    f.qmax = static_cast<float>(p.qmax);
+    f.mode = r;
+    return f;
+  }
+};
+
+namespace detail {
+
+inline float round_mode(float v, rounding r) { return r == rounding::half_to_even ? std::nearbyint(v) : std::round(v); }
+inline simd::fbatch round_mode(const simd::fbatch& v, rounding r) {
+  return r == rounding::half_to_even ? xsimd::nearbyint(v) : xsimd::round(v);
+}
+
+/// One formula for float and fbatch; NaN propagates (vmax/vmin keep a NaN operand).
+template <class V>
+inline V int_fake_quant_formula(const V& x, const V& inv, const V& zp, const V& lo, const V& hi, rounding r) {
+  V q = round_mode(x * inv, r) + zp;
+  q = simd::vmin(simd::vmax(q, lo), hi);
+  return (q - zp) / inv;
+}
+
+/// float -> binary16 (nearest even, overflow to inf) -> float, on the float bits.
+inline simd::batch<float> f16_round_trip(const simd::batch<float>& x) {
+  using ib = simd::batch<std::int32_t>;
+  const ib bits = simd::bit_cast<std::int32_t>(x);
+  const ib sign = bits & ib(static_cast<std::int32_t>(0x80000000u));
+  const ib mag = bits & ib(0x7fffffff);
+  const simd::fbatch ax = simd::bit_cast<float>(mag);
+  // Normal half range: round the float mantissa to 10 bits.
+  const ib lsb = (mag >> 13) & ib(1);
+  const ib normal = (mag + ib(0xfff) + lsb) & ib(static_cast<std::int32_t>(0xffffe000u));
+  simd::fbatch r = simd::bit_cast<float>(normal);
+  // Subnormal half range (|x| < 2^-14): multiples of 2^-24, which float addition rounds to.
+  const simd::fbatch sub = (ax + simd::fbatch(0.5f)) - simd::fbatch(0.5f);
+  r = xsimd::select(ax < simd::fbatch(6.103515625e-05f), sub, r);
+  r = xsimd::select(r > simd::fbatch(f16_type::max_finite), simd::fbatch(INFINITY), r);
+  const auto is_nan = xsimd::isnan(x);
+  const ib out = simd::bit_cast<std::int32_t>(r) | sign;
+  return xsimd::select(is_nan, x, simd::bit_cast<float>(out));
+}
+
+/// float -> bfloat16 (nearest even) -> float.
+inline simd::batch<float> bf16_round_trip(const simd::batch<float>& x) {
+  using ib = simd::batch<std::int32_t>;
+  const ib bits = simd::bit_cast<std::int32_t>(x);
+  const ib lsb = (bits >> 16) & ib(1);
+  const ib rounded = (bits + ib(0x7fff) + lsb) & ib(static_cast<std::int32_t>(0xffff0000u));
+  const auto is_nan = xsimd::isnan(x);
+  return xsimd::select(is_nan, x, simd::bit_cast<float>(rounded));
+}
+
+inline void check_sizes(std::size_t in, std::size_t out) {
+  if (in != out) throw error("quant: fake-quant output has " + std::to_string(out) + " elements, input " + std::to_string(in));
+}
+
+}  // namespace detail
+
+/// The scalar definition.
+inline void fake_quantize_reference(std::span<const float> x, std::span<float> y, const int_fake_quant& q) {
+  detail::check_sizes(x.size(), y.size());
+  for (std::size_t i = 0; i < x.size(); ++i)
+    y[i] = detail::int_fake_quant_formula(x[i], q.inv_scale, q.zero_point, q.qmin, q.qmax, q.mode);
+}
+
+/// Vectorized; bit-identical to fake_quantize_reference. `y` may alias `x`.
+inline void fake_quantize(std::span<const float> x, std::span<float> y, const int_fake_quant& q) {
+  detail::check_sizes(x.size(), y.size());
+  using simd::fbatch;
+  constexpr std::size_t W = simd::width<float>;
+  const fbatch inv(q.inv_scale), zp(q.zero_point), lo(q.qmin), hi(q.qmax);
+  std::size_t i = 0;
+  const std::size_t n = x.size();
+  for (; i + W <= n; i += W)
+    detail::int_fake_quant_formula(fbatch::load_unaligned(x.data() + i), inv, zp, lo, hi, q.mode).store_unaligned(y.data() + i);
+  for (; i < n; ++i) y[i] = detail::int_fake_quant_formula(x[i], q.inv_scale, q.zero_point, q.qmin, q.qmax, q.mode);
+}
+
+inline float f16_round_trip_reference(float v) { return static_cast<float>(float16(v)); }
+inline float bf16_round_trip_reference(float v) { return static_cast<float>(bfloat16(v)); }
+
+/// Float storage types: round every value to T and back (F32: copy).
+template <float_quant_type T>
+inline void fake_quantize_reference(std::span<const float> x, std::span<float> y) {
+  detail::check_sizes(x.size(), y.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if constexpr (std::is_same_v<T, f16_type>) y[i] = f16_round_trip_reference(x[i]);
+    else if constexpr (std::is_same_v<T, bf16_type>) y[i] = bf16_round_trip_reference(x[i]);
+    else y[i] = x[i];
+  }
+}
+
+template <float_quant_type T>
+inline void fake_quantize(std::span<const float> x, std::span<float> y) {
+  detail::check_sizes(x.size(), y.size());
+  if constexpr (std::is_same_v<T, f32_type>) {
+    if (x.data() != y.data()) std::copy(x.begin(), x.end(), y.begin());
+  } else {
+    using simd::fbatch;
+    constexpr std::size_t W = simd::width<float>;
+    std::size_t i = 0;
+    const std::size_t n = x.size();
+    for (; i + W <= n; i += W) {
+      const fbatch v = fbatch::load_unaligned(x.data() + i);
+      if constexpr (std::is_same_v<T, f16_type>) detail::f16_round_trip(v).store_unaligned(y.data() + i);
+      else detail::bf16_round_trip(v).store_unaligned(y.data() + i);
+    }
+    for (; i < n; ++i) {
+      if constexpr (std::is_same_v<T, f16_type>) y[i] = f16_round_trip_reference(x[i]);
+      else y[i] = bf16_round_trip_reference(x[i]);
+    }
+  }
+}
+
+}  // namespace mixq::quant
+
+namespace mixq::calibration {
+
+struct tune_options {
+  int steps = 21;                 // debug_cmd tune_steps
+  double min_tuned_diff = 0.01;   // debug_cmd min_tuned_diff
+  bool find_lower_th = false;     // debug_cmd find_lower_th: start at th0 / 3, then a finer pass
+  /// debug_cmd not_use_fp32_tensor_as_ref: candidates quantize the inputs as the quantized
+  /// model would compute them (each op on fake-quantized inputs), not the FP32 values.
+  bool quantized_inputs = false;
+  /// Called after each op: (ops done, ops total).
+  std::function<void(std::size_t, std::size_t)> progress;
+};
+
+struct tune_result {
+  std::vector<double> thresholds;  // per row
+  std::size_t op_runs = 0;         // single-op executions, candidates included
+  std::size_t tuned_inputs = 0;    // (E, T) pairs searched
+  std::size_t raised = 0;          // rows whose threshold went up
+  std::size_t peak_cached_bytes = 0;
+};
+
+namespace detail {
+
+/// TPU-MLIR's per-sample tuning distance |ref - out|_2 / |ref|_1; `ref_l1` = |ref|_1 is the same
+/// for every candidate, so callers compute it once. 0 / 0 counts as no error.
+inline double tune_distance(const tensor& ref, const tensor& out, double ref_l1) {
+  const double l2 = squared_distance(ref.values<float>(), out.values<float>());
+  if (ref_l1 == 0) return l2 == 0 ? 0.0 : std::numeric_limits<double>::infinity();
+  return std::sqrt(l2) / ref_l1;
+}
+inline double tune_distance(const tensor& ref, const tensor& out) { return tune_distance(ref, out, abs_sum(ref.values<float>())); }
+
+inline tensor fake_quant_copy(const tensor& t, double threshold) {
+  tensor out = tensor::empty(dtype::f32, t.shape());
+  quant::fake_quantize(t.values<float>(), out.values<float>(), quant::int_fake_quant::symmetric<8>(threshold));
+  return out;
+}
+
+}  // namespace detail
+
+class auto_tuner {
+ public:
+  /// `initial` are the untuned rows (threshold and abs max per row of `layout`); `samples` the
+  /// tune batches (model inputs by name).
+  auto_tuner(const graph& g, const interpreter& interp, const row_layout& layout, const calibration_result& initial, tune_options opt)
+      : g_(g), interp_(interp), layout_(layout), initial_(initial), opt_(std::move(opt)) {
+    if (initial_.rows.size() != layout_.rows.size()) throw error("calibration: tuner rows do not match the layout");
+  }
+
+  tune_result run(const std::vector<named_tensors>& samples) {
+    if (samples.empty()) throw error("calibration: auto-tune needs at least one tune sample");
+    tune_result res;
+    res.thresholds.resize(layout_.rows.size());
+    for (std::size_t r = 0; r < layout_.rows.size(); ++r) res.thresholds[r] = initial_.rows[r].threshold;
+    current_ = &res.thresholds;
+    const std::size_t S = samples.size();
+    const auto users = g_.users();
+    // Per sample: FP32 values (and, for quantized_inputs, the quantized chain) by value id,
+    // each freed once its last consumer has been visited.
+    std::vector<std::unordered_map<int, tensor>> ref(S), dq(S);
+    std::vector<int> remaining(g_.values.size(), 0);
+    for (std::size_t v = 0; v < users.size(); ++v) remaining[v] = static_cast<int>(users[v].size());
+    std::vector<char> tuned(layout_.rows.size(), 0);
+    std::size_t cached = 0;
+
+    for (std::size_t s = 0; s < S; ++s) bind_inputs(samples[s], ref[s]);
+    if (opt_.quantized_inputs)
+      for (std::size_t s = 0; s < S; ++s) dq[s] = ref[s];
+
+    std::size_t visited = 0;
+    const std::size_t total = g_.nodes.size();
+    for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
+      const node& n = g_.nodes[i];
+      if (opt_.progress) opt_.progress(++visited, total);
+      if (n.op->has(top::trait::source)) continue;
+      // FP32 reference outputs of E for every sample.
+      for (std::size_t s = 0; s < S; ++s) {
+        auto outs = run_node(static_cast<int>(i), ref[s], {});
+        ++res.op_runs;
+        for (std::size_t k = 0; k < n.results.size(); ++k) ref[s][n.results[k]] = std::move(outs[k]);
+      }
+      // E's inputs that are rows (activations, not weights), without repeats.
+      std::vector<int> pre;
+      for (int v : n.operands) {
+        const int r = layout_.row_of_value[static_cast<std::size_t>(v)];
+        if (r >= 0 && std::find(pre.begin(), pre.end(), r) == pre.end()) pre.push_back(r);
+      }
+      if (!pre.empty() && !layout_.rows[static_cast<std::size_t>(pre[0])].integer && !n.results.empty() &&
+          is_floating(g_.values[static_cast<std::size_t>(n.results[0])].type.elem)) {
+        if (opt_.quantized_inputs)
+          for (int r : pre) ensure_quantized(layout_.rows[static_cast<std::size_t>(r)].value, dq, res);
+        const bool all_tuned = std::all_of(pre.begin(), pre.end(), [&](int r) { return tuned[static_cast<std::size_t>(r)] != 0; });
+        std::vector<int> targets;
+        if (all_tuned) targets.push_back(pre[0]);
+        else
+          for (int r : pre)
+            if (!tuned[static_cast<std::size_t>(r)]) targets.push_back(r);
+        for (int r : targets) {
+          if (!layout_.rows[static_cast<std::size_t>(r)].integer) {
+            const double best = tune_one(static_cast<int>(i), pre, r, ref, dq, res);
+            if (best > res.thresholds[static_cast<std::size_t>(r)]) {
+              res.thresholds[static_cast<std::size_t>(r)] = best;
+            }
+            ++res.tuned_inputs;
+          }
+          tuned[static_cast<std::size_t>(r)] = 1;
+        }
+      }
+      // Drop what no later op reads.
+      for (int v : n.operands)
+        if (--remaining[static_cast<std::size_t>(v)] == 0)
+          for (std::size_t s = 0; s < S; ++s) {
+            ref[s].erase(v);
+            if (!opt_.quantized_inputs) continue;
+            // The quantized chain of v is needed until each consumer's own chain value exists.
+            bool needed = false;
+            for (int c : users[static_cast<std::size_t>(v)])
+              for (int cr : g_.nodes[static_cast<std::size_t>(c)].results)
+                if (!dq[s].count(cr) && remaining[static_cast<std::size_t>(cr)] > 0) needed = true;
+            if (!needed) dq[s].erase(v);
+          }
+      for (int r : n.results)
+        if (remaining[static_cast<std::size_t>(r)] == 0)
+          for (std::size_t s = 0; s < S; ++s) ref[s].erase(r);
+      cached = 0;
+      for (std::size_t s = 0; s < S; ++s) {
+        for (const auto& [v, t] : ref[s]) cached += t.nbytes();
+        for (const auto& [v, t] : dq[s]) cached += t.nbytes();
+      }
+      res.peak_cached_bytes = std::max(res.peak_cached_bytes, cached);
+    }
+    for (std::size_t r = 0; r < layout_.rows.size(); ++r)
+      if (res.thresholds[r] > initial_.rows[r].threshold) ++res.raised;
+    return res;
+  }
+
+ private:
+  void bind_inputs(const named_tensors& sample, std::unordered_map<int, tensor>& values) const {
+    for (int i : g_.input_nodes()) {
+      const node& n = g_.nodes[static_cast<std::size_t>(i)];
+      const std::string& name = g_.node_name(i);
+      auto it = sample.find(name);
+      if (it == sample.end()) throw error("calibration: tune sample has no input \"" + name + "\"");
+      const tensor_type& want = g_.values[static_cast<std::size_t>(n.results[0])].type;
+      if (it->second.numel() != want.numel())
+        throw error("calibration: tune input \"" + name + "\" has shape " + to_string(it->second.shape()) + ", the model expects " +
+                    to_string(want.shape));
+      tensor t = it->second.elem() == want.elem ? it->second : it->second.cast(want.elem);
+      values[n.results[0]] = t.shape() == want.shape ? t : t.reshaped(want.shape);
+    }
+  }
+
+  /// Runs node i alone with operand values from `values`; `replace` overrides some operands.
+  std::vector<tensor> run_node(int i, const std::unordered_map<int, tensor>& values, const std::unordered_map<int, tensor>& replace) const {
+    const node& n = g_.nodes[static_cast<std::size_t>(i)];
+    std::unordered_map<int, tensor> cache;
+    for (int v : n.operands) {
+      if (auto r = replace.find(v); r != replace.end()) {
+        cache[v] = r->second;
+        continue;
+      }
+      const value_info& vi = g_.values[static_cast<std::size_t>(v)];
+      if (vi.type.is_none) continue;
+      if (vi.producer >= 0 && g_.nodes[static_cast<std::size_t>(vi.producer)].is<top::weight_op>()) {
+        const tensor& w = g_.weights.at(vi.name);
+        cache[v] = w.shape() == vi.type.shape ? w : w.reshaped(vi.type.shape);
+        continue;
+      }
+      auto it = values.find(v);
+      if (it == values.end()) throw error("calibration: tuner lost the value \"" + vi.name + "\"");
+      cache[v] = it->second;
+    }
+    run_options ro;
+    ro.start_node = i;
+    ro.stop_node = i;
+    ro.cache = &cache;
+    ro.keep_all = true;
+    run_result rr = interp_.run({}, ro);
+    std::vector<tensor> outs;
+    for (int r : n.results) outs.push_back(std::move(rr.values[static_cast<std::size_t>(r)]));
+    return outs;
+  }
+
+  /// The quantized-chain value of v (not_use_fp32_tensor_as_ref): v's op run on its own
+  /// fake-quantized chain inputs, with the thresholds as they stand now.
+  void ensure_quantized(int v, std::vector<std::unordered_map<int, tensor>>& dq, tune_result& res) const {
+    const int p = g_.values[static_cast<std::size_t>(v)].producer;
+    if (p < 0) return;
+    const node& n = g_.nodes[static_cast<std::size_t>(p)];
+    if (n.op->has(top::trait::source)) return;
+    for (std::size_t s = 0; s < dq.size(); ++s) {
+      if (dq[s].count(v)) continue;
+      std::unordered_map<int, tensor> replace;
+      for (int in : n.operands) {
+        const int r = layout_.row_of_value[static_cast<std::size_t>(in)];
+        if (r < 0) continue;
+        auto it = dq[s].find(in);
+        if (it == dq[s].end()) throw error("calibration: the quantized chain lost \"" + layout_.rows[static_cast<std::size_t>(r)].name + "\"");
+        replace[in] = layout_.rows[static_cast<std::size_t>(r)].integer ? it->second
+                                                                         : detail::fake_quant_copy(it->second, current_threshold(r));
+      }
+      auto outs = run_node(p, dq[s], replace);
+      ++res.op_runs;
+      for (std::size_t k = 0; k < n.results.size(); ++k) dq[s][n.results[k]] = std::move(outs[k]);
+    }
+  }
+
+  double current_threshold(int r) const { return (*current_)[static_cast<std::size_t>(r)]; }
+
+  /// Searches the threshold of row `target` on node i's output error; returns the best candidate.
+  double tune_one(int i, const std::vector<int>& pre, int target, const std::vector<std::unordered_map<int, tensor>>& ref,
+                  const std::vector<std::unordered_map<int, tensor>>& dq, tune_result& res) {
+    const node& n = g_.nodes[static_cast<std::size_t>(i)];
+    const double th0 = initial_.rows[static_cast<std::size_t>(target)].threshold;
+    const double abs_max = initial_.rows[static_cast<std::size_t>(target)].abs_max;
+    double th_min = opt_.find_lower_th ? th0 / 3 : th0;
+    double step = (abs_max - th_min) / opt_.steps;
+    const double diff = std::fabs(abs_max - th_min);
+    double best = th0;
+    if (!(step > 0 && diff > opt_.min_tuned_diff)) return best;
+    const int out_v = n.results[0];
+    const std::size_t S = ref.size();
+    std::vector<double> ref_l1(S);
+    for (std::size_t s = 0; s < S; ++s) ref_l1[s] = abs_sum(ref[s].at(out_v).values<float>());
+    auto distance = [&](double th) {
+      double d = 0;
+      for (std::size_t s = 0; s < S; ++s) {
+        const auto& source = opt_.quantized_inputs ? dq[s] : ref[s];
+        std::unordered_map<int, tensor> replace;
+        for (int r : pre) {
+          const int v = layout_.rows[static_cast<std::size_t>(r)].value;
+          auto it = source.find(v);
+          if (it == source.end()) throw error("calibration: tuner lost the value \"" + layout_.rows[static_cast<std::size_t>(r)].name + "\"");
+          replace[v] = layout_.rows[static_cast<std::size_t>(r)].integer ? it->second : detail::fake_quant_copy(it->second, th);
+        }
+        const auto outs = run_node(i, ref[s], replace);
+        ++res.op_runs;
+        d += detail::tune_distance(ref[s].at(out_v), outs[0], ref_l1[s]);
+      }
+      return d / static_cast<double>(S);
+    };
+    double prev = -1;
+    const int passes = opt_.find_lower_th ? 2 : 1;
+    int first_k = 0, last_k = opt_.steps;
+    for (int pass = 0; pass < passes; ++pass) {
+      if (pass == 1) {  // finer pass around the best of the first
+        const double lo = best - step, hi = best + step;
+        const int times = opt_.steps / 2;
+        th_min = lo;
+        step = (hi - lo) / times;
+        first_k = 1;
+        last_k = times - 1;
+      }
+      for (int k = first_k; k <= last_k; ++k) {
+        const double th = th_min + step * k;
+        // TPU-MLIR's finer pass can step past the abs max; a threshold above it only wastes range.
+        if (!(th > 0) || th > abs_max) continue;
+        const double d = distance(th);
+        if (prev < 0) {
+          prev = d;
+          continue;
+        }
+        if (d < prev) {
+          prev = d;
+          best = th;
+        }
+      }
+    }
+    return best;
+  }
+
+  const graph& g_;
+  const interpreter& interp_;
+  const row_layout& layout_;
+  const calibration_result& initial_;
+  tune_options opt_;
+  const std::vector<double>* current_ = nullptr;
+};
+
+}  // namespace mixq::calibration
+// #include "mixq/config.hpp" (already inlined above)
+// #include "mixq/graph/interpreter.hpp" (already inlined above)
+// #include "mixq/io/cali_table.hpp" (already inlined above)
+
+namespace mixq::calibration {
+
+/// Where a long run is: pass 1 batches, then tune ops.
+struct calibrate_progress {
+  enum class stage { statistics, tuning } what = stage::statistics;
+  std::size_t done = 0, total = 0;
+};
+
+struct calibrate_options {
+  method m = method::kl;
+  int histogram_bins = 2048;
+  /// Tune batches taken from the front of the calibration batches (unless tune batches are
+  /// given); 0 disables tuning.
+  std::int64_t tune_num = 5;
+  bool int4 = false;      // debug_cmd int4: `#int4_th` rows, no tuning
+  bool fp8 = false;       // debug_cmd fp8: max, no tuning, the fp8 table
+  bool kurtosis = false;  // --kurtosis_analysis
+  tune_options tune;
+  /// debug_cmd input_calibration_table: start from this table instead of pass 1 (tuning only).
+  const cali_table* input_table = nullptr;
+  std::string mlir_file;  // for the table header
+  thread_pool* pool = nullptr;
+  std::function<void(const calibrate_progress&)> on_progress;
+};
+
+struct kurtosis_row {
+  std::string name;
+  double value = 0;
+  std::string op_type;
+};
+
+struct calibrate_output {
+  cali_table table;                   // the final table (tuned when tuning ran)
+  std::optional<cali_table> untuned;  // `<cali>.1` when tuning ran
+  std::vector<kurtosis_row> kurtosis;  // sorted by kurtosis, largest first; LayerNorm/Softmax left out
+  std::vector<std::string> warnings;
+  // What the run cost.
+  std::size_t batches = 0, tune_batches = 0;
+  double statistics_seconds = 0, tune_seconds = 0;
+  std::size_t statistics_bytes = 0, peak_activation_bytes = 0, tune_cache_bytes = 0;
+  std::size_t tune_op_runs = 0, tuned_inputs = 0, raised = 0;
+};
+
+inline bool will_tune(const calibrate_options& o) { return o.tune_num > 0 && !o.int4 && !o.fp8 && method_is_tuned(o.m); }
+
+namespace detail {
+
+inline cali_table_header table_header(const calibrate_options& o, std::size_t batches, bool tuned, std::int64_t tune_batches) {
+  cali_table_header h;
+  h.mlir_version = "mixq-" MIXQ_VERSION_STRING;
+  h.cali_version = "1.0";
+  h.mlir_file = o.mlir_file;
+  h.generated_time = tpu_mlir_timestamp();
+  const std::string m(method_name(o.fp8 ? method::max : o.m));
+  h.method = tuned ? "['" + m + "']" : m;  // TPU-MLIR passes the method list to the tuned dump
+  h.histogram_bins = o.histogram_bins;
+  h.fp8 = o.fp8;
+  h.sample_number = static_cast<std::int64_t>(batches);
+  h.tune_number = tuned ? tune_batches : 0;
+  return h;
+}
+
+inline cali_table make_table(const row_layout& l, const calibration_result& r, const std::vector<double>* tuned, cali_table_header h) {
+  cali_table t;
+  t.header = std::move(h);
+  for (std::size_t k = 0; k < l.rows.size(); ++k) {
+    const row_thresholds& v = r.rows[k];
+    const double th = tuned ? (*tuned)[k] : v.threshold;
+    if (t.header.fp8) {
+      t.fp8_rows.push_back({l.rows[k].name, th, -th * 128.0 / 127.0, th});
+    } else {
+      t.rows.push_back({l.rows[k].name, th, v.min, v.max});
+      if (v.int4_threshold) t.int4_rows.push_back({l.rows[k].name, *v.int4_threshold, -*v.int4_threshold * 8.0 / 7.0, *v.int4_threshold});
+    }
+  }
+  return t;
+}
+
+/// Rows of an existing table as the tuner's starting point (debug_cmd input_calibration_table).
+inline calibration_result result_from_table(const row_layout& l, const cali_table& t, method m) {
+  calibration_result r;
+  r.m = m;
+  for (const tensor_row& row : l.rows) {
+    const cali_row* c = t.find(row.name);
+    if (!c) throw error("calibration: the input calibration table has no row for tensor \"" + row.name + "\"");
+    row_thresholds v;
+    v.threshold = c->threshold;
+    v.min = c->min;
+    v.max = c->max;
+    v.abs_max = std::max({std::fabs(c->min), std::fabs(c->max), c->threshold});
+    r.rows.push_back(v);
+  }
+  return r;
+}
+
+/// The files a batch was made of, for error messages.
+inline std::string describe_batch(const calibration_batches& batches, std::size_t b) {
+  std::string out;
+  for (std::size_t i : batches.samples_of(b)) {
+    const auto& s = batches.selection().samples[i];
+    out += (out.empty() ? "" : ", ") + (s.line ? batches.selection().source + ":" + std::to_string(s.line) : s.text);
+  }
+  return out;
+}
+
+}  // namespace detail
+
+inline calibrate_output calibrate(const graph& g, const calibration_batches& batches, const calibration_batches* tune_batches,
+                                  const calibrate_options& opt) {
+  using clock = std::chrono::steady_clock;
+  calibrate_output out;
+  if (opt.int4 && opt.fp8) throw error("calibration: int4 and fp8 cannot be calibrated together");
+  if (opt.fp8 && opt.m != method::max && opt.m != method::kl)
+    throw error("calibration: fp8 calibration uses the max method only, not " + std::string(method_name(opt.m)));
+  const method m = opt.fp8 ? method::max : opt.m;
+  interpreter interp(g, opt.pool);
+  const bool tuning = will_tune(opt);
+  out.batches = batches.size();
+  if (batches.empty()) throw error("calibration: " + batches.selection().source + ": no complete calibration batch");
+
+  calibration_result initial;
+  row_layout layout = calibration_rows(g);
+  const auto t0 = clock::now();
+  if (opt.input_table) {
+    if (!tuning) throw error("calibration: input_calibration_table needs tuning (tune_num > 0 and a tuned method)");
+    initial = detail::result_from_table(layout, *opt.input_table, m);
+  } else {
+    collect_options co;
+    co.methods = {m};
+    co.histogram_bins = opt.histogram_bins;
+    co.int4 = opt.int4;
+    co.kurtosis = opt.kurtosis;
+    co.batches = static_cast<std::int64_t>(batches.size());
+    co.pool = opt.pool;
+    statistics_collector collector(g, co);
+    // Decode batch b + 1 while batch b runs.
+    std::future<named_tensors> next = std::async(std::launch::async, [&] { return batches.load(0); });
+    for (std::size_t b = 0; b < batches.size(); ++b) {
+      named_tensors inputs = next.get();
+      if (b + 1 < batches.size()) next = std::async(std::launch::async, [&, b] { return batches.load(b + 1); });
+      collector.begin_batch();
+      const run_hooks h = collector.hooks();
+      run_options ro;
+      ro.hooks = &h;
+      run_result rr;
+      try {
+        rr = interp.run(inputs, ro);
+      } catch (const error& e) {
+        throw error(std::string(e.what()) + "; batch " + std::to_string(b + 1) + " is " + detail::describe_batch(batches, b));
+      }
+      collector.end_batch();
+      out.peak_activation_bytes = std::max(out.peak_activation_bytes, rr.peak_activation_bytes);
+      if (opt.on_progress) opt.on_progress({calibrate_progress::stage::statistics, b + 1, batches.size()});
+    }
+    out.statistics_bytes = collector.memory_bytes();
+    initial = collector.thresholds(m);
+    out.warnings = initial.warnings;
+    if (opt.kurtosis) {
+      for (std::size_t k = 0; k < layout.rows.size(); ++k) {
+        const auto& row = layout.rows[k];
+        if (!initial.rows[k].kurtosis || row.op_type == "top.LayerNorm" || row.op_type == "top.Softmax") continue;
+        out.kurtosis.push_back({row.name, *initial.rows[k].kurtosis, std::string(row.op_type)});
+      }
+      std::stable_sort(out.kurtosis.begin(), out.kurtosis.end(), [](const kurtosis_row& a, const kurtosis_row& b) { return a.value > b.value; });
+    }
+  }
+  out.statistics_seconds = std::chrono::duration<double>(clock::now() - t0).count();
+
+  std::int64_t tune_count = 0;
+  if (!tuning) {
+    out.table = detail::make_table(layout, initial, nullptr, detail::table_header(opt, out.batches, false, 0));
+    return out;
+  }
+  const auto t1 = clock::now();
+  std::vector<named_tensors> samples;
+  const calibration_batches& source = tune_batches ? *tune_batches : batches;
+  const std::size_t n = std::min<std::size_t>(source.size(), static_cast<std::size_t>(opt.tune_num));
+  for (std::size_t i = 0; i < n; ++i) samples.push_back(source.load(i));
+  tune_count = static_cast<std::int64_t>(samples.size());
+  out.tune_batches = samples.size();
+  tune_options to = opt.tune;
+  if (opt.on_progress) {
+    auto report = opt.on_progress;
+    to.progress = [report](std::size_t done, std::size_t total) { report({calibrate_progress::stage::tuning, done, total}); };
+  }
+  auto_tuner tuner(g, interp, layout, initial, to);
+  const tune_result tr = tuner.run(samples);
+  out.tune_seconds = std::chrono::duration<double>(clock::now() - t1).count();
+  out.tune_op_runs = tr.op_runs;
+  out.tuned_inputs = tr.tuned_inputs;
+  out.raised = tr.raised;
+  out.tune_cache_bytes = tr.peak_cached_bytes;
+  out.untuned = detail::make_table(layout, initial, nullptr, detail::table_header(opt, out.batches, false, 0));
+  out.table = detail::make_table(layout, initial, &tr.thresholds, detail::table_header(opt, out.batches, true, tune_count));
+  return out;
+}
+
+}  // namespace mixq::calibration
+// #include "mixq/calibration/collector.hpp" (already inlined above)
+// #include "mixq/calibration/dataset.hpp" (already inlined above)
+// #include "mixq/calibration/histogram_observer.hpp" (already inlined above)
+// #include "mixq/calibration/kernels.hpp" (already inlined above)
+// #include "mixq/calibration/kl.hpp" (already inlined above)
+// #include "mixq/calibration/method.hpp" (already inlined above)
+// #include "mixq/calibration/statistics.hpp" (already inlined above)
+// #include "mixq/calibration/tuner.hpp" (already inlined above)
+// #include "mixq/core/attribute.hpp" (already inlined above)
+// #include "mixq/core/dtype.hpp" (already inlined above)
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/core/half.hpp" (already inlined above)
+// #include "mixq/core/similarity.hpp"
+// Tensor similarity metrics with TPU-MLIR's definitions (facts doc §11.5), shared by
+// npz_tool, model_transform/model_deploy checks, calibration tuning and the searches.
+
+// #include "mixq/core/tensor.hpp" (already inlined above)
+
+namespace mixq {
+
+namespace detail {
+/// Values as double with NaN -> 0 and +-inf -> +-10000, as TPU-MLIR's compare sanitises them.
+inline std::vector<double> sanitized_values(const tensor& t) {
+  std::vector<double> v(static_cast<std::size_t>(t.numel()));
+  for (std::int64_t i = 0; i < t.numel(); ++i) {
+    double x = element_as_double(t, i);
+    if (std::isnan(x)) x = 0.0;
+    else if (std::isinf(x)) x = x > 0 ? 10000.0 : -10000.0;
+    v[static_cast<std::size_t>(i)] = x;
+  }
+  return v;
+}
+}  // namespace detail
+
+/// Plain cosine a.b / (|a||b|); 0 when either vector is all zero.
+inline double cosine_similarity(const std::vector<double>& a, const std::vector<double>& b) {
+  double ab = 0, aa = 0, bb = 0;
+  const std::size_t n = std::min(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) ab += a[i] * b[i], aa += a[i] * a[i], bb += b[i] * b[i];
+  if (aa == 0 || bb == 0) return 0.0;
+  return ab / (std::sqrt(aa) * std::sqrt(bb));
+}
+
+/// 1 - |a - b| / (|(a + b) / 2| + 1e-7).
+inline double euclidean_similarity(const std::vector<double>& a, const std::vector<double>& b) {
+  double d = 0, m = 0;
+  const std::size_t n = std::min(a.size(), b.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    d += (a[i] - b[i]) * (a[i] - b[i]);
+    const double mid = (a[i] + b[i]) / 2;
+    m += mid * mid;
+  }
+  return 1.0 - std::sqrt(d) / (std::sqrt(m) + 1e-7);
+}
+
+/// SQNR in dB of `signal` against `noisy` (not symmetric). Zeros of the signal are dropped;
+/// +inf when either zero-mean variance vanishes.
+inline double sqnr_db(const std::vector<double>& signal, const std::vector<double>& noisy) {
+  std::vector<double> raw, noise;
+  for (std::size_t i = 0; i < std::min(signal.size(), noisy.size()); ++i)
+    if (signal[i] != 0) {
+      raw.push_back(signal[i]);
+      noise.push_back(signal[i] - noisy[i]);
+    }
+  if (raw.empty()) return std::numeric_limits<double>::infinity();
+  double mr = 0, mn = 0;
+  for (std::size_t i = 0; i < raw.size(); ++i) mr += raw[i], mn += noise[i];
+  mr /= static_cast<double>(raw.size());
+  mn /= static_cast<double>(noise.size());
+  double vr = 0, vn = 0;
+  for (std::size_t i = 0; i < raw.size(); ++i) vr += (raw[i] - mr) * (raw[i] - mr), vn += (noise[i] - mn) * (noise[i] - mn);
+  if (vr == 0 || vn == 0) return std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(vr / vn);
+}
+
+/// The search tools' "cos": 0.5 + 0.5 * cos, in [0, 1].
+inline double half_cosine(const tensor& a, const tensor& b) {
+  return 0.5 + 0.5 * cosine_similarity(detail::sanitized_values(a), detail::sanitized_values(b));
+}
+
+/// Verdicts of TPU-MLIR's npz compare.
+enum class compare_verdict { not_match, equal, not_equal, close, similar, not_similar };
+
+inline const char* verdict_name(compare_verdict v) {
+  switch (v) {
+    case compare_verdict::not_match: return "NOT_MATCH";
+    case compare_verdict::equal: return "EQUAL";
+    case compare_verdict::not_equal: return "NOT_EQUAL";
+    case compare_verdict::close: return "CLOSE";
+    case compare_verdict::similar: return "SIMILAR";
+    case compare_verdict::not_similar: return "NOT_SIMILAR";
+  }
+  return "?";
+}
+
+struct compare_tolerance {
+  double cosine = 0.99;
+  double euclidean = 0.99;
+  double sqnr = -std::numeric_limits<double>::infinity();
+  int close_order = 3;  // allclose with rtol 10^-k, k >= close_order, counts as CLOSE
+};
+
+struct compare_result {
+  compare_verdict verdict = compare_verdict::not_match;
+  bool passed = false;
+  int close_order = 0;
+  double cosine = 1.0, euclidean = 1.0, sqnr = std::numeric_limits<double>::infinity();
+  bool has_similarity() const noexcept {
+    return verdict == compare_verdict::similar || verdict == compare_verdict::not_similar;
+  }
+};
+
+/// TPU-MLIR's tensor compare of `target` against `reference`: EQUAL, int8 NOT_EQUAL, CLOSE
+/// (numpy allclose with rtol 10^-k, atol 1e-8, k from close_order+2 down to close_order), else
+/// cosine / euclidean / SQNR against the tolerance. Element counts must agree (shapes may differ).
+inline compare_result compare_tensors(const tensor& target, const tensor& reference, const compare_tolerance& tol = {}) {
+  compare_result r;
+  if (target.numel() != reference.numel()) return r;
+  const auto a = [&] {
+    std::vector<double> v(static_cast<std::size_t>(target.numel()));
+    for (std::int64_t i = 0; i < target.numel(); ++i) v[static_cast<std::size_t>(i)] = element_as_double(target, i);
+    return v;
+  }();
+  const auto b = [&] {
+    std::vector<double> v(static_cast<std::size_t>(reference.numel()));
+    for (std::int64_t i = 0; i < reference.numel(); ++i) v[static_cast<std::size_t>(i)] = element_as_double(reference, i);
+    return v;
+  }();
+  bool equal = true;
+  for (std::size_t i = 0; i < a.size() && equal; ++i) equal = a[i] == b[i];
+  if (equal) {
+    r.verdict = compare_verdict::equal;
+    r.passed = true;
+    return r;
+  }
+  if (target.elem() == dtype::i8 || reference.elem() == dtype::i8) {
+    r.verdict = compare_verdict::not_equal;
+    return r;
+  }
+  auto allclose = [&](double rtol) {
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      if (std::isnan(a[i]) && std::isnan(b[i])) continue;
+      if (std::isinf(a[i]) || std::isinf(b[i])) {
+        if (a[i] != b[i]) return false;
+        continue;
+      }
+      if (!(std::abs(a[i] - b[i]) <= 1e-8 + rtol * std::abs(b[i]))) return false;
+    }
+    return true;
+  };
+  for (int order = tol.close_order + 2; order >= tol.close_order; --order)
+    if (allclose(std::pow(10.0, -order))) {
+      r.verdict = compare_verdict::close;
+      r.passed = true;
+      r.close_order = order;
+      return r;
+    }
+  const auto sa = detail::sanitized_values(target), sb = detail::sanitized_values(reference);
+  r.cosine = cosine_similarity(sa, sb);
+  r.euclidean = euclidean_similarity(sa, sb);
+  r.sqnr = sqnr_db(sa, sb);
+  r.passed = r.cosine > tol.cosine && r.euclidean > tol.euclidean && r.sqnr > tol.sqnr;
+  r.verdict = r.passed ? compare_verdict::similar : compare_verdict::not_similar;
+  return r;
+}
+
+}  // namespace mixq
+// #include "mixq/core/tensor.hpp" (already inlined above)
+// #include "mixq/core/thread_pool.hpp" (already inlined above)
+// #include "mixq/dialect/top/op_list.hpp" (already inlined above)
+// #include "mixq/graph/compare.hpp"
+// Structural equality of two graphs: what survives printing and re-parsing a module (names, types,
+// attributes, operands, outputs, module attributes). Weights are not compared.
+
+// #include "mixq/core/attribute.hpp" (already inlined above)
+// #include "mixq/graph/graph.hpp" (already inlined above)
+// #include "mixq/io/detail/mlir_lexer.hpp"
+// Character-level scanning and spelling rules shared by the .mlir reader, writer and graph comparison.
+// The reader is a recursive-descent parser working directly on the text (no token stream), because
+// dialect attributes and quantized types must be captured verbatim, whitespace included.
+
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/core/half.hpp" (already inlined above)
+// #include "mixq/core/tensor.hpp" (already inlined above)
+
+namespace mixq::detail {
+
+inline bool is_letter(char c) noexcept { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+inline bool is_hex_digit(char c) noexcept {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+/// Characters MLIR allows after the first one of a bare identifier.
+inline bool is_bare_id_char(char c) noexcept { return is_letter(c) || is_digit(c) || c == '_' || c == '$' || c == '.'; }
+/// Characters of the suffix of `%name`, `#alias`, `^bb`, `@sym` (MLIR's suffix-id).
+inline bool is_suffix_id_char(char c) noexcept { return is_bare_id_char(c) || c == '-'; }
+
+/// True when `s` can be printed without quotes (attribute names, symbol names).
+inline bool is_bare_identifier(std::string_view s) noexcept {
+  if (s.empty() || !(is_letter(s[0]) || s[0] == '_')) return false;
+  for (char c : s)
+    if (!is_bare_id_char(c)) return false;
+  return true;
+}
+
+/// MLIR's string escaping: printable ASCII stays, `\` doubles, everything else is `\XX` (hex).
+inline void append_escaped_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  out += '"';
+  for (unsigned char c : s) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c >= 0x20 && c < 0x7f && c != '"') {
+      out += static_cast<char>(c);
+    } else {
+      out += '\\';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  out += '"';
+}
+
+inline void append_identifier(std::string& out, std::string_view s) {
+  if (is_bare_identifier(s)) out += s;
+  else append_escaped_string(out, s);
+}
+
+/// `tensor<1x3xf32>`, `tensor<f32>`, `tensor<4x!quant.calibrated<f32<-1:1>>>`, `none`.
+inline void append_type(std::string& out, const tensor_type& t) {
+  if (t.is_none) {
+    out += "none";
+    return;
+  }
+  out += "tensor<";
+  for (auto d : t.shape) {
+    out += std::to_string(d);
+    out += 'x';
+  }
+  if (!t.quant.empty()) out += t.quant;
+  else out += mlir_name(t.elem);
+  out += '>';
+}
+inline std::string type_text(const tensor_type& t) {
+  std::string s;
+  append_type(s, t);
+  return s;
+}
+
+/// The bits of `v` rounded to a float type, as MLIR prints NaN/inf (`0x7FC00000`); 0 bits when the type has no
+/// fixed layout mixq knows (then double is used).
+inline std::uint64_t float_bits(double v, std::string_view type) noexcept {
+  if (type == "f32") return std::bit_cast<std::uint32_t>(static_cast<float>(v));
+  if (type == "f16") return float16(static_cast<float>(v)).bits;
+  if (type == "bf16") return bfloat16(static_cast<float>(v)).bits;
+  return std::bit_cast<std::uint64_t>(v);
+}
+/// The value of a hex bit pattern in a float type.
+inline double float_from_bits(std::uint64_t bits, std::string_view type) noexcept {
+  if (type == "f32") return static_cast<double>(std::bit_cast<float>(static_cast<std::uint32_t>(bits)));
+  if (type == "f16") return static_cast<double>(float16::to_float(static_cast<std::uint16_t>(bits)));
+  if (type == "bf16") return static_cast<double>(bfloat16::to_float(static_cast<std::uint16_t>(bits)));
+  return std::bit_cast<double>(bits);
+}
+/// How many bits the hex literal of a float type may have.
+inline int float_type_width(std::string_view type) noexcept {
+  if (type == "f32") return 32;
+  if (type == "f16" || type == "bf16") return 16;
+  return 64;
+}
+/// `v` rounded to the precision of `type` and back.
+inline double round_to_float_type(double v, std::string_view type) noexcept {
+  if (v != v) return v;
+  return float_from_bits(float_bits(v, type), type);
+}
+
+/// MLIR's float spelling: `%.6e` when that reads back to the same value at the type's precision,
+/// else the shortest round-trip decimal (always with a '.', which the MLIR lexer needs), and NaN/inf as
+/// their hex bit pattern.
+inline void append_float(std::string& out, double v, std::string_view type) {
+  const double rounded = round_to_float_type(v, type);
+  const bool finite = rounded == rounded && rounded - rounded == 0.0;
+  if (!finite) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "0x%llX", static_cast<unsigned long long>(float_bits(rounded, type)));
+    out += buf;
+    return;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6e", rounded);
+  if (std::bit_cast<std::uint64_t>(round_to_float_type(std::strtod(buf, nullptr), type)) ==
+      std::bit_cast<std::uint64_t>(rounded)) {
+    out += buf;
+    return;
+  }
+  std::to_chars_result r;
+  if (type == "f32" || type == "f16" || type == "bf16") r = std::to_chars(buf, buf + sizeof buf, static_cast<float>(rounded));
+  else r = std::to_chars(buf, buf + sizeof buf, rounded);
+  std::string s(buf, r.ptr);
+  if (s.find('.') == std::string::npos) {
+    const auto e = s.find('e');
+    if (e == std::string::npos) s += ".0";
+    else s.insert(e, ".0");
+  }
+  out += s;
+}
+
+/// Where an offset is, 1-based, for messages.
+struct text_position {
+  std::size_t line = 1, column = 1;
+};
+inline text_position position_of(std::string_view text, std::size_t offset) noexcept {
+  text_position p;
+  if (offset > text.size()) offset = text.size();
+  for (std::size_t i = 0; i < offset; ++i) {
+    if (text[i] == '\n') {
+      ++p.line;
+      p.column = 1;
+    } else {
+      ++p.column;
+    }
+  }
+  return p;
+}
+
+/// A read position in .mlir text with the small scanning primitives the parser is built from.
+class mlir_cursor {
+ public:
+  mlir_cursor(std::string_view text, std::string file) : text_(text), file_(std::move(file)) {}
+
+  std::string_view text() const noexcept { return text_; }
+  const std::string& file() const noexcept { return file_; }
+  std::size_t pos() const noexcept { return pos_; }
+  void seek(std::size_t p) noexcept { pos_ = p; }
+  bool at_end() const noexcept { return pos_ >= text_.size(); }
+  char peek(std::size_t ahead = 0) const noexcept {
+    return pos_ + ahead < text_.size() ? text_[pos_ + ahead] : '\0';
+  }
+
+  [[noreturn]] void fail_at(std::size_t offset, const std::string& message) const {
+    const text_position p = position_of(text_, offset);
+    throw parse_error(file_, p.line, p.column, message);
+  }
+  [[noreturn]] void fail(const std::string& message) const { fail_at(pos_, message); }
+
+  /// Skips whitespace and `//` comments.
+  void skip_space() noexcept {
+    while (pos_ < text_.size()) {
+      const char c = text_[pos_];
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+        ++pos_;
+      } else if (c == '/' && peek(1) == '/') {
+        while (pos_ < text_.size() && text_[pos_] != '\n') ++pos_;
+      } else {
+        break;
+      }
+    }
+  }
+  /// After skipping space: does the text continue with `s`?
+  bool looking_at(std::string_view s) {
+    skip_space();
+    return text_.substr(pos_, s.size()) == s;
+  }
+  /// Like looking_at, but `s` must be a whole word (not followed by an identifier character).
+  bool looking_at_word(std::string_view s) {
+    return looking_at(s) && !is_suffix_id_char(peek(s.size()));
+  }
+  bool accept(std::string_view s) {
+    if (!looking_at(s)) return false;
+    pos_ += s.size();
+    return true;
+  }
+  bool accept_word(std::string_view s) {
+    if (!looking_at_word(s)) return false;
+    pos_ += s.size();
+    return true;
+  }
+  void expect(std::string_view s, std::string_view what_for) {
+    if (accept(s)) return;
+    fail("expected '" + std::string(s) + "' " + std::string(what_for) + ", found " + describe_here());
+  }
+
+  /// What is at the cursor, for "expected X, found Y" messages.
+  std::string describe_here() {
+    skip_space();
+    if (at_end()) return "the end of the file";
+    std::size_t n = 0;
+    while (pos_ + n < text_.size() && n < 16 && text_[pos_ + n] != '\n' && (n == 0 || text_[pos_ + n] != ' ')) ++n;
+    return "'" + std::string(text_.substr(pos_, n)) + "'";
+  }
+
+  /// `[a-zA-Z_][a-zA-Z0-9_$.]*`, or empty (cursor unchanged) when there is none.
+  std::string_view bare_id() {
+    skip_space();
+    if (!(is_letter(peek()) || peek() == '_')) return {};
+    const std::size_t start = pos_;
+    while (pos_ < text_.size() && is_bare_id_char(text_[pos_])) ++pos_;
+    return text_.substr(start, pos_ - start);
+  }
+  /// The suffix after a sigil (`%`, `#`, `^`, `@`): `[a-zA-Z0-9_$.-]+`.
+  std::string_view suffix_id() {
+    const std::size_t start = pos_;
+    while (pos_ < text_.size() && is_suffix_id_char(text_[pos_])) ++pos_;
+    if (pos_ == start) fail("expected a name after '" + std::string(1, start ? text_[start - 1] : ' ') + "'");
+    return text_.substr(start, pos_ - start);
+  }
+
+  /// A `"..."` literal with MLIR escapes (`\"`, `\\`, `\n`, `\t`, `\XX`). The cursor must be on the quote.
+  std::string string_literal() {
+    skip_space();
+    const std::size_t start = pos_;
+    if (peek() != '"') fail("expected a string, found " + describe_here());
+    ++pos_;
+    std::string out;
+    for (;;) {
+      if (pos_ >= text_.size() || text_[pos_] == '\n') fail_at(start, "unterminated string literal");
+      const char c = text_[pos_++];
+      if (c == '"') break;
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
+      if (pos_ >= text_.size()) fail_at(start, "unterminated string literal");
+      const char e = text_[pos_];
+      if (e == '"' || e == '\\') {
+        out += e;
+        ++pos_;
+      } else if (e == 'n') {
+        out += '\n';
+        ++pos_;
+      } else if (e == 't') {
+        out += '\t';
+        ++pos_;
+      } else if (is_hex_digit(e) && pos_ + 1 < text_.size() && is_hex_digit(text_[pos_ + 1])) {
+        out += static_cast<char>(std::stoi(std::string(text_.substr(pos_, 2)), nullptr, 16));
+        pos_ += 2;
+      } else {
+        fail_at(pos_ - 1, "unknown escape sequence in string literal");
+      }
+    }
+    return out;
+  }
+  void skip_string_literal() { (void)string_literal(); }
+
+  /// Moves past a bracketed group starting at the cursor (`<`, `(`, `[` or `{`), nested groups and strings
+  /// included; `->` and `>=` do not close a `<`.
+  void skip_balanced() {
+    const std::size_t start = pos_;
+    std::string closers;
+    do {
+      if (pos_ >= text_.size()) fail_at(start, "unterminated '" + std::string(1, text_[start]) + "' group");
+      const char c = text_[pos_];
+      if (c == '"') {
+        skip_string_literal();
+        continue;
+      }
+      if (c == '-' && peek(1) == '>') {
+        pos_ += 2;
+        continue;
+      }
+      if (c == '<' || c == '(' || c == '[' || c == '{') {
+        closers += c == '<' ? '>' : c == '(' ? ')' : c == '[' ? ']' : '}';
+      } else if (c == '>' && peek(1) == '=') {
+        ++pos_;
+      } else if (c == '>' || c == ')' || c == ']' || c == '}') {
+        if (closers.empty() || closers.back() != c) fail("unbalanced '" + std::string(1, c) + "'");
+        closers.pop_back();
+      }
+      ++pos_;
+    } while (!closers.empty());
+  }
+
+ private:
+  std::string_view text_;
+  std::string file_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace mixq::detail
+
+namespace mixq {
+
+namespace detail {
+
+/// Splits MLIR text into tokens, dropping whitespace (strings stay whole).
+inline std::vector<std::string_view> mlir_tokens(std::string_view s) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const char c = s[i];
+    if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+      ++i;
+      continue;
+    }
+    std::size_t j = i + 1;
+    if (c == '"') {
+      while (j < s.size() && s[j] != '"') j += s[j] == '\\' ? 2 : 1;
+      j = j < s.size() ? j + 1 : s.size();
+    } else if (is_digit(c) || ((c == '-' || c == '+') && i + 1 < s.size() && is_digit(s[i + 1]))) {
+      if (c == '0' && j < s.size() && s[j] == 'x') {
+        ++j;
+        while (j < s.size() && is_hex_digit(s[j])) ++j;
+      } else {
+        while (j < s.size() && is_digit(s[j])) ++j;
+        if (j < s.size() && s[j] == '.') {
+          ++j;
+          while (j < s.size() && is_digit(s[j])) ++j;
+        }
+        if (j < s.size() && (s[j] == 'e' || s[j] == 'E') && j + 1 < s.size() &&
+            (is_digit(s[j + 1]) || ((s[j + 1] == '+' || s[j + 1] == '-') && j + 2 < s.size() && is_digit(s[j + 2])))) {
+          j += 2;
+          while (j < s.size() && is_digit(s[j])) ++j;
+        }
+      }
+    } else if (is_letter(c) || c == '_') {
+      while (j < s.size() && is_bare_id_char(s[j])) ++j;
+    }
+    out.push_back(s.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+/// Same MLIR text up to whitespace and number spelling (`1.5` vs `1.500000e+00`). Numbers may differ by
+/// `rel_tol` relatively: mlir-opt re-prints quantization parameters with 7 significant digits.
+inline bool same_mlir_text(std::string_view a, std::string_view b, double rel_tol = 0.0) {
+  if (a == b) return true;
+  const auto ta = mlir_tokens(a), tb = mlir_tokens(b);
+  if (ta.size() != tb.size()) return false;
+  for (std::size_t i = 0; i < ta.size(); ++i) {
+    if (ta[i] == tb[i]) continue;
+    auto is_number = [](std::string_view t) {
+      return is_digit(t[0]) || ((t[0] == '-' || t[0] == '+') && t.size() > 1 && is_digit(t[1]));
+    };
+    if (!is_number(ta[i]) || !is_number(tb[i]) || ta[i].starts_with("0x") || tb[i].starts_with("0x")) return false;
+    char* end_a = nullptr;
+    char* end_b = nullptr;
+    const std::string sa(ta[i]), sb(tb[i]);
+    const double va = std::strtod(sa.c_str(), &end_a), vb = std::strtod(sb.c_str(), &end_b);
+    if (*end_a || *end_b || end_a == sa.c_str() || end_b == sb.c_str()) return false;
+    if (!(va == vb || std::abs(va - vb) <= rel_tol * std::max(std::abs(va), std::abs(vb)))) return false;
+  }
+  return true;
+}
+
+inline bool same_attribute(const attribute& a, const attribute& b) {
+  if (a.value.index() != b.value.index()) return false;
+  if (auto oa = a.get_if<opaque_attr>()) return same_mlir_text(oa->text, b.get_if<opaque_attr>()->text);
+  if (auto arr = a.get_if<attr_array>()) {
+    const attr_array& other = *b.get_if<attr_array>();
+    if (arr->size() != other.size()) return false;
+    for (std::size_t i = 0; i < arr->size(); ++i)
+      if (!same_attribute((*arr)[i], other[i])) return false;
+    return true;
+  }
+  if (auto fa = a.get_if<float_attr>()) {
+    const float_attr& fb = *b.get_if<float_attr>();
+    if (fa->type != fb.type) return false;
+    // -0.0 and 0.0 differ in MLIR text; NaNs compare equal (their payloads print as written).
+    return (fa->value != fa->value && fb.value != fb.value) ||
+           (fa->value == fb.value && std::signbit(fa->value) == std::signbit(fb.value));
+  }
+  return a == b;
+}
+
+inline bool same_dict(const attr_dict& a, const attr_dict& b, std::string& why) {
+  auto ia = a.begin(), ib = b.begin();
+  for (; ia != a.end() && ib != b.end(); ++ia, ++ib) {
+    if (ia->first != ib->first) {
+      why = "attribute '" + (ia->first < ib->first ? ia->first : ib->first) + "' is only in one of them";
+      return false;
+    }
+    if (!same_attribute(ia->second, ib->second)) {
+      why = "attribute '" + ia->first + "' differs";
+      return false;
+    }
+  }
+  if (ia != a.end() || ib != b.end()) {
+    why = "attribute '" + (ia != a.end() ? ia->first : ib->first) + "' is only in one of them";
+    return false;
+  }
+  return true;
+}
+
+inline bool same_type(const tensor_type& a, const tensor_type& b) {
+  if (a.is_none || b.is_none) return a.is_none == b.is_none;
+  return a.elem == b.elem && a.shape == b.shape && same_mlir_text(a.quant, b.quant, 1e-6);
+}
+
+/// A value's place in its graph: argument k, or result r of node n.
+inline std::pair<int, int> value_place(const graph& g, int v) {
+  const value_info& vi = g.values.at(static_cast<std::size_t>(v));
+  return {vi.producer, vi.result_index};
+}
+
+}  // namespace detail
+
+/// True when the graphs print the same up to alias numbering, whitespace inside dialect attributes and
+/// number spelling; otherwise `why` (if given) says where they first differ.
+inline bool equivalent(const graph& a, const graph& b, std::string* why = nullptr) {
+  std::string reason;
+  auto fail = [&](std::string r) {
+    if (why) *why = std::move(r);
+    return false;
+  };
+  const bool legacy_a = a.legacy_module_form || a.name.empty(), legacy_b = b.legacy_module_form || b.name.empty();
+  if (legacy_a != legacy_b) return fail("one module has a symbol name, the other the legacy form");
+  if (a.name != b.name) return fail("module names differ: \"" + a.name + "\" vs \"" + b.name + "\"");
+  if (a.function_name != b.function_name) return fail("function names differ");
+  if (!detail::same_dict(a.module_attributes, b.module_attributes, reason)) return fail("module: " + reason);
+  if (a.arguments.size() != b.arguments.size())
+    return fail(std::to_string(a.arguments.size()) + " vs " + std::to_string(b.arguments.size()) + " arguments");
+  auto describe_value = [&](const value_info& v, int id) {
+    return "value " + std::to_string(id) + (v.name.empty() ? std::string() : " \"" + v.name + "\"");
+  };
+  auto same_value = [&](int va, int vb, const std::string& where) {
+    const value_info& x = a.values.at(static_cast<std::size_t>(va));
+    const value_info& y = b.values.at(static_cast<std::size_t>(vb));
+    if (detail::value_place(a, va) != detail::value_place(b, vb)) return fail(where + ": refers to different values");
+    if (x.name != y.name) return fail(where + ": names differ: \"" + x.name + "\" vs \"" + y.name + "\"");
+    if (!detail::same_type(x.type, y.type))
+      return fail(where + ": " + describe_value(x, va) + " types differ: " + detail::type_text(x.type) + " vs " +
+                  detail::type_text(y.type));
+    return true;
+  };
+  for (std::size_t i = 0; i < a.arguments.size(); ++i)
+    if (!same_value(a.arguments[i], b.arguments[i], "argument " + std::to_string(i))) return false;
+  if (a.nodes.size() != b.nodes.size())
+    return fail(std::to_string(a.nodes.size()) + " vs " + std::to_string(b.nodes.size()) + " ops");
+  for (std::size_t i = 0; i < a.nodes.size(); ++i) {
+    const node& x = a.nodes[i];
+    const node& y = b.nodes[i];
+    const std::string where = "op " + std::to_string(i) + " (" + std::string(x.mnemonic()) +
+                              (a.node_name(static_cast<int>(i)).empty() ? "" : " \"" + a.node_name(static_cast<int>(i)) + "\"") + ")";
+    if (x.mnemonic() != y.mnemonic()) return fail(where + ": the other graph has " + std::string(y.mnemonic()));
+    if (x.operands.size() != y.operands.size()) return fail(where + ": operand counts differ");
+    if (x.results.size() != y.results.size()) return fail(where + ": result counts differ");
+    for (std::size_t k = 0; k < x.operands.size(); ++k)
+      if (!same_value(x.operands[k], y.operands[k], where + " operand " + std::to_string(k))) return false;
+    for (std::size_t k = 0; k < x.results.size(); ++k)
+      if (!same_value(x.results[k], y.results[k], where + " result " + std::to_string(k))) return false;
+    if (!detail::same_dict(x.attrs, y.attrs, reason)) return fail(where + ": " + reason);
+  }
+  if (a.outputs.size() != b.outputs.size()) return fail("the functions return different numbers of values");
+  for (std::size_t i = 0; i < a.outputs.size(); ++i)
+    if (!same_value(a.outputs[i], b.outputs[i], "output " + std::to_string(i))) return false;
+  return true;
+}
+
+}  // namespace mixq
+// #include "mixq/graph/edit.hpp"
+// Structural edits on a graph: dropping dead ops, renumbering values.
+
+// #include "mixq/graph/graph.hpp" (already inlined above)
+
+namespace mixq {
+
+/// Keeps only the nodes with keep[i] set (and the values they define), renumbering values.
+/// Every kept node's operands must be kept values.
+inline void compact(graph& g, const std::vector<char>& keep) {
+  std::vector<int> new_id(g.values.size(), -1);
+  graph out;
+  out.name = g.name;
+  out.module_attributes = g.module_attributes;
+  out.legacy_module_form = g.legacy_module_form;
+  out.function_name = g.function_name;
+  for (int a : g.arguments) {
+    new_id[static_cast<std::size_t>(a)] = static_cast<int>(out.values.size());
+    out.values.push_back(g.values[static_cast<std::size_t>(a)]);
+    out.arguments.push_back(new_id[static_cast<std::size_t>(a)]);
+  }
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!keep[i]) continue;
+    node n = std::move(g.nodes[i]);
+    for (int& v : n.operands) {
+      if (new_id[static_cast<std::size_t>(v)] < 0) throw error("compact: a kept op reads a removed value");
+      v = new_id[static_cast<std::size_t>(v)];
+    }
+    const int idx = static_cast<int>(out.nodes.size());
+    for (std::size_t r = 0; r < n.results.size(); ++r) {
+      value_info vi = g.values[static_cast<std::size_t>(n.results[r])];
+      vi.producer = idx;
+      new_id[static_cast<std::size_t>(n.results[r])] = static_cast<int>(out.values.size());
+      out.values.push_back(std::move(vi));
+      n.results[r] = new_id[static_cast<std::size_t>(n.results[r])];
+    }
+    if (n.op && n.op->mnemonic == top::weight_op::mnemonic) {
+      const std::string& name = out.values[static_cast<std::size_t>(n.results[0])].name;
+      auto it = g.weights.find(name);
+      if (it != g.weights.end()) out.weights[name] = it->second;
+    }
+    out.nodes.push_back(std::move(n));
+  }
+  for (int o : g.outputs) {
+    if (new_id[static_cast<std::size_t>(o)] < 0) throw error("compact: a graph output was removed");
+    out.outputs.push_back(new_id[static_cast<std::size_t>(o)]);
+  }
+  g = std::move(out);
+}
+
+/// Removes ops whose results nobody reads (top.None and top.Input always stay).
+inline void remove_dead_ops(graph& g) {
+  std::vector<int> uses(g.values.size(), 0);
+  for (int o : g.outputs) ++uses[static_cast<std::size_t>(o)];
+  for (const auto& n : g.nodes)
+    for (int v : n.operands) ++uses[static_cast<std::size_t>(v)];
+  std::vector<char> keep(g.nodes.size(), 1);
+  for (std::size_t i = g.nodes.size(); i-- > 0;) {
+    const node& n = g.nodes[i];
+    if (n.is<top::none_op>() || n.is<top::input_op>()) continue;
+    bool used = false;
+    for (int r : n.results) used |= uses[static_cast<std::size_t>(r)] > 0;
+    if (!used) {
+      keep[i] = 0;
+      for (int v : n.operands) --uses[static_cast<std::size_t>(v)];
+    }
+  }
+  compact(g, keep);
+}
+
+}  // namespace mixq
+// #include "mixq/graph/graph.hpp" (already inlined above)
+// #include "mixq/graph/interpreter.hpp" (already inlined above)
+// #include "mixq/io/cali_table.hpp" (already inlined above)
+// #include "mixq/io/mlir_reader.hpp"
+// Reads TOP-dialect .mlir text (TPU-MLIR's model_transform output, and mlir-opt's re-printing of it in the
+// custom or generic form) into a mixq::graph. Weights are not loaded here.
+
+// #include "mixq/core/attribute.hpp" (already inlined above)
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/dialect/ops.hpp" (already inlined above)
+// #include "mixq/graph/graph.hpp" (already inlined above)
+// #include "mixq/io/detail/mlir_lexer.hpp" (already inlined above)
+
+namespace mixq {
+
+namespace detail {
+
+/// A parsed `loc(...)`, resolved to names only once the whole file (and its trailing aliases) is read.
+struct loc_expr {
+  enum kind_t : std::uint8_t { unknown, name, file_line_col, fused, callsite, alias } kind = unknown;
+  std::string text;       // the name, or the alias
+  std::vector<int> kids;  // fused elements; callsite: callee, caller; name: optional child
+  std::size_t offset = 0;
+};
+
+class mlir_parser {
+ public:
+  mlir_parser(std::string_view text, std::string file, const top::registry& ops) : cur_(text, std::move(file)), ops_(ops) {}
+
+  graph parse() {
+    bool seen_module = false;
+    for (;;) {
+      cur_.skip_space();
+      if (cur_.at_end()) break;
+      const char c = cur_.peek();
+      if (c == '#') {
+        alias_definition();
+      } else if (c == '!') {
+        type_alias_definition();
+      } else if (cur_.looking_at_word("module") || cur_.looking_at("\"builtin.module\"")) {
+        if (seen_module) cur_.fail("a second module; a file holds one module");
+        seen_module = true;
+        module();
+      } else {
+        cur_.fail("expected a module or an alias definition, found " + cur_.describe_here());
+      }
+    }
+    if (!seen_module) cur_.fail("no module in the file");
+    name_values();
+    return std::move(g_);
+  }
+
+ private:
+  static constexpr int max_depth = 200;
+
+  struct pending_names {
+    std::vector<int> values;  // value ids named by this location
+    int loc = -1;
+    std::size_t offset = 0;
+  };
+
+  // ---------------------------------------------------------------- aliases and locations
+  void alias_definition() {
+    const std::size_t at = cur_.pos();
+    cur_.expect("#", "");
+    const std::string name(cur_.suffix_id());
+    cur_.expect("=", "after the alias name #" + name);
+    if (loc_aliases_.count(name) || attr_aliases_.count(name)) cur_.fail_at(at, "redefinition of alias #" + name);
+    if (cur_.looking_at_word("loc")) {
+      loc_aliases_.emplace(name, location());
+    } else {
+      attr_aliases_.emplace(name, attribute_value(0));
+    }
+  }
+  void type_alias_definition() {
+    const std::size_t at = cur_.pos();
+    cur_.expect("!", "");
+    const std::string name(cur_.suffix_id());
+    cur_.expect("=", "after the type alias name !" + name);
+    if (type_aliases_.count(name)) cur_.fail_at(at, "redefinition of type alias !" + name);
+    cur_.skip_space();
+    const std::size_t start = cur_.pos();
+    skip_type();
+    type_aliases_.emplace(name, std::string(cur_.text().substr(start, cur_.pos() - start)));
+  }
+
+  /// `loc(...)`; returns the index of the expression.
+  int location() {
+    cur_.expect("loc", "");
+    cur_.expect("(", "after 'loc'");
+    const int l = location_body(0);
+    cur_.expect(")", "to close 'loc('");
+    return l;
+  }
+  int optional_location() { return cur_.looking_at_word("loc") ? location() : -1; }
+
+  int location_body(int depth) {
+    if (depth > max_depth) cur_.fail("locations nested too deeply");
+    cur_.skip_space();
+    loc_expr e;
+    e.offset = cur_.pos();
+    if (cur_.accept_word("unknown")) {
+      e.kind = loc_expr::unknown;
+    } else if (cur_.peek() == '#') {
+      cur_.seek(cur_.pos() + 1);
+      e.kind = loc_expr::alias;
+      e.text = cur_.suffix_id();
+    } else if (cur_.peek() == '"') {
+      e.text = cur_.string_literal();
+      if (cur_.accept(":")) {  // FileLineCol: "file":line:col
+        e.kind = loc_expr::file_line_col;
+        unsigned_number("a line number");
+        cur_.expect(":", "between line and column");
+        unsigned_number("a column number");
+        if (cur_.accept_word("to")) {  // a range, newer MLIR
+          unsigned_number("a line or column number");
+          if (cur_.accept(":")) unsigned_number("a column number");
+        }
+      } else {
+        e.kind = loc_expr::name;
+        if (cur_.accept("(")) {
+          e.kids.push_back(location_body(depth + 1));
+          cur_.expect(")", "to close the child location of a name location");
+        }
+      }
+    } else if (cur_.accept_word("fused")) {
+      e.kind = loc_expr::fused;
+      if (cur_.looking_at("<")) cur_.skip_balanced();  // metadata: not a name
+      cur_.expect("[", "after 'fused'");
+      if (!cur_.accept("]")) {
+        do e.kids.push_back(location_body(depth + 1));
+        while (cur_.accept(","));
+        cur_.expect("]", "to close 'fused['");
+      }
+    } else if (cur_.accept_word("callsite")) {
+      e.kind = loc_expr::callsite;
+      cur_.expect("(", "after 'callsite'");
+      e.kids.push_back(location_body(depth + 1));
+      cur_.expect("at", "in 'callsite(... at ...)'");
+      e.kids.push_back(location_body(depth + 1));
+      cur_.expect(")", "to close 'callsite('");
+    } else {
+      cur_.fail("expected a location, found " + cur_.describe_here());
+    }
+    locs_.push_back(std::move(e));
+    return static_cast<int>(locs_.size()) - 1;
+  }
+
+  void unsigned_number(std::string_view what) {
+    cur_.skip_space();
+    if (!is_digit(cur_.peek())) cur_.fail("expected " + std::string(what) + ", found " + cur_.describe_here());
+    while (is_digit(cur_.peek())) cur_.seek(cur_.pos() + 1);
+  }
+
+  /// The names a location gives, one per fused element.
+  void location_names(int index, std::vector<std::string>& out, int depth) {
+    if (depth > max_depth) cur_.fail_at(locs_[static_cast<std::size_t>(index)].offset, "location aliases form a cycle");
+    const loc_expr& e = locs_[static_cast<std::size_t>(index)];
+    switch (e.kind) {
+      case loc_expr::unknown:
+      case loc_expr::file_line_col: out.emplace_back(); break;
+      case loc_expr::name: out.push_back(e.text); break;
+      case loc_expr::callsite: {
+        std::vector<std::string> callee;
+        location_names(e.kids[0], callee, depth + 1);
+        out.push_back(callee.empty() ? std::string() : callee[0]);
+        break;
+      }
+      case loc_expr::fused:
+        if (e.kids.empty()) out.emplace_back();
+        for (int k : e.kids) location_names(k, out, depth + 1);
+        break;
+      case loc_expr::alias: {
+        if (auto memo = alias_names_.find(e.text); memo != alias_names_.end()) {
+          out.insert(out.end(), memo->second.begin(), memo->second.end());
+          break;
+        }
+        auto it = loc_aliases_.find(e.text);
+        if (it == loc_aliases_.end()) cur_.fail_at(e.offset, "location alias #" + e.text + " is not defined");
+        std::vector<std::string> names;
+        location_names(it->second, names, depth + 1);
+        out.insert(out.end(), names.begin(), names.end());
+        alias_names_.emplace(e.text, std::move(names));
+        break;
+      }
+    }
+  }
+
+  /// Names every value from its location, now that every alias is known.
+  void name_values() {
+    std::vector<std::string> names;
+    for (const pending_names& p : named_) {
+      if (p.loc < 0 || p.values.empty()) continue;
+      names.clear();
+      location_names(p.loc, names, 0);
+      const std::size_t n = p.values.size();
+      if (names.size() != n) {
+        if (names.size() == 1 && n > 1) names.resize(n, names[0]);  // one name for every result, as TPU-MLIR reads it
+        else if (n == 1) names.resize(1);                         // a fused location on a one-result op: its first name
+        else
+          cur_.fail_at(p.offset, "the location gives " + std::to_string(names.size()) + " names for an op with " +
+                                     std::to_string(n) + " results");
+      }
+      for (std::size_t i = 0; i < n; ++i) g_.values[static_cast<std::size_t>(p.values[i])].name = std::move(names[i]);
+    }
+  }
+
+  // ---------------------------------------------------------------- types
+  /// Skips any type, for types mixq keeps only as text (type attributes, function_type).
+  void skip_type() {
+    cur_.skip_space();
+    const std::size_t start = cur_.pos();
+    if (cur_.peek() == '(') {
+      cur_.skip_balanced();
+      cur_.expect("->", "in a function type");
+      cur_.skip_space();
+      if (cur_.peek() == '(') cur_.skip_balanced();  // a result list
+      else skip_type();
+      return;
+    }
+    if (cur_.peek() == '!') {
+      cur_.seek(cur_.pos() + 1);
+      cur_.suffix_id();
+    } else if (cur_.bare_id().empty()) {
+      cur_.fail_at(start, "expected a type, found " + cur_.describe_here());
+    }
+    if (cur_.peek() == '<') cur_.skip_balanced();
+  }
+
+  /// A value type: `tensor<...>` or `none`.
+  tensor_type value_type() {
+    cur_.skip_space();
+    const std::size_t start = cur_.pos();
+    if (cur_.peek() == '!') {  // a type alias
+      cur_.seek(cur_.pos() + 1);
+      const std::string name(cur_.suffix_id());
+      auto it = type_aliases_.find(name);
+      if (it == type_aliases_.end()) cur_.fail_at(start, "type alias !" + name + " is not defined");
+      mlir_parser sub(it->second, cur_.file(), ops_);
+      try {
+        return sub.value_type();
+      } catch (const parse_error& e) {
+        cur_.fail_at(start, "in type alias !" + name + ": " + e.what());
+      }
+    }
+    if (cur_.accept_word("none")) return tensor_type::none();
+    if (!cur_.accept_word("tensor")) cur_.fail("expected a tensor type or 'none', found " + cur_.describe_here());
+    cur_.expect("<", "after 'tensor'");
+    tensor_type t;
+    for (;;) {
+      cur_.skip_space();
+      const char c = cur_.peek();
+      if (c == '?') cur_.fail("dynamic shapes are not supported ('?' dimension)");
+      if (c == '*') cur_.fail("unranked tensors are not supported");
+      if (!is_digit(c)) break;
+      std::int64_t d = 0;
+      const std::size_t dim_at = cur_.pos();
+      while (is_digit(cur_.peek())) {
+        if (d > (INT64_MAX - 9) / 10) cur_.fail_at(dim_at, "tensor dimension is too large");
+        d = d * 10 + (cur_.peek() - '0');
+        cur_.seek(cur_.pos() + 1);
+      }
+      t.shape.push_back(d);
+      if (cur_.peek() != 'x') cur_.fail("expected 'x' after a tensor dimension, found " + cur_.describe_here());
+      cur_.seek(cur_.pos() + 1);
+    }
+    cur_.skip_space();
+    const std::size_t elem_at = cur_.pos();
+    if (cur_.peek() == '!') {
+      cur_.seek(cur_.pos() + 1);
+      cur_.suffix_id();
+      if (cur_.peek() == '<') cur_.skip_balanced();
+      t.quant = std::string(cur_.text().substr(elem_at, cur_.pos() - elem_at));
+      t.elem = quant_element_type(t.quant, elem_at);
+    } else {
+      const std::string_view name = cur_.bare_id();
+      const auto d = dtype_from_mlir(name);
+      if (!d) cur_.fail_at(elem_at, "unsupported tensor element type '" + std::string(name.empty() ? cur_.describe_here() : name) + "'");
+      t.elem = *d;
+    }
+    if (cur_.looking_at(",")) cur_.fail("tensor encodings are not supported");
+    cur_.expect(">", "to close 'tensor<'");
+    return t;
+  }
+
+  /// What a tensor of a quantized type holds: the storage type of `!quant.uniform<i8:f32, ...>`
+  /// (a lowered integer tensor), the expressed type of `!quant.calibrated<f32<...>>` and of the
+  /// other quant types (their values are floats).
+  dtype quant_element_type(std::string_view q, std::size_t at) const {
+    constexpr std::string_view uniform = "!quant.uniform<";
+    if (q.substr(0, uniform.size()) == uniform) {
+      std::size_t i = uniform.size();
+      std::size_t j = i;
+      while (j < q.size() && is_bare_id_char(q[j])) ++j;
+      const std::string_view storage = q.substr(i, j - i);
+      if (storage == "i8" || storage == "si8") return dtype::i8;
+      if (storage == "u8" || storage == "ui8") return dtype::u8;
+      if (storage == "i16" || storage == "si16") return dtype::i16;
+      if (storage == "u16" || storage == "ui16") return dtype::u16;
+      if (storage == "i32" || storage == "si32") return dtype::i32;
+      if (storage == "u32" || storage == "ui32") return dtype::u32;
+      cur_.fail_at(at, "unsupported storage type '" + std::string(storage) + "' in '" + std::string(q) + "'");
+    }
+    return quant_expressed_type(q, at);
+  }
+
+  /// The expressed type of `!quant.calibrated<f32<...>>`, `!quant.uniform<i8:f32, ...>`, `!quant.any<i8:f32>`:
+  /// what the values mean in float.
+  dtype quant_expressed_type(std::string_view q, std::size_t at) const {
+    const auto lt = q.find('<');
+    if (lt == std::string_view::npos) cur_.fail_at(at, "unsupported element type '" + std::string(q) + "'");
+    const std::string_view kind = q.substr(0, lt);
+    std::string_view body = q.substr(lt + 1);
+    auto ident_at = [](std::string_view s, std::size_t i) {
+      while (i < s.size() && s[i] == ' ') ++i;
+      std::size_t j = i;
+      while (j < s.size() && is_bare_id_char(s[j])) ++j;
+      return std::pair{s.substr(i, j - i), j};
+    };
+    std::string_view expressed;
+    if (kind == "!quant.calibrated") {
+      expressed = ident_at(body, 0).first;
+    } else if (kind == "!quant.uniform" || kind == "!quant.any" || kind == "!quant.quantile") {
+      // storage type (maybe `i8<-127:127>`), then ':' and the expressed type
+      auto [storage, i] = ident_at(body, 0);
+      (void)storage;
+      if (i < body.size() && body[i] == '<') {
+        const auto close = body.find('>', i);
+        i = close == std::string_view::npos ? body.size() : close + 1;
+      }
+      while (i < body.size() && body[i] == ' ') ++i;
+      if (i < body.size() && body[i] == ':') expressed = ident_at(body, i + 1).first;
+    } else {
+      cur_.fail_at(at, "unsupported element type '" + std::string(q) + "'");
+    }
+    const auto d = dtype_from_mlir(expressed);
+    if (!d) cur_.fail_at(at, "cannot find the expressed type of quantized type '" + std::string(q) + "'");
+    return *d;
+  }
+
+  std::vector<tensor_type> type_list_in_parens() {
+    std::vector<tensor_type> out;
+    cur_.expect("(", "to start a type list");
+    if (cur_.accept(")")) return out;
+    do out.push_back(value_type());
+    while (cur_.accept(","));
+    cur_.expect(")", "to close a type list");
+    return out;
+  }
+  /// `(types) -> type` or `(types) -> (types)`.
+  std::pair<std::vector<tensor_type>, std::vector<tensor_type>> function_type() {
+    auto inputs = type_list_in_parens();
+    cur_.expect("->", "in a function type");
+    if (cur_.looking_at("(")) return {std::move(inputs), type_list_in_parens()};
+    return {std::move(inputs), {value_type()}};
+  }
+
+  // ---------------------------------------------------------------- attributes
+  attr_dict attribute_dictionary(char close = '}') {
+    attr_dict d;
+    const std::string closer(1, close);
+    if (cur_.accept(closer)) return d;
+    do {
+      cur_.skip_space();
+      const std::size_t key_at = cur_.pos();
+      std::string key;
+      if (cur_.peek() == '"') key = cur_.string_literal();
+      else key = std::string(cur_.bare_id());
+      if (key.empty()) cur_.fail("expected an attribute name, found " + cur_.describe_here());
+      attribute value = unit_attr{};
+      if (cur_.accept("=")) value = attribute_value(0);
+      if (d.contains(key)) cur_.fail_at(key_at, "attribute '" + key + "' appears twice");
+      d.set(std::move(key), std::move(value));
+    } while (cur_.accept(","));
+    cur_.expect(closer, "to close the attribute dictionary");
+    return d;
+  }
+
+  /// Text from `start` to the cursor, plus a `: type` suffix when there is one.
+  opaque_attr opaque_from(std::size_t start) {
+    const std::size_t end = cur_.pos();
+    if (cur_.accept(":")) {
+      skip_type();
+      return {std::string(cur_.text().substr(start, cur_.pos() - start))};
+    }
+    return {std::string(cur_.text().substr(start, end - start))};
+  }
+
+  attribute attribute_value(int depth) {
+    if (depth > max_depth) cur_.fail("attributes nested too deeply");
+    cur_.skip_space();
+    const std::size_t start = cur_.pos();
+    const char c = cur_.peek();
+    if (c == '[') {
+      cur_.seek(start + 1);
+      attr_array arr;
+      if (!cur_.accept("]")) {
+        do arr.push_back(attribute_value(depth + 1));
+        while (cur_.accept(","));
+        cur_.expect("]", "to close the array");
+      }
+      return arr;
+    }
+    if (c == '"') {
+      std::string s = cur_.string_literal();
+      if (cur_.looking_at(":")) return opaque_from(start);  // a typed string: rare, keep as written
+      return s;
+    }
+    if (c == '-' || is_digit(c)) return number_attribute(start);
+    if (c == '#') {
+      cur_.seek(start + 1);
+      const std::string name(cur_.suffix_id());
+      if (cur_.peek() == '<') {
+        cur_.skip_balanced();
+      } else if (auto it = attr_aliases_.find(name); it != attr_aliases_.end()) {
+        return it->second;
+      }
+      return opaque_from(start);
+    }
+    if (c == '{') {
+      cur_.skip_balanced();
+      return opaque_from(start);
+    }
+    if (c == '@') {
+      do {
+        cur_.seek(cur_.pos() + 1);
+        if (cur_.peek() == '"') cur_.skip_string_literal();
+        else cur_.suffix_id();
+      } while (cur_.peek() == ':' && cur_.peek(1) == ':' && cur_.peek(2) == '@' && (cur_.seek(cur_.pos() + 2), true));
+      return opaque_from(start);
+    }
+    if (c == '(' || c == '!') {
+      skip_type();
+      return opaque_attr{std::string(cur_.text().substr(start, cur_.pos() - start))};
+    }
+    const std::string_view word = cur_.bare_id();
+    if (word.empty()) cur_.fail("expected an attribute value, found " + cur_.describe_here());
+    if (word == "true" || word == "false") {
+      if (cur_.accept(":")) skip_type();
+      return word == "true";
+    }
+    if (word == "unit") return unit_attr{};
+    if (word == "loc") cur_.fail_at(start, "a location is not an attribute value here");
+    // dense<...>, affine_map<...>, array<...>, and type attributes: kept as written
+    if (cur_.peek() == '<') cur_.skip_balanced();
+    return opaque_from(start);
+  }
+
+  static bool is_integer_type(std::string_view t) {
+    std::string_view digits = t;
+    if (t.starts_with("si") || t.starts_with("ui")) digits = t.substr(2);
+    else if (t.starts_with("i")) digits = t.substr(1);
+    else return t == "index";
+    if (digits.empty()) return false;
+    for (char ch : digits)
+      if (!is_digit(ch)) return false;
+    return true;
+  }
+  static bool is_float_type(std::string_view t) {
+    return t == "f16" || t == "bf16" || t == "f32" || t == "f64" || t == "f80" || t == "f128" || t == "tf32";
+  }
+
+  attribute number_attribute(std::size_t start) {
+    const bool negative = cur_.peek() == '-';
+    if (negative) {
+      cur_.seek(start + 1);
+      cur_.skip_space();
+    }
+    const std::size_t num_at = cur_.pos();
+    if (!is_digit(cur_.peek())) cur_.fail("expected a number after '-', found " + cur_.describe_here());
+    bool hex = false, is_float = false;
+    if (cur_.peek() == '0' && cur_.peek(1) == 'x' && is_hex_digit(cur_.peek(2))) {
+      hex = true;
+      cur_.seek(num_at + 2);
+      while (is_hex_digit(cur_.peek())) cur_.seek(cur_.pos() + 1);
+    } else {
+      while (is_digit(cur_.peek())) cur_.seek(cur_.pos() + 1);
+      if (cur_.peek() == '.') {
+        is_float = true;
+        cur_.seek(cur_.pos() + 1);
+        while (is_digit(cur_.peek())) cur_.seek(cur_.pos() + 1);
+        if ((cur_.peek() == 'e' || cur_.peek() == 'E') &&
+            (is_digit(cur_.peek(1)) || ((cur_.peek(1) == '+' || cur_.peek(1) == '-') && is_digit(cur_.peek(2))))) {
+          cur_.seek(cur_.pos() + 2);
+          while (is_digit(cur_.peek())) cur_.seek(cur_.pos() + 1);
+        }
+      }
+    }
+    const std::string_view literal = cur_.text().substr(num_at, cur_.pos() - num_at);
+    std::string type;
+    if (cur_.accept(":")) {
+      cur_.skip_space();
+      const std::size_t type_at = cur_.pos();
+      type = std::string(cur_.bare_id());
+      if (!is_integer_type(type) && !is_float_type(type))
+        cur_.fail_at(type_at, "expected an integer or float type after the number, found " + cur_.describe_here());
+    }
+    if (is_float || is_float_type(type)) {
+      if (type.empty()) type = "f64";
+      if (!is_float_type(type)) cur_.fail_at(num_at, "a float literal needs a float type, not " + type);
+      double v = 0;
+      if (hex) {
+        if (negative) cur_.fail_at(start, "a hexadecimal float bit pattern cannot be negative");
+        const std::uint64_t bits = parse_unsigned(literal.substr(2), 16, num_at);
+        if (float_type_width(type) < 64 && (bits >> float_type_width(type)) != 0)
+          cur_.fail_at(num_at, "hexadecimal literal is too wide for " + type);
+        v = float_from_bits(bits, type);
+      } else {
+        const auto r = std::from_chars(literal.data(), literal.data() + literal.size(), v);
+        if (r.ec == std::errc::result_out_of_range) cur_.fail_at(num_at, "float literal is out of range");
+        if (negative) v = -v;
+        v = round_to_float_type(v, type);
+      }
+      return float_attr{v, type};
+    }
+    if (type.empty()) type = "i64";
+    const std::uint64_t magnitude = hex ? parse_unsigned(literal.substr(2), 16, num_at) : parse_unsigned(literal, 10, num_at);
+    if (type == "i1") {
+      if (negative || magnitude > 1) cur_.fail_at(start, "an i1 value must be 0 or 1");
+      return magnitude == 1;
+    }
+    if (negative && type.starts_with("ui")) cur_.fail_at(start, "negative value for unsigned type " + type);
+    if (magnitude > static_cast<std::uint64_t>(INT64_MAX) + (negative ? 1u : 0u))
+      cur_.fail_at(num_at, "integer literal does not fit in 64 bits");
+    const std::int64_t v = negative ? static_cast<std::int64_t>(0 - magnitude) : static_cast<std::int64_t>(magnitude);
+    return int_attr{v, type};
+  }
+
+  std::uint64_t parse_unsigned(std::string_view digits, int base, std::size_t at) const {
+    std::uint64_t v = 0;
+    const auto r = std::from_chars(digits.data(), digits.data() + digits.size(), v, base);
+    if (r.ec != std::errc() || r.ptr != digits.data() + digits.size())
+      cur_.fail_at(at, "integer literal does not fit in 64 bits");
+    return v;
+  }
+
+  // ---------------------------------------------------------------- module and function
+  void module() {
+    const std::size_t at = cur_.pos();
+    if (cur_.accept_word("module")) {
+      cur_.skip_space();
+      if (cur_.peek() == '@') g_.name = symbol_name();
+      else g_.legacy_module_form = true;
+      if (cur_.accept_word("attributes")) {
+        cur_.expect("{", "after 'attributes'");
+        g_.module_attributes = attribute_dictionary();
+      }
+      cur_.expect("{", "to open the module body");
+      module_body(at);
+      cur_.expect("}", "to close the module");
+    } else {
+      cur_.expect("\"builtin.module\"", "");
+      cur_.expect("(", "after \"builtin.module\"");
+      cur_.expect(")", "(a module has no operands)");
+      bool has_name = false;
+      if (cur_.accept("<{")) {
+        attr_dict props = attribute_dictionary('}');
+        cur_.expect(">", "to close the properties");
+        if (auto n = props.find("sym_name")) {
+          if (!n->is<std::string>()) cur_.fail_at(at, "the module's sym_name is not a string");
+          g_.name = *n->get_if<std::string>();
+          has_name = true;
+        }
+      }
+      g_.legacy_module_form = !has_name;
+      cur_.expect("(", "to open the module region");
+      cur_.expect("{", "to open the module region");
+      if (cur_.looking_at("^")) block_label(nullptr);
+      module_body(at);
+      cur_.expect("}", "to close the module region");
+      cur_.expect(")", "to close the module region");
+      if (cur_.accept("{")) g_.module_attributes = attribute_dictionary();
+      cur_.expect(":", "before the module's type");
+      (void)function_type();
+    }
+    optional_location();
+    if (g_.legacy_module_form)
+      if (auto n = g_.module_attributes.find("module.name"))
+        if (auto s = n->get_if<std::string>()) g_.name = *s;
+  }
+
+  std::string symbol_name() {
+    cur_.expect("@", "");
+    if (cur_.peek() == '"') return cur_.string_literal();
+    return std::string(cur_.suffix_id());
+  }
+
+  void module_body(std::size_t module_at) {
+    bool seen_function = false;
+    while (!cur_.looking_at("}")) {
+      if (cur_.at_end()) cur_.fail("the file ends inside the module");
+      if (seen_function) cur_.fail("a second function; mixq reads modules with one function");
+      if (cur_.looking_at_word("func.func")) custom_function();
+      else if (cur_.looking_at("\"func.func\"")) generic_function();
+      else cur_.fail("expected 'func.func', found " + cur_.describe_here());
+      seen_function = true;
+    }
+    if (!seen_function) cur_.fail_at(module_at, "the module has no function");
+  }
+
+  /// `%name: type [{attrs}] [loc(...)]`
+  void function_argument() {
+    cur_.skip_space();
+    const std::size_t at = cur_.pos();
+    cur_.expect("%", "to start an argument name");
+    const std::string name(cur_.suffix_id());
+    cur_.expect(":", "after the argument name");
+    tensor_type t = value_type();
+    if (cur_.looking_at("{")) (void)attribute_dictionary_after_brace();
+    const int l = optional_location();
+    const int v = g_.add_argument(std::move(t));
+    define_ssa(name, v, 1, at);
+    named_.push_back({{v}, l, at});
+  }
+  attr_dict attribute_dictionary_after_brace() {
+    cur_.expect("{", "");
+    return attribute_dictionary();
+  }
+
+  void custom_function() {
+    cur_.accept_word("func.func");
+    if (!cur_.accept_word("private")) cur_.accept_word("public");
+    cur_.skip_space();
+    g_.function_name = symbol_name();
+    cur_.expect("(", "to open the argument list");
+    if (!cur_.accept(")")) {
+      do function_argument();
+      while (cur_.accept(","));
+      cur_.expect(")", "to close the argument list");
+    }
+    std::vector<tensor_type> results;
+    if (cur_.accept("->")) {
+      if (cur_.accept("(")) {
+        if (!cur_.accept(")")) {
+          do {
+            results.push_back(value_type());
+            if (cur_.looking_at("{")) (void)attribute_dictionary_after_brace();
+          } while (cur_.accept(","));
+          cur_.expect(")", "to close the result list");
+        }
+      } else {
+        results.push_back(value_type());
+      }
+    }
+    if (cur_.accept_word("attributes")) (void)attribute_dictionary_after_brace();
+    cur_.expect("{", "to open the function body");
+    function_body(results);
+    cur_.expect("}", "to close the function body");
+    optional_location();
+  }
+
+  void generic_function() {
+    const std::size_t at = cur_.pos();
+    cur_.accept("\"func.func\"");
+    cur_.expect("(", "after \"func.func\"");
+    cur_.expect(")", "(a function has no operands)");
+    std::vector<tensor_type> declared_inputs, results;
+    bool has_type = false;
+    auto take_properties = [&](char close) {
+      // function_type is a type, not an attribute mixq models: parse it here.
+      const std::string closer(1, close);
+      if (cur_.accept(closer)) return;
+      do {
+        cur_.skip_space();
+        std::string key = cur_.peek() == '"' ? cur_.string_literal() : std::string(cur_.bare_id());
+        if (key.empty()) cur_.fail("expected an attribute name, found " + cur_.describe_here());
+        if (!cur_.accept("=")) continue;
+        if (key == "function_type") {
+          std::tie(declared_inputs, results) = function_type();
+          has_type = true;
+        } else {
+          attribute v = attribute_value(0);
+          if (key == "sym_name") {
+            if (!v.is<std::string>()) cur_.fail_at(at, "the function's sym_name is not a string");
+            g_.function_name = *v.get_if<std::string>();
+          }
+        }
+      } while (cur_.accept(","));
+      cur_.expect(closer, "to close the function's attributes");
+    };
+    if (cur_.accept("<{")) {
+      take_properties('}');
+      cur_.expect(">", "to close the properties");
+    }
+    if (!has_type) {
+      // Older MLIR prints every attribute after the region: read that dictionary first, then come back.
+      const std::size_t region_at = cur_.pos();
+      cur_.skip_space();
+      if (cur_.peek() != '(') cur_.fail("expected the function region, found " + cur_.describe_here());
+      cur_.skip_balanced();
+      if (cur_.accept("{")) take_properties('}');
+      cur_.seek(region_at);
+    }
+    if (!has_type) cur_.fail_at(at, "\"func.func\" has no function_type");
+    cur_.expect("(", "to open the function region");
+    cur_.expect("{", "to open the function region");
+    if (cur_.looking_at("^")) block_label(&declared_inputs);
+    else if (!declared_inputs.empty()) cur_.fail("expected the entry block's arguments ('^bb0(...)')");
+    function_body(results);
+    cur_.expect("}", "to close the function region");
+    cur_.expect(")", "to close the function region");
+    if (cur_.accept("{")) (void)attribute_dictionary();
+    cur_.expect(":", "before the function op's type");
+    (void)function_type();
+    optional_location();
+  }
+
+  /// `^bb0(%arg0: type loc(...), ...):`; `declared` (when given) are the function_type inputs.
+  void block_label(const std::vector<tensor_type>* declared) {
+    cur_.expect("^", "");
+    cur_.suffix_id();
+    if (cur_.accept("(")) {
+      if (!cur_.accept(")")) {
+        do function_argument();
+        while (cur_.accept(","));
+        cur_.expect(")", "to close the block arguments");
+      }
+    }
+    cur_.expect(":", "after the block label");
+    if (declared && !declared->empty() && declared->size() == g_.arguments.size()) {
+      for (std::size_t i = 0; i < declared->size(); ++i)
+        if (!((*declared)[i] == g_.values[static_cast<std::size_t>(g_.arguments[i])].type))
+          cur_.fail("block argument " + std::to_string(i) + " has type " +
+                    type_text(g_.values[static_cast<std::size_t>(g_.arguments[i])].type) + " but function_type says " +
+                    type_text((*declared)[i]));
+    } else if (declared && declared->size() != g_.arguments.size()) {
+      cur_.fail("function_type has " + std::to_string(declared->size()) + " inputs, the entry block " +
+                std::to_string(g_.arguments.size()));
+    }
+  }
+
+  // ---------------------------------------------------------------- SSA values
+  struct ssa_def {
+    int first = 0;
+    int count = 1;
+  };
+
+  void define_ssa(const std::string& name, int first_value, int count, std::size_t at) {
+    if (!ssa_.emplace(name, ssa_def{first_value, count}).second) cur_.fail_at(at, "value %" + name + " is defined twice");
+  }
+
+  /// `%name` or `%name#index`; returns the value id.
+  int value_use() {
+    cur_.skip_space();
+    const std::size_t at = cur_.pos();
+    cur_.expect("%", "to start a value name");
+    const std::string name(cur_.suffix_id());
+    std::int64_t index = 0;  // a bare %name of a multi-result op is its first result
+    if (cur_.peek() == '#') {
+      cur_.seek(cur_.pos() + 1);
+      if (!is_digit(cur_.peek())) cur_.fail("expected a result number after '#'");
+      while (is_digit(cur_.peek())) {
+        index = index * 10 + (cur_.peek() - '0');
+        if (index > 1000000) cur_.fail("result number is too large");
+        cur_.seek(cur_.pos() + 1);
+      }
+    }
+    auto it = ssa_.find(name);
+    if (it == ssa_.end()) {
+      const std::string_view rest = cur_.text().substr(cur_.pos());
+      const std::string def = "%" + name;
+      const bool later = rest.find(def + " =") != std::string_view::npos || rest.find(def + ":") != std::string_view::npos;
+      cur_.fail_at(at, later ? "value %" + name + " is used before it is defined" : "use of undefined value %" + name);
+    }
+    if (index >= it->second.count)
+      cur_.fail_at(at, "value %" + name + " has " + std::to_string(it->second.count) + " results, #" +
+                           std::to_string(index) + " does not exist");
+    return it->second.first + static_cast<int>(index);
+  }
+
+  std::vector<int> value_use_list(std::string_view close) {
+    std::vector<int> out;
+    if (cur_.looking_at(close)) return out;
+    do out.push_back(value_use());
+    while (cur_.accept(","));
+    return out;
+  }
+
+  void check_types(const std::vector<int>& values, const std::vector<tensor_type>& types, std::size_t at,
+                   const std::string& what) {
+    if (values.size() != types.size())
+      cur_.fail_at(at, what + ": " + std::to_string(values.size()) + " operands but the signature lists " +
+                           std::to_string(types.size()) + " types");
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      const tensor_type& have = g_.values[static_cast<std::size_t>(values[i])].type;
+      if (!(have == types[i]))
+        cur_.fail_at(at, what + ": operand " + std::to_string(i) + " is " + type_text(have) +
+                             " but the signature says " + type_text(types[i]));
+    }
+  }
+
+  // ---------------------------------------------------------------- function body
+  void function_body(const std::vector<tensor_type>& result_types) {
+    for (;;) {
+      cur_.skip_space();
+      const std::size_t at = cur_.pos();
+      if (cur_.at_end()) cur_.fail("the file ends inside the function body");
+      if (cur_.peek() == '}') cur_.fail("the function body has no 'return'");
+      if (cur_.accept_word("return") || cur_.accept_word("func.return")) {
+        std::vector<int> outs;
+        std::vector<tensor_type> types;
+        if (cur_.looking_at("%")) {
+          outs = value_use_list(":");
+          cur_.expect(":", "before the returned types");
+          do types.push_back(value_type());
+          while (cur_.accept(","));
+        }
+        check_types(outs, types, at, "return");
+        finish_return(outs, result_types, at);
+        return;
+      }
+      if (cur_.accept("\"func.return\"")) {
+        cur_.expect("(", "after \"func.return\"");
+        std::vector<int> outs = value_use_list(")");
+        cur_.expect(")", "to close the returned values");
+        cur_.expect(":", "before the return's type");
+        auto [ins, outs_types] = function_type();
+        if (!outs_types.empty()) cur_.fail_at(at, "\"func.return\" has no results");
+        check_types(outs, ins, at, "return");
+        finish_return(outs, result_types, at);
+        return;
+      }
+      operation(at);
+    }
+  }
+
+  void finish_return(const std::vector<int>& outs, const std::vector<tensor_type>& result_types, std::size_t at) {
+    optional_location();
+    if (outs.size() != result_types.size())
+      cur_.fail_at(at, "the function returns " + std::to_string(outs.size()) + " values but declares " +
+                           std::to_string(result_types.size()) + " results");
+    for (std::size_t i = 0; i < outs.size(); ++i)
+      if (!(g_.values[static_cast<std::size_t>(outs[i])].type == result_types[i]))
+        cur_.fail_at(at, "returned value " + std::to_string(i) + " is " +
+                             type_text(g_.values[static_cast<std::size_t>(outs[i])].type) +
+                             " but the function declares " + type_text(result_types[i]));
+    g_.outputs = outs;
+    cur_.skip_space();
+    if (cur_.peek() != '}') cur_.fail("expected '}' after 'return', found " + cur_.describe_here());
+  }
+
+  /// `[%r[:N][, ...] =] "dialect.op"(operands) [<{props}>] [{attrs}] : (types) -> types [loc(...)]`
+  void operation(std::size_t at) {
+    std::vector<std::pair<std::string, int>> groups;  // result names and counts
+    int total_results = 0;
+    if (cur_.peek() == '%') {
+      do {
+        cur_.expect("%", "to start a result name");
+        std::string name(cur_.suffix_id());
+        int count = 1;
+        if (cur_.peek() == ':') {
+          cur_.seek(cur_.pos() + 1);
+          if (!is_digit(cur_.peek())) cur_.fail("expected a result count after ':'");
+          count = 0;
+          while (is_digit(cur_.peek())) {
+            count = count * 10 + (cur_.peek() - '0');
+            if (count > 1000000) cur_.fail("result count is too large");
+            cur_.seek(cur_.pos() + 1);
+          }
+          if (count == 0) cur_.fail("result count must be positive");
+        }
+        groups.emplace_back(std::move(name), count);
+        total_results += count;
+        cur_.skip_space();
+      } while (cur_.accept(","));
+      cur_.expect("=", "after the result names");
+    }
+    cur_.skip_space();
+    const std::size_t name_at = cur_.pos();
+    if (cur_.peek() != '"') cur_.fail("expected an operation (\"dialect.name\"(...)), found " + cur_.describe_here());
+    const std::string mnemonic = cur_.string_literal();
+    const top::op_info* op = ops_.find(mnemonic);
+    if (!op) cur_.fail_at(name_at, "unknown op '" + mnemonic + "'");
+    cur_.expect("(", "after the op name");
+    std::vector<int> operands = value_use_list(")");
+    cur_.expect(")", "to close the operand list");
+    if (cur_.looking_at("[")) cur_.fail("ops with successors are not supported");
+    attr_dict attrs;
+    if (cur_.accept("<{")) {
+      attrs = attribute_dictionary('}');
+      cur_.expect(">", "to close the properties");
+    }
+    if (cur_.looking_at("(")) cur_.fail("ops with regions are not supported");
+    if (cur_.accept("{")) {
+      attr_dict more = attribute_dictionary();
+      for (const auto& [k, v] : more) {
+        if (attrs.contains(k)) cur_.fail_at(name_at, "attribute '" + k + "' appears twice");
+        attrs.set(k, v);
+      }
+    }
+    cur_.expect(":", "before the op's type");
+    auto [in_types, out_types] = function_type();
+    check_types(operands, in_types, name_at, mnemonic);
+    if (out_types.size() != static_cast<std::size_t>(total_results))
+      cur_.fail_at(at, mnemonic + " defines " + std::to_string(total_results) + " results but its type has " +
+                           std::to_string(out_types.size()));
+    const int l = optional_location();
+    const int first_value = static_cast<int>(g_.values.size());
+    int node_index = 0;
+    try {
+      node_index = g_.add_node(*op, std::move(operands), std::move(out_types), {}, std::move(attrs));
+    } catch (const parse_error&) {
+      throw;
+    } catch (const error& e) {
+      cur_.fail_at(name_at, e.what());
+    }
+    int next = first_value;
+    for (const auto& [name, count] : groups) {
+      define_ssa(name, next, count, at);
+      next += count;
+    }
+    named_.push_back({g_.nodes[static_cast<std::size_t>(node_index)].results, l, at});
+  }
+
+  mlir_cursor cur_;
+  const top::registry& ops_;
+  graph g_;
+  std::vector<loc_expr> locs_;
+  std::unordered_map<std::string, int> loc_aliases_;
+  std::unordered_map<std::string, attribute> attr_aliases_;
+  std::unordered_map<std::string, std::string> type_aliases_;
+  std::unordered_map<std::string, std::vector<std::string>> alias_names_;
+  std::unordered_map<std::string, ssa_def> ssa_;
+  std::vector<pending_names> named_;
+};
+
+}  // namespace detail
+
+/// Parses TOP-dialect text. Errors are parse_error("file:line:col: message"). Weights are not loaded.
+inline graph parse_mlir(std::string_view text, const std::string& file_name = "<memory>",
+                        const top::registry& ops = top::ops()) {
+  detail::mlir_parser p(text, file_name, ops);
+  return p.parse();
+}
+
+/// Reads and parses a .mlir file; errors name the path.
+inline graph read_mlir(const std::string& path, const top::registry& ops = top::ops()) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw error("cannot open MLIR file '" + path + "'");
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) throw error("cannot read MLIR file '" + path + "'");
+  const std::string text = std::move(buf).str();
+  return parse_mlir(text, path, ops);
+}
+
+}  // namespace mixq
+// #include "mixq/io/mlir_writer.hpp"
+// Prints a mixq::graph as TPU-MLIR prints a TOP module: `#loc = loc(unknown)` first, generic op form one op
+// per line, sorted attribute dictionaries, `loc(#locN)` on every op and the location aliases at the end.
+#include <random>
+
+// #include "mixq/core/attribute.hpp" (already inlined above)
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/graph/graph.hpp" (already inlined above)
+// #include "mixq/io/detail/mlir_lexer.hpp" (already inlined above)
+
+namespace mixq {
+
+namespace detail {
+
+inline void append_attribute(std::string& out, const attribute& a, bool in_array) {
+  if (auto b = a.get_if<bool>()) {
+    out += *b ? "true" : "false";
+  } else if (auto i = a.get_if<int_attr>()) {
+    out += std::to_string(i->value);
+    if (!(in_array && i->type == "i64")) {
+      out += " : ";
+      out += i->type.empty() ? std::string("i64") : i->type;
+    }
+  } else if (auto f = a.get_if<float_attr>()) {
+    const std::string& type = f->type.empty() ? std::string("f64") : f->type;
+    append_float(out, f->value, type);
+    if (!(in_array && type == "f64")) {
+      out += " : ";
+      out += type;
+    }
+  } else if (auto s = a.get_if<std::string>()) {
+    append_escaped_string(out, *s);
+  } else if (auto arr = a.get_if<attr_array>()) {
+    out += '[';
+    for (std::size_t k = 0; k < arr->size(); ++k) {
+      if (k) out += ", ";
+      append_attribute(out, (*arr)[k], true);
+    }
+    out += ']';
+  } else if (auto o = a.get_if<opaque_attr>()) {
+    out += o->text;
+  } else {
+    out += "unit";
+  }
+}
+
+/// `{a = 1 : i64, b}`; nothing for an empty dictionary.
+inline void append_attr_dict(std::string& out, const attr_dict& d) {
+  if (d.empty()) return;
+  out += '{';
+  bool first = true;
+  for (const auto& [key, value] : d) {
+    if (!first) out += ", ";
+    first = false;
+    append_identifier(out, key);
+    if (!value.is<unit_attr>()) {
+      out += " = ";
+      append_attribute(out, value, false);
+    }
+  }
+  out += '}';
+}
+
+/// Assigns `#locN` aliases the way MLIR numbers them: every plain name first, in order of first use, then
+/// the fused locations (which refer to the names), so that each definition only uses earlier ones.
+/// `add` every location first, then ask for `reference`s.
+class loc_numbering {
+ public:
+  void add(const std::vector<std::string>& names) {
+    if (names.empty()) return;
+    if (all_same(names)) {
+      (void)name_ref(names[0]);
+      return;
+    }
+    std::string key = fused_key(names);
+    if (!fused_index_.count(key)) {
+      fused_index_.emplace(key, fused_.size());
+      fused_.push_back(std::move(key));
+    }
+  }
+  /// The alias (`#loc3`) of a location added before.
+  std::string reference(const std::vector<std::string>& names) {
+    if (names.empty()) return "#loc";
+    if (all_same(names)) return name_ref(names[0]);
+    return "#loc" + std::to_string(names_.size() + 1 + fused_index_.at(fused_key(names)));
+  }
+  void append_definitions(std::string& out) const {
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+      out += "#loc" + std::to_string(i + 1) + " = loc(";
+      append_escaped_string(out, names_[i]);
+      out += ")\n";
+    }
+    for (std::size_t i = 0; i < fused_.size(); ++i)
+      out += "#loc" + std::to_string(names_.size() + 1 + i) + " = loc(fused[" + fused_[i] + "])\n";
+  }
+
+ private:
+  static bool all_same(const std::vector<std::string>& names) {
+    for (const auto& n : names)
+      if (n != names[0]) return false;
+    return true;
+  }
+  std::string fused_key(const std::vector<std::string>& names) {
+    std::string key;
+    for (const auto& n : names) {
+      if (!key.empty()) key += ", ";
+      key += name_ref(n);
+    }
+    return key;
+  }
+  std::string name_ref(const std::string& name) {
+    if (name.empty()) return "#loc";
+    auto it = name_index_.find(name);
+    if (it == name_index_.end()) {
+      it = name_index_.emplace(name, names_.size() + 1).first;
+      names_.push_back(name);
+    }
+    return "#loc" + std::to_string(it->second);
+  }
+
+  std::vector<std::string> names_;
+  std::unordered_map<std::string, std::size_t> name_index_;
+  std::vector<std::string> fused_;
+  std::unordered_map<std::string, std::size_t> fused_index_;
+};
+
+}  // namespace detail
+
+/// The module as TPU-MLIR's model_transform would print it.
+inline std::string print_mlir(const graph& g) {
+  using detail::append_type;
+  std::string out;
+  out.reserve(256 + g.nodes.size() * 160);
+  detail::loc_numbering locs;
+
+  // SSA spelling of every value: %argN for arguments, %N or %N#i for op results (one number per op).
+  std::vector<std::string> ssa(g.values.size());
+  for (std::size_t i = 0; i < g.arguments.size(); ++i) ssa.at(static_cast<std::size_t>(g.arguments[i])) = "%arg" + std::to_string(i);
+  int counter = 0;
+  for (const node& n : g.nodes) {
+    if (n.results.empty()) continue;
+    const std::string base = "%" + std::to_string(counter++);
+    for (std::size_t r = 0; r < n.results.size(); ++r)
+      ssa.at(static_cast<std::size_t>(n.results[r])) = n.results.size() == 1 ? base : base + "#" + std::to_string(r);
+  }
+  auto value_ref = [&](int v) -> const std::string& {
+    const std::string& s = ssa.at(static_cast<std::size_t>(v));
+    if (s.empty()) throw error("print_mlir: value " + std::to_string(v) + " is neither an argument nor an op result");
+    return s;
+  };
+  auto append_types = [&](const std::vector<int>& values) {
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i) out += ", ";
+      append_type(out, g.values.at(static_cast<std::size_t>(values[i])).type);
+    }
+  };
+
+  std::vector<std::string> names;
+  auto result_names = [&](const node& n) -> const std::vector<std::string>& {
+    names.clear();
+    for (int r : n.results) names.push_back(g.values.at(static_cast<std::size_t>(r)).name);
+    return names;
+  };
+  for (int a : g.arguments)
+    if (const auto& name = g.values.at(static_cast<std::size_t>(a)).name; !name.empty()) locs.add({name});
+  for (const node& n : g.nodes) locs.add(result_names(n));
+
+  out += "#loc = loc(unknown)\nmodule";
+  const bool legacy = g.legacy_module_form || g.name.empty();
+  if (!legacy) {
+    out += " @";
+    detail::append_identifier(out, g.name);
+  }
+  if (!g.module_attributes.empty()) {
+    out += " attributes ";
+    detail::append_attr_dict(out, g.module_attributes);
+  }
+  out += " {\n  func.func @";
+  detail::append_identifier(out, g.function_name.empty() ? std::string("main") : g.function_name);
+  out += '(';
+  for (std::size_t i = 0; i < g.arguments.size(); ++i) {
+    if (i) out += ", ";
+    const value_info& v = g.values.at(static_cast<std::size_t>(g.arguments[i]));
+    out += value_ref(g.arguments[i]);
+    out += ": ";
+    append_type(out, v.type);
+    out += v.name.empty() ? std::string(" loc(unknown)") : " loc(" + locs.reference({v.name}) + ")";
+  }
+  out += ')';
+  if (g.outputs.size() == 1) {
+    out += " -> ";
+    append_types(g.outputs);
+  } else if (!g.outputs.empty()) {
+    out += " -> (";
+    append_types(g.outputs);
+    out += ')';
+  }
+  out += " {\n";
+
+  for (const node& n : g.nodes) {
+    out += "    ";
+    if (!n.results.empty()) {
+      out += ssa.at(static_cast<std::size_t>(n.results[0])).substr(0, ssa[static_cast<std::size_t>(n.results[0])].find('#'));
+      if (n.results.size() > 1) out += ':' + std::to_string(n.results.size());
+      out += " = ";
+    }
+    out += '"';
+    out += n.mnemonic();
+    out += "\"(";
+    for (std::size_t i = 0; i < n.operands.size(); ++i) {
+      if (i) out += ", ";
+      out += value_ref(n.operands[i]);
+    }
+    out += ')';
+    if (!n.attrs.empty()) {
+      out += ' ';
+      detail::append_attr_dict(out, n.attrs);
+    }
+    out += " : (";
+    append_types(n.operands);
+    out += ") -> ";
+    if (n.results.size() == 1) {
+      append_types(n.results);
+    } else {
+      out += '(';
+      append_types(n.results);
+      out += ')';
+    }
+    out += " loc(" + locs.reference(result_names(n)) + ")\n";
+  }
+
+  out += "    return";
+  if (!g.outputs.empty()) {
+    out += ' ';
+    for (std::size_t i = 0; i < g.outputs.size(); ++i) {
+      if (i) out += ", ";
+      out += value_ref(g.outputs[i]);
+    }
+    out += " : ";
+    append_types(g.outputs);
+  }
+  out += " loc(#loc)\n  } loc(#loc)\n} loc(#loc)\n";
+  locs.append_definitions(out);
+  return out;
+}
+
+/// Writes print_mlir(g) to `path` through a temporary file and a rename, so a failure never leaves a
+/// partial file behind.
+inline void write_mlir(const graph& g, const std::string& path) {
+  const std::string text = print_mlir(g);
+  std::random_device rd;
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "%08x", static_cast<unsigned>(rd()));
+  const std::string tmp = path + ".tmp-" + suffix;
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw error("cannot write MLIR file '" + path + "': cannot create '" + tmp + "'");
+    f.write(text.data(), static_cast<std::streamsize>(text.size()));
+    f.close();
+    if (!f) {
+      std::error_code ignored;
+      std::filesystem::remove(tmp, ignored);
+      throw error("cannot write MLIR file '" + path + "': writing '" + tmp + "' failed");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    throw error("cannot write MLIR file '" + path + "': " + ec.message());
+  }
+}
+
+}  // namespace mixq
+// #include "mixq/io/model.hpp"
+// A model on disk is a TOP-dialect .mlir plus the weight npz its module.weight_file names.
+
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/graph/graph.hpp" (already inlined above)
+// #include "mixq/io/mlir_reader.hpp" (already inlined above)
+// #include "mixq/io/mlir_writer.hpp" (already inlined above)
+// #include "mixq/io/npz.hpp" (already inlined above)
+
+namespace mixq {
+
 /// Where a model's weight file is: as written if absolute; else next to the .mlir, then in
 /// the working directory (TPU-MLIR resolves it against the working directory only).
 inline std::string resolve_weight_file(const std::string& mlir_path, const std::string& weight_file) {
@@ -12823,19 +23409,268 @@ inline void save_model(graph& g, const std::string& mlir_path, const std::string
 }  // namespace mixq
 // #include "mixq/io/npy.hpp" (already inlined above)
 // #include "mixq/io/npz.hpp" (already inlined above)
+// #include "mixq/io/qtable.hpp"
+// TPU-MLIR's quantize table ("qtable", `--quantize_table`): one `<op name> <MODE> [group_size]`
+// line per op that gets a precision other than the global one. Read with the rules of
+// ConvertTopToTpu::init_qtable; written in the 2026 `QuantizeTable.dump` layout or the older
+// fp_forward / run_sensitive_layer layout. (Which modes a processor accepts, and how it rewrites
+// them, belongs to the processor targets, not to the file format.)
+
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/io/atomic_file.hpp" (already inlined above)
+// #include "mixq/io/cali_table.hpp" (already inlined above)
+
+namespace mixq {
+
+/// TPU-MLIR's Module_Mode names: the modes a qtable line may ask for.
+inline constexpr std::array<std::string_view, 24> quantize_modes = {
+    "INT8",        "UINT8",         "INT4",        "BF16",          "F16",        "F32",
+    "W8F16",       "W8BF16",        "W4F16",       "W4BF16",        "F8",         "F8E4M3",
+    "F8E5M2",      "W4F8E4M3",      "W4F8E5M2",    "W4INT8",        "INT8F16DYN", "INT8BF16DYN",
+    "INT4F16DYN",  "INT4BF16DYN",   "F8E4M3F16DYN", "F8E4M3BF16DYN", "F4F16DYN",  "F4BF16DYN"};
+
+inline bool is_quantize_mode(std::string_view mode) noexcept {
+  for (std::string_view m : quantize_modes)
+    if (m == mode) return true;
+  return false;
+}
+
+/// One qtable line. `mode` is upper-cased (the importer compares upper-case names).
+struct qtable_entry {
+  std::string name;
+  std::string mode;
+  std::optional<std::int64_t> group_size;  // the optional third column: a per-op q_group_size
+  friend bool operator==(const qtable_entry&, const qtable_entry&) = default;
+};
+
+/// The entries of a qtable in file order. A name listed twice keeps both entries; find() returns
+/// the later one, which is what the importer's map ends up with.
+struct quantize_table {
+  std::vector<qtable_entry> entries;
+
+  const qtable_entry* find(std::string_view name) const noexcept {
+    for (auto it = entries.rbegin(); it != entries.rend(); ++it)
+      if (it->name == name) return &*it;
+    return nullptr;
+  }
+  bool empty() const noexcept { return entries.empty(); }
+  std::size_t size() const noexcept { return entries.size(); }
+  friend bool operator==(const quantize_table&, const quantize_table&) = default;
+};
+
+namespace detail {
+
+inline std::string upper_ascii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  return out;
+}
+
+inline std::string quantize_mode_list() {
+  std::string out;
+  for (std::string_view m : quantize_modes) {
+    if (!out.empty()) out += ' ';
+    out += m;
+  }
+  return out;
+}
+
+inline std::string checked_mode(std::string_view mode, const std::string& where) {
+  std::string up = upper_ascii(mode);
+  if (!is_quantize_mode(up))
+    throw error(where + ": unknown quantize mode '" + std::string(mode) + "' (expected one of: " + quantize_mode_list() + ")");
+  return up;
+}
+
+}  // namespace detail
+
+/// Parses qtable text; `file` names it in errors. Blank lines and `#` lines are skipped; every
+/// other line must be `<name> <MODE>` or `<name> <MODE> <group_size>` (the importer's
+/// `\S+\s+\S+(\s+-?\d+)?`), or it is an error naming file:line.
+inline quantize_table parse_qtable(std::string_view text, const std::string& file) {
+  quantize_table q;
+  std::size_t line_no = 0, pos = 0;
+  while (pos < text.size()) {
+    const std::size_t nl = text.find('\n', pos);
+    std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (detail::is_blank(line) || line.front() == '#') continue;
+    const std::string where = file + ":" + std::to_string(line_no);
+    // Trailing blanks are tolerated (the importer's full match would abort on them).
+    while (!line.empty() && detail::is_regex_space(line.back())) line.remove_suffix(1);
+    const auto tokens = detail::split_on_space(line);
+    std::optional<std::int64_t> group;
+    bool ok = !detail::is_regex_space(line.front()) && (tokens.size() == 2 || tokens.size() == 3);
+    if (ok && tokens.size() == 3) {
+      std::string_view g = tokens[2];
+      const bool digits = !g.empty() && g.find_first_not_of("0123456789", g.front() == '-' ? 1 : 0) == std::string_view::npos &&
+                          g != "-";
+      if (digits) group = detail::parse_int_token(g);
+      ok = group.has_value();
+    }
+    if (!ok)
+      throw error(where + ": expected '<op name> <quantize mode> [group size]', got '" + std::string(line) + "'");
+    q.entries.push_back({std::string(tokens[0]), detail::checked_mode(tokens[1], where), group});
+  }
+  return q;
+}
+
+/// Reads a qtable file; a file that cannot be opened is an error naming it.
+inline quantize_table read_qtable(const std::string& path) {
+  return parse_qtable(detail::read_text_file(path, "the quantize table"), path);
+}
+
+/// `--quantize_table` as model_deploy takes it: a file, or, when no file of that name exists
+/// and the text is at most 256 characters, the inline form `name:MODE,name2:MODE2`. Each item is
+/// split at its last ':', so names such as `onnx::Gemm_12` work.
+inline quantize_table parse_qtable_argument(const std::string& arg) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(arg, ec) || arg.size() > 256) return read_qtable(arg);
+  quantize_table q;
+  std::size_t pos = 0;
+  while (pos <= arg.size()) {
+    const std::size_t comma = arg.find(',', pos);
+    const std::string item = arg.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    pos = comma == std::string::npos ? arg.size() + 1 : comma + 1;
+    const std::size_t colon = item.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == item.size() ||
+        item.find_first_of(" \t") != std::string::npos)
+      throw error("mixq: quantize table '" + arg + "' is neither a file nor a list of 'name:MODE' items (item '" + item + "')");
+    q.entries.push_back({item.substr(0, colon), detail::checked_mode(item.substr(colon + 1), "mixq: quantize table '" + arg + "'"), std::nullopt});
+  }
+  return q;
+}
+
+/// What run_calibration's QuantizeTable.dump (2026) writes: the layers found by the pattern
+/// matcher, the shape-op analysis and --part_quantize, each with its mode.
+struct qtable_report {
+  std::string generated_time;  // str(datetime.now()); see tpu_mlir_timestamp()
+  std::int64_t sample_number = 0;
+  std::string chip = "bm1684x";
+  std::vector<qtable_entry> pattern_layers;
+  std::vector<qtable_entry> shape_layers;
+  std::vector<qtable_entry> custom_layers;
+  std::string part_quant_mode;   // "N_mode" / "H_mode" / "custom_mode" with --part_quantize, else empty
+  std::string custom_operators;  // --custom_operator, e.g. "Conv,MatMul" (printed when not empty)
+  std::vector<std::string> logs;  // the pattern matcher's messages
+};
+
+namespace detail {
+inline void append_entry(std::string& out, const qtable_entry& e) {
+  out += e.name + " " + e.mode;
+  if (e.group_size) out += " " + std::to_string(*e.group_size);
+  out += "\n";
+}
+}  // namespace detail
+
+/// The 2026 layout. Counts are those of the three lists as given; rows are unique, with custom >
+/// shape > pattern precedence (a pattern row is left out when the name is a shape or custom
+/// layer, a shape row when it is a custom layer) and, within a list, the last entry of a name.
+inline std::string format_qtable(const qtable_report& r) {
+  for (const auto* list : {&r.pattern_layers, &r.shape_layers, &r.custom_layers})
+    for (const qtable_entry& e : *list)
+      if (!is_quantize_mode(e.mode)) throw error("mixq: quantize table row '" + e.name + "': unknown quantize mode '" + e.mode + "'");
+  std::string out;
+  const std::size_t n_shape = r.shape_layers.size(), n_pattern = r.pattern_layers.size(), n_custom = r.custom_layers.size();
+  out += "# generated time: " + r.generated_time + "\n";
+  out += "# sample number: " + std::to_string(r.sample_number) + "\n";
+  out += "# chip: " + r.chip + "\n";
+  out += "# total layers: " + std::to_string(n_shape + n_pattern + n_custom) + " (unique list blow)\n";
+  out += "# number of shape layers: " + std::to_string(n_shape) + "\n";
+  out += "# number of pattern layers: " + std::to_string(n_pattern) + "\n";
+  out += "# number of custom layers: " + std::to_string(n_custom) + "\n";
+  if (!r.part_quant_mode.empty()) {
+    out += "# # part_quant_mode: " + r.part_quant_mode;
+    if (!r.custom_operators.empty()) out += ", custom_operator: " + r.custom_operators;
+    out += "\n";
+  }
+  if (!r.logs.empty()) {
+    out += "###\n";
+    for (const std::string& log : r.logs) out += "# " + log + "\n";
+  }
+  out += "###\n";
+  out += "# op_name   quantize_mode\n";
+  std::unordered_set<std::string> custom, shape;
+  for (const auto& e : r.custom_layers) custom.insert(e.name);
+  for (const auto& e : r.shape_layers) shape.insert(e.name);
+  // Within a list a name is written once, with its last entry (the one the importer would keep).
+  auto rows = [&](const std::vector<qtable_entry>& list, auto&& keep) {
+    std::unordered_set<std::string> later;
+    std::vector<const qtable_entry*> picked;
+    for (auto it = list.rbegin(); it != list.rend(); ++it)
+      if (keep(it->name) && later.insert(it->name).second) picked.push_back(&*it);
+    for (auto it = picked.rbegin(); it != picked.rend(); ++it) detail::append_entry(out, **it);
+  };
+  out += "# pattern layers\n";
+  rows(r.pattern_layers, [&](const std::string& n) { return !shape.count(n) && !custom.count(n); });
+  out += "# shape layers\n";
+  rows(r.shape_layers, [&](const std::string& n) { return !custom.count(n); });
+  out += "# custom layers\n";
+  rows(r.custom_layers, [](const std::string&) { return true; });
+  return out;
+}
+
+inline void write_qtable(const std::string& path, const qtable_report& r) { write_file_atomically(path, format_qtable(r)); }
+
+/// The layout fp_forward and run_sensitive_layer wrote (until 2025): every layer in one mode.
+struct legacy_qtable_report {
+  std::string generated_time;
+  std::optional<std::int64_t> sample_number;  // written by the sensitive-layer/search tools only
+  std::string chip = "bm1684x";
+  std::string mix_mode = "F16";
+  std::vector<std::string> layers;
+};
+
+inline std::string format_legacy_qtable(const legacy_qtable_report& r) {
+  std::string out;
+  out += "# genetated time: " + r.generated_time + "\n";
+  if (r.sample_number) out += "# sample number: " + std::to_string(*r.sample_number) + "\n";
+  out += "# chip: " + r.chip + "  mix_mode: " + r.mix_mode + "\n";
+  out += "# number of " + r.mix_mode + " layer: " + std::to_string(r.layers.size()) + "\n";
+  out += "###\n";
+  out += "# op_name   quantize_mode\n";
+  for (const std::string& l : r.layers) out += l + " " + r.mix_mode + "\n";
+  return out;
+}
+
+inline void write_legacy_qtable(const std::string& path, const legacy_qtable_report& r) {
+  detail::checked_mode(r.mix_mode, "mixq: quantize table '" + path + "'");
+  write_file_atomically(path, format_legacy_qtable(r));
+}
+
+}  // namespace mixq
 // #include "mixq/onnx/importer.hpp"
 // ONNX ModelProto -> TOP-dialect graph, as TPU-MLIR's ONNX frontend builds it before its
 // canonicalisation passes (those are in mixq/transforms).
-#include <cctype>
 
+// #include "mixq/dialect/top/top_ops.hpp"
+// Every TOP op struct, without the TPU dialect and without building the registry: for code that
+// constructs or matches TOP ops by type (the ONNX converters, the graph rewrites).
+// #include "mixq/dialect/top/activation.hpp" (already inlined above)
+// #include "mixq/dialect/top/attention.hpp" (already inlined above)
+// #include "mixq/dialect/top/compare.hpp" (already inlined above)
+// #include "mixq/dialect/top/conv.hpp" (already inlined above)
+// #include "mixq/dialect/top/elementwise.hpp" (already inlined above)
+// #include "mixq/dialect/top/matmul.hpp" (already inlined above)
+// #include "mixq/dialect/top/norm.hpp" (already inlined above)
+// #include "mixq/dialect/top/pool.hpp" (already inlined above)
+// #include "mixq/dialect/top/reduce.hpp" (already inlined above)
+// #include "mixq/dialect/top/resize.hpp" (already inlined above)
+// #include "mixq/dialect/top/shape_ops.hpp" (already inlined above)
+// #include "mixq/dialect/top/source.hpp" (already inlined above)
 // #include "mixq/core/error.hpp" (already inlined above)
 // #include "mixq/graph/edit.hpp" (already inlined above)
 // #include "mixq/graph/graph.hpp" (already inlined above)
 // #include "mixq/onnx/converters/registry.hpp"
 // Every ONNX op mixq imports, in one table built on first use.
+// #include "mixq/dialect/top/top_ops.hpp" (already inlined above)
 // #include "mixq/onnx/converters/elementwise.hpp"
 // ONNX element-wise ops: arithmetic, activations, comparisons, logic, Where, Cast.
 
+// #include "mixq/dialect/top/top_ops.hpp" (already inlined above)
 // #include "mixq/onnx/converters/table.hpp"
 // The table of ONNX op converters. Each family header adds its converters with
 // `add_<family>_converters(converter_table&)`; registry.hpp builds the table once.
@@ -12847,7 +23682,7 @@ inline void save_model(graph& g, const std::string& mlir_path, const std::string
 
 // #include "mixq/core/error.hpp" (already inlined above)
 // #include "mixq/core/tensor.hpp" (already inlined above)
-// #include "mixq/dialect/top/op_list.hpp" (already inlined above)
+// #include "mixq/dialect/ops.hpp" (already inlined above)
 // #include "mixq/graph/graph.hpp" (already inlined above)
 // #include "mixq/onnx/model.hpp"
 // ONNX ModelProto, read straight from the protobuf bytes (no protobuf runtime needed).
@@ -13745,15 +24580,44 @@ void convert_variadic(import_context& ctx, const node_proto& n) {
   define_output(ctx, n, 0, acc);
 }
 
-inline void convert_pow(import_context& ctx, const node_proto& n) {
-  const ref b = ctx.input(n, 1);
-  if (!is_scalar_constant(b)) {  // a tensor exponent: element-wise x ^ y
-    define_output(ctx, n, 0, ctx.emit<top::pow3_op>({ctx.input(n, 0), b}, {}, {import_context::loc_name(n)})[0]);
+/// Mod: fmod=0 takes the divisor's sign (integers only, Python's %), fmod=1 the dividend's (C fmod).
+inline void convert_mod(import_context& ctx, const node_proto& n) {
+  const std::vector<ref> operands{ctx.input(n, 0), ctx.input(n, 1)};
+  const std::string loc = import_context::loc_name(n);
+  if (attr_int(n, "fmod", 0) != 0) {
+    define_output(ctx, n, 0, ctx.emit<top::mod_op>(operands, {}, {loc})[0]);
     return;
   }
-  top::pow_op::attributes at;
-  at.exponent = scalar_value(b);
-  define_output(ctx, n, 0, ctx.emit<top::pow_op>({ctx.input(n, 0)}, at, {import_context::loc_name(n)})[0]);
+  if (is_floating(ctx.type_of(operands[0]).elem)) throw error("fmod=0 is defined for integers only; floats need fmod=1");
+  define_output(ctx, n, 0, ctx.emit<top::remainder_op>(operands, {}, {loc})[0]);
+}
+
+/// Pow as TPU-MLIR's frontend converts it: x^1 is x, x^2 is Mul(x, x) (calibration then knows
+/// the result is non-negative), x^c is Pow, c^x is Pow2, and x^y with tensors is Pow3.
+inline void convert_pow(import_context& ctx, const node_proto& n) {
+  const ref a = ctx.input(n, 0), b = ctx.input(n, 1);
+  const std::string loc = import_context::loc_name(n);
+  const bool floating = is_floating(ctx.type_of(a).elem);
+  if (floating && is_scalar_constant(b) && !a.is_constant() && ctx.shape_of(b).size() <= ctx.shape_of(a).size()) {
+    const double e = scalar_value(b);
+    if (e == 1.0) {
+      define_output(ctx, n, 0, a);
+    } else if (e == 2.0) {
+      define_output(ctx, n, 0, ctx.emit<top::mul_op>({a, a}, {}, {loc})[0]);
+    } else {
+      top::pow_op::attributes at;
+      at.exponent = e;
+      define_output(ctx, n, 0, ctx.emit<top::pow_op>({a}, at, {loc})[0]);
+    }
+    return;
+  }
+  if (floating && is_scalar_constant(a) && !b.is_constant() && ctx.shape_of(a).size() <= ctx.shape_of(b).size()) {
+    top::pow2_op::attributes at;
+    at.const_val = scalar_value(a);
+    define_output(ctx, n, 0, ctx.emit<top::pow2_op>({b}, at, {loc})[0]);
+    return;
+  }
+  define_output(ctx, n, 0, ctx.emit<top::pow3_op>({a, b}, {}, {loc})[0]);
 }
 
 template <class Op>
@@ -13904,6 +24768,7 @@ inline void add_elementwise_converters(converter_table& t) {
   t.add("Mul", convert_mul);
   t.add("Div", convert_div);
   t.add("Pow", convert_pow);
+  t.add("Mod", convert_mod);
   t.add("Max", convert_variadic<top::max_op>);
   t.add("Min", convert_variadic<top::min_op>);
   t.add("Relu", convert_unary<top::relu_op>);
@@ -13950,6 +24815,7 @@ inline void add_elementwise_converters(converter_table& t) {
 // #include "mixq/onnx/converters/misc.hpp"
 // ONNX Split, Tile, Expand, DepthToSpace, SpaceToDepth and Einsum.
 
+// #include "mixq/dialect/top/top_ops.hpp" (already inlined above)
 // #include "mixq/onnx/converters/table.hpp" (already inlined above)
 
 namespace mixq::onnx {
@@ -14205,6 +25071,7 @@ inline void add_misc_converters(converter_table& t) {
 // ONNX ops with weights or windows: Conv, ConvTranspose, Gemm, MatMul, BatchNormalization,
 // pooling, Softmax / LogSoftmax.
 
+// #include "mixq/dialect/top/top_ops.hpp" (already inlined above)
 // #include "mixq/onnx/converters/table.hpp" (already inlined above)
 
 namespace mixq::onnx {
@@ -14473,6 +25340,7 @@ inline void add_nn_converters(converter_table& t) {
 // #include "mixq/onnx/converters/norm.hpp"
 // ONNX LayerNormalization (opset 17) -> top.LayerNorm, InstanceNormalization -> top.InstanceNorm.
 
+// #include "mixq/dialect/top/top_ops.hpp" (already inlined above)
 // #include "mixq/onnx/converters/table.hpp" (already inlined above)
 
 namespace mixq::onnx {
@@ -14576,6 +25444,7 @@ inline void add_norm_converters(converter_table& t) {
 // #include "mixq/onnx/converters/reduce.hpp"
 // ONNX reductions: ReduceMean/Max/Min/Sum/Prod/L2 -> top.Reduce, ArgMax/ArgMin -> top.Arg.
 
+// #include "mixq/dialect/top/top_ops.hpp" (already inlined above)
 // #include "mixq/onnx/converters/table.hpp" (already inlined above)
 
 namespace mixq::onnx {
@@ -14663,6 +25532,7 @@ inline void add_reduce_converters(converter_table& t) {
 // upscaling, top.Interp otherwise, as TPU-MLIR maps them. What top.Interp cannot express
 // (cubic, tf_crop_and_resize, resizing N or C, other nearest roundings) is rejected.
 
+// #include "mixq/dialect/top/top_ops.hpp" (already inlined above)
 // #include "mixq/onnx/converters/table.hpp" (already inlined above)
 
 namespace mixq::onnx {
@@ -14804,9 +25674,10 @@ inline void add_resize_converters(converter_table& t) {
 
 }  // namespace mixq::onnx
 // #include "mixq/onnx/converters/shape.hpp"
-// ONNX ops that move data or compute shapes: Constant, Identity, Shape, Reshape, Transpose,
-// Concat, Flatten, Squeeze, Unsqueeze, Gather, Slice, Pad.
+// ONNX ops that move data or compute shapes: Constant, ConstantOfShape, Range, Identity, Shape,
+// Reshape, Transpose, Concat, Flatten, Squeeze, Unsqueeze, Gather, Slice, Pad, ScatterND.
 
+// #include "mixq/dialect/top/top_ops.hpp" (already inlined above)
 // #include "mixq/onnx/converters/table.hpp" (already inlined above)
 
 namespace mixq::onnx {
@@ -14825,6 +25696,46 @@ inline void convert_constant(import_context& ctx, const node_proto& n) {
     auto v = attr_ints(n, "value_ints");
     r.constant = tensor::from_vector<std::int64_t>({static_cast<std::int64_t>(v.size())}, v);
   } else throw error("Constant without a supported value attribute (sparse and string constants are not supported)");
+  define_output(ctx, n, 0, r);
+}
+
+/// Shapes are static, so the shape operand is a constant and so is the result (torch exports
+/// masks and index grids this way: `x.new_zeros(...)`, `torch.arange(...)`).
+inline void convert_constant_of_shape(import_context& ctx, const node_proto& n) {
+  const std::vector<std::int64_t> dims = to_int64_vector(ctx.constant_input(n, 0, "shape"));
+  for (auto d : dims)
+    if (d < 0) throw error("the shape " + to_string(shape_t(dims)) + " has a negative dimension");
+  tensor value = tensor::scalar<float>(0.f);
+  if (const tensor_proto* t = attr_tensor(n, "value")) {
+    if (t->data.numel() != 1) throw error("value must hold one element");
+    value = t->data;
+  }
+  tensor out = tensor::empty(value.elem(), shape_t(dims));
+  const std::size_t bytes = size_of(value.elem());
+  for (std::int64_t i = 0; i < out.numel(); ++i) std::memcpy(out.raw() + static_cast<std::size_t>(i) * bytes, value.raw(), bytes);
+  ref r;
+  r.constant = std::move(out);
+  define_output(ctx, n, 0, r);
+}
+
+/// Range(start, limit, delta): folded; the operands must be constants (they are shape values).
+inline void convert_range(import_context& ctx, const node_proto& n) {
+  const tensor& start = ctx.constant_input(n, 0, "start");
+  const tensor& limit = ctx.constant_input(n, 1, "limit");
+  const tensor& delta = ctx.constant_input(n, 2, "delta");
+  if (start.numel() != 1 || limit.numel() != 1 || delta.numel() != 1) throw error("start, limit and delta must be scalars");
+  const double s = element_as_double(start, 0), l = element_as_double(limit, 0), d = element_as_double(delta, 0);
+  if (d == 0) throw error("delta is 0");
+  const auto count = static_cast<std::int64_t>(std::max(std::ceil((l - s) / d), 0.0));
+  tensor out = tensor::empty(start.elem(), {count});
+  visit_dtype(start.elem(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* p = out.data<T>();
+    // start + i * delta, as ONNX defines it (exact for integers)
+    for (std::int64_t i = 0; i < count; ++i) p[i] = from_double<T>(s + static_cast<double>(i) * d);
+  });
+  ref r;
+  r.constant = std::move(out);
   define_output(ctx, n, 0, r);
 }
 
@@ -15010,6 +25921,9 @@ inline void convert_slice(import_context& ctx, const node_proto& n) {
     } else {
       b = std::clamp<std::int64_t>(b, 0, dim - 1);
       e = std::clamp<std::int64_t>(e, -1, dim - 1);
+      // "Before element 0" cannot be written -1: top.Slice reads a negative end from the back,
+      // as ONNX does. -dim - 1 reads back as -1 (torch's exporter reverses tensors this way).
+      if (e == -1) e = -dim - 1;
     }
     offset[ax] = b, end[ax] = e, step[ax] = s;
   }
@@ -15039,11 +25953,29 @@ inline void convert_pad(import_context& ctx, const node_proto& n) {
   define_output(ctx, n, 0, ctx.emit<top::pad_op>({x, ref{}}, at, {import_context::loc_name(n)})[0]);
 }
 
+/// ScatterND (opset 11; reduction from 16): top.ScatterND, folded when every operand is constant.
+inline void convert_scatter_nd(import_context& ctx, const node_proto& n) {
+  const std::string reduction = attr_string(n, "reduction", "none");
+  top::scatter_nd_op::attributes at;
+  if (reduction == "none") at.reduction.value = 0;
+  else if (reduction == "add") at.reduction.value = 1;
+  else if (reduction == "max") at.reduction.value = 3;
+  else if (reduction == "min") at.reduction.value = 4;
+  else if (reduction == "mul") at.reduction.value = 5;
+  else throw error("unknown reduction \"" + reduction + "\"");
+  define_output(ctx, n, 0,
+                ctx.emit<top::scatter_nd_op>({ctx.input(n, 0), ctx.input(n, 1), ctx.input(n, 2)}, at,
+                                             {import_context::loc_name(n)})[0]);
+}
+
 }  // namespace detail
 
 inline void add_shape_converters(converter_table& t) {
   using namespace detail;
   t.add("Constant", convert_constant);
+  t.add("ConstantOfShape", convert_constant_of_shape);
+  t.add("Range", convert_range);
+  t.add("ScatterND", convert_scatter_nd);
   t.add("Identity", convert_identity);
   t.add("Dropout", convert_identity);
   t.add("Shape", convert_shape);
@@ -15196,17 +26128,2116 @@ inline graph import_model(const model_proto& m, const import_options& opt = {}) 
 }
 
 }  // namespace mixq::onnx
+// #include "mixq/quant/fake_quant.hpp" (already inlined above)
+// #include "mixq/quant/quant_type.hpp" (already inlined above)
+// #include "mixq/quant/requant.hpp" (already inlined above)
+// #include "mixq/quant/types.hpp" (already inlined above)
+// #include "mixq/targets/lowering.hpp"
+// TOP -> TPU lowering (model_deploy): every TOP op becomes TPU ops in its mode (qtable entry or
+// `--quantize`), INT8 ops through the rule of the processor's arithmetic family, float ops through
+// their TPU twins; casts are inserted where precisions meet, graph outputs return in f32.
+//
+// INT8 rules are specialisations `int8_rule<Op, Family>`; an op without one falls back to the
+// generic rule: ops that only move values stay INT8 with their input's type, the others take the
+// chip's float type (reported). The table the pass looks rules up in is derived from the one op list.
+
+// #include "mixq/dialect/top/op_list.hpp" (already inlined above)
+// #include "mixq/dialect/ops.hpp" (already inlined above)
+// #include "mixq/targets/lowering_context.hpp"
+// The state of one TOP -> TPU lowering (model_deploy's convert-top-to-tpu): the graph being
+// built, where each TOP value went, the casts between precisions (made where a consumer needs
+// another type than its producer gave, named and shared as TPU-MLIR does), and the weights the
+// rules quantize. Plain code: the per-op rules (targets/rules_*.hpp) are the templates.
+
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/dialect/ops.hpp" (already inlined above)
+// #include "mixq/graph/graph.hpp" (already inlined above)
+// #include "mixq/quant/quant_type.hpp" (already inlined above)
+// #include "mixq/quant/types.hpp" (already inlined above)
+// #include "mixq/targets/processor.hpp"
+// Processors as C++ types: each states what it supports once (quantize modes, the float type it
+// mixes in, asymmetric and INT4 support, per-channel weights), from facts doc §5-§6 and the
+// developer manual's support table. Lowering rules are chosen at compile time from these types
+// (see targets/lowering.hpp); drivers look processors up by name in the table derived from the
+// one type list below.
+
+// #include "mixq/core/error.hpp" (already inlined above)
+
+namespace mixq::targets {
+
+/// model_deploy's `--quantize` modes (and qtable modes) mixq knows.
+enum class quant_mode : std::uint8_t { F32, F16, BF16, INT8, INT4, W8F16, W8BF16, W4F16, W4BF16, W4INT8, F8E4M3, F8E5M2 };
+
+inline constexpr std::array all_quant_modes{quant_mode::F32,   quant_mode::F16,   quant_mode::BF16,   quant_mode::INT8,
+                                            quant_mode::INT4,  quant_mode::W8F16, quant_mode::W8BF16, quant_mode::W4F16,
+                                            quant_mode::W4BF16, quant_mode::W4INT8, quant_mode::F8E4M3, quant_mode::F8E5M2};
+
+inline constexpr std::string_view mode_name(quant_mode m) {
+  constexpr std::array<std::string_view, 12> names{"F32",   "F16",    "BF16",   "INT8",   "INT4",   "W8F16",
+                                                   "W8BF16", "W4F16", "W4BF16", "W4INT8", "F8E4M3", "F8E5M2"};
+  return names[static_cast<std::size_t>(m)];
+}
+
+/// Case-insensitive, as TPU-MLIR upper-cases `--quantize` and qtable modes.
+inline std::optional<quant_mode> parse_quant_mode(std::string_view text) {
+  std::string up(text);
+  std::transform(up.begin(), up.end(), up.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  for (quant_mode m : all_quant_modes)
+    if (mode_name(m) == up) return m;
+  return std::nullopt;
+}
+
+inline constexpr bool is_float_mode(quant_mode m) { return m == quant_mode::F32 || m == quant_mode::F16 || m == quant_mode::BF16; }
+inline constexpr bool is_integer_mode(quant_mode m) { return m == quant_mode::INT8 || m == quant_mode::INT4 || m == quant_mode::W4INT8; }
+
+/// A set of modes as a bit mask, usable in constant expressions.
+struct mode_set {
+  std::uint32_t bits = 0;
+  constexpr mode_set() = default;
+  constexpr mode_set(std::initializer_list<quant_mode> modes) {
+    for (quant_mode m : modes) bits |= 1u << static_cast<unsigned>(m);
+  }
+  constexpr bool has(quant_mode m) const { return (bits >> static_cast<unsigned>(m)) & 1u; }
+  std::vector<quant_mode> list() const {
+    std::vector<quant_mode> out;
+    for (quant_mode m : all_quant_modes)
+      if (has(m)) out.push_back(m);
+    return out;
+  }
+};
+
+/// The integer arithmetic a processor's lowering and evaluator follow (docs/lowering_spec.md):
+/// BM168x multipliers with HalfUp requant, BM1684's shifts only, CV18xx's QDM with thresholds.
+enum class arithmetic_family : std::uint8_t { bm168x, bm1684, cv18xx };
+
+/// Common ground of every processor type; each overrides what differs.
+struct processor_base {
+  static constexpr bool asymmetric = false;       // `--asymmetric` allowed
+  static constexpr bool int4 = false;             // INT4 / `#int4_th` usable
+  static constexpr bool per_channel_weights = true;
+  static constexpr bool symmetric_calibration = false;  // the importer forces min = -max (CV18xx)
+  static constexpr bool float_inputs = false;     // graph inputs stay F32 (CV18xx)
+};
+
+struct bm1684x : processor_base {
+  static constexpr std::string_view name = "bm1684x";
+  static constexpr arithmetic_family arithmetic = arithmetic_family::bm168x;
+  static constexpr mode_set modes{quant_mode::F32,   quant_mode::F16,   quant_mode::BF16,  quant_mode::INT8,
+                                  quant_mode::W4F16, quant_mode::W8F16, quant_mode::W4BF16, quant_mode::W8BF16};
+  static constexpr quant_mode auto_float = quant_mode::F16;  // fp_type auto
+  static constexpr mode_set mix_floats{quant_mode::F16, quant_mode::F32};
+  static constexpr bool asymmetric = true;
+};
+
+struct bm1688 : bm1684x {
+  static constexpr std::string_view name = "bm1688";
+  static constexpr mode_set modes{quant_mode::F32,    quant_mode::F16,   quant_mode::BF16,  quant_mode::INT8,
+                                  quant_mode::INT4,   quant_mode::W4INT8, quant_mode::W4F16, quant_mode::W8F16,
+                                  quant_mode::W4BF16, quant_mode::W8BF16};
+  static constexpr mode_set mix_floats{quant_mode::F16, quant_mode::BF16, quant_mode::F32};
+  static constexpr bool int4 = true;
+};
+
+/// BM1690 is not in the manual's table; TPU-MLIR's FLOAT_MAP gives F16, its fp8 paths are its own.
+/// Its mix types are missing from TPU-MLIR's chip_support_mix_fp_type (a bug): mixq gives it BM1684X's.
+struct bm1690 : bm1684x {
+  static constexpr std::string_view name = "bm1690";
+  static constexpr mode_set modes{quant_mode::F32,   quant_mode::F16,   quant_mode::BF16,   quant_mode::INT8,
+                                  quant_mode::W4F16, quant_mode::W8F16, quant_mode::W4BF16, quant_mode::W8BF16,
+                                  quant_mode::F8E4M3, quant_mode::F8E5M2};
+  static constexpr mode_set mix_floats{quant_mode::F16, quant_mode::BF16, quant_mode::F32};
+};
+
+struct cv186x : bm1684x {
+  static constexpr std::string_view name = "cv186x";
+  static constexpr mode_set modes{quant_mode::F32, quant_mode::F16, quant_mode::BF16, quant_mode::INT8, quant_mode::INT4};
+  static constexpr mode_set mix_floats{quant_mode::F16, quant_mode::BF16, quant_mode::F32};
+  static constexpr bool int4 = true;
+};
+
+/// BM1684: INT8 and F32 only, symmetric, per-tensor weights with shifts (no multipliers).
+struct bm1684 : processor_base {
+  static constexpr std::string_view name = "bm1684";
+  static constexpr arithmetic_family arithmetic = arithmetic_family::bm1684;
+  static constexpr mode_set modes{quant_mode::F32, quant_mode::INT8};
+  static constexpr quant_mode auto_float = quant_mode::F32;
+  static constexpr mode_set mix_floats{quant_mode::F32};
+  static constexpr bool per_channel_weights = false;
+};
+
+/// CV183X and its smaller siblings: BF16 and INT8, symmetric only (min = -max), inputs in F32.
+struct cv183x : processor_base {
+  static constexpr std::string_view name = "cv183x";
+  static constexpr arithmetic_family arithmetic = arithmetic_family::cv18xx;
+  static constexpr mode_set modes{quant_mode::BF16, quant_mode::INT8};
+  static constexpr quant_mode auto_float = quant_mode::BF16;
+  static constexpr mode_set mix_floats{quant_mode::BF16};
+  static constexpr bool symmetric_calibration = true;
+  static constexpr bool float_inputs = true;
+};
+struct cv182x : cv183x {
+  static constexpr std::string_view name = "cv182x";
+};
+struct cv181x : cv183x {
+  static constexpr std::string_view name = "cv181x";
+};
+struct cv180x : cv183x {
+  static constexpr std::string_view name = "cv180x";
+};
+/// CV184X: BF16, INT8, W4INT8; BF16 mixing.
+struct cv184x : cv183x {
+  static constexpr std::string_view name = "cv184x";
+  static constexpr mode_set modes{quant_mode::BF16, quant_mode::INT8, quant_mode::W4INT8};
+};
+
+template <class... P> struct processor_list {};
+/// THE list of processors; the runtime table is derived from it.
+using processors = processor_list<bm1684x, bm1684, bm1688, bm1690, cv186x, cv183x, cv182x, cv181x, cv180x, cv184x>;
+
+template <class P>
+concept processor = requires {
+  { P::name } -> std::convertible_to<std::string_view>;
+  { P::modes } -> std::convertible_to<mode_set>;
+  { P::auto_float } -> std::convertible_to<quant_mode>;
+  { P::arithmetic } -> std::convertible_to<arithmetic_family>;
+};
+
+/// True when processor P can deploy mode M (a constant expression: unsupported pairs can be
+/// rejected at compile time).
+template <processor P, quant_mode M> inline constexpr bool supports_mode = P::modes.has(M);
+
+/// A deployment fixed at compile time. Naming a mode the processor cannot deploy does not
+/// compile (tests/compile_fail pins that), e.g. deployment<cv183x, quant_mode::F16>.
+template <processor P, quant_mode M>
+  requires supports_mode<P, M>
+struct deployment {
+  using chip = P;
+  static constexpr quant_mode mode = M;
+};
+
+/// What drivers see of a processor.
+struct processor_info {
+  std::string_view name;
+  arithmetic_family arithmetic;
+  mode_set modes;
+  quant_mode auto_float;
+  mode_set mix_floats;
+  bool asymmetric, int4, per_channel_weights, symmetric_calibration, float_inputs;
+
+  /// TPU-MLIR's qtable rewrite (facts §1.3): CV18xx turns F32/F16 into BF16, BM1684 anything
+  /// but INT8 into F32.
+  quant_mode qtable_mode(quant_mode m) const {
+    if (arithmetic == arithmetic_family::cv18xx && (m == quant_mode::F32 || m == quant_mode::F16)) return quant_mode::BF16;
+    if (arithmetic == arithmetic_family::bm1684 && m != quant_mode::INT8) return quant_mode::F32;
+    return m;
+  }
+};
+
+template <processor P> constexpr processor_info info_of() {
+  return {P::name, P::arithmetic, P::modes, P::auto_float, P::mix_floats, P::asymmetric, P::int4, P::per_channel_weights,
+          P::symmetric_calibration, P::float_inputs};
+}
+
+template <class... P> constexpr auto processor_table(processor_list<P...>) { return std::array<processor_info, sizeof...(P)>{info_of<P>()...}; }
+
+inline constexpr auto all_processors = processor_table(processors{});
+
+/// Looks a processor up by name (case-insensitive); the error lists the known ones.
+inline const processor_info& find_processor(std::string_view name) {
+  std::string low(name);
+  std::transform(low.begin(), low.end(), low.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const auto& p : all_processors)
+    if (p.name == low) return p;
+  std::string known;
+  for (const auto& p : all_processors) known += (known.empty() ? "" : ", ") + std::string(p.name);
+  throw error("unknown processor \"" + std::string(name) + "\" (mixq knows " + known + ")");
+}
+
+/// Checks that `p` can deploy `m`; the error says which modes it can.
+inline void require_mode(const processor_info& p, quant_mode m) {
+  if (p.modes.has(m)) return;
+  std::string modes;
+  for (quant_mode x : p.modes.list()) modes += (modes.empty() ? "" : ", ") + std::string(mode_name(x));
+  throw error(std::string(p.name) + " does not support --quantize " + std::string(mode_name(m)) + " (it supports " + modes + ")");
+}
+
+}  // namespace mixq::targets
+
+namespace mixq::targets {
+
+struct deploy_options {
+  quant_mode mode = quant_mode::F32;
+  const processor_info* chip = &all_processors[0];
+  bool asymmetric = false;
+  /// Per-op modes from the quantize table (TOP op names, already rewritten for the chip).
+  std::map<std::string, quant_mode, std::less<>> qtable;
+  bool high_precision = false;  // AvgPool and Softmax in F32
+};
+
+/// One TOP op whose lowering differs from the mode asked for.
+struct lowering_note {
+  std::string op;
+  std::string what;
+};
+
+struct lowering_report {
+  std::map<std::string, std::size_t> ops_per_mode;  // "INT8": 52, "F16": 3...
+  std::vector<lowering_note> notes;                  // fallbacks and their reasons
+  std::size_t casts = 0;
+};
+
+class lowering_context {
+ public:
+  lowering_context(const graph& top, graph& out, const deploy_options& opt, lowering_report& report)
+      : top_(top), out_(out), opt_(opt), report_(report), users_(top.users()) {
+    value_map_.assign(top.values.size(), -1);
+  }
+
+  const graph& top() const noexcept { return top_; }
+  graph& out() noexcept { return out_; }
+  const deploy_options& options() const noexcept { return opt_; }
+  const processor_info& chip() const noexcept { return *opt_.chip; }
+  lowering_report& report() noexcept { return report_; }
+  const std::vector<int>& users_of(int top_value) const { return users_[static_cast<std::size_t>(top_value)]; }
+
+  // --- TOP side -----------------------------------------------------------------------------
+  const node& top_node(int i) const { return top_.nodes.at(static_cast<std::size_t>(i)); }
+  const value_info& top_value(int v) const { return top_.values.at(static_cast<std::size_t>(v)); }
+  const std::string& name_of(int top_node_index) const { return top_.node_name(top_node_index); }
+  /// The constant behind a TOP value (a top.Weight), or nullptr.
+  const tensor* constant(int top_v) const {
+    const value_info& vi = top_value(top_v);
+    if (vi.producer < 0 || !top_.nodes[static_cast<std::size_t>(vi.producer)].is<top::weight_op>()) return nullptr;
+    auto it = top_.weights.find(vi.name);
+    if (it == top_.weights.end()) return nullptr;
+    return &it->second;
+  }
+  std::optional<quant::calibrated_type> range(int top_v) const { return quant::parse_calibrated(top_value(top_v).type.quant); }
+  bool calibrated(int top_v) const { return range(top_v).has_value(); }
+
+  /// The INT8 type of a calibrated TOP value (lowering_spec §2.1-2.2): symmetric th/127 (signed,
+  /// min < 0) or th/255; asymmetric from (min, max); CV18xx always signed [-max, max].
+  quant::uniform_type int8_type(int top_v, bool asymmetric) const {
+    const auto r = range(top_v);
+    if (!r) throw error("lowering: \"" + top_value(top_v).name + "\" has no calibrated range (is it in the calibration table?)");
+    quant::uniform_type u;
+    u.expressed = dtype::f32;
+    const bool sym_only = chip().symmetric_calibration;
+    const double mn = sym_only ? -std::max(std::fabs(r->min), std::fabs(r->max)) : r->min;
+    const double mx = sym_only ? std::max(std::fabs(r->min), std::fabs(r->max)) : r->max;
+    if (asymmetric && !sym_only) {
+      const auto p = quant::int8_asym::params(mn, mx);
+      u.storage = p.qmin < 0 ? dtype::i8 : dtype::u8;
+      u.scale = p.scale;
+      u.zero_point = p.zero_point;
+    } else {
+      const double th = std::max(std::fabs(mn), std::fabs(mx));
+      const auto p = quant::int8_sym::params(th > 0 ? th : 1e-5, mn < 0);
+      u.storage = mn < 0 ? dtype::i8 : dtype::u8;
+      u.scale = p.scale;
+    }
+    return u;
+  }
+
+  /// The mode a TOP op lowers in: its qtable entry, else the global mode; CV18xx has BF16 for
+  /// F16, INT4 is INT8 for everything but Conv and MatMul (lowering_spec §3.2).
+  quant_mode mode_of(int top_node_index) const {
+    const node& n = top_node(top_node_index);
+    quant_mode m = opt_.mode;
+    for (int r : n.results) {
+      auto it = opt_.qtable.find(top_value(r).name);
+      if (it != opt_.qtable.end()) m = it->second;
+    }
+    if (chip().arithmetic == arithmetic_family::cv18xx && m == quant_mode::F16) m = quant_mode::BF16;
+    if (m == quant_mode::INT4 && n.mnemonic() != "top.Conv" && n.mnemonic() != "top.MatMul") m = quant_mode::INT8;
+    if (opt_.high_precision && (n.mnemonic() == "top.AvgPool" || n.mnemonic() == "top.Softmax")) m = quant_mode::F32;
+    return m;
+  }
+
+  // --- TPU side -----------------------------------------------------------------------------
+  void map(int top_v, int out_v) { value_map_[static_cast<std::size_t>(top_v)] = out_v; }
+  int mapped(int top_v) const {
+    const int v = value_map_[static_cast<std::size_t>(top_v)];
+    if (v < 0) throw error("lowering: \"" + top_value(top_v).name + "\" was used before it was lowered");
+    return v;
+  }
+  const tensor_type& out_type(int out_v) const { return out_.values.at(static_cast<std::size_t>(out_v)).type; }
+  int none() const { return none_; }
+  void set_none(int v) { none_ = v; }
+
+  /// Appends an op of the registry by mnemonic; returns its node index.
+  int emit(std::string_view mnemonic, std::vector<int> operands, std::vector<tensor_type> results, std::vector<std::string> names,
+           attr_dict attrs = {}) {
+    const top::op_info* info = top::ops().find(mnemonic);
+    if (!info) throw error("lowering: mixq has no op " + std::string(mnemonic));
+    return out_.add_node(*info, std::move(operands), std::move(results), std::move(names), std::move(attrs));
+  }
+  int result(int node_index, int i = 0) const { return out_.nodes.at(static_cast<std::size_t>(node_index)).results.at(static_cast<std::size_t>(i)); }
+
+  /// A new top.Weight in the lowered graph named `name` (TPU-MLIR adds `_<k>` on a clash).
+  int add_weight(std::string name, tensor data, std::string quant = {}) {
+    std::string unique = name;
+    for (int k = 1; out_.weights.count(unique); ++k) {
+      const auto us = name.rfind('_');
+      unique = us == std::string::npos ? name + "_" + std::to_string(k) : name.substr(0, us) + "_" + std::to_string(k) + name.substr(us);
+    }
+    tensor_type t{data.elem(), data.shape(), std::move(quant)};
+    const int n = out_.add<top::weight_op>({}, {t}, {unique});
+    out_.weights.emplace(unique, std::move(data));
+    return result(n);
+  }
+
+  /// The lowered value of a TOP operand as an INT8 consumer needs it: the lowered value when it
+  /// is already integer, else a quantizing tpu.Cast to the value's own INT8 type.
+  int as_int8(int top_v, const std::string& consumer, bool asymmetric) {
+    const int v = mapped(top_v);
+    if (quant::parse_uniform(out_type(v).quant) || is_integer(out_type(v).elem)) return v;
+    const quant::uniform_type u = int8_type(top_v, asymmetric);
+    return cast(v, tensor_type{u.storage, out_type(v).shape, quant::format(u)}, consumer);
+  }
+  /// The lowered value as a float consumer of type `f` needs it (dequantize or float cast).
+  int as_float(int top_v, dtype f, const std::string& consumer) {
+    const int v = mapped(top_v);
+    const tensor_type& t = out_type(v);
+    if (!quant::parse_uniform(t.quant) && t.elem == f) return v;
+    if (!quant::parse_uniform(t.quant) && !is_floating(t.elem)) return v;  // integer data (indices, shapes) passes as it is
+    tensor_type want{f, t.shape};
+    if (const auto r = range(top_v)) want.quant = quant::format(quant::calibrated_type{f, r->min, r->max});
+    return cast(v, want, consumer);
+  }
+
+  /// A tpu.Cast of out value v to `type`, shared by every consumer that needs the same type.
+  int cast(int v, const tensor_type& type, const std::string& consumer) {
+    const auto key = std::make_pair(v, type.quant.empty() ? std::string(name(type.elem)) : type.quant);
+    if (auto it = casts_.find(key); it != casts_.end()) return it->second;
+    const std::string base = out_.values[static_cast<std::size_t>(v)].name;
+    const auto u = quant::parse_uniform(type.quant);
+    const std::string suffix = u ? (u->storage == dtype::u8 ? "ui8" : "si8")
+                                 : type.elem == dtype::f16 ? "f16" : type.elem == dtype::bf16 ? "bf16" : "f32";
+    attr_dict a;
+    a.set("round_mode", attribute(opaque_attr{"#tpu<round_mode HalfAwayFromZero>"}));
+    a.set("with_scale", attribute(true));
+    const int n = emit("tpu.Cast", {v}, {type}, {base + consumer + "_" + suffix}, std::move(a));
+    ++report_.casts;
+    return casts_[key] = result(n);
+  }
+
+  void note(int top_node_index, std::string what) { report_.notes.push_back({name_of(top_node_index), std::move(what)}); }
+
+ private:
+  const graph& top_;
+  graph& out_;
+  const deploy_options& opt_;
+  lowering_report& report_;
+  std::vector<std::vector<int>> users_;
+  std::vector<int> value_map_;
+  int none_ = -1;
+  std::map<std::pair<int, std::string>, int> casts_;
+};
+
+}  // namespace mixq::targets
+// #include "mixq/targets/rules_bm168x.hpp"
+// INT8 lowering rules of the BM168x family (bm1684x, bm1688, bm1690, cv186x): lowering_spec §4.
+// Each rule quantizes the op's weights, derives its multipliers and shifts, and emits the TPU op;
+// ops it cannot take in INT8 fall back to the chip's float type, with a note.
+#include <cfloat>
+
+// #include "mixq/quant/requant.hpp" (already inlined above)
+// #include "mixq/targets/rules_common.hpp"
+// Pieces every lowering rule uses: attribute copying, TOP attribute reads, the float lowering of
+// any op, and the INT8 lowering of ops that only move values (lowering_common_int8).
+
+// #include "mixq/quant/requant.hpp" (already inlined above)
+// #include "mixq/targets/lowering_context.hpp" (already inlined above)
+
+namespace mixq::targets::rules {
+
+inline dtype float_dtype(quant_mode m) {
+  switch (m) {
+    case quant_mode::F16:
+    case quant_mode::W8F16:
+    case quant_mode::W4F16: return dtype::f16;
+    case quant_mode::BF16:
+    case quant_mode::W8BF16:
+    case quant_mode::W4BF16: return dtype::bf16;
+    default: return dtype::f32;
+  }
+}
+
+/// Whether mixq has the TPU op (rules fall back to a float lowering while an integer op is missing).
+inline bool has_op(std::string_view mnemonic) { return top::ops().find(mnemonic) != nullptr; }
+
+inline std::string_view mode_label(dtype d) { return d == dtype::f16 ? "F16" : d == dtype::bf16 ? "BF16" : "F32"; }
+
+/// TPU-MLIR's name of the TPU op a TOP op becomes (most keep their name).
+inline std::string tpu_name(std::string_view top_mnemonic) {
+  const std::string_view shortname = top_mnemonic.substr(top_mnemonic.find('.') + 1);
+  if (shortname == "Conv") return "tpu.Conv2D";
+  if (shortname == "AvgPool" || shortname == "MaxPool") return "tpu.Pool2D";
+  return "tpu." + std::string(shortname);
+}
+
+inline bool attr_bool(const node& n, std::string_view key) {
+  const attribute* a = n.attrs.find(key);
+  return a && a->get_if<bool>() && *a->get_if<bool>();
+}
+inline double attr_double(const node& n, std::string_view key, double otherwise) {
+  const attribute* a = n.attrs.find(key);
+  if (!a) return otherwise;
+  if (auto f = a->get_if<float_attr>()) return f->value;
+  if (auto i = a->get_if<int_attr>()) return static_cast<double>(i->value);
+  return otherwise;
+}
+inline std::vector<std::int64_t> attr_ints(const node& n, std::string_view key) {
+  std::vector<std::int64_t> out;
+  if (const attribute* a = n.attrs.find(key))
+    if (auto arr = a->get_if<attr_array>())
+      for (const attribute& e : *arr)
+        if (auto i = e.get_if<int_attr>()) out.push_back(i->value);
+  return out;
+}
+inline attr_array int_array(const std::vector<std::int64_t>& v) {
+  attr_array a;
+  for (std::int64_t x : v) a.emplace_back(int_attr{x, "i64"});
+  return a;
+}
+
+/// A TOP op's attributes as its TPU op spells them: the TOP round modes go, pools gain
+/// `pool_mode`, Pad's mode becomes the `#tpu<Pad_Mode x>` enum.
+inline attr_dict tpu_attributes(const node& n) {
+  attr_dict a = n.attrs;
+  a.erase("round_mode");  // TPU-MLIR drops the TOP round_mode strings before lowering (spec §3.2)
+  a.erase("first_round_mode");
+  if (n.mnemonic() == "top.AvgPool" || n.mnemonic() == "top.MaxPool")
+    a.set("pool_mode", attribute(opaque_attr{n.mnemonic() == "top.AvgPool" ? "#tpu<pool_mode Avg>" : "#tpu<pool_mode Max>"}));
+  if (n.mnemonic() == "top.Pad")
+    if (const attribute* m = n.attrs.find("mode"))
+      if (auto s = m->get_if<std::string>()) a.set("mode", attribute(opaque_attr{"#tpu<Pad_Mode " + *s + ">"}));
+  return a;
+}
+
+/// The activation operands of a TOP op (not weights, not none).
+inline std::vector<int> activations(const lowering_context& c, const node& n) {
+  std::vector<int> out;
+  for (int v : n.operands)
+    if (!c.top_value(v).type.is_none && !c.constant(v)) out.push_back(v);
+  return out;
+}
+
+/// The lowered type of a TOP result in float type `f` (calibrated ranges kept).
+inline tensor_type float_result(const lowering_context& c, int top_v, dtype f) {
+  const value_info& vi = c.top_value(top_v);
+  if (!is_floating(vi.type.elem)) return tensor_type{vi.type.elem, vi.type.shape};  // indices, shapes
+  tensor_type t{f, vi.type.shape};
+  if (const auto r = c.range(top_v)) t.quant = quant::format(quant::calibrated_type{f, r->min, r->max});
+  return t;
+}
+
+/// A weight converted to float type `f` (named `<weight>_f16` / `_bf16`; f32 keeps its name).
+inline int float_weight(lowering_context& c, int top_v, dtype f) {
+  const tensor& w = *c.constant(top_v);
+  const std::string& n = c.top_value(top_v).name;
+  if (f == dtype::f32 || !is_floating(w.elem())) return c.add_weight(n, w.reshaped(c.top_value(top_v).type.shape));
+  return c.add_weight(n + (f == dtype::f16 ? "_f16" : "_bf16"), w.cast(f).reshaped(c.top_value(top_v).type.shape));
+}
+
+/// Float lowering of any TOP op: the TPU twin (tpu.<Name>) when mixq has one, with the TOP
+/// attributes; weights converted; operands dequantized/cast to `f`. An op mixq has no TPU float
+/// form of stays a TOP op computing in F32 (reported).
+inline void lower_float(lowering_context& c, int i, dtype f) {
+  const node& n = c.top_node(i);
+  std::string mnemonic = tpu_name(n.mnemonic());
+  attr_dict attrs = tpu_attributes(n);
+  dtype kind = f;
+  if (!top::ops().find(mnemonic)) {
+    mnemonic = std::string(n.mnemonic());
+    attrs = n.attrs;
+    kind = dtype::f32;
+    if (f != dtype::f32) c.note(i, "kept in F32: mixq has no " + std::string(mode_label(f)) + " form of " + std::string(n.mnemonic()) + " yet");
+  }
+  std::vector<int> ops;
+  for (int v : n.operands) {
+    if (c.top_value(v).type.is_none) ops.push_back(c.none());
+    else if (c.constant(v)) ops.push_back(float_weight(c, v, kind));
+    else ops.push_back(c.as_float(v, kind, c.name_of(i)));
+  }
+  std::vector<tensor_type> types;
+  std::vector<std::string> names;
+  for (int r : n.results) {
+    types.push_back(float_result(c, r, kind));
+    names.push_back(c.top_value(r).name);
+  }
+  const int node_index = c.emit(mnemonic, std::move(ops), std::move(types), std::move(names), std::move(attrs));
+  for (std::size_t r = 0; r < n.results.size(); ++r) c.map(n.results[r], c.result(node_index, static_cast<int>(r)));
+  ++c.report().ops_per_mode[std::string(mode_label(kind))];
+}
+
+/// INT8 lowering of an op that only moves values (lowering_common_int8): the TPU twin on int8
+/// data, the result typed like its input. Propagation gave most such ops their input's range;
+/// where it could not (a multi-use input), TPU-MLIR types the result with its own range and
+/// reinterprets the integers, which changes their meaning; mixq keeps the input's type.
+inline void lower_move_int8(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const auto in = activations(c, n);
+  if (in.empty() || !c.calibrated(in[0])) return lower_float(c, i, float_dtype(c.chip().auto_float));
+  const int x = c.as_int8(in[0], c.name_of(i), c.options().asymmetric);
+  const tensor_type& xt = c.out_type(x);
+  std::vector<int> ops;
+  for (int v : n.operands) {
+    if (v == in[0]) ops.push_back(x);
+    else if (c.top_value(v).type.is_none) ops.push_back(c.none());
+    else if (c.constant(v)) ops.push_back(c.add_weight(c.top_value(v).name, *c.constant(v)));
+    else ops.push_back(c.mapped(v));
+  }
+  std::vector<tensor_type> types;
+  std::vector<std::string> names;
+  for (int r : n.results) {
+    types.push_back(tensor_type{xt.elem, c.top_value(r).type.shape, xt.quant});
+    names.push_back(c.top_value(r).name);
+  }
+  attr_dict attrs = tpu_attributes(n);
+  if (n.mnemonic() == "top.Pad") {  // the pad value in the integer domain: round(val / s + zp)
+    const auto u = quant::parse_uniform(xt.quant);
+    const double val = attr_double(n, "val", 0.0);
+    attrs.set("val", attribute(float_attr{static_cast<double>(quant::to_int(val / u->scale + static_cast<double>(u->zero_point),
+                                                                            quant::round_mode::half_away_from_zero)),
+                                          "f64"}));
+  }
+  const std::string mnemonic = tpu_name(n.mnemonic());
+  if (!top::ops().find(mnemonic)) return lower_float(c, i, float_dtype(c.chip().auto_float));
+  const int node_index = c.emit(mnemonic, std::move(ops), std::move(types), std::move(names), std::move(attrs));
+  for (std::size_t r = 0; r < n.results.size(); ++r) c.map(n.results[r], c.result(node_index, static_cast<int>(r)));
+  ++c.report().ops_per_mode["INT8"];
+}
+
+/// Emits the one-result TPU op an INT8 rule lowers TOP op i to, maps its result.
+inline void emit_int8(lowering_context& c, int i, std::string_view mnemonic, std::vector<int> ops, tensor_type out_t, attr_dict attrs) {
+  const node& n = c.top_node(i);
+  const int node_index = c.emit(mnemonic, std::move(ops), {std::move(out_t)}, {c.top_value(n.results[0]).name}, std::move(attrs));
+  c.map(n.results[0], c.result(node_index));
+  ++c.report().ops_per_mode["INT8"];
+}
+
+/// An INT8 rule's float fallback (TPU-MLIR's LoweringINT8 calling a float lowering), reported.
+inline void fall_back(lowering_context& c, int i, dtype f, const std::string& why) {
+  const std::string_view op = c.top_node(i).mnemonic();
+  c.note(i, std::string(op.substr(op.find('.') + 1)) + " lowered to " + std::string(mode_label(f)) + ": " + why);
+  lower_float(c, i, f);
+}
+
+/// The `coeff` attribute of an Add/Sub (1 for each input when absent).
+inline std::vector<double> coefficients(const node& n, std::size_t count) {
+  std::vector<double> coeff(count, 1.0);
+  if (const attribute* a = n.attrs.find("coeff"))
+    if (auto arr = a->get_if<attr_array>())
+      for (std::size_t k = 0; k < arr->size() && k < count; ++k) {
+        if (auto fv = (*arr)[k].get_if<float_attr>()) coeff[k] = fv->value;
+        else if (auto iv = (*arr)[k].get_if<int_attr>()) coeff[k] = static_cast<double>(iv->value);
+      }
+  return coeff;
+}
+
+/// A constant operand quantized by its own abs max (Add/Mul constants, spec §4.3, §4.5, §5):
+/// signed when its minimum is negative, q = to_int8(w 127 / absmax) (to_uint8(w 255 / absmax)),
+/// scale absmax / 127 (/ 255); stored as `<weight>_i8` / `_u8`.
+struct absmax_constant {
+  tensor q;
+  double scale = 1.0;
+  bool is_signed = true;
+};
+inline absmax_constant quantize_absmax(const tensor& w, const shape_t& shape) {
+  const tensor wf = w.elem() == dtype::f32 ? w : w.cast(dtype::f32);
+  float amax = 0, mn = 0;
+  for (float e : wf.values<float>()) amax = std::max(amax, std::fabs(e)), mn = std::min(mn, e);
+  if (amax == 0) amax = 1e-5f;
+  absmax_constant r;
+  r.is_signed = mn < 0;
+  const double qmax = r.is_signed ? 127.0 : 255.0;
+  r.q = tensor::empty(r.is_signed ? dtype::i8 : dtype::u8, shape);
+  for (std::int64_t e = 0; e < wf.numel(); ++e) {
+    const double val = static_cast<double>(wf.data<float>()[e]) * qmax / amax;
+    if (r.is_signed) r.q.data<std::int8_t>()[e] = quant::to_int8(val);
+    else r.q.data<std::uint8_t>()[e] = quant::to_uint8(val);
+  }
+  r.scale = static_cast<double>(amax) / qmax;
+  return r;
+}
+
+inline bool same_int8_type(const quant::uniform_type& a, const quant::uniform_type& b) {
+  return a.storage == b.storage && a.scale == b.scale && a.zero_point == b.zero_point;
+}
+
+/// The INT8 result type of TOP result r (its own calibrated range).
+inline tensor_type int8_result(const lowering_context& c, int top_v, bool asymmetric) {
+  const quant::uniform_type u = c.int8_type(top_v, asymmetric);
+  return tensor_type{u.storage, c.top_value(top_v).type.shape, quant::format(u)};
+}
+
+}  // namespace mixq::targets::rules
+
+namespace mixq::targets::rules {
+
+namespace detail {
+
+/// Per-output-channel maxima of |W| over a filter laid out [oc, ...].
+inline std::vector<float> channel_absmax(const tensor& w, std::int64_t oc) {
+  const tensor f = w.elem() == dtype::f32 ? w : w.cast(dtype::f32);
+  const std::int64_t per = f.numel() / oc;
+  std::vector<float> m(static_cast<std::size_t>(oc), 0.f);
+  for (std::int64_t c = 0; c < oc; ++c)
+    for (std::int64_t k = 0; k < per; ++k) m[static_cast<std::size_t>(c)] = std::max(m[static_cast<std::size_t>(c)], std::fabs(f.data<float>()[c * per + k]));
+  return m;
+}
+
+/// TPU-MLIR's to_all_int8: the first i in 0..6 at which every f32(w * 2^i) is an exact int8
+/// (uint8 when unsigned) value.
+inline std::optional<int> integer_filter_shift(const tensor& w, bool is_signed) {
+  const tensor f = w.elem() == dtype::f32 ? w : w.cast(dtype::f32);
+  for (int i = 0; i <= 6; ++i) {
+    bool ok = true;
+    const float k = std::ldexp(1.f, i);
+    for (float v : f.values<float>()) {
+      const float s = v * k;
+      if (s != std::nearbyint(s) || (is_signed ? (s < -128 || s > 127) : (s < 0 || s > 255))) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) return i;
+  }
+  return std::nullopt;
+}
+
+inline std::int32_t checked_bias(double v, const std::string& op) {
+  const double r = std::round(v);
+  if (!(r >= INT32_MIN && r <= INT32_MAX))
+    throw error("lowering: the int32 bias of \"" + op + "\" overflows (" + std::to_string(v) + "); TPU-MLIR's result is undefined there");
+  return static_cast<std::int32_t>(r);
+}
+
+inline std::vector<double> weight_scales_attr(const lowering_context& c, int weight_v) {
+  std::vector<double> out;
+  const int p = c.top_value(weight_v).producer;
+  if (p < 0) return out;
+  if (const attribute* a = c.top_node(p).attrs.find("scale"))
+    if (auto arr = a->get_if<attr_array>())
+      for (const attribute& e : *arr)
+        if (auto f = e.get_if<float_attr>()) out.push_back(f->value);
+  return out;
+}
+
+}  // namespace detail
+
+/// bm1684x Conv (lowering_spec §4.1).
+inline void conv_bm168x(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const std::string& name = c.name_of(i);
+  const tensor* w = c.constant(n.operands[1]);
+  const shape_t& xs = c.top_value(n.operands[0]).type.shape;
+  if (!w || xs.size() != 4 || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0])) {
+    c.note(i, "Conv lowered to F32 (filter not a weight, not 2-D, or not calibrated)");
+    return lower_float(c, i, dtype::f32);
+  }
+  const bool asym = c.options().asymmetric;
+  const bool input_asym = asym || attr_bool(n, "input_asym");
+  const int x = c.as_int8(n.operands[0], name, input_asym);
+  const auto in_q = *quant::parse_uniform(c.out_type(x).quant);
+  const tensor_type out_t = int8_result(c, n.results[0], asym);
+  const auto out_q = *quant::parse_uniform(out_t.quant);
+  const tensor* b = n.operands.size() > 2 && !c.top_value(n.operands[2]).type.is_none ? c.constant(n.operands[2]) : nullptr;
+  const tensor wf = w->elem() == dtype::f32 ? *w : w->cast(dtype::f32);
+  const std::int64_t oc = wf.dim(0), per = wf.numel() / oc;
+  float wmin = FLT_MAX;
+  for (float v : wf.values<float>()) wmin = std::min(wmin, v);
+  const bool fsign = wmin < 0 || b != nullptr;
+  const double qmax = fsign ? 127.0 : 255.0;
+  std::vector<double> scale_w(static_cast<std::size_t>(oc));
+  const auto given = detail::weight_scales_attr(c, n.operands[1]);
+  const auto shift = given.empty() ? detail::integer_filter_shift(wf, fsign) : std::nullopt;
+  const auto absmax = detail::channel_absmax(wf, oc);
+  for (std::int64_t k = 0; k < oc; ++k) {
+    if (!given.empty()) scale_w[static_cast<std::size_t>(k)] = given.at(given.size() == 1 ? 0 : static_cast<std::size_t>(k));
+    else if (shift) scale_w[static_cast<std::size_t>(k)] = std::ldexp(1.0, -*shift);
+    else scale_w[static_cast<std::size_t>(k)] = static_cast<float>(std::max(static_cast<double>(static_cast<float>(absmax[static_cast<std::size_t>(k)] / static_cast<float>(qmax))), 1e-5));
+  }
+  double s_in = in_q.scale;
+  if (s_in <= 1e-5) {  // an all-zero input
+    double bmax = 0;
+    if (b) for (std::int64_t k = 0; k < b->numel(); ++k) bmax = std::max(bmax, std::fabs(element_as_double(*b, k)));
+    float amax = 0;
+    for (float v : absmax) amax = std::max(amax, v);
+    s_in = bmax > 1e-5 ? bmax / 127 : static_cast<double>(amax) / 127;
+  }
+  std::vector<std::int64_t> multiplier(static_cast<std::size_t>(oc)), rshift(static_cast<std::size_t>(oc));
+  for (std::int64_t k = 0; k < oc; ++k) {
+    const auto ms = quant::get_scale_and_shift(static_cast<float>(scale_w[static_cast<std::size_t>(k)] * s_in / out_q.scale), 32);
+    multiplier[static_cast<std::size_t>(k)] = ms.multiplier;
+    rshift[static_cast<std::size_t>(k)] = ms.shift;
+  }
+  // Weights: round half away from zero of w / scale_w (a double division), saturated.
+  tensor wq = tensor::empty(fsign ? dtype::i8 : dtype::u8, w->shape());
+  std::vector<double> corr(static_cast<std::size_t>(oc), 0.0);
+  for (std::int64_t k = 0; k < oc; ++k)
+    for (std::int64_t t = 0; t < per; ++t) {
+      const double v = static_cast<double>(wf.data<float>()[k * per + t]) / scale_w[static_cast<std::size_t>(k)];
+      std::int64_t q;
+      if (fsign) {
+        q = quant::to_int8(v);
+        wq.data<std::int8_t>()[k * per + t] = static_cast<std::int8_t>(q);
+      } else {
+        q = quant::to_uint8(v);
+        wq.data<std::uint8_t>()[k * per + t] = static_cast<std::uint8_t>(q);
+      }
+      // TPU-MLIR reads the int8 buffer here even for a uint8 filter (then 0): mixq uses the filter.
+      corr[static_cast<std::size_t>(k)] += static_cast<double>(q) * static_cast<double>(in_q.zero_point);
+    }
+  std::vector<int> ops{x, c.add_weight(name + (fsign ? "_filter_i8" : "_filter_u8"), wq)};
+  bool with_bias = false;
+  if (b || in_q.zero_point != 0) {
+    tensor bq = tensor::empty(dtype::i32, {1, oc, 1, 1});
+    for (std::int64_t k = 0; k < oc; ++k) {
+      const double bv = b ? element_as_double(*b, k) / (scale_w[static_cast<std::size_t>(k)] * s_in) : 0.0;
+      bq.data<std::int32_t>()[k] = detail::checked_bias(bv - corr[static_cast<std::size_t>(k)], name);
+    }
+    ops.push_back(c.add_weight(name + "_bias_int32", bq));
+    with_bias = true;
+  } else {
+    ops.push_back(c.none());
+  }
+  attr_dict a = tpu_attributes(n);
+  a.erase("input_asym");
+  a.set("with_bias", attribute(with_bias));
+  a.set("quant_mode", attribute(opaque_attr{"#tpu<rq_mode MultiplierShift>"}));
+  a.set("multiplier", attribute(int_array(multiplier)));
+  a.set("rshift", attribute(int_array(rshift)));
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));  // relu_process: quantized ops clamp by saturation
+  a.set("kernel_zp", attribute(int_attr{0, "i64"}));
+  const int node_index = c.emit("tpu.Conv2D", std::move(ops), {out_t}, {c.top_value(n.results[0]).name}, std::move(a));
+  c.map(n.results[0], c.result(node_index));
+  ++c.report().ops_per_mode["INT8"];
+}
+
+/// The TPU-MLIR INT8 lookup table of an activation (§4.9): for every input integer i the
+/// function of its real value, requantized to the output, half away from zero; entry at i & 0xff.
+template <class F>
+inline tensor lut_table(const quant::uniform_type& in, const quant::uniform_type& out, F&& f) {
+  tensor t = tensor::empty(out.storage, {1, 1, 1, 256});
+  const bool in_signed = in.storage == dtype::i8;
+  for (int k = 0; k < 256; ++k) {
+    const int i = in_signed ? k - 128 : k;
+    const double x = static_cast<double>(i - in.zero_point) * in.scale;
+    const double y = f(x) / out.scale + static_cast<double>(out.zero_point);
+    const int index = i & 0xff;
+    if (out.storage == dtype::i8) t.data<std::int8_t>()[index] = quant::to_int8(y);
+    else t.data<std::uint8_t>()[index] = quant::to_uint8(y);
+  }
+  return t;
+}
+
+/// Activations that become tpu.Lut in INT8.
+inline bool lut_function(const node& n, std::function<double(double)>& f) {
+  const std::string_view op = n.mnemonic();
+  if (op == "top.Sigmoid") {
+    const bool log = attr_bool(n, "log");
+    f = [log](double x) {
+      const double s = 1.0 / (1.0 + std::exp(-x));
+      return log ? std::log(s) : s;
+    };
+  } else if (op == "top.SiLU") {
+    f = [](double x) { return x / (1.0 + std::exp(-x)); };
+  } else if (op == "top.GELU") {
+    f = [](double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); };
+  } else if (op == "top.HardSwish") {
+    f = [](double x) { return x * std::clamp(x / 6.0 + 0.5, 0.0, 1.0); };
+  } else if (op == "top.HardSigmoid") {
+    const double alpha = attr_double(n, "alpha", 1.0 / 6), beta = attr_double(n, "beta", 0.5);
+    f = [alpha, beta](double x) { return std::clamp(alpha * x + beta, 0.0, 1.0); };
+  } else if (op == "top.Tanh") {
+    f = [](double x) { return std::tanh(x); };
+  } else {
+    return false;
+  }
+  return true;
+}
+
+inline void lut_int8(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  std::function<double(double)> f;
+  if (!has_op("tpu.Lut") || !lut_function(n, f) || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0]))
+    return lower_float(c, i, float_dtype(c.chip().auto_float));
+  // The table uses the output type actually emitted (TPU-MLIR builds Sigmoid/SiLU/HardSwish/
+  // HardSigmoid tables with the symmetric scale even in asymmetric mode: lowering_spec §11.6).
+  const bool asym = c.options().asymmetric || attr_bool(n, "output_asym");
+  const int x = c.as_int8(n.operands[0], c.name_of(i), c.options().asymmetric);
+  const auto in_q = *quant::parse_uniform(c.out_type(x).quant);
+  const tensor_type out_t = int8_result(c, n.results[0], asym);
+  const int table = c.add_weight(c.name_of(i) + "_table", lut_table(in_q, *quant::parse_uniform(out_t.quant), f));
+  const int node_index = c.emit("tpu.Lut", {x, table}, {out_t}, {c.top_value(n.results[0]).name});
+  c.map(n.results[0], c.result(node_index));
+  ++c.report().ops_per_mode["INT8"];
+}
+
+/// bm1684x Add (§4.3): each activation input i requantized by (m_i, r_i) from c_i s_i / s_out.
+inline void add_bm168x(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const std::string& name = c.name_of(i);
+  const bool asym = c.options().asymmetric;
+  if (!has_op("tpu.Add") || !c.calibrated(n.results[0]) || n.operands.size() != 2) {
+    c.note(i, "Add lowered to the float type (" + std::string(n.operands.size() != 2 ? "not two inputs" : "not calibrated") + ")");
+    return lower_float(c, i, float_dtype(c.chip().auto_float));
+  }
+  const tensor_type out_t = int8_result(c, n.results[0], asym);
+  const auto out_q = *quant::parse_uniform(out_t.quant);
+  std::vector<double> coeff{1.0, 1.0};
+  if (const attribute* a = n.attrs.find("coeff"))
+    if (auto arr = a->get_if<attr_array>())
+      for (std::size_t k = 0; k < arr->size() && k < 2; ++k)
+        if (auto fv = (*arr)[k].get_if<float_attr>()) coeff[k] = fv->value;
+  std::vector<int> ops;
+  std::vector<std::int64_t> mult, rsh;
+  for (std::size_t k = 0; k < 2; ++k) {
+    const int v = n.operands[k];
+    if (const tensor* w = c.constant(v)) {  // a constant: its own abs max; the coefficient is ignored as in TPU-MLIR
+      const tensor wf = w->elem() == dtype::f32 ? *w : w->cast(dtype::f32);
+      float amax = 0, mn = 0;
+      for (float e : wf.values<float>()) amax = std::max(amax, std::fabs(e)), mn = std::min(mn, e);
+      if (amax == 0) amax = 1e-5f;
+      const bool is_signed = mn < 0;
+      tensor q = tensor::empty(is_signed ? dtype::i8 : dtype::u8, c.top_value(v).type.shape);
+      for (std::int64_t e = 0; e < wf.numel(); ++e) {
+        const double val = static_cast<double>(wf.data<float>()[e]) * (is_signed ? 127.0 : 255.0) / amax;
+        if (is_signed) q.data<std::int8_t>()[e] = quant::to_int8(val);
+        else q.data<std::uint8_t>()[e] = quant::to_uint8(val);
+      }
+      const auto ms = quant::get_scale_and_shift_positive(static_cast<float>(amax / (is_signed ? 127.0 : 255.0) / out_q.scale), 8);
+      ops.push_back(c.add_weight(c.top_value(v).name + (is_signed ? "_i8" : "_u8"), q));
+      mult.push_back(ms.multiplier);
+      rsh.push_back(ms.shift);
+      continue;
+    }
+    if (!c.calibrated(v)) {
+      c.note(i, "Add lowered to the float type (an input is not calibrated)");
+      return lower_float(c, i, float_dtype(c.chip().auto_float));
+    }
+    const int x = c.as_int8(v, name, asym);
+    const auto q = *quant::parse_uniform(c.out_type(x).quant);
+    const auto ms = quant::get_scale_and_shift_positive(static_cast<float>(coeff[k] * q.scale / out_q.scale), 8);
+    ops.push_back(x);
+    mult.push_back(ms.multiplier);
+    rsh.push_back(ms.shift);
+  }
+  attr_dict a;
+  a.set("do_relu", attribute(attr_bool(n, "do_relu")));
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  a.set("multipliers", attribute(int_array(mult)));
+  a.set("rshifts", attribute(int_array(rsh)));
+  const int node_index = c.emit("tpu.Add", std::move(ops), {out_t}, {c.top_value(n.results[0]).name}, std::move(a));
+  c.map(n.results[0], c.result(node_index));
+  ++c.report().ops_per_mode["INT8"];
+}
+
+/// bm1684x AvgPool (§4.6). Symmetric: (m, r) = get_scale_and_shift(f32(s_in / (s_out kh kw)),
+/// 8). Asymmetric: scale = s_in / (kh kw s_out), offset = zp_out - s_in / s_out zp_in, and a
+/// window that does not tile the padded input exactly goes to F32 (TPU-MLIR's F16 lowering of
+/// AvgPool is F32 there); adaptive -> F32.
+inline void avgpool_bm168x(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const bool asym = c.options().asymmetric;
+  const auto k = attr_ints(n, "kernel_shape");
+  if (attr_bool(n, "is_adaptive")) return fall_back(c, i, dtype::f32, "adaptive (as TPU-MLIR)");
+  if (!has_op("tpu.Pool2D") || k.size() != 2 || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0]))
+    return fall_back(c, i, dtype::f32, "not 2-D or not calibrated");
+  if (asym) {
+    const shape_t& xs = c.top_value(n.operands[0]).type.shape;
+    const shape_t& ys = c.top_value(n.results[0]).type.shape;
+    const auto s = attr_ints(n, "strides");
+    const auto p = attr_ints(n, "pads");
+    if (xs.size() != 4 || ys.size() != 4 || s.size() != 2 || p.size() != 4) return fall_back(c, i, dtype::f32, "not a 4-D pooling");
+    for (std::size_t d = 0; d < 2; ++d)
+      if ((ys[2 + d] - 1) * s[d] + k[d] < xs[2 + d] + p[d] + p[d + 2])
+        return fall_back(c, i, dtype::f32, "asymmetric, the windows do not tile the padded input (as TPU-MLIR)");
+  }
+  const int x = c.as_int8(n.operands[0], c.name_of(i), asym);
+  const auto in_q = *quant::parse_uniform(c.out_type(x).quant);
+  const tensor_type out_t = int8_result(c, n.results[0], asym);
+  const auto out_q = *quant::parse_uniform(out_t.quant);
+  attr_dict a = tpu_attributes(n);
+  if (asym) {
+    a.set("scale", attribute(float_attr{in_q.scale / (static_cast<double>(k[0] * k[1]) * out_q.scale), "f64"}));
+    a.set("offset", attribute(float_attr{static_cast<double>(out_q.zero_point) - in_q.scale / out_q.scale * static_cast<double>(in_q.zero_point), "f64"}));
+  } else {
+    const auto ms = quant::get_scale_and_shift(static_cast<float>(in_q.scale / (out_q.scale * static_cast<double>(k[0] * k[1]))), 8);
+    a.set("multiplier", attribute(int_attr{ms.multiplier, "si32"}));
+    a.set("rshift", attribute(int_attr{ms.shift, "si32"}));
+  }
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  emit_int8(c, i, "tpu.Pool2D", {x}, out_t, std::move(a));
+}
+
+/// bm1684x MatMul of two activations (§4.2): symmetric only (asymmetric -> F32), (m, r) =
+/// get_scale_and_shift(f32(s_in s_right / s_out), 32), a bias round(b / (s_right s_in)).
+inline void matmul_activations_bm168x(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const std::string& name = c.name_of(i);
+  if (c.options().asymmetric) return fall_back(c, i, dtype::f32, "activation x activation with --asymmetric (as TPU-MLIR)");
+  const tensor* b = n.operands.size() > 2 && !c.top_value(n.operands[2]).type.is_none ? c.constant(n.operands[2]) : nullptr;
+  if (n.operands.size() > 2 && !c.top_value(n.operands[2]).type.is_none && !b) return fall_back(c, i, dtype::f32, "the bias is not a weight");
+  const int x = c.as_int8(n.operands[0], name, false);
+  const int y = c.as_int8(n.operands[1], name, false);
+  const double s_in = quant::parse_uniform(c.out_type(x).quant)->scale, s_right = quant::parse_uniform(c.out_type(y).quant)->scale;
+  const tensor_type out_t = int8_result(c, n.results[0], false);
+  const double s_out = quant::parse_uniform(out_t.quant)->scale;
+  std::vector<int> ops{x, y};
+  if (b) {
+    const shape_t& ys = c.top_value(n.operands[1]).type.shape;
+    const std::int64_t N = attr_bool(n, "right_transpose") ? ys[ys.size() - 2] : ys.back();
+    shape_t bshape(c.top_value(n.operands[0]).type.shape.size(), 1);
+    bshape.back() = N;
+    tensor bq = tensor::empty(dtype::i32, bshape);
+    for (std::int64_t col = 0; col < N; ++col)
+      bq.data<std::int32_t>()[col] = detail::checked_bias(element_as_double(*b, col % b->numel()) / (s_right * s_in), name);
+    ops.push_back(c.add_weight(name + "_bias_int32", bq));
+  } else {
+    ops.push_back(c.none());
+  }
+  ops.push_back(c.none());
+  ops.push_back(c.none());
+  const auto ms = quant::get_scale_and_shift(static_cast<float>(s_in * s_right / s_out), 32);
+  attr_dict a = tpu_attributes(n);
+  a.erase("input_asym");
+  a.set("multipliers", attribute(int_array({ms.multiplier})));
+  a.set("rshifts", attribute(int_array({ms.shift})));
+  a.set("quant_mode", attribute(opaque_attr{"#tpu<rq_mode MultiplierShift>"}));
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  emit_int8(c, i, "tpu.MatMul", std::move(ops), out_t, std::move(a));
+}
+
+/// bm1684x MatMul with a weight right operand (§4.2), per-tensor.
+inline void matmul_bm168x(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const std::string& name = c.name_of(i);
+  const tensor* w = c.constant(n.operands[1]);
+  const bool asym = c.options().asymmetric;
+  if (c.constant(n.operands[0])) return fall_back(c, i, dtype::f16, "the left operand is a weight (as TPU-MLIR)");
+  if (!has_op("tpu.MatMul") || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0]) || (!w && !c.calibrated(n.operands[1])))
+    return fall_back(c, i, float_dtype(c.chip().auto_float), "not calibrated");
+  if (!w) return matmul_activations_bm168x(c, i);
+  const int x = c.as_int8(n.operands[0], name, asym || attr_bool(n, "input_asym"));
+  const auto in_q = *quant::parse_uniform(c.out_type(x).quant);
+  const tensor_type out_t = int8_result(c, n.results[0], asym);
+  const auto out_q = *quant::parse_uniform(out_t.quant);
+  const tensor wf = w->elem() == dtype::f32 ? *w : w->cast(dtype::f32);
+  float wmax = 0;
+  for (float v : wf.values<float>()) wmax = std::max(wmax, std::fabs(v));
+  // TPU-MLIR has no floor here and divides by zero for an all-zero weight; mixq floors at 1e-5.
+  const auto given = detail::weight_scales_attr(c, n.operands[1]);
+  const double w_scale = !given.empty() ? given[0] : std::max(static_cast<double>(wmax) / 127.0, 1e-5);
+  tensor wq = tensor::empty(dtype::i8, c.top_value(n.operands[1]).type.shape);
+  for (std::int64_t e = 0; e < wf.numel(); ++e) wq.data<std::int8_t>()[e] = quant::to_int8(static_cast<double>(wf.data<float>()[e]) / w_scale);
+  const shape_t& ws = c.top_value(n.operands[1]).type.shape;
+  const bool rt = attr_bool(n, "right_transpose");
+  const std::int64_t N = rt ? ws[ws.size() - 2] : ws.back(), K = rt ? ws.back() : ws[ws.size() - 2];
+  const std::int64_t batch = wq.numel() / (K * N);
+  const tensor* b = n.operands.size() > 2 && !c.top_value(n.operands[2]).type.is_none ? c.constant(n.operands[2]) : nullptr;
+  std::vector<int> ops{x, c.add_weight(name + "_filter_int8", wq)};
+  if (b || in_q.zero_point != 0) {
+    if (batch != 1 && in_q.zero_point != 0) {
+      c.note(i, "batched MatMul with an input zero point lowered to F32");
+      c.out().weights.erase(c.out().values[static_cast<std::size_t>(ops[1])].name);
+      return lower_float(c, i, dtype::f32);
+    }
+    shape_t bshape(c.top_value(n.operands[0]).type.shape.size(), 1);
+    bshape.back() = N;
+    tensor bq = tensor::empty(dtype::i32, bshape);
+    for (std::int64_t col = 0; col < N; ++col) {
+      double corr = 0;
+      for (std::int64_t k = 0; k < K; ++k)  // W_q[k, col] whatever the layout (TPU-MLIR indexes [K, N] always)
+        corr += static_cast<double>(wq.data<std::int8_t>()[rt ? col * K + k : k * N + col]) * static_cast<double>(in_q.zero_point);
+      const double bv = b ? element_as_double(*b, col % b->numel()) / (w_scale * in_q.scale) : 0.0;
+      bq.data<std::int32_t>()[col] = detail::checked_bias(bv - corr, name);
+    }
+    ops.push_back(c.add_weight(name + "_bias_int32", bq));
+  } else {
+    ops.push_back(c.none());
+  }
+  ops.push_back(c.none());  // multi
+  ops.push_back(c.none());  // buffer
+  const auto ms = quant::get_scale_and_shift(static_cast<float>(in_q.scale * w_scale / out_q.scale), 32);
+  attr_dict a = tpu_attributes(n);
+  a.erase("input_asym");
+  a.set("multipliers", attribute(int_array({ms.multiplier})));
+  a.set("rshifts", attribute(int_array({ms.shift})));
+  a.set("quant_mode", attribute(opaque_attr{"#tpu<rq_mode MultiplierShift>"}));
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  const int node_index = c.emit("tpu.MatMul", std::move(ops), {out_t}, {c.top_value(n.results[0]).name}, std::move(a));
+  c.map(n.results[0], c.result(node_index));
+  ++c.report().ops_per_mode["INT8"];
+}
+
+}  // namespace mixq::targets::rules
+// #include "mixq/targets/rules_bm168x_eltwise.hpp"
+// INT8 lowering rules of the BM168x family for the element-wise ops, Softmax, Concat and the
+// activations (lowering_spec §4.4, §4.5, §4.8, §4.10, §4.11, §3.5): Sub, Mul, MulConst
+// (tpu.MulShift), AddConst, LeakyRelu, Relu, Softmax (exp table, u8 1/255 output) and Concat
+// (a tpu.MulShift / tpu.RequantInt transfer for every input of another type). Each falls back
+// to float where TPU-MLIR's LoweringINT8 does (§3.5), or where TPU-MLIR's integer result would
+// not be the op's (noted).
+
+// #include "mixq/quant/requant.hpp" (already inlined above)
+// #include "mixq/targets/rules_common.hpp" (already inlined above)
+
+namespace mixq::targets::rules {
+
+/// bm1684x Sub (§4.4): symmetric only (asymmetric -> F32). Each activation i requantized by
+/// get_scale_and_shift_positive(f32(c_i s_i / s_out), 8); a constant is quantized with s_out
+/// itself (to_int8(w / s_out), multiplier 1, shift 0).
+inline void sub_bm168x(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const std::string& name = c.name_of(i);
+  if (c.options().asymmetric) return fall_back(c, i, dtype::f32, "asymmetric Sub (as TPU-MLIR)");
+  const dtype fallback = float_dtype(c.chip().auto_float);
+  if (!has_op("tpu.Sub") || n.operands.size() != 2 || !c.calibrated(n.results[0])) return fall_back(c, i, fallback, "not two inputs or not calibrated");
+  // TPU-MLIR's INT8 Sub ignores is_reverse, which would negate the result: mixq keeps it float.
+  if (attr_bool(n, "is_reverse")) return fall_back(c, i, fallback, "is_reverse, which TPU-MLIR's INT8 Sub ignores");
+  const std::vector<double> coeff = coefficients(n, 2);
+  int constants = 0;
+  for (std::size_t k = 0; k < 2; ++k) {
+    if (c.constant(n.operands[k])) {
+      ++constants;
+      if (coeff[k] != 1.0) return fall_back(c, i, fallback, "a coefficient on a constant operand (TPU-MLIR's rule is not known there)");
+    } else if (!c.calibrated(n.operands[k])) {
+      return fall_back(c, i, fallback, "an input is not calibrated");
+    }
+  }
+  if (constants == 2) return fall_back(c, i, fallback, "both operands are constants");
+  const tensor_type out_t = int8_result(c, n.results[0], false);
+  const auto out_q = *quant::parse_uniform(out_t.quant);
+  std::vector<int> ops;
+  std::vector<std::int64_t> mult, rsh;
+  for (std::size_t k = 0; k < 2; ++k) {
+    const int v = n.operands[k];
+    if (const tensor* w = c.constant(v)) {
+      const tensor wf = w->elem() == dtype::f32 ? *w : w->cast(dtype::f32);
+      tensor q = tensor::empty(dtype::i8, c.top_value(v).type.shape);
+      for (std::int64_t e = 0; e < wf.numel(); ++e) q.data<std::int8_t>()[e] = quant::to_int8(static_cast<double>(wf.data<float>()[e]) / out_q.scale);
+      ops.push_back(c.add_weight(c.top_value(v).name + "_i8", q));
+      mult.push_back(1);
+      rsh.push_back(0);
+      continue;
+    }
+    const int x = c.as_int8(v, name, false);
+    const auto q = *quant::parse_uniform(c.out_type(x).quant);
+    const auto ms = quant::get_scale_and_shift_positive(static_cast<float>(coeff[k] * q.scale / out_q.scale), 8);
+    ops.push_back(x);
+    mult.push_back(ms.multiplier);
+    rsh.push_back(ms.shift);
+  }
+  attr_dict a;
+  a.set("is_reverse", attribute(false));
+  a.set("do_relu", attribute(attr_bool(n, "do_relu")));
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  a.set("multipliers", attribute(int_array(mult)));
+  a.set("rshifts", attribute(int_array(rsh)));
+  emit_int8(c, i, "tpu.Sub", std::move(ops), out_t, std::move(a));
+}
+
+/// bm1684x Mul (§4.5): factor = prod s_i / s_out, a constant operand contributing (and quantized
+/// with) its abs max / 127 (/ 255 unsigned); (multiplier, rshift) = get_scale_and_shift(f32(factor),
+/// 8). Asymmetric: the interpreter removes the activations' zero points and adds the output's.
+inline void mul_bm168x(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const std::string& name = c.name_of(i);
+  const bool asym = c.options().asymmetric;
+  const dtype fallback = float_dtype(c.chip().auto_float);
+  if (!has_op("tpu.Mul") || n.operands.size() != 2 || !c.calibrated(n.results[0])) return fall_back(c, i, fallback, "not two inputs or not calibrated");
+  int constants = 0;
+  for (int v : n.operands) {
+    if (c.constant(v)) ++constants;
+    else if (!c.calibrated(v)) return fall_back(c, i, fallback, "an input is not calibrated");
+  }
+  if (constants == 2) return fall_back(c, i, fallback, "both operands are constants");
+  const tensor_type out_t = int8_result(c, n.results[0], asym);
+  const auto out_q = *quant::parse_uniform(out_t.quant);
+  std::vector<int> ops;
+  double factor = 1.0;
+  for (int v : n.operands) {
+    if (const tensor* w = c.constant(v)) {
+      const absmax_constant q = quantize_absmax(*w, c.top_value(v).type.shape);
+      ops.push_back(c.add_weight(c.top_value(v).name + (q.is_signed ? "_i8" : "_u8"), q.q));
+      factor *= q.scale;
+      continue;
+    }
+    const int x = c.as_int8(v, name, asym);
+    factor *= quant::parse_uniform(c.out_type(x).quant)->scale;
+    ops.push_back(x);
+  }
+  factor /= out_q.scale;
+  const auto ms = quant::get_scale_and_shift(static_cast<float>(factor), 8);
+  attr_dict a;
+  a.set("do_relu", attribute(attr_bool(n, "do_relu")));
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  a.set("multiplier", attribute(int_attr{ms.multiplier, "si32"}));
+  a.set("rshift", attribute(int_attr{ms.shift, "si32"}));
+  a.set("quant_mode", attribute(opaque_attr{"#tpu<rq_mode MultiplierShift>"}));
+  emit_int8(c, i, "tpu.Mul", std::move(ops), out_t, std::move(a));
+}
+
+/// bm1684x MulConst -> tpu.MulShift (§4.5): get_scale_and_shift(f32(s_in / s_out c), 8), the
+/// multiplier negative for c < 0; zero points from the types.
+inline void mul_const_bm168x(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const bool asym = c.options().asymmetric;
+  const dtype fallback = float_dtype(c.chip().auto_float);
+  if (!has_op("tpu.MulShift") || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0])) return fall_back(c, i, fallback, "not calibrated");
+  const tensor_type out_t = int8_result(c, n.results[0], asym);
+  const auto out_q = *quant::parse_uniform(out_t.quant);
+  // tpu.MulShift has no relu: a fused one is exact only as the saturation of an unsigned result.
+  if (attr_bool(n, "do_relu") && !(out_q.storage == dtype::u8 && out_q.zero_point == 0))
+    return fall_back(c, i, fallback, "a fused relu on a signed result (tpu.MulShift has no relu)");
+  const int x = c.as_int8(n.operands[0], c.name_of(i), asym);
+  const auto in_q = *quant::parse_uniform(c.out_type(x).quant);
+  const double cv = attr_double(n, "const_val", 1.0);
+  const auto ms = quant::get_scale_and_shift(static_cast<float>(in_q.scale / out_q.scale * cv), 8);
+  attr_dict a;
+  a.set("multiplier", attribute(int_attr{ms.multiplier, "si32"}));
+  a.set("rshift", attribute(int_attr{ms.shift, "si32"}));
+  emit_int8(c, i, "tpu.MulShift", {x}, out_t, std::move(a));
+}
+
+/// bm1684x AddConst (§4.5): symmetric only (asymmetric -> F16). (m, r) = get_scale_and_shift_
+/// positive(f32(s_in / s_out), 8); const_val = (int)round(c / s_out) << r.
+inline void add_const_bm168x(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  if (c.options().asymmetric) return fall_back(c, i, dtype::f16, "asymmetric AddConst (as TPU-MLIR)");
+  const dtype fallback = float_dtype(c.chip().auto_float);
+  if (!has_op("tpu.AddConst") || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0])) return fall_back(c, i, fallback, "not calibrated");
+  const tensor_type out_t = int8_result(c, n.results[0], false);
+  const auto out_q = *quant::parse_uniform(out_t.quant);
+  const auto in_u = c.int8_type(n.operands[0], false);
+  const auto ms = quant::get_scale_and_shift_positive(static_cast<float>(in_u.scale / out_q.scale), 8);
+  const double k = std::round(attr_double(n, "const_val", 0.0) / out_q.scale);
+  // TPU-MLIR shifts an int: beyond int32 its result is undefined.
+  const double shifted = std::ldexp(k, static_cast<int>(ms.shift));
+  if (!(std::fabs(shifted) <= 2147483647.0)) return fall_back(c, i, fallback, "the constant shifted by rshift does not fit int32");
+  const int x = c.as_int8(n.operands[0], c.name_of(i), false);
+  attr_dict a;
+  a.set("const_val", attribute(float_attr{shifted, "f64"}));
+  a.set("do_relu", attribute(attr_bool(n, "do_relu")));
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  a.set("multiplier", attribute(int_attr{ms.multiplier, "si32"}));
+  a.set("rshift", attribute(int_attr{ms.shift, "si32"}));
+  emit_int8(c, i, "tpu.AddConst", {x}, out_t, std::move(a));
+}
+
+/// bm1684x LeakyRelu (§4.8): (multiplier, rshift) = get_scale_and_shift(f32(alpha), 8), no scale
+/// ratio; asymmetric -> F16. TPU-MLIR assumes the input and output share their type (propagation
+/// makes them equal for a single-use input); where they differ its result is off by the ratio,
+/// so mixq lowers to float there.
+inline void leaky_relu_bm168x(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  if (c.options().asymmetric) return fall_back(c, i, dtype::f16, "asymmetric LeakyRelu (as TPU-MLIR)");
+  const dtype fallback = float_dtype(c.chip().auto_float);
+  if (!has_op("tpu.LeakyRelu") || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0])) return fall_back(c, i, fallback, "not calibrated");
+  const tensor_type out_t = int8_result(c, n.results[0], false);
+  const auto out_q = *quant::parse_uniform(out_t.quant);
+  const int mapped = c.mapped(n.operands[0]);
+  const auto have = quant::parse_uniform(c.out_type(mapped).quant);
+  const quant::uniform_type in_q = have ? *have : c.int8_type(n.operands[0], false);
+  if (!same_int8_type(in_q, out_q))
+    return fall_back(c, i, fallback, "input and output types differ (TPU-MLIR's INT8 LeakyRelu ignores the scale ratio)");
+  const int x = c.as_int8(n.operands[0], c.name_of(i), false);
+  const double alpha = attr_double(n, "alpha", 0.01);
+  const auto ms = quant::get_scale_and_shift(static_cast<float>(alpha), 8);
+  attr_dict a;
+  a.set("alpha", attribute(float_attr{alpha, "f64"}));
+  a.set("multiplier", attribute(int_attr{ms.multiplier, "si32"}));
+  a.set("rshift", attribute(int_attr{ms.shift, "si32"}));
+  emit_int8(c, i, "tpu.LeakyRelu", {x}, out_t, std::move(a));
+}
+
+/// Relu (§4.8, §6, §3.1 item 11): tpu.Relu on the input's integers with relu_limit -1 (the
+/// limit becomes the saturation of the calibrated range). Asymmetric -> F32 (bm1684x), a limit
+/// on CV18xx -> BF16 (as TPU-MLIR); a limit below the input's threshold, which saturation alone
+/// would not apply, -> float (noted).
+inline void relu_int8(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const double limit = attr_double(n, "relu_limit", -1.0);
+  if (c.options().asymmetric) return fall_back(c, i, dtype::f32, "asymmetric Relu (as TPU-MLIR)");
+  if (c.chip().arithmetic == arithmetic_family::cv18xx && limit > 0) return fall_back(c, i, dtype::bf16, "Relu with a relu_limit (as TPU-MLIR)");
+  const dtype fallback = float_dtype(c.chip().auto_float);
+  if (!has_op("tpu.Relu") || !c.calibrated(n.operands[0])) return fall_back(c, i, fallback, "not calibrated");
+  const int mapped = c.mapped(n.operands[0]);
+  const auto have = quant::parse_uniform(c.out_type(mapped).quant);
+  const quant::uniform_type in_q = have ? *have : c.int8_type(n.operands[0], false);
+  if (limit > 0) {
+    const double top = static_cast<double>(in_q.storage == dtype::i8 ? 127 : 255) * in_q.scale;
+    if (top > limit * (1 + 1e-6)) return fall_back(c, i, fallback, "relu_limit below the input's range (the INT8 Relu clamps only by saturation)");
+  }
+  const int x = c.as_int8(n.operands[0], c.name_of(i), false);
+  attr_dict a;
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  const tensor_type& xt = c.out_type(x);
+  emit_int8(c, i, "tpu.Relu", {x}, tensor_type{xt.elem, c.top_value(n.results[0]).type.shape, xt.quant}, std::move(a));
+}
+
+/// bm1684x Softmax (§4.10): INT8 for rank <= 4, axis 1, not log (else F16). Table: 256 f32
+/// entries exp(-s_in i beta); the result is u8 with scale 1/255 (the importer fixes a Softmax
+/// output to [0, 1]). mixq runs any rank directly: no Reshape pair around ranks < 4.
+inline void softmax_bm168x(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const std::size_t rank = c.top_value(n.operands[0]).type.shape.size();
+  std::int64_t axis = static_cast<std::int64_t>(attr_double(n, "axis", 1));
+  if (axis < 0) axis += static_cast<std::int64_t>(rank);
+  if (attr_bool(n, "log") || rank > 4 || axis != 1) return fall_back(c, i, dtype::f16, "log-softmax, rank > 4 or axis != 1 (as TPU-MLIR)");
+  if (!has_op("tpu.Softmax") || !c.calibrated(n.operands[0])) return fall_back(c, i, dtype::f16, "not calibrated");
+  const int x = c.as_int8(n.operands[0], c.name_of(i), c.options().asymmetric);
+  const auto in_q = *quant::parse_uniform(c.out_type(x).quant);
+  const double beta = attr_double(n, "beta", 1.0);
+  tensor table = tensor::empty(dtype::f32, {1, 1, 1, 256});
+  for (int k = 0; k < 256; ++k) table.data<float>()[k] = static_cast<float>(std::exp(-in_q.scale * k * beta));
+  const quant::uniform_type out_u{dtype::u8, dtype::f32, 1.0 / 255, 0};
+  const tensor_type out_t{dtype::u8, c.top_value(n.results[0]).type.shape, quant::format(out_u)};
+  attr_dict a;
+  a.set("axis", attribute(int_attr{1, "si32"}));
+  a.set("log", attribute(false));
+  a.set("beta", attribute(float_attr{beta, "f64"}));
+  const int t = c.add_weight(c.name_of(i) + "_table", table);
+  emit_int8(c, i, "tpu.Softmax", {x, t, c.none(), c.none(), c.none(), c.none()}, out_t, std::move(a));
+}
+
+/// bm1684x Concat (§4.11): any constant input -> F16. Every distinct input of another type than
+/// the output goes through do_transfer: a tpu.MulShift `<in>_to_<out>` (no zero points) or a
+/// tpu.RequantInt (MultiplierShift, HalfAwayFromZero), (m, r) = get_scale_and_shift_positive(
+/// f32(s_in / s_out), 8).
+inline void concat_bm168x(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const bool asym = c.options().asymmetric;
+  for (int v : n.operands)
+    if (c.constant(v)) return fall_back(c, i, dtype::f16, "an input is a weight (as TPU-MLIR)");
+  const dtype fallback = float_dtype(c.chip().auto_float);
+  if (!has_op("tpu.Concat") || !c.calibrated(n.results[0])) return fall_back(c, i, fallback, "not calibrated");
+  for (int v : n.operands)
+    if (!c.calibrated(v)) return fall_back(c, i, fallback, "an input is not calibrated");
+  const tensor_type out_t = int8_result(c, n.results[0], asym);
+  const auto out_q = *quant::parse_uniform(out_t.quant);
+  const std::string& out_name = c.top_value(n.results[0]).name;
+  std::map<int, int> transferred;
+  std::vector<int> ops;
+  for (int v : n.operands) {
+    const int x = c.as_int8(v, c.name_of(i), asym);
+    if (auto it = transferred.find(x); it != transferred.end()) {
+      ops.push_back(it->second);
+      continue;
+    }
+    const auto in_q = *quant::parse_uniform(c.out_type(x).quant);
+    int y = x;
+    if (!same_int8_type(in_q, out_q)) {
+      const auto ms = quant::get_scale_and_shift_positive(static_cast<float>(in_q.scale / out_q.scale), 8);
+      const tensor_type t{out_t.elem, c.out_type(x).shape, out_t.quant};
+      attr_dict a;
+      a.set("multiplier", attribute(int_attr{ms.multiplier, "si32"}));
+      a.set("rshift", attribute(int_attr{ms.shift, "si32"}));
+      const std::string tname = c.out().values[static_cast<std::size_t>(x)].name + "_to_" + out_name;
+      if (in_q.zero_point == 0 && out_q.zero_point == 0) {
+        y = c.result(c.emit("tpu.MulShift", {x}, {t}, {tname}, std::move(a)));
+      } else {
+        a.set("quant_mode", attribute(opaque_attr{"#tpu<rq_mode MultiplierShift>"}));
+        a.set("round_mode", attribute(opaque_attr{"#tpu<round_mode HalfAwayFromZero>"}));
+        y = c.result(c.emit("tpu.RequantInt", {x}, {t}, {tname}, std::move(a)));
+      }
+    }
+    transferred[x] = y;
+    ops.push_back(y);
+  }
+  attr_dict a = tpu_attributes(n);
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  emit_int8(c, i, "tpu.Concat", std::move(ops), out_t, std::move(a));
+}
+
+}  // namespace mixq::targets::rules
+// #include "mixq/targets/rules_common.hpp" (already inlined above)
+// #include "mixq/targets/rules_cv18xx_bm1684.hpp"
+// INT8 rules of the other two families (lowering_spec §5, §6). CV18xx: Conv (per-channel QDM with
+// thresholds and half-to-even weights), Add (one shared shift), AvgPool (truncated multiplier),
+// MatMul (QDM per batch slice). BM1684: Conv and fully connected MatMul (one right shift for the
+// whole filter, int16 biases), Add (a shift per input), AvgPool (reciprocal table).
+
+// #include "mixq/quant/requant.hpp" (already inlined above)
+// #include "mixq/targets/rules_bm168x.hpp" (already inlined above)
+// #include "mixq/targets/rules_common.hpp" (already inlined above)
+
+namespace mixq::targets::rules {
+
+namespace detail {
+inline bool conv_is_lowerable(const lowering_context& c, const node& n) {
+  return c.constant(n.operands[1]) && c.top_value(n.operands[0]).type.shape.size() == 4 && c.calibrated(n.operands[0]) &&
+         c.calibrated(n.results[0]);
+}
+inline const tensor* conv_bias(const lowering_context& c, const node& n) {
+  return n.operands.size() > 2 && !c.top_value(n.operands[2]).type.is_none ? c.constant(n.operands[2]) : nullptr;
+}
+inline double threshold_of(const lowering_context& c, int top_v) {
+  const auto r = c.range(top_v);
+  return std::max(std::fabs(r->min), std::fabs(r->max));
+}
+inline attr_dict conv_attrs(const node& n, const std::string& quant_mode, const std::vector<std::int64_t>& multiplier,
+                            const std::vector<std::int64_t>& rshift, bool with_bias) {
+  attr_dict a = tpu_attributes(n);
+  a.erase("input_asym");
+  a.set("with_bias", attribute(with_bias));
+  a.set("quant_mode", attribute(opaque_attr{"#tpu<rq_mode " + quant_mode + ">"}));
+  if (!multiplier.empty()) a.set("multiplier", attribute(int_array(multiplier)));
+  a.set("rshift", attribute(int_array(rshift)));
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  a.set("kernel_zp", attribute(int_attr{0, "i64"}));
+  return a;
+}
+/// BM1684's int16 bias (Conv, FC): quantizeToInt16(b, 2^r / s_out) = round_half_away(f32(b
+/// f32(2^r / s_out))) saturated; while more than 3% of the values overflow and r > 0, r -= 1.
+inline tensor bm1684_int16_bias(const tensor& b, double s_out, int& r) {
+  tensor bq = tensor::empty(dtype::i16, b.shape());
+  for (;; --r) {
+    const float f = static_cast<float>(std::ldexp(1.0, r) / s_out);
+    std::int64_t overflow = 0;
+    for (std::int64_t k = 0; k < b.numel(); ++k) {
+      const double v = std::round(static_cast<double>(static_cast<float>(element_as_double(b, k)) * f));
+      if (v > 32767 || v < -32768) ++overflow;
+      bq.data<std::int16_t>()[k] = quant::saturate<std::int16_t>(static_cast<std::int64_t>(std::clamp(v, -1e18, 1e18)));
+    }
+    if (r == 0 || overflow * 100 <= 3 * b.numel()) break;
+  }
+  return bq;
+}
+}  // namespace detail
+
+/// CV18xx Conv (§6): qscale = f32(w_max th_in) / f32(127 th_out), raised for a large bias, as a
+/// QDM multiplier and shift; weights and biases scaled by f32(th_in/th_out) 2^(r+31)/m, rounded
+/// half to even.
+inline void conv_cv18xx(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const std::string& name = c.name_of(i);
+  if (!detail::conv_is_lowerable(c, n)) {
+    c.note(i, "Conv lowered to BF16 (filter not a weight, not 2-D, or not calibrated)");
+    return lower_float(c, i, dtype::bf16);
+  }
+  const int x = c.as_int8(n.operands[0], name, false);
+  const tensor_type out_t = int8_result(c, n.results[0], false);
+  const float th_in = static_cast<float>(detail::threshold_of(c, n.operands[0]));
+  const float th_out = static_cast<float>(detail::threshold_of(c, n.results[0]));
+  const tensor& w = *c.constant(n.operands[1]);
+  const tensor wf = w.elem() == dtype::f32 ? w : w.cast(dtype::f32);
+  const std::int64_t oc = wf.dim(0), per = wf.numel() / oc;
+  const tensor* b = detail::conv_bias(c, n);
+  const auto given = detail::weight_scales_attr(c, n.operands[1]);
+  const auto absmax = detail::channel_absmax(wf, oc);
+  std::vector<std::int64_t> multiplier(static_cast<std::size_t>(oc)), rshift(static_cast<std::size_t>(oc));
+  tensor wq = tensor::empty(dtype::i8, w.shape());
+  tensor bq = tensor::empty(dtype::i32, {1, oc, 1, 1});
+  for (std::int64_t k = 0; k < oc; ++k) {
+    const float w_max = given.empty() ? absmax[static_cast<std::size_t>(k)]
+                                      : static_cast<float>(given.at(given.size() == 1 ? 0 : static_cast<std::size_t>(k)) * 127.0);
+    double qscale = static_cast<double>((w_max * th_in) / (127.f * th_out));
+    if (qscale >= 1) qscale = 0.999999;
+    if (b) {
+      const double qb = static_cast<double>(std::fabs(static_cast<float>(element_as_double(*b, k))) * 127.f) / (2147483647.0 * 0.998 * th_out);
+      if (qb > qscale && qb < 1) qscale = qb;
+    }
+    const auto ms = quant::rshift_and_multiplier_from_qscale(qscale, true);
+    multiplier[static_cast<std::size_t>(k)] = ms.multiplier;
+    rshift[static_cast<std::size_t>(k)] = ms.shift;
+    const double pow2 = std::ldexp(1.0, static_cast<int>(ms.shift) + 31);
+    const float wfactor = static_cast<float>(static_cast<double>(th_in / th_out) * pow2 / static_cast<double>(ms.multiplier));
+    for (std::int64_t t = 0; t < per; ++t)
+      wq.data<std::int8_t>()[k * per + t] = quant::to_int8(static_cast<double>(wf.data<float>()[k * per + t] * wfactor), quant::round_mode::half_to_even);
+    if (b) {
+      const float bfactor = static_cast<float>(static_cast<double>(127.f / th_out) * pow2 / static_cast<double>(ms.multiplier));
+      const float bv = static_cast<float>(element_as_double(*b, k)) * bfactor;
+      bq.data<std::int32_t>()[k] = quant::saturate<std::int32_t>(quant::to_int(static_cast<double>(bv), quant::round_mode::half_to_even));
+    }
+  }
+  std::vector<int> ops{x, c.add_weight(name + "_filter_i8", wq), b ? c.add_weight(name + "_bias_int32", bq) : c.none()};
+  const int node_index =
+      c.emit("tpu.Conv2D", std::move(ops), {out_t}, {c.top_value(n.results[0]).name}, detail::conv_attrs(n, "QDM", multiplier, rshift, b != nullptr));
+  c.map(n.results[0], c.result(node_index));
+  ++c.report().ops_per_mode["INT8"];
+}
+
+/// BM1684 Conv (§5): one right shift r for the whole filter (its largest weight lands in
+/// [63.5, 127)), weights w 2^r s_in / s_out, int16 biases b 2^r / s_out (r lowered while more
+/// than 3% of them overflow), requant by that shift only.
+inline void conv_bm1684(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const std::string& name = c.name_of(i);
+  const auto strides = attr_ints(n, "strides");
+  if (!detail::conv_is_lowerable(c, n) || std::any_of(strides.begin(), strides.end(), [](std::int64_t s) { return s > 15; })) {
+    c.note(i, "Conv lowered to F32 (filter not a weight, not 2-D, stride > 15, or not calibrated)");
+    return lower_float(c, i, dtype::f32);
+  }
+  const int x = c.as_int8(n.operands[0], name, false);
+  const auto in_q = *quant::parse_uniform(c.out_type(x).quant);
+  const tensor_type out_t = int8_result(c, n.results[0], false);
+  const auto out_q = *quant::parse_uniform(out_t.quant);
+  const tensor& w = *c.constant(n.operands[1]);
+  const tensor wf = w.elem() == dtype::f32 ? w : w.cast(dtype::f32);
+  float fmax = 0;
+  for (float v : wf.values<float>()) fmax = std::max(fmax, std::fabs(v));
+  int r = quant::cal_right_shift_num(fmax, in_q.scale, out_q.scale);
+  if (r < 0) {
+    c.note(i, "Conv lowered to F32 (its filter does not fit int8 at this input/output scale)");
+    return lower_float(c, i, dtype::f32);
+  }
+  const tensor* b = detail::conv_bias(c, n);
+  const tensor bq = b ? detail::bm1684_int16_bias(*b, out_q.scale, r) : tensor{};
+  const float wfactor = static_cast<float>(std::ldexp(1.0, r) * in_q.scale / out_q.scale);
+  tensor wq = tensor::empty(dtype::i8, w.shape());
+  for (std::int64_t e = 0; e < wf.numel(); ++e) wq.data<std::int8_t>()[e] = quant::to_int8(static_cast<double>(wf.data<float>()[e] * wfactor));
+  std::vector<int> ops{x, c.add_weight(name + "_filter_int8", wq), b ? c.add_weight(name + "_bias_int16", bq) : c.none()};
+  const int node_index =
+      c.emit("tpu.Conv2D", std::move(ops), {out_t}, {c.top_value(n.results[0]).name}, detail::conv_attrs(n, "OnlyShift", {}, {r}, b != nullptr));
+  c.map(n.results[0], c.result(node_index));
+  ++c.report().ops_per_mode["INT8"];
+}
+
+/// CV18xx Add (§6): q_i = f32(c_i th_i / th_out), one shared shift (m, r) =
+/// getRShiftAndMultiplierFromQScale(max q_i, qdm = false, 127), per input m_i = (int8)(uint32)(
+/// q_i 2^r); the sum of x_i m_i is rounded once. A constant operand -> BF16 (as TPU-MLIR); a
+/// negative coefficient (undefined in TPU-MLIR) -> BF16, noted.
+inline void add_cv18xx(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  if (!has_op("tpu.Add") || n.operands.size() < 2 || !c.calibrated(n.results[0])) return fall_back(c, i, dtype::bf16, "not calibrated");
+  for (int v : n.operands) {
+    if (c.constant(v)) return fall_back(c, i, dtype::bf16, "a constant operand (as TPU-MLIR)");
+    if (!c.calibrated(v)) return fall_back(c, i, dtype::bf16, "an input is not calibrated");
+  }
+  const std::vector<double> coeff = coefficients(n, n.operands.size());
+  const double th_out = detail::threshold_of(c, n.results[0]);
+  std::vector<double> q;
+  double qmax = 0;
+  for (std::size_t k = 0; k < n.operands.size(); ++k) {
+    q.push_back(static_cast<double>(static_cast<float>(coeff[k] * detail::threshold_of(c, n.operands[k]) / th_out)));
+    if (q.back() < 0) return fall_back(c, i, dtype::bf16, "a negative coefficient (TPU-MLIR's INT8 multiplier is undefined there)");
+    qmax = std::max(qmax, std::fabs(q.back()));
+  }
+  const auto ms = quant::rshift_and_multiplier_from_qscale(qmax, false, 127);
+  std::vector<std::int64_t> mult;
+  for (double v : q) {
+    if (!(v * std::ldexp(1.0, static_cast<int>(ms.shift)) < 128)) return fall_back(c, i, dtype::bf16, "an input multiplier does not fit int8");
+    mult.push_back(quant::multiplier_i8_from_qscale_and_rshift(v, static_cast<int>(ms.shift)));
+  }
+  std::vector<int> ops;
+  for (int v : n.operands) ops.push_back(c.as_int8(v, c.name_of(i), false));
+  attr_dict a;
+  a.set("do_relu", attribute(attr_bool(n, "do_relu")));
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  a.set("multipliers", attribute(int_array(mult)));
+  a.set("rshifts", attribute(int_array({ms.shift})));
+  emit_int8(c, i, "tpu.Add", std::move(ops), int8_result(c, n.results[0], false), std::move(a));
+}
+
+/// CV18xx AvgPool (§6, 2-D; else BF16): (m, r) = getRShiftAndMultiplierFromQScale(th_in /
+/// (th_out kh kw), qdm = false, 127), a truncated multiplier in [64, 127).
+inline void avgpool_cv18xx(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const auto k = attr_ints(n, "kernel_shape");
+  if (attr_bool(n, "is_adaptive") || !has_op("tpu.Pool2D") || k.size() != 2 || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0]))
+    return fall_back(c, i, dtype::bf16, "adaptive, not 2-D or not calibrated");
+  const double th_in = detail::threshold_of(c, n.operands[0]), th_out = detail::threshold_of(c, n.results[0]);
+  const auto ms = quant::rshift_and_multiplier_from_qscale(th_in / (th_out * static_cast<double>(k[0] * k[1])), false, 127);
+  const int x = c.as_int8(n.operands[0], c.name_of(i), false);
+  attr_dict a = tpu_attributes(n);
+  a.set("multiplier", attribute(int_attr{ms.multiplier, "si32"}));
+  a.set("rshift", attribute(int_attr{ms.shift, "si32"}));
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  emit_int8(c, i, "tpu.Pool2D", {x}, int8_result(c, n.results[0], false), std::move(a));
+}
+
+/// CV18xx MatMul (§6): right operand a weight (else BF16). Per weight batch slice b: qscale_b =
+/// f32(max|W_b| th_in) / f32(127 th_out), raised to f32(max|bias| 127) / (2147483647 0.998
+/// th_out) when larger; QDM (m_b, r_b); weights f32(w f32(f32(th_in / th_out) 2^(r_b+31) / m_b))
+/// and biases likewise with 127 / th_out, half to even. A bias with several weight slices would
+/// need one quantization per slice, which tpu.MatMul cannot hold: BF16 (noted).
+inline void matmul_cv18xx(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const std::string& name = c.name_of(i);
+  const tensor* w = c.constant(n.operands[1]);
+  if (!has_op("tpu.MatMul") || !w || c.constant(n.operands[0]) || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0]))
+    return fall_back(c, i, dtype::bf16, "the right operand is not a weight, or not calibrated (as TPU-MLIR)");
+  if (attr_bool(n, "hdim_is_batch") || attr_bool(n, "left_transpose") || attr_bool(n, "output_transpose"))
+    return fall_back(c, i, dtype::bf16, "a transposed or hdim_is_batch layout");
+  const tensor* b = detail::conv_bias(c, n);
+  if (n.operands.size() > 2 && !c.top_value(n.operands[2]).type.is_none && !b) return fall_back(c, i, dtype::bf16, "the bias is not a weight");
+  const shape_t& ws = c.top_value(n.operands[1]).type.shape;
+  const shape_t& xs = c.top_value(n.operands[0]).type.shape;
+  if (ws.size() < 2 || xs.size() < 2) return fall_back(c, i, dtype::bf16, "an operand of rank < 2");
+  const bool rt = attr_bool(n, "right_transpose");
+  const std::int64_t N = rt ? ws[ws.size() - 2] : ws.back(), K = rt ? ws.back() : ws[ws.size() - 2];
+  const tensor wf = w->elem() == dtype::f32 ? *w : w->cast(dtype::f32);
+  const std::int64_t slices = wf.numel() / (K * N), slice = K * N;
+  if (slices > 1 && numel(xs) / (xs[xs.size() - 1] * xs[xs.size() - 2]) != slices)
+    return fall_back(c, i, dtype::bf16, "the weight's batches do not match the input's");
+  if (slices > 1 && b) return fall_back(c, i, dtype::bf16, "a bias with a batched weight (one int32 bias per batch slice)");
+  const float th_in = static_cast<float>(detail::threshold_of(c, n.operands[0]));
+  const float th_out = static_cast<float>(detail::threshold_of(c, n.results[0]));
+  float bmax = 0;
+  if (b)
+    for (std::int64_t k = 0; k < b->numel(); ++k) bmax = std::max(bmax, std::fabs(static_cast<float>(element_as_double(*b, k))));
+  std::vector<std::int64_t> mult, rsh;
+  tensor wq = tensor::empty(dtype::i8, ws);
+  shape_t bshape(xs.size(), 1);
+  bshape.back() = N;
+  tensor bq = tensor::empty(dtype::i32, bshape);
+  for (std::int64_t t = 0; t < slices; ++t) {
+    float w_max = 0;
+    for (std::int64_t e = 0; e < slice; ++e) w_max = std::max(w_max, std::fabs(wf.data<float>()[t * slice + e]));
+    double qscale = static_cast<double>((w_max * th_in) / (127.f * th_out));
+    if (b) {
+      const double qb = static_cast<double>(bmax * 127.f) / (2147483647.0 * 0.998 * th_out);
+      if (qb > qscale) qscale = qb;  // no "< 1" guard here, unlike Conv (spec §11.9)
+    }
+    const auto ms = quant::rshift_and_multiplier_from_qscale(qscale, true);
+    if (ms.multiplier == 0) return fall_back(c, i, dtype::bf16, "an all-zero weight slice");
+    mult.push_back(ms.multiplier);
+    rsh.push_back(ms.shift);
+    const double pow2 = std::ldexp(1.0, static_cast<int>(ms.shift) + 31);
+    const float wfactor = static_cast<float>(static_cast<double>(th_in / th_out) * pow2 / static_cast<double>(ms.multiplier));
+    for (std::int64_t e = 0; e < slice; ++e)
+      wq.data<std::int8_t>()[t * slice + e] =
+          quant::to_int8(static_cast<double>(wf.data<float>()[t * slice + e] * wfactor), quant::round_mode::half_to_even);
+    if (b) {
+      const float bfactor = static_cast<float>(static_cast<double>(127.f / th_out) * pow2 / static_cast<double>(ms.multiplier));
+      for (std::int64_t col = 0; col < N; ++col) {
+        const float bv = static_cast<float>(element_as_double(*b, col % b->numel())) * bfactor;
+        bq.data<std::int32_t>()[col] = quant::saturate<std::int32_t>(quant::to_int(static_cast<double>(bv), quant::round_mode::half_to_even));
+      }
+    }
+  }
+  const int x = c.as_int8(n.operands[0], name, false);
+  std::vector<int> ops{x, c.add_weight(name + "_filter_int8", wq), b ? c.add_weight(name + "_bias_int32", bq) : c.none(), c.none(), c.none()};
+  attr_dict a = tpu_attributes(n);
+  a.erase("input_asym");
+  a.set("multipliers", attribute(int_array(mult)));
+  a.set("rshifts", attribute(int_array(rsh)));
+  a.set("quant_mode", attribute(opaque_attr{"#tpu<rq_mode QDM>"}));
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  emit_int8(c, i, "tpu.MatMul", std::move(ops), int8_result(c, n.results[0], false), std::move(a));
+}
+
+/// BM1684 MatMul (§5): INT8 only as a 2-D fully connected layer (input [M, K], weight [K, N]);
+/// r = max(calRightShiftNum(max|W|, s_in, s_out), 0), int16 bias as Conv, weights
+/// f32(w f32(2^r s_in / s_out)); rshifts = [r], multipliers = [1]. Otherwise F32.
+inline void matmul_bm1684(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const std::string& name = c.name_of(i);
+  const tensor* w = c.constant(n.operands[1]);
+  const shape_t& xs = c.top_value(n.operands[0]).type.shape;
+  if (!has_op("tpu.MatMul") || !w || c.constant(n.operands[0]) || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0]))
+    return fall_back(c, i, dtype::f32, "the right operand is not a weight, or not calibrated");
+  const shape_t& ws = c.top_value(n.operands[1]).type.shape;
+  if (xs.size() != 2 || ws.size() != 2 || xs[1] != ws[0] || attr_bool(n, "right_transpose") || attr_bool(n, "left_transpose") ||
+      attr_bool(n, "output_transpose"))
+    return fall_back(c, i, dtype::f32, "not a 2-D fully connected layer (as TPU-MLIR)");
+  const tensor* b = detail::conv_bias(c, n);
+  if (n.operands.size() > 2 && !c.top_value(n.operands[2]).type.is_none && !b) return fall_back(c, i, dtype::f32, "the bias is not a weight");
+  const auto in_q = c.int8_type(n.operands[0], false);
+  const tensor_type out_t = int8_result(c, n.results[0], false);
+  const auto out_q = *quant::parse_uniform(out_t.quant);
+  const tensor wf = w->elem() == dtype::f32 ? *w : w->cast(dtype::f32);
+  float fmax = 0;
+  for (float v : wf.values<float>()) fmax = std::max(fmax, std::fabs(v));
+  int r = std::max(quant::cal_right_shift_num(fmax, in_q.scale, out_q.scale), 0);
+  const tensor bq = b ? detail::bm1684_int16_bias(*b, out_q.scale, r) : tensor{};
+  const float wfactor = static_cast<float>(std::ldexp(1.0, r) * in_q.scale / out_q.scale);
+  tensor wq = tensor::empty(dtype::i8, ws);
+  for (std::int64_t e = 0; e < wf.numel(); ++e) wq.data<std::int8_t>()[e] = quant::to_int8(static_cast<double>(wf.data<float>()[e] * wfactor));
+  const int x = c.as_int8(n.operands[0], name, false);
+  std::vector<int> ops{x, c.add_weight(name + "_filter_int8", wq), b ? c.add_weight(name + "_bias_int16", bq) : c.none(), c.none(), c.none()};
+  attr_dict a = tpu_attributes(n);
+  a.erase("input_asym");
+  a.set("multipliers", attribute(int_array({1})));
+  a.set("rshifts", attribute(int_array({r})));
+  a.set("quant_mode", attribute(opaque_attr{"#tpu<rq_mode MultiplierShift>"}));
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  emit_int8(c, i, "tpu.MatMul", std::move(ops), out_t, std::move(a));
+}
+
+/// BM1684 Add (§5): per input r_i = max(calRightShiftNumUseCblas(c_i, s_i, s_out), 0), m_i =
+/// to_int8(f32(c_i f32(2^r_i s_i / s_out))), which must lie in [0, 127] (else F32: a negative
+/// coefficient is F32); a constant is quantized with its own abs max / 127 (/ 255) first.
+inline void add_bm1684(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  if (!has_op("tpu.Add") || n.operands.size() != 2 || !c.calibrated(n.results[0])) return fall_back(c, i, dtype::f32, "not two inputs or not calibrated");
+  const std::vector<double> coeff = coefficients(n, 2);
+  int constants = 0;
+  for (std::size_t k = 0; k < 2; ++k) {
+    if (c.constant(n.operands[k])) {
+      ++constants;
+      if (coeff[k] != 1.0) return fall_back(c, i, dtype::f32, "a coefficient on a constant operand (TPU-MLIR's rule is not known there)");
+    } else if (!c.calibrated(n.operands[k])) {
+      return fall_back(c, i, dtype::f32, "an input is not calibrated");
+    }
+    if (!(coeff[k] > 0)) return fall_back(c, i, dtype::f32, "a coefficient <= 0 (as TPU-MLIR)");
+  }
+  if (constants == 2) return fall_back(c, i, dtype::f32, "both operands are constants");
+  const tensor_type out_t = int8_result(c, n.results[0], false);
+  const double s_out = quant::parse_uniform(out_t.quant)->scale;
+  std::vector<std::int64_t> mult, rsh;
+  std::vector<double> scales;
+  for (std::size_t k = 0; k < 2; ++k) {
+    const int v = n.operands[k];
+    const double s_k = c.constant(v) ? quantize_absmax(*c.constant(v), c.top_value(v).type.shape).scale : c.int8_type(v, false).scale;
+    const int r = std::max(quant::cal_right_shift_num_use_cblas(static_cast<float>(coeff[k]), s_k, s_out), 0);
+    const double m = std::round(static_cast<double>(static_cast<float>(coeff[k]) * static_cast<float>(std::ldexp(1.0, r) * s_k / s_out)));
+    if (!(m >= 0 && m <= 127)) return fall_back(c, i, dtype::f32, "an input multiplier outside [0, 127] (as TPU-MLIR)");
+    mult.push_back(static_cast<std::int64_t>(m));
+    rsh.push_back(r);
+  }
+  std::vector<int> ops;
+  for (int v : n.operands) {
+    if (const tensor* w = c.constant(v)) {
+      const absmax_constant q = quantize_absmax(*w, c.top_value(v).type.shape);
+      ops.push_back(c.add_weight(c.top_value(v).name + (q.is_signed ? "_i8" : "_u8"), q.q));
+    } else {
+      ops.push_back(c.as_int8(v, c.name_of(i), false));
+    }
+  }
+  attr_dict a;
+  a.set("do_relu", attribute(attr_bool(n, "do_relu")));
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  a.set("multipliers", attribute(int_array(mult)));
+  a.set("rshifts", attribute(int_array(rsh)));
+  emit_int8(c, i, "tpu.Add", std::move(ops), out_t, std::move(a));
+}
+
+/// BM1684 AvgPool (§5): multiplier/rshift from the reciprocal table of k = kh kw <= 225 (else
+/// F32). The table assumes s_in = s_out, which BM1684's propagation forwards; where the types
+/// still differ TPU-MLIR's result would be off by their ratio: F32 (noted).
+inline void avgpool_bm1684(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const auto k = attr_ints(n, "kernel_shape");
+  if (attr_bool(n, "is_adaptive") || !has_op("tpu.Pool2D") || k.size() != 2 || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0]))
+    return fall_back(c, i, dtype::f32, "adaptive, not 2-D or not calibrated");
+  if (k[0] * k[1] > 225) return fall_back(c, i, dtype::f32, "a window of more than 225 elements (as TPU-MLIR)");
+  const int mapped = c.mapped(n.operands[0]);
+  const auto have = quant::parse_uniform(c.out_type(mapped).quant);
+  const quant::uniform_type in_q = have ? *have : c.int8_type(n.operands[0], false);
+  const tensor_type out_t = int8_result(c, n.results[0], false);
+  if (!same_int8_type(in_q, *quant::parse_uniform(out_t.quant)))
+    return fall_back(c, i, dtype::f32, "input and output types differ (TPU-MLIR's reciprocal table assumes equal scales)");
+  const auto ms = quant::avgpool_reciprocal_bm1684(k[0] * k[1]);
+  const int x = c.as_int8(n.operands[0], c.name_of(i), false);
+  attr_dict a = tpu_attributes(n);
+  a.set("multiplier", attribute(int_attr{ms.multiplier, "si32"}));
+  a.set("rshift", attribute(int_attr{ms.shift, "si32"}));
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  emit_int8(c, i, "tpu.Pool2D", {x}, out_t, std::move(a));
+}
+
+}  // namespace mixq::targets::rules
+
+namespace mixq::targets {
+
+using rule_fn = void (*)(lowering_context&, int);
+
+/// No specific rule: see the generic fallback in int8_rule_table.
+template <class Op, arithmetic_family F>
+struct int8_rule {
+  static constexpr rule_fn fn = nullptr;
+};
+
+// BM168x family (bm1684x, bm1688, bm1690, cv186x): lowering_spec §4.
+template <> struct int8_rule<top::conv_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::conv_bm168x; };
+template <> struct int8_rule<top::add_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::add_bm168x; };
+template <> struct int8_rule<top::avg_pool_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::avgpool_bm168x; };
+template <> struct int8_rule<top::matmul_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::matmul_bm168x; };
+template <> struct int8_rule<top::sub_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::sub_bm168x; };
+template <> struct int8_rule<top::mul_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::mul_bm168x; };
+template <> struct int8_rule<top::mul_const_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::mul_const_bm168x; };
+template <> struct int8_rule<top::add_const_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::add_const_bm168x; };
+template <> struct int8_rule<top::softmax_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::softmax_bm168x; };
+template <> struct int8_rule<top::concat_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::concat_bm168x; };
+template <> struct int8_rule<top::leaky_relu_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::leaky_relu_bm168x; };
+// CV18xx (§6) and BM1684 (§5).
+template <> struct int8_rule<top::conv_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::conv_cv18xx; };
+template <> struct int8_rule<top::add_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::add_cv18xx; };
+template <> struct int8_rule<top::avg_pool_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::avgpool_cv18xx; };
+template <> struct int8_rule<top::matmul_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::matmul_cv18xx; };
+template <> struct int8_rule<top::conv_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::conv_bm1684; };
+template <> struct int8_rule<top::matmul_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::matmul_bm1684; };
+template <> struct int8_rule<top::add_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::add_bm1684; };
+template <> struct int8_rule<top::avg_pool_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::avgpool_bm1684; };
+// Relu, every family (§4.8, §6: relu_limit -1; asymmetric -> F32, a limit on CV18xx -> BF16).
+template <arithmetic_family F> struct int8_rule<top::relu_op, F> { static constexpr rule_fn fn = rules::relu_int8; };
+// Table activations, every family (§4.9, §6).
+template <arithmetic_family F> struct int8_rule<top::sigmoid_op, F> { static constexpr rule_fn fn = rules::lut_int8; };
+template <arithmetic_family F> struct int8_rule<top::silu_op, F> { static constexpr rule_fn fn = rules::lut_int8; };
+template <arithmetic_family F> struct int8_rule<top::gelu_op, F> { static constexpr rule_fn fn = rules::lut_int8; };
+template <arithmetic_family F> struct int8_rule<top::hard_swish_op, F> { static constexpr rule_fn fn = rules::lut_int8; };
+template <arithmetic_family F> struct int8_rule<top::hard_sigmoid_op, F> { static constexpr rule_fn fn = rules::lut_int8; };
+template <arithmetic_family F> struct int8_rule<top::tanh_op, F> { static constexpr rule_fn fn = rules::lut_int8; };
+
+namespace detail {
+
+/// Ops whose INT8 form moves integers unchanged (lowering_common_int8).
+inline bool moves_values(std::string_view op) {
+  static constexpr std::string_view names[] = {"top.Reshape", "top.Permute", "top.Squeeze", "top.Unsqueeze", "top.Slice",
+                                               "top.Pad",     "top.MaxPool", "top.Upsample", "top.Depth2Space", "top.Tile",
+                                               "top.Relu",    "top.Flatten"};
+  return std::find(std::begin(names), std::end(names), op) != std::end(names);
+}
+
+inline void generic_int8(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  if (moves_values(n.mnemonic())) return rules::lower_move_int8(c, i);
+  const dtype f = rules::float_dtype(c.chip().auto_float);
+  c.note(i, std::string(n.mnemonic()) + " has no INT8 lowering in mixq yet: lowered to " + std::string(rules::mode_label(f)));
+  rules::lower_float(c, i, f);
+}
+
+inline rule_fn or_generic(rule_fn f) { return f != nullptr ? f : &generic_int8; }
+
+template <arithmetic_family F, class... Ops>
+std::unordered_map<std::string_view, rule_fn> make_rule_table(top::op_list<Ops...>) {
+  std::unordered_map<std::string_view, rule_fn> t;
+  ((t[Ops::mnemonic] = or_generic(int8_rule<Ops, F>::fn)), ...);
+  return t;
+}
+
+}  // namespace detail
+
+/// The INT8 rule of a TOP op for a processor family.
+inline rule_fn int8_rule_for(arithmetic_family f, std::string_view mnemonic) {
+  static const auto bm168x = detail::make_rule_table<arithmetic_family::bm168x>(top::all_ops{});
+  static const auto bm1684 = detail::make_rule_table<arithmetic_family::bm1684>(top::all_ops{});
+  static const auto cv18xx = detail::make_rule_table<arithmetic_family::cv18xx>(top::all_ops{});
+  const auto& table = f == arithmetic_family::bm168x ? bm168x : f == arithmetic_family::bm1684 ? bm1684 : cv18xx;
+  auto it = table.find(mnemonic);
+  return it == table.end() ? &detail::generic_int8 : it->second;
+}
+
+/// TPU-MLIR's weight file name of a lowered module (Module.cpp genWeightFileName).
+inline std::string lowered_weight_file_name(std::string_view module_name, const processor_info& chip, quant_mode mode, bool asymmetric) {
+  auto lower = [](std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    return s;
+  };
+  std::string name = lower(std::string(module_name)) + "_tpu_lowered_" + std::string(chip.name) + "_" + lower(std::string(mode_name(mode)));
+  if (mode == quant_mode::INT8) name += asymmetric ? "_asym" : "_sym";
+  return name + "_weight.npz";
+}
+
+/// Lowers `top` (TOP_CALIBRATED for integer modes, or TOP_F32/TOP_CALIBRATED for float modes).
+inline graph lower_to_tpu(const graph& top, const deploy_options& opt, lowering_report& report) {
+  if (!opt.chip) throw error("lowering: no processor");
+  require_mode(*opt.chip, opt.mode);
+  if (opt.asymmetric && !opt.chip->asymmetric) throw error(std::string(opt.chip->name) + " does not support --asymmetric");
+  graph out;
+  out.name = top.name;
+  out.legacy_module_form = top.legacy_module_form;
+  out.function_name = top.function_name;
+  out.module_attributes = top.module_attributes;
+  lowering_context c(top, out, opt, report);
+  std::vector<int> arg_map(top.values.size(), -1);
+  for (int a : top.arguments) {
+    tensor_type t = top.values[static_cast<std::size_t>(a)].type;
+    t.quant.clear();
+    arg_map[static_cast<std::size_t>(a)] = out.add_argument(t, top.values[static_cast<std::size_t>(a)].name);
+  }
+  for (std::size_t i = 0; i < top.nodes.size(); ++i) {
+    const node& n = top.nodes[i];
+    if (n.is<top::none_op>()) {
+      const int k = c.emit("top.None", {}, {tensor_type::none()}, {""});
+      c.set_none(c.result(k));
+      c.map(n.results[0], c.result(k));
+      continue;
+    }
+    if (n.is<top::weight_op>()) continue;  // the consumers' rules make the lowered weights
+    if (n.is<top::input_op>()) {
+      const int k = out.add_node(*n.op, {arg_map[static_cast<std::size_t>(n.operands[0])]}, {top.values[static_cast<std::size_t>(n.results[0])].type},
+                                 {top.values[static_cast<std::size_t>(n.results[0])].name}, n.attrs);
+      c.map(n.results[0], c.result(k));
+      continue;
+    }
+    if (c.none() < 0) {  // TOP graphs always start with top.None; a hand-made one may not
+      const int k = c.emit("top.None", {}, {tensor_type::none()}, {""});
+      c.set_none(c.result(k));
+    }
+    const quant_mode m = c.mode_of(static_cast<int>(i));
+    if (m == quant_mode::INT8 || m == quant_mode::INT4) {
+      if (m == quant_mode::INT4) c.note(static_cast<int>(i), "INT4 is lowered as INT8 (mixq has no INT4 lowering yet)");
+      int8_rule_for(opt.chip->arithmetic, n.mnemonic())(c, static_cast<int>(i));
+    } else {
+      rules::lower_float(c, static_cast<int>(i), rules::float_dtype(m));
+    }
+  }
+  for (int v : top.outputs) out.outputs.push_back(c.as_float(v, dtype::f32, ""));
+  auto& ma = out.module_attributes;
+  ma.set("module.state", attribute(std::string("TPU_LOWERED")));
+  ma.set("module.chip", attribute(std::string(opt.chip->name)));
+  ma.set("module.mode", attribute(std::string(mode_name(opt.mode))));
+  ma.set("module.asymmetric", attribute(opt.asymmetric));
+  ma.set("module.high_precision", attribute(opt.high_precision));
+  ma.set("module.weight_file", attribute(lowered_weight_file_name(top.name, *opt.chip, opt.mode, opt.asymmetric)));
+  out.verify(true);
+  return out;
+}
+
+}  // namespace mixq::targets
+// #include "mixq/targets/processor.hpp" (already inlined above)
+// #include "mixq/transforms/calibration_propagation.hpp"
+// TPU-MLIR's `calibration_process` (docs/lowering_spec.md §2.4): before lowering, calibrated
+// ranges are copied forward through data-movement ops, backward into the producers of Relu-like
+// ops, unified across Concat/Min/Max inputs, and sign-corrected, so that ops that only move values
+// need no requantization. Stages run in TPU-MLIR's order, each to a fixed point.
+
+// #include "mixq/dialect/top/top_ops.hpp" (already inlined above)
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/graph/graph.hpp" (already inlined above)
+// #include "mixq/quant/quant_type.hpp" (already inlined above)
+// #include "mixq/targets/processor.hpp" (already inlined above)
+
+namespace mixq {
+
+struct propagation_report {
+  std::size_t changes = 0;  // range assignments made
+};
+
+namespace detail {
+
+class range_editor {
+ public:
+  range_editor(graph& g, const targets::processor_info& chip) : g_(g), chip_(chip), users_(g.users()) {}
+
+  std::optional<quant::calibrated_type> range(int v) const { return quant::parse_calibrated(g_.values[static_cast<std::size_t>(v)].type.quant); }
+  bool set(int v, double mn, double mx) {
+    auto cur = range(v);
+    if (!cur) return false;
+    if (cur->min == mn && cur->max == mx) return false;
+    cur->min = mn;
+    cur->max = mx;
+    g_.values[static_cast<std::size_t>(v)].type.quant = quant::format(*cur);
+    ++changes;
+    return true;
+  }
+  bool copy(int from, int to) {
+    const auto r = range(from);
+    return r && set(to, r->min, r->max);
+  }
+  static bool is_signed(const quant::calibrated_type& r) { return r.min < 0; }
+  int uses(int v) const { return static_cast<int>(users_[static_cast<std::size_t>(v)].size()); }
+  const std::vector<int>& users_of(int v) const { return users_[static_cast<std::size_t>(v)]; }
+  bool is_weight(int v) const {
+    const int p = g_.values[static_cast<std::size_t>(v)].producer;
+    return p >= 0 && g_.nodes[static_cast<std::size_t>(p)].is<top::weight_op>();
+  }
+  /// The operands that are activations (not weights, not none).
+  std::vector<int> activations(const node& n) const {
+    std::vector<int> out;
+    for (int v : n.operands)
+      if (!g_.values[static_cast<std::size_t>(v)].type.is_none && !is_weight(v)) out.push_back(v);
+    return out;
+  }
+  /// Runs `step` over every node until nothing changes (TPU-MLIR's greedy rewriting).
+  template <class Step> void to_fixed_point(Step&& step) {
+    for (int round = 0; round < 64; ++round) {
+      bool changed = false;
+      for (std::size_t i = 0; i < g_.nodes.size(); ++i) changed |= step(g_.nodes[i]);
+      if (!changed) return;
+    }
+    throw error("calibration propagation does not settle (64 rounds)");
+  }
+
+  graph& g_;
+  const targets::processor_info& chip_;
+  std::vector<std::vector<int>> users_;
+  std::size_t changes = 0;
+};
+
+inline bool op_in(std::string_view op, std::initializer_list<std::string_view> names) {
+  return std::find(names.begin(), names.end(), op) != names.end();
+}
+
+}  // namespace detail
+
+inline propagation_report propagate_calibration(graph& g, const targets::processor_info& chip) {
+  using detail::op_in;
+  detail::range_editor e(g, chip);
+  const bool cv18xx = chip.arithmetic == targets::arithmetic_family::cv18xx;
+  const bool bm1684 = chip.arithmetic == targets::arithmetic_family::bm1684;
+  auto out = [](const node& n) { return n.results.empty() ? -1 : n.results[0]; };
+
+  auto forward = [&](std::initializer_list<std::string_view> ops) {
+    e.to_fixed_point([&](const node& n) {
+      if (!op_in(n.mnemonic(), ops)) return false;
+      const auto in = e.activations(n);
+      return !in.empty() && out(n) >= 0 && e.copy(in[0], out(n));
+    });
+  };
+  auto sign_keeping = [&] {
+    e.to_fixed_point([&](const node& n) {
+      const auto in = e.activations(n);
+      if (in.empty() || out(n) < 0) return false;
+      const auto ri = e.range(in[0]), ro = e.range(out(n));
+      if (!ri || !ro) return false;
+      if (op_in(n.mnemonic(), {"top.AvgPool", "top.MaxPool", "top.Abs"})) {
+        if (e.is_signed(*ri) && !e.is_signed(*ro)) return e.set(out(n), -0.1 * ro->max, ro->max);
+        if (!e.is_signed(*ri) && e.is_signed(*ro)) return e.set(out(n), 0.0, ro->max);
+      } else if (n.mnemonic() == "top.SubConst") {
+        if (!e.is_signed(*ri) && !e.is_signed(*ro)) return e.set(out(n), -0.1 * ro->max, ro->max);
+      }
+      return false;
+    });
+  };
+
+  // 1. Reshape and Permute pass their input's range on.
+  forward({"top.Reshape", "top.Permute"});
+  // 2. Sign keeping of AvgPool, MaxPool, Abs, SubConst.
+  sign_keeping();
+  // 3. Mul / Sub sign keeping (not on CV18xx).
+  if (!cv18xx)
+    e.to_fixed_point([&](node& n) {
+      if (n.mnemonic() == "top.Sub") {
+        const auto ro = e.range(out(n));
+        return ro && !e.is_signed(*ro) && e.set(out(n), -0.1 * ro->max, ro->max);
+      }
+      if (n.mnemonic() != "top.Mul" || n.operands.size() != 2) return false;
+      auto sign_of = [&](int v) -> std::optional<bool> {
+        if (e.is_weight(v)) {
+          const tensor& w = g.weights.at(g.values[static_cast<std::size_t>(v)].name);
+          if (w.numel() != 1) return std::nullopt;
+          return element_as_double(w, 0) < 0;
+        }
+        const auto r = e.range(v);
+        if (!r) return std::nullopt;
+        return e.is_signed(*r);
+      };
+      const auto s0 = sign_of(n.operands[0]), s1 = sign_of(n.operands[1]);
+      const auto ro = e.range(out(n));
+      if (!s0 || !s1 || !ro) return false;
+      const bool so = e.is_signed(*ro);
+      if (*s0 != so && *s1 == so) {
+        std::swap(n.operands[0], n.operands[1]);
+        ++e.changes;
+        return true;
+      }
+      if (*s0 && *s1 && !so) return e.set(out(n), -0.1 * ro->max, ro->max);
+      if (!*s0 && !*s1 && so)
+        throw error("calibration: top.Mul \"" + g.node_name(static_cast<int>(&n - g.nodes.data())) +
+                    "\" multiplies two non-negative tensors into a signed one; the calibration table is inconsistent");
+      return false;
+    });
+  // 4. Concat / Min / Max: one range for every input and the output.
+  e.to_fixed_point([&](const node& n) {
+    if (!op_in(n.mnemonic(), {"top.Concat", "top.Min", "top.Max"})) return false;
+    const auto in = e.activations(n);
+    const auto ro = e.range(out(n));
+    if (in.empty() || !ro) return false;
+    std::vector<quant::calibrated_type> r;
+    for (int v : in) {
+      const auto ri = e.range(v);
+      if (!ri) return false;
+      for (int u : e.users_of(v))
+        if (&g.nodes[static_cast<std::size_t>(u)] != &n && !g.nodes[static_cast<std::size_t>(u)].is<top::max_pool_op>()) return false;
+      r.push_back(*ri);
+    }
+    if (n.mnemonic() == "top.Concat")
+      for (const auto& x : r)
+        if (e.is_signed(x) != e.is_signed(r.front())) return false;
+    const bool same = std::all_of(r.begin(), r.end(), [&](const quant::calibrated_type& x) { return x.min == r[0].min && x.max == r[0].max; });
+    if (same) return e.set(out(n), r[0].min, r[0].max);
+    bool changed = false;
+    for (int v : in) changed |= e.set(v, ro->min, ro->max);
+    return changed;
+  });
+  // 5. Backward: ops whose output range is their input's (single-use inputs).
+  auto backward_ops = cv18xx ? std::vector<std::string_view>{"top.Relu", "top.MaxPool", "top.Depth2Space", "top.Abs", "top.LeakyRelu", "top.ScatterND"}
+                             : std::vector<std::string_view>{"top.Relu", "top.MaxPool", "top.Depth2Space", "top.Abs", "top.PRelu", "top.LeakyRelu"};
+  e.to_fixed_point([&](const node& n) {
+    if (std::find(backward_ops.begin(), backward_ops.end(), n.mnemonic()) == backward_ops.end()) return false;
+    const auto in = e.activations(n);
+    if (in.empty() || e.uses(in[0]) != 1) return false;
+    const auto ro = e.range(out(n)), ri = e.range(in[0]);
+    if (!ro || !ri) return false;
+    const bool keep_min = !cv18xx && (n.mnemonic() == "top.PRelu" || n.mnemonic() == "top.LeakyRelu");
+    bool changed = e.set(in[0], keep_min ? ri->min : ro->min, ro->max);
+    // The producer of that input, when it only moves data, takes the range too.
+    const int p = g.values[static_cast<std::size_t>(in[0])].producer;
+    if (changed && p >= 0 && op_in(g.nodes[static_cast<std::size_t>(p)].mnemonic(), {"top.Reshape", "top.Permute", "top.Depth2Space"})) {
+      const auto pin = e.activations(g.nodes[static_cast<std::size_t>(p)]);
+      if (!pin.empty() && e.uses(pin[0]) == 1) e.copy(in[0], pin[0]);
+    }
+    return changed;
+  });
+  // 6. BM1684X family: an Add of single-use Muls gives them its range.
+  if (chip.arithmetic == targets::arithmetic_family::bm168x)
+    e.to_fixed_point([&](const node& n) {
+      if (n.mnemonic() != "top.Add") return false;
+      const auto in = e.activations(n);
+      if (in.empty()) return false;
+      for (int v : in) {
+        const int p = g.values[static_cast<std::size_t>(v)].producer;
+        if (p < 0 || g.nodes[static_cast<std::size_t>(p)].mnemonic() != "top.Mul" || e.uses(v) != 1) return false;
+      }
+      bool changed = false;
+      for (int v : in) changed |= e.copy(out(n), v);
+      return changed;
+    });
+  // 7. Compare: both inputs take the union of their ranges.
+  e.to_fixed_point([&](const node& n) {
+    if (n.mnemonic() != "top.Compare") return false;
+    const auto in = e.activations(n);
+    if (in.size() != 2) return false;
+    const auto a = e.range(in[0]), b = e.range(in[1]);
+    if (!a || !b) return false;
+    const double mn = std::min(a->min, b->min), mx = std::max(a->max, b->max);
+    const bool a_changed = e.set(in[0], mn, mx);
+    const bool b_changed = e.set(in[1], mn, mx);
+    return a_changed || b_changed;
+  });
+  // 9. Forward through the value-preserving ops.
+  std::vector<std::string_view> fwd{"top.Relu",  "top.MaxPool", "top.MinConst", "top.MaxConst", "top.MaxUnpool", "top.Reshape",
+                                    "top.Unsqueeze", "top.Squeeze", "top.Slice", "top.Tile", "top.Pad", "top.Permute",
+                                    "top.Reverse", "top.Upsample", "top.LeakyRelu", "top.Abs", "top.Arg"};
+  if (!cv18xx) fwd.push_back("top.PRelu");
+  if (bm1684) fwd.push_back("top.AvgPool");
+  e.to_fixed_point([&](const node& n) {
+    if (n.mnemonic() == "top.MulConst") {
+      const auto in = e.activations(n);
+      const auto ri = in.empty() ? std::nullopt : e.range(in[0]);
+      const attribute* c = n.attrs.find("const_val");
+      if (!ri || !c || !c->get_if<float_attr>() || out(n) < 0) return false;
+      const double k = c->get_if<float_attr>()->value;
+      if (k == 0) return false;
+      return k > 0 ? e.set(out(n), ri->min * k, ri->max * k) : e.set(out(n), ri->max * k, ri->min * k);
+    }
+    if (cv18xx && n.mnemonic() == "top.Reduce") {
+      const attribute* m = n.attrs.find("mode");
+      const std::string* mode = m ? m->get_if<std::string>() : nullptr;
+      if (!mode || (*mode != "ReduceMax" && *mode != "ReduceMin")) return false;
+    } else if (std::find(fwd.begin(), fwd.end(), n.mnemonic()) == fwd.end()) {
+      return false;
+    }
+    const auto in = e.activations(n);
+    return !in.empty() && out(n) >= 0 && e.copy(in[0], out(n));
+  });
+  // 10. Sign keeping again.
+  sign_keeping();
+  return {e.changes};
+}
+
+}  // namespace mixq
 // #include "mixq/transforms/canonicalize.hpp"
 // What TPU-MLIR's model_transform does to a freshly imported TOP graph, with its op names:
 // first the ONNX-level pattern fusions (OnnxOpt.py runs them before import), then the
 // frontend's Clip(0, m) -> Relu, then the canonicalisation patterns to a fixed point, then a
 // dead-op sweep and verification. docs/naming.md lists the naming rules and their evidence.
+// #include "mixq/dialect/top/top_ops.hpp" (already inlined above)
 // #include "mixq/graph/graph.hpp" (already inlined above)
 // #include "mixq/transforms/fold_batchnorm.hpp"
 // BatchNorm and Scale folded into the Conv before them (the Conv keeps its name, as in the
 // TPU-MLIR releases the reference tables come from), and a lone BatchNorm turned into a
 // top.Scale that keeps the BatchNorm's name.
 
+// #include "mixq/dialect/top/top_ops.hpp" (already inlined above)
 // #include "mixq/transforms/rewrite.hpp"
 // The editing toolkit the graph passes share: a use index kept up to date while ops are
 // rewired, replaced in place or killed, weight creation, and the final reordering that puts
@@ -15596,6 +28627,7 @@ inline int fold_scale_into_conv(rewriter& rw) {
 // TopFusePad): every reader must be a Conv (pad value 0) or an AvgPool counting padded cells
 // with the same pad value; pads touching the batch or channel axis stay.
 
+// #include "mixq/dialect/top/top_ops.hpp" (already inlined above)
 // #include "mixq/transforms/rewrite.hpp" (already inlined above)
 
 namespace mixq::transforms {
@@ -15677,6 +28709,7 @@ inline int fold_pad(rewriter& rw) {
 // Clip(0, m) -> Relu(limit m) (TPU-MLIR's ONNX frontend) and Relu fused into its producer
 // (TPU-MLIR's TopFuseRelu: the producer takes the Relu's name).
 
+// #include "mixq/dialect/top/top_ops.hpp" (already inlined above)
 // #include "mixq/transforms/rewrite.hpp" (already inlined above)
 
 namespace mixq::transforms {
@@ -15742,6 +28775,68 @@ inline int fuse_relu(rewriter& rw) {
 }
 
 }  // namespace mixq::transforms
+// #include "mixq/transforms/fuse_matmul_bias.hpp"
+// MatMul + Add(bias weight) -> MatMul with bias (TPU-MLIR's MatMulWithBias): torch exports
+// nn.Linear on 3-D inputs as MatMul then Add. The MatMul takes the Add's name, which is why
+// TPU-MLIR's tables list `.../qkv/Add_output_0_Add` and no MatMul row for such layers.
+
+// #include "mixq/dialect/top/top_ops.hpp" (already inlined above)
+// #include "mixq/transforms/rewrite.hpp" (already inlined above)
+
+namespace mixq::transforms {
+
+namespace detail {
+
+/// The bias a MatMul with N output columns can absorb from the Add operand `b`: a weight of N
+/// values along the last axis only (shape [N] or [1, ..., 1, N]).
+inline bool is_column_bias(const rewriter& rw, int b, std::int64_t N) {
+  const tensor* w = rw.weight_of(b);
+  if (!w || w->numel() != N || !is_floating(w->elem())) return false;
+  const shape_t& s = rw.shape_of(b);
+  return !s.empty() && s.back() == N;
+}
+
+}  // namespace detail
+
+inline int fuse_matmul_bias(rewriter& rw) {
+  int changed = 0;
+  for (std::size_t i = 0; i < rw.node_count(); ++i) {
+    const int add = static_cast<int>(i);
+    if (!rw.alive(add) || !rw.at(add).is<top::add_op>() || rw.at(add).operands.size() != 2) continue;
+    const auto& add_attrs = rw.at(add).attributes<top::add_op>();
+    if (add_attrs.coeff && std::any_of(add_attrs.coeff->begin(), add_attrs.coeff->end(), [](double c) { return c != 1.0; }))
+      continue;  // a scaled sum is not a bias
+    for (int k = 0; k < 2; ++k) {
+      const int v = rw.at(add).operands[static_cast<std::size_t>(k)];
+      const int b = rw.at(add).operands[static_cast<std::size_t>(1 - k)];
+      const int mm = rw.producer_if<top::matmul_op>(v);
+      if (mm < 0 || !rw.single_use(v) || detail::has_relu(rw.at(mm))) continue;
+      const node& m = rw.at(mm);
+      if (m.operands.size() > 2 && !rw.value(m.operands[2]).type.is_none) continue;  // already has a bias
+      if (!rw.weight_of(m.operands[1])) continue;
+      const auto& a = m.attributes<top::matmul_op>();
+      if (a.output_transpose || a.hdim_is_batch) continue;
+      const auto p = top::matmul_op::plan(rw.shape_of(m.operands[0]), rw.shape_of(m.operands[1]), a);
+      if (!p.right_shared || rw.shape_of(v).empty() || rw.shape_of(v).back() != p.N) continue;
+      if (!detail::is_column_bias(rw, b, p.N) || rw.shape_of(rw.at(add).results[0]) != rw.shape_of(v)) continue;
+      const int add_out = rw.at(add).results[0];
+      std::vector<int> ops{m.operands[0], m.operands[1], b};
+      rw.set_operands(mm, std::move(ops));
+      if (detail::has_relu(rw.at(add))) {
+        rw.set_attr(mm, "do_relu", attribute(true));
+        rw.set_attr(mm, "relu_limit", attribute(float_attr{detail::relu_limit_of(rw.at(add)), "f64"}));
+      }
+      rw.replace_uses(add_out, v);
+      rw.take_name(mm, add_out);
+      rw.kill(add);
+      ++changed;
+      break;
+    }
+  }
+  return changed;
+}
+
+}  // namespace mixq::transforms
 // #include "mixq/transforms/patterns.hpp"
 // Activation and normalisation patterns written out in elementary ops, recognised and replaced
 // by the TOP op TPU-MLIR makes of them:
@@ -15752,6 +28847,7 @@ inline int fuse_relu(rewriter& rw) {
 //   the Mul's name.
 // Every intermediate value must have no reader outside the pattern.
 
+// #include "mixq/dialect/top/top_ops.hpp" (already inlined above)
 // #include "mixq/transforms/rewrite.hpp" (already inlined above)
 
 namespace mixq::transforms {
@@ -16080,7 +29176,11 @@ inline int fuse_layer_norm(rewriter& rw) {
 // #include "mixq/transforms/simplify.hpp"
 // Ops that do nothing, removed as TPU-MLIR's folders and canonicalisers remove them: a Reshape
 // to the input's own shape, a Permute with the identity order, MulConst 1 and AddConst 0
-// without a fused relu; and a Reshape of a Reshape reading the first one's input directly.
+// without a fused relu, a Slice that keeps every element in order (NoUseSlicePattern), a Pad
+// of nothing (onnx-simplifier drops those before TPU-MLIR imports); and a Reshape of a Reshape
+// reading the first one's input directly.
+
+// #include "mixq/dialect/top/top_ops.hpp" (already inlined above)
 // #include "mixq/transforms/rewrite.hpp" (already inlined above)
 
 namespace mixq::transforms {
@@ -16104,6 +29204,15 @@ inline int remove_identity_ops(rewriter& rw) {
       identity = *nd.attributes<top::mul_const_op>().const_val == 1.0 && !detail::has_relu(nd);
     } else if (nd.is<top::add_const_op>()) {
       identity = *nd.attributes<top::add_const_op>().const_val == 0.0 && !detail::has_relu(nd);
+    } else if (nd.is<top::slice_op>()) {
+      const auto& steps = *nd.attributes<top::slice_op>().steps;
+      // same shape with forward steps can only be the whole tensor; bounds from operands are not known here
+      identity = std::all_of(steps.begin(), steps.end(), [](std::int64_t st) { return st > 0; }) &&
+                 std::all_of(nd.operands.begin() + 1, nd.operands.end(), [&](int v) { return rw.value(v).type.is_none; });
+    } else if (nd.is<top::pad_op>()) {
+      const auto& pads = *nd.attributes<top::pad_op>().paddings;
+      identity = std::all_of(pads.begin(), pads.end(), [](std::int64_t p) { return p == 0; }) &&
+                 std::all_of(nd.operands.begin() + 1, nd.operands.end(), [&](int v) { return rw.value(v).type.is_none; });
     }
     if (!identity || rw.value(in).type.shape != rw.value(out).type.shape || rw.value(in).type.elem != rw.value(out).type.elem)
       continue;
@@ -16154,6 +29263,7 @@ inline int canonicalize_step(rewriter& rw) {
   changed += fold_batchnorm_into_conv(rw);
   changed += batchnorm_to_scale(rw);
   changed += fold_scale_into_conv(rw);
+  changed += fuse_matmul_bias(rw);
   changed += fuse_relu(rw);  // after the BN folds: Conv+BN+Relu ends as one Conv named like the Relu
   return changed;
 }
@@ -16170,6 +29280,152 @@ inline void canonicalize(graph& g) {
   for (int round = 0; round < 100 && transforms::canonicalize_step(rw) > 0; ++round) {
   }
   rw.finish();
+}
+
+}  // namespace mixq
+// #include "mixq/transforms/import_calibration.hpp"
+// model_deploy's first step: a cali_table turns a TOP_F32 graph into a TOP_CALIBRATED one, each
+// tensor typed `!quant.calibrated<f32<min:max>>` by the rules of TPU-MLIR's ImportCalibration.cpp
+// (facts doc §1.1), and `#weight_scale` rows become the `scale` of the weights they name.
+
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/graph/graph.hpp" (already inlined above)
+// #include "mixq/io/cali_table.hpp" (already inlined above)
+// #include "mixq/quant/quant_type.hpp" (already inlined above)
+
+namespace mixq {
+
+struct import_calibration_options {
+  /// `--asymmetric`: tensors keep the table's [min, max] (else [min < 0 ? -th : 0, th]).
+  bool asymmetric = false;
+  /// CV18xx: every range becomes [-max, max] (symmetric only).
+  bool symmetric_only = false;
+  /// fp8 tables: [-th, th].
+  bool fp8 = false;
+};
+
+struct import_calibration_report {
+  std::size_t calibrated = 0;          // tensors that got a calibrated type
+  std::vector<std::string> missing;    // float tensors the table has no row for (they stay f32)
+  std::size_t weight_scales = 0;       // `#weight_scale` rows attached
+  std::vector<std::string> unmatched_weight_scales;  // rows naming no weight's consumer
+};
+
+namespace detail {
+
+inline bool attr_true(const attr_dict& a, std::string_view key) {
+  const attribute* v = a.find(key);
+  return v && v->get_if<bool>() && *v->get_if<bool>();
+}
+
+inline std::string_view producer_op(const graph& g, int value) {
+  const int p = g.values[static_cast<std::size_t>(value)].producer;
+  return p < 0 ? std::string_view{} : g.nodes[static_cast<std::size_t>(p)].mnemonic();
+}
+
+}  // namespace detail
+
+/// The (min, max) the importer gives a tensor of node `n` from its table row (getMinMax).
+inline std::pair<double, double> calibrated_range(const graph& g, const node& n, const std::string& name, const cali_row& row,
+                                                  const import_calibration_options& opt, const std::set<std::string>& asym_ops) {
+  const double th = row.threshold;
+  const std::string_view op = n.mnemonic();
+  double mn, mx;
+  if (opt.fp8) {
+    mn = -th;
+    mx = th;
+  } else if (op == "top.Abs") {
+    mn = -th;
+    mx = th;
+  } else if ((op == "top.Sigmoid" && !detail::attr_true(n.attrs, "log")) || op == "top.Softmax") {
+    mn = 0;
+    mx = 1;
+  } else if (op == "top.Mul") {
+    bool unsigned_inputs = n.operands.size() == 2 && n.operands[0] == n.operands[1];
+    if (!unsigned_inputs) {
+      unsigned_inputs = !n.operands.empty();
+      for (int v : n.operands) {
+        const std::string_view p = detail::producer_op(g, v);
+        if (p != "top.Sigmoid" && p != "top.Relu") unsigned_inputs = false;
+      }
+    }
+    mn = unsigned_inputs ? 0 : (row.min < 0 ? -th : 0);
+    mx = th;
+  } else if (op == "top.Sub") {
+    mn = row.min < 0 ? -th : -1e-5;
+    mx = th;
+  } else if (opt.asymmetric || detail::attr_true(n.attrs, "output_asym") || asym_ops.count(name)) {
+    mn = row.min;
+    mx = row.max;
+  } else {
+    mn = row.min < 0 ? -th : 0;
+    mx = th;
+  }
+  if (op != "top.Sub" && detail::attr_true(n.attrs, "do_relu")) mn = 0;
+  if (opt.symmetric_only) mn = -mx;
+  return {mn, mx};
+}
+
+/// Types every float op result (and graph input) that has a row; sets module.state.
+inline import_calibration_report import_calibration(graph& g, const cali_table& table, const import_calibration_options& opt = {}) {
+  import_calibration_report rep;
+  const std::set<std::string> asym_ops(table.asym_ops.begin(), table.asym_ops.end());
+  const auto& rows = table.thresholds();
+  auto find = [&](const std::string& name) -> const cali_row* {
+    for (auto it = rows.rbegin(); it != rows.rend(); ++it)
+      if (it->name == name) return &*it;
+    return nullptr;
+  };
+  for (node& n : g.nodes) {
+    if (n.is<top::weight_op>() || n.is<top::none_op>()) continue;
+    for (int r : n.results) {
+      value_info& vi = g.values[static_cast<std::size_t>(r)];
+      if (vi.type.is_none || !is_floating(vi.type.elem) || vi.name.empty()) continue;  // integer results are skipped
+      const cali_row* row = find(vi.name);
+      if (!row) {
+        rep.missing.push_back(vi.name);
+        continue;
+      }
+      auto [mn, mx] = calibrated_range(g, n, vi.name, *row, opt, asym_ops);
+      if (mn == 0 && mx == 0) {  // TPU-MLIR leaves such a value plain f32
+        rep.missing.push_back(vi.name);
+        continue;
+      }
+      vi.type.quant = quant::format(quant::calibrated_type{vi.type.elem, mn, mx});
+      ++rep.calibrated;
+    }
+  }
+  // Graph arguments take their Input op's type.
+  for (const node& n : g.nodes)
+    if (n.is<top::input_op>()) g.values[static_cast<std::size_t>(n.operands[0])].type.quant.clear();
+  // `#weight_scale`: `<consumer op>_weight` names the weight whose first user is that op.
+  if (!table.weight_scales.empty()) {
+    const auto users = g.users();
+    for (const weight_scale_row& w : table.weight_scales) {
+      const std::string suffix = "_weight";
+      if (w.name.size() <= suffix.size() || w.name.compare(w.name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+        rep.unmatched_weight_scales.push_back(w.name);
+        continue;
+      }
+      const std::string consumer = w.name.substr(0, w.name.size() - suffix.size());
+      bool attached = false;
+      for (node& n : g.nodes) {
+        if (!n.is<top::weight_op>()) continue;
+        const auto& u = users[static_cast<std::size_t>(n.results[0])];
+        if (u.empty() || g.node_name(u.front()) != consumer) continue;
+        attr_array scales;
+        for (double s : w.scales) scales.emplace_back(float_attr{s, "f64"});
+        n.attrs.set("scale", attribute(std::move(scales)));
+        n.decoded = n.op->decode(n.attrs);
+        attached = true;
+        ++rep.weight_scales;
+        break;
+      }
+      if (!attached) rep.unmatched_weight_scales.push_back(w.name);
+    }
+  }
+  g.module_attributes.set("module.state", attribute(std::string("TOP_CALIBRATED")));
+  return rep;
 }
 
 }  // namespace mixq

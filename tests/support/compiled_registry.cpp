@@ -8,7 +8,7 @@
 namespace mixq::top {
 
 const registry& ops() {
-  static const registry r = make_registry();
+  static const registry r = registry::from(all_ops{});
   return r;
 }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "mixq/dialect/top/op_list.hpp"
 #include "mixq/calibration/calibrate.hpp"
 #include "mixq/core/similarity.hpp"
 #include "mixq/targets/lowering.hpp"

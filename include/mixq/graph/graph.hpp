@@ -10,7 +10,8 @@
 #include "mixq/core/attribute.hpp"
 #include "mixq/core/error.hpp"
 #include "mixq/core/tensor.hpp"
-#include "mixq/dialect/top/op_list.hpp"
+#include "mixq/dialect/ops.hpp"
+#include "mixq/dialect/top/source.hpp"
 
 namespace mixq {
 

@@ -13,7 +13,7 @@
 
 #include "mixq/core/attribute.hpp"
 #include "mixq/core/error.hpp"
-#include "mixq/dialect/top/op_list.hpp"
+#include "mixq/dialect/ops.hpp"
 #include "mixq/graph/graph.hpp"
 #include "mixq/io/detail/mlir_lexer.hpp"
 

@@ -12,7 +12,7 @@
 
 #include "mixq/core/error.hpp"
 #include "mixq/core/tensor.hpp"
-#include "mixq/dialect/top/op_list.hpp"
+#include "mixq/dialect/ops.hpp"
 #include "mixq/graph/graph.hpp"
 #include "mixq/onnx/model.hpp"
 

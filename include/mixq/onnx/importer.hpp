@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "mixq/dialect/top/top_ops.hpp"
 #include "mixq/core/error.hpp"
 #include "mixq/graph/edit.hpp"
 #include "mixq/graph/graph.hpp"

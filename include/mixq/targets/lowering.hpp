@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "mixq/dialect/top/op_list.hpp"
+#include "mixq/dialect/ops.hpp"
 #include "mixq/targets/lowering_context.hpp"
 #include "mixq/targets/rules_bm168x.hpp"
 #include "mixq/targets/rules_bm168x_eltwise.hpp"

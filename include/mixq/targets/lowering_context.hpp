@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "mixq/core/error.hpp"
-#include "mixq/dialect/top/op_list.hpp"
+#include "mixq/dialect/ops.hpp"
 #include "mixq/graph/graph.hpp"
 #include "mixq/quant/quant_type.hpp"
 #include "mixq/quant/types.hpp"

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mixq/dialect/top/top_ops.hpp"
 #include "mixq/core/error.hpp"
 #include "mixq/graph/graph.hpp"
 #include "mixq/quant/quant_type.hpp"

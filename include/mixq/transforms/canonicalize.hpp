@@ -3,6 +3,7 @@
 // first the ONNX-level pattern fusions (OnnxOpt.py runs them before import), then the
 // frontend's Clip(0, m) -> Relu, then the canonicalisation patterns to a fixed point, then a
 // dead-op sweep and verification. docs/naming.md lists the naming rules and their evidence.
+#include "mixq/dialect/top/top_ops.hpp"
 #include "mixq/graph/graph.hpp"
 #include "mixq/transforms/fold_batchnorm.hpp"
 #include "mixq/transforms/fold_pad.hpp"

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "mixq/dialect/top/top_ops.hpp"
 #include "mixq/transforms/rewrite.hpp"
 
 namespace mixq::transforms {

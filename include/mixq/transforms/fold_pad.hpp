@@ -4,6 +4,7 @@
 // with the same pad value; pads touching the batch or channel axis stay.
 #include <vector>
 
+#include "mixq/dialect/top/top_ops.hpp"
 #include "mixq/transforms/rewrite.hpp"
 
 namespace mixq::transforms {

@@ -5,6 +5,7 @@
 #include <limits>
 #include <string_view>
 
+#include "mixq/dialect/top/top_ops.hpp"
 #include "mixq/transforms/rewrite.hpp"
 
 namespace mixq::transforms {

@@ -4,6 +4,7 @@
 // TPU-MLIR's tables list `.../qkv/Add_output_0_Add` and no MatMul row for such layers.
 #include <algorithm>
 
+#include "mixq/dialect/top/top_ops.hpp"
 #include "mixq/transforms/rewrite.hpp"
 
 namespace mixq::transforms {

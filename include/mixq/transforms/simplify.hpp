@@ -6,6 +6,7 @@
 // reading the first one's input directly.
 #include <algorithm>
 
+#include "mixq/dialect/top/top_ops.hpp"
 #include "mixq/transforms/rewrite.hpp"
 
 namespace mixq::transforms {

@@ -13,13 +13,13 @@ using namespace mixq::calibration;
 
 namespace {
 
-const graph& conv_net() {
+const graph& search_conv_net() {
   static const graph g = load_model(std::string(MIXQ_TEST_DATA_DIR) + "/models/conv_net.mlir");
   return g;
 }
 
 calibration_batches conv_net_batches() {
-  return calibration_batches(select_dataset(std::string(MIXQ_TEST_DATA_DIR) + "/calibration/conv_net_samples"), model_inputs_of(conv_net()));
+  return calibration_batches(select_dataset(std::string(MIXQ_TEST_DATA_DIR) + "/calibration/conv_net_samples"), model_inputs_of(search_conv_net()));
 }
 
 }  // namespace
@@ -34,7 +34,7 @@ TEST_CASE("search_threshold tunes every method, scores each deployed candidate a
   opt.log = [&](const std::string& s) { log.push_back(s); };
   std::vector<method> candidates;
   opt.on_candidate = [&](method m, const cali_table&) { candidates.push_back(m); };
-  const search_threshold_result r = search_threshold(conv_net(), batches, nullptr, opt);
+  const search_threshold_result r = search_threshold(search_conv_net(), batches, nullptr, opt);
 
   REQUIRE(r.methods.size() == 4);
   CHECK(candidates == opt.methods);
@@ -67,7 +67,7 @@ TEST_CASE("search_threshold without tuning samples keeps the untuned tables and 
   opt.methods = {method::max, method::kl};
   opt.inference_num = 2;
   opt.base.tune_num = 0;
-  const search_threshold_result r = search_threshold(conv_net(), batches, nullptr, opt);
+  const search_threshold_result r = search_threshold(search_conv_net(), batches, nullptr, opt);
   REQUIRE(r.methods.size() == 2);
   for (const auto& mt : r.methods) {
     CHECK_FALSE(mt.tuned.has_value());

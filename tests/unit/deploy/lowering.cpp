@@ -77,7 +77,7 @@ cali_table calibrate_max(const graph& g, const std::vector<named_tensors>& s) {
   return t;
 }
 
-graph lowered(const graph& top_f32, const cali_table& table, const std::string& chip, targets::quant_mode mode,
+graph lower_for(const graph& top_f32, const cali_table& table, const std::string& chip, targets::quant_mode mode,
               targets::lowering_report& rep) {
   graph g = top_f32;
   const auto& p = targets::find_processor(chip);
@@ -103,7 +103,7 @@ TEST_CASE("bm1684x INT8: Convs become tpu.Conv2D with int8 filters, int32 biases
   const graph g = two_convs();
   const auto s = samples(4);
   targets::lowering_report rep;
-  const graph low = lowered(g, calibrate_max(g, s), "bm1684x", targets::quant_mode::INT8, rep);
+  const graph low = lower_for(g, calibrate_max(g, s), "bm1684x", targets::quant_mode::INT8, rep);
   CHECK(rep.ops_per_mode["INT8"] == 2);
   CHECK(rep.casts == 2);  // quantize x, dequantize the output
   CHECK(low.weights.count("conv1_filter_i8") == 1);
@@ -128,14 +128,14 @@ TEST_CASE("cv183x and bm1684 INT8: QDM and shift-only convolutions, signed on CV
   const auto s = samples(4);
   for (const char* chip : {"cv183x", "bm1684"}) {
     targets::lowering_report rep;
-    const graph low = lowered(g, calibrate_max(g, s), chip, targets::quant_mode::INT8, rep);
+    const graph low = lower_for(g, calibrate_max(g, s), chip, targets::quant_mode::INT8, rep);
     INFO(chip);
     CHECK(rep.ops_per_mode["INT8"] == 2);
     CHECK(low.values[static_cast<std::size_t>(low.find_value("conv1"))].type.elem == (std::string(chip) == "cv183x" ? dtype::i8 : dtype::u8));
     for (const auto& in : s) CHECK(cosine_vs_fp32(g, low, in) > 0.99);
   }
   targets::lowering_report rep;
-  const graph bm = lowered(g, calibrate_max(g, s), "bm1684", targets::quant_mode::INT8, rep);
+  const graph bm = lower_for(g, calibrate_max(g, s), "bm1684", targets::quant_mode::INT8, rep);
   CHECK(bm.weights.at("conv1_bias_int16").elem() == dtype::i16);
 }
 
@@ -144,7 +144,7 @@ TEST_CASE("F16 and BF16 lowering: float tpu.Conv2D with converted weights, outpu
   const auto s = samples(2);
   for (auto mode : {targets::quant_mode::F16, targets::quant_mode::BF16}) {
     targets::lowering_report rep;
-    const graph low = lowered(g, {}, "bm1684x", mode, rep);
+    const graph low = lower_for(g, {}, "bm1684x", mode, rep);
     const dtype f = mode == targets::quant_mode::F16 ? dtype::f16 : dtype::bf16;
     CHECK(low.weights.at(mode == targets::quant_mode::F16 ? "w1_f16" : "w1_bf16").elem() == f);
     CHECK(low.values[static_cast<std::size_t>(low.find_value("conv1"))].type.elem == f);

@@ -4,7 +4,7 @@ using namespace mixq;
 using namespace mixq::test;
 
 namespace {
-tensor absent() { return {}; }
+tensor no_tensor() { return {}; }
 
 attr_dict mm_attrs(bool rt = false, bool lt = false, bool ot = false, bool hdim = false, bool keep = true,
                    bool relu = false) {
@@ -17,9 +17,9 @@ attr_dict mm_attrs(bool rt = false, bool lt = false, bool ot = false, bool hdim 
 void mm_case(shape_t a, shape_t b, bool bias, const attr_dict& at, shape_t want, std::int64_t bias_len = -1) {
   INFO("input " << to_string(a) << " right " << to_string(b));
   const tensor x = random_tensor(a), w = random_tensor(b);
-  auto r = run_op("top.MatMul", {x, w, absent()}, at);
+  auto r = run_op("top.MatMul", {x, w, no_tensor()}, at);
   REQUIRE(r.types[0].shape == want);
-  const tensor bb = bias ? random_tensor({bias_len > 0 ? bias_len : want.back()}) : absent();
+  const tensor bb = bias ? random_tensor({bias_len > 0 ? bias_len : want.back()}) : no_tensor();
   require_compute_matches_reference("top.MatMul", {x, w, bb}, at, 1e-4, 1e-4, {1, 2});
   require_compute_matches_reference("top.MatMul", {x, w, bb}, at, 1e-4, 1e-4);
 }
@@ -33,7 +33,7 @@ TEST_CASE("MatMul reference matches a 2x2 product by hand", "[matmul]") {
   // [[19, 22], [43, 50]] + [1, -100], relu
   const std::vector<float> want{20, 0, 44, 0};
   CHECK(std::vector<float>(r.outputs[0].values<float>().begin(), r.outputs[0].values<float>().end()) == want);
-  auto rt = run_op("top.MatMul", {a, b, absent()}, mm_attrs(true));  // a · b^T = [[17, 23], [39, 53]]
+  auto rt = run_op("top.MatMul", {a, b, no_tensor()}, mm_attrs(true));  // a · b^T = [[17, 23], [39, 53]]
   CHECK(std::vector<float>(rt.outputs[0].values<float>().begin(), rt.outputs[0].values<float>().end()) ==
         std::vector<float>{17, 23, 39, 53});
 }
@@ -76,7 +76,7 @@ TEST_CASE("MatMul with hdim_is_batch treats axis 2 as a batch axis", "[matmul]")
 }
 
 TEST_CASE("MatMul rejects mismatched contraction sizes", "[matmul]") {
-  CHECK_THROWS_AS(run_op("top.MatMul", {random_tensor({3, 4}), random_tensor({3, 5, 6}), absent()}, mm_attrs()), error);
+  CHECK_THROWS_AS(run_op("top.MatMul", {random_tensor({3, 4}), random_tensor({3, 5, 6}), no_tensor()}, mm_attrs()), error);
   CHECK_THROWS_AS(run_op("top.MatMul", {random_tensor({3, 4}), random_tensor({4, 5}), random_tensor({4})}, mm_attrs()),
                   error);
 }

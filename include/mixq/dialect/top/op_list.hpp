@@ -21,14 +21,14 @@ namespace mixq::top {
 using all_ops = concat_lists<source_ops, elementwise_ops, activation_ops, compare_ops, shape_ops_ops, conv_ops,
                              matmul_ops, pool_ops, norm_ops, reduce_ops, resize_ops, attention_ops, tpu::tpu_ops>::type;
 
-/// A registry of every op in `all_ops`.
-inline registry make_registry() { return registry::from(all_ops{}); }
-
 #if defined(MIXQ_COMPILED_REGISTRY)
 /// Defined in one translation unit of the program (mixq's own tests and drivers do this to
 /// instantiate every op's kernels once instead of in every file).
 const registry& ops();
 #else
+/// A registry of every op in `all_ops`.
+inline registry make_registry() { return registry::from(all_ops{}); }
+
 /// The registry of every op in `all_ops`, built once on first use.
 inline const registry& ops() {
   static const registry r = make_registry();

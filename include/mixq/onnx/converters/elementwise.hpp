@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "mixq/dialect/top/top_ops.hpp"
 #include "mixq/onnx/converters/table.hpp"
 
 namespace mixq::onnx {

@@ -3,6 +3,7 @@
 // pooling, Softmax / LogSoftmax.
 #include <numeric>
 
+#include "mixq/dialect/top/top_ops.hpp"
 #include "mixq/onnx/converters/table.hpp"
 
 namespace mixq::onnx {

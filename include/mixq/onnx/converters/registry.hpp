@@ -1,5 +1,6 @@
 #pragma once
 // Every ONNX op mixq imports, in one table built on first use.
+#include "mixq/dialect/top/top_ops.hpp"
 #include "mixq/onnx/converters/elementwise.hpp"
 #include "mixq/onnx/converters/misc.hpp"
 #include "mixq/onnx/converters/nn.hpp"

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "mixq/dialect/top/top_ops.hpp"
 #include "mixq/onnx/converters/table.hpp"
 
 namespace mixq::onnx {
