@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <random>
 #include <string>
 
@@ -11,6 +12,7 @@
 #include "mixq/core/similarity.hpp"
 #include "mixq/io/mlir_reader.hpp"
 #include "mixq/io/mlir_writer.hpp"
+#include "mixq/io/model.hpp"
 #include "mixq/targets/lowering.hpp"
 #include "mixq/transforms/calibration_propagation.hpp"
 #include "mixq/transforms/import_calibration.hpp"
@@ -150,6 +152,21 @@ TEST_CASE("F16 and BF16 lowering: float tpu.Conv2D with converted weights, outpu
     CHECK(low.values[static_cast<std::size_t>(low.find_value("conv1"))].type.elem == f);
     for (const auto& in : s) CHECK(cosine_vs_fp32(g, low, in) > 0.9999);
   }
+}
+
+TEST_CASE("a BF16 model saved and loaded again reads its uint16-stored weights back as bfloat16") {
+  // numpy has no bfloat16, so the npz holds the bits as uint16 (as TPU-MLIR's does).
+  const graph g = two_convs();
+  targets::lowering_report rep;
+  graph low = lower_for(g, {}, "bm1684x", targets::quant_mode::BF16, rep);
+  const auto dir = std::filesystem::temp_directory_path() / "mixq_bf16_roundtrip";
+  std::filesystem::create_directories(dir);
+  save_model(low, (dir / "low.mlir").string(), "low_weight.npz");
+  CHECK(read_npz((dir / "low_weight.npz").string()).find("w1_bf16")->elem() == dtype::u16);
+  const graph back = load_model((dir / "low.mlir").string());
+  CHECK(back.weights.at("w1_bf16").elem() == dtype::bf16);
+  for (const auto& in : samples(1)) CHECK(cosine_vs_fp32(low, back, in) > 0.999999);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("unsupported processor/mode pairs and asymmetric on a symmetric chip are errors") {
