@@ -23374,7 +23374,15 @@ inline graph load_model(const std::string& mlir_path) {
       const std::string& name = g.values[static_cast<std::size_t>(n.results[0])].name;
       const tensor* t = npz.find(name);
       if (!t) throw error(path + ": no weight named \"" + name + "\" (needed by " + mlir_path + ")");
-      g.weights[name] = *t;
+      const dtype declared = g.values[static_cast<std::size_t>(n.results[0])].type.elem;
+      if (declared == dtype::bf16 && t->elem() == dtype::u16) {
+        // numpy has no bfloat16: TPU-MLIR (and save_model) store its bits as uint16.
+        tensor bits = tensor::empty(dtype::bf16, t->shape());
+        std::memcpy(bits.raw(), t->raw(), static_cast<std::size_t>(t->numel()) * 2);
+        g.weights[name] = std::move(bits);
+      } else {
+        g.weights[name] = *t;
+      }
     }
   }
   try {
