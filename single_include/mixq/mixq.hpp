@@ -26292,10 +26292,15 @@ struct cv181x : cv183x {
 struct cv180x : cv183x {
   static constexpr std::string_view name = "cv180x";
 };
-/// CV184X: BF16, INT8, W4INT8; BF16 mixing.
-struct cv184x : cv183x {
+/// CV184X: BF16, INT8, W4INT8; BF16 mixing. Despite the name it is not in the CV18xx row of the
+/// support table (no forced-symmetric calibration, no F32 inputs): its INT8 arithmetic is the BM168x
+/// one (multiplier and shift), which is also what the TPU dialect's kernels run for it.
+struct cv184x : processor_base {
   static constexpr std::string_view name = "cv184x";
+  static constexpr arithmetic_family arithmetic = arithmetic_family::bm168x;
   static constexpr mode_set modes{quant_mode::BF16, quant_mode::INT8, quant_mode::W4INT8};
+  static constexpr quant_mode auto_float = quant_mode::BF16;
+  static constexpr mode_set mix_floats{quant_mode::BF16};
 };
 
 template <class... P> struct processor_list {};

@@ -38,6 +38,10 @@ TEST_CASE("processor table: names, modes, float types for mixing, capabilities")
   CHECK(cv.auto_float == quant_mode::BF16);
   CHECK(find_processor("cv186x").auto_float == quant_mode::F16);
   CHECK(find_processor("cv184x").modes.has(quant_mode::W4INT8));
+  // Lowered with the same arithmetic the TPU kernels run for it (dialect/tpu/common.hpp family_of).
+  CHECK(find_processor("cv184x").arithmetic == arithmetic_family::bm168x);
+  CHECK(find_processor("cv184x").auto_float == quant_mode::BF16);
+  CHECK_FALSE(find_processor("cv184x").symmetric_calibration);
   CHECK_THROWS_WITH(find_processor("bm9999"), Catch::Contains("bm1684x") && Catch::Contains("cv180x"));
   CHECK_THROWS_WITH(require_mode(cv, quant_mode::F16), Catch::Contains("cv181x does not support --quantize F16") && Catch::Contains("BF16, INT8"));
   CHECK_NOTHROW(require_mode(x, quant_mode::W8F16));
