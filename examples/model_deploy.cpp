@@ -48,16 +48,7 @@ std::pair<double, double> default_tolerance(targets::quant_mode m) {
   }
 }
 
-/// A lowered tensor as floats: integer tensors dequantized with their uniform type.
-tensor as_real(const tensor& t, const tensor_type& type) {
-  if (is_floating(t.elem())) return t.elem() == dtype::f32 ? t : t.cast(dtype::f32);
-  const auto u = quant::parse_uniform(type.quant);
-  if (!u) return t.cast(dtype::f32);
-  tensor f = tensor::empty(dtype::f32, t.shape());
-  for (std::int64_t i = 0; i < t.numel(); ++i)
-    f.data<float>()[i] = static_cast<float>(u->scale * (element_as_double(t, i) - static_cast<double>(u->zero_point)));
-  return f;
-}
+using driver::as_real;
 
 }  // namespace
 

@@ -37,17 +37,18 @@ void check_inputs(const mixq::graph& g, const mixq::named_tensors& inputs, const
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Run a TOP-dialect .mlir model on npz inputs (FP32 interpreter)", "model_runner"};
+  CLI::App app{"Run a TOP or lowered TPU-dialect .mlir model on npz inputs", "model_runner"};
   std::string input, model, output = "_output.npz";
-  bool dump_all = false;
+  bool dump_all = false, out_fixed = false;
   app.add_option("--input", input, "input npz file (keys = the model's input names)")->required();
   app.add_option("--model", model, "TOP-dialect .mlir file (its weight npz is found via module.weight_file)")->required();
   app.add_option("--output", output, "output npz file (keys = tensor names)")->capture_default_str();
   app.add_flag("--dump_all_tensors", dump_all, "write every tensor, not only the model outputs");
+  app.add_flag("--out_fixed", out_fixed,
+               "keep the integers of quantized tensors (default: dequantized to float32 with their quant.uniform type)");
   mixq::driver::reject_flag(app, "--weight", "caffe models are not read; convert them to .mlir first", true);
   mixq::driver::reject_flag(app, "--cuda", "mixq runs on the CPU", false);
   mixq::driver::reject_flag(app, "--decrypt_lib", "bmodel files are not read", true);
-  mixq::driver::reject_flag(app, "--out_fixed", "quantized .mlir files are not run yet", false);
   mixq::driver::reject_flag(app, "--debug", "no debug configuration is implemented", true);
   return mixq::driver::run(app, argc, argv, [&] {
     if (model.size() < 5 || model.substr(model.size() - 5) != ".mlir")
@@ -67,9 +68,12 @@ int main(int argc, char** argv) {
       for (std::size_t v = 0; v < g.values.size(); ++v)
         if (res.values[v].defined() && !g.values[v].name.empty() && !g.values[v].type.is_none &&
             (g.values[v].producer < 0 || !g.nodes[static_cast<std::size_t>(g.values[v].producer)].is<mixq::top::weight_op>()))
-          out.add(g.values[v].name, res.values[v]);
+          out.add(g.values[v].name, out_fixed ? res.values[v] : mixq::driver::as_real(res.values[v], g.values[v].type));
     } else {
-      for (auto& [name, t] : res.outputs()) out.add(name, t);
+      for (int v : g.outputs) {
+        const mixq::tensor& t = res.values[static_cast<std::size_t>(v)];
+        out.add(g.values[static_cast<std::size_t>(v)].name, out_fixed ? t : mixq::driver::as_real(t, g.values[static_cast<std::size_t>(v)].type));
+      }
     }
     mixq::write_npz(output, out);
     std::fprintf(stderr, "load %.1f ms, run %.1f ms, peak activations %.1f MiB\n",

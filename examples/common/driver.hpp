@@ -7,6 +7,8 @@
 #include <string>
 
 #include "mixq/core/error.hpp"
+#include "mixq/core/tensor.hpp"
+#include "mixq/quant/quant_type.hpp"
 
 namespace mixq::driver {
 
@@ -41,6 +43,18 @@ inline void reject_flag(CLI::App& app, const std::string& flag, const std::strin
   } else {
     app.add_flag_function(flag, [fail](std::int64_t n) { fail(n); }, "(not supported: " + why + ")");
   }
+}
+
+/// A lowered tensor as floats: integer tensors dequantized with their `!quant.uniform` type
+/// (what TPU-MLIR's model_runner writes unless `--out_fixed`).
+inline tensor as_real(const tensor& t, const tensor_type& type) {
+  if (is_floating(t.elem())) return t.elem() == dtype::f32 ? t : t.cast(dtype::f32);
+  const auto u = quant::parse_uniform(type.quant);
+  if (!u) return t.cast(dtype::f32);
+  tensor f = tensor::empty(dtype::f32, t.shape());
+  for (std::int64_t i = 0; i < t.numel(); ++i)
+    f.data<float>()[i] = static_cast<float>(u->scale * (element_as_double(t, i) - static_cast<double>(u->zero_point)));
+  return f;
 }
 
 }  // namespace mixq::driver
