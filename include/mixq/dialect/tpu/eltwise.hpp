@@ -175,6 +175,15 @@ void run_eltwise(const R& r, kernel_context& k, bool reference) {
   eltwise_reference(r, k, y);
 }
 
+/// tpu.Add/Sub/Mul on whatever their operands hold: the TOP op's float path (chip float types),
+/// the TOP op itself on plain integers, or the quantized recipe.
+template <class TopOp, class Prepared>
+void run_binary(kernel_context& k, const typename TopOp::attributes& t, const Prepared& s, bool reference) {
+  if (s.how == arithmetic::floating) return reference ? float_path<TopOp>::run_reference(k, t) : s.floating->run(k, t);
+  if (s.how == arithmetic::plain_integer) return reference ? TopOp::reference(k, t) : TopOp::compute(k, t);
+  run_eltwise(s.recipe, k, reference);
+}
+
 /// The declared result of a broadcasting op, checked against its operands' shapes.
 inline std::vector<tensor_type> declared_broadcast(const infer_context& c, const char* op) {
   shape_t s = c.operand(0).shape;
@@ -275,9 +284,7 @@ struct add_op {
     return s;
   }
   static void run(kernel_context& k, const attributes& a, const prepared& s, bool reference) {
-    if (s.how == arithmetic::floating) return reference ? float_path<top::add_op>::run_reference(k, top_attributes(a)) : s.floating->run(k, top_attributes(a));
-    if (s.how == arithmetic::plain_integer) return reference ? top::add_op::reference(k, top_attributes(a)) : top::add_op::compute(k, top_attributes(a));
-    detail::run_eltwise(s.recipe, k, reference);
+    detail::run_binary<top::add_op>(k, top_attributes(a), s, reference);
   }
   static void reference(kernel_context& k, const attributes& a) {
     std::vector<const tensor*> none;
@@ -412,9 +419,7 @@ struct mul_op {
     return s;
   }
   static void run(kernel_context& k, const attributes& a, const prepared& s, bool reference) {
-    if (s.how == arithmetic::floating) return reference ? float_path<top::mul_op>::run_reference(k, top_attributes(a)) : s.floating->run(k, top_attributes(a));
-    if (s.how == arithmetic::plain_integer) return reference ? top::mul_op::reference(k, top_attributes(a)) : top::mul_op::compute(k, top_attributes(a));
-    detail::run_eltwise(s.recipe, k, reference);
+    detail::run_binary<top::mul_op>(k, top_attributes(a), s, reference);
   }
   static void reference(kernel_context& k, const attributes& a) {
     std::vector<const tensor*> none;
