@@ -61,6 +61,30 @@ TEST_CASE("abs histogram kernel bins like numpy on float32: floor(|x|/w + 0.5), 
   CHECK(h == std::vector<std::int64_t>{0, 3, 2});  // 9 lies past the last bin; 1.5 rounds up to 2
 }
 
+TEST_CASE("abs histogram kernel leaves out zeros, NaN and past-the-end values exactly as the reference") {
+  // Post-ReLU shape: long zero runs (dead channels) and scattered zeros, plus the lanes the
+  // vector path must drop without a branch: -0, NaN, inf, values binned at or past the last bin.
+  auto v = normal_values(70001, 1.f, 21);
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i % 3 == 0 || (i >= 1000 && i < 5000)) v[i] = 0.f;
+    if (i % 97 == 1) v[i] = -0.f;
+    if (i % 101 == 2) v[i] = std::numeric_limits<float>::quiet_NaN();
+    if (i % 103 == 4) v[i] = -std::numeric_limits<float>::infinity();
+    if (i % 107 == 5) v[i] = 4.0f;  // exactly the last bin's upper edge and beyond with w = 4/1023
+  }
+  for (std::size_t bins : {2u, 1024u, 2048u}) {
+    const float w = 4.f / 1023.f;
+    std::vector<std::int64_t> a(bins, 0), b(bins, 0);
+    add_abs_histogram(v, w, a);
+    add_abs_histogram_reference(v, w, b);
+    CHECK(a == b);
+  }
+  std::vector<float> zeros(9000, 0.f);
+  std::vector<std::int64_t> h(16, 0);
+  add_abs_histogram(zeros, 0.5f, h);
+  CHECK(h == std::vector<std::int64_t>(16, 0));
+}
+
 TEST_CASE("tail sums, central sums, fourth moment and sums agree with double references") {
   for (std::size_t n : {1u, 17u, 4096u, 100003u}) {
     const auto v = normal_values(n, 5.f, static_cast<unsigned>(n) + 9, 1.f);
