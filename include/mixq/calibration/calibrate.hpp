@@ -197,6 +197,7 @@ inline calibrate_output calibrate(const graph& g, const calibration_batches& bat
   tune_count = static_cast<std::int64_t>(samples.size());
   out.tune_batches = samples.size();
   tune_options to = opt.tune;
+  if (!to.pool) to.pool = opt.pool;
   if (opt.on_progress) {
     auto report = opt.on_progress;
     to.progress = [report](std::size_t done, std::size_t total) { report({calibrate_progress::stage::tuning, done, total}); };

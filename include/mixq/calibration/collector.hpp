@@ -207,7 +207,7 @@ class statistics_collector {
     }
     const tensor f = t.elem() == dtype::f32 ? t : t.cast(dtype::f32);
     const std::span<const float> x = f.values<float>();
-    const value_range br = range_of(x);
+    const value_range br = range_of(x, opt_.pool);
     if (!br.finite)
       throw error("calibration: tensor \"" + row.name + "\" holds NaN or inf in batch " + std::to_string(batches_seen_ + 1) +
                   " (check the input data and the model)");

@@ -15,6 +15,7 @@
 #include <immintrin.h>
 #endif
 
+#include "mixq/core/thread_pool.hpp"
 #include "mixq/kernels/simd/compat.hpp"
 #include "mixq/kernels/simd/math.hpp"
 
@@ -383,6 +384,59 @@ inline double sum_of(std::span<const float> x) {
     total += simd::reduce_add(s);
   }
   return total + sum_reference(x.subspan(i));
+}
+
+// --- the same reductions over large tensors, on a thread pool ---
+// Large activations (a 640x640 detector has tensors of millions of elements) would otherwise be
+// reduced on one thread while the pool's other threads wait. The blocks are fixed in size, not
+// in number, and partial results are combined in block order: a sum comes out the same with any
+// number of threads.
+
+inline constexpr std::size_t reduction_block = std::size_t{1} << 16;
+
+/// Runs fn(block index, begin, end) over [0, n) in blocks of `reduction_block` elements.
+template <class Fn>
+void for_each_block(std::size_t n, thread_pool* pool, Fn&& fn) {
+  const std::size_t blocks = (n + reduction_block - 1) / reduction_block;
+  auto run = [&](std::int64_t b, std::int64_t e) {
+    for (auto k = static_cast<std::size_t>(b); k < static_cast<std::size_t>(e); ++k)
+      fn(k, k * reduction_block, std::min(n, (k + 1) * reduction_block));
+  };
+  if (pool && blocks > 1) pool->parallel_for(static_cast<std::int64_t>(blocks), 1, run);
+  else run(0, static_cast<std::int64_t>(blocks));
+}
+
+inline value_range range_of(std::span<const float> x, thread_pool* pool) {
+  if (!pool || x.size() < 2 * reduction_block) return range_of(x);
+  std::vector<value_range> parts((x.size() + reduction_block - 1) / reduction_block);
+  for_each_block(x.size(), pool, [&](std::size_t k, std::size_t b, std::size_t e) { parts[k] = range_of(x.subspan(b, e - b)); });
+  value_range r;
+  for (const value_range& p : parts) {
+    r.min = std::min(r.min, p.min);
+    r.max = std::max(r.max, p.max);
+    r.finite = r.finite && p.finite;
+  }
+  return r;
+}
+
+inline double squared_distance(std::span<const float> a, std::span<const float> b, thread_pool* pool) {
+  if (!pool || a.size() < 2 * reduction_block) return squared_distance(a, b);
+  std::vector<double> parts((a.size() + reduction_block - 1) / reduction_block);
+  for_each_block(a.size(), pool, [&](std::size_t k, std::size_t lo, std::size_t hi) {
+    parts[k] = squared_distance(a.subspan(lo, hi - lo), b.subspan(lo, hi - lo));
+  });
+  double total = 0;
+  for (double p : parts) total += p;
+  return total;
+}
+
+inline double abs_sum(std::span<const float> x, thread_pool* pool) {
+  if (!pool || x.size() < 2 * reduction_block) return abs_sum(x);
+  std::vector<double> parts((x.size() + reduction_block - 1) / reduction_block);
+  for_each_block(x.size(), pool, [&](std::size_t k, std::size_t b, std::size_t e) { parts[k] = abs_sum(x.subspan(b, e - b)); });
+  double total = 0;
+  for (double p : parts) total += p;
+  return total;
 }
 
 }  // namespace mixq::calibration

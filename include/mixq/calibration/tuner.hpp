@@ -36,6 +36,8 @@ struct tune_options {
   bool quantized_inputs = false;
   /// Called after each op: (ops done, ops total).
   std::function<void(std::size_t, std::size_t)> progress;
+  /// For the candidates' fake-quantization and distances on large tensors (nullptr: one thread).
+  thread_pool* pool = nullptr;
 };
 
 struct tune_result {
@@ -50,16 +52,19 @@ namespace detail {
 
 /// TPU-MLIR's per-sample tuning distance |ref - out|_2 / |ref|_1; `ref_l1` = |ref|_1 is the same
 /// for every candidate, so callers compute it once. 0 / 0 counts as no error.
-inline double tune_distance(const tensor& ref, const tensor& out, double ref_l1) {
-  const double l2 = squared_distance(ref.values<float>(), out.values<float>());
+inline double tune_distance(const tensor& ref, const tensor& out, double ref_l1, thread_pool* pool = nullptr) {
+  const double l2 = squared_distance(ref.values<float>(), out.values<float>(), pool);
   if (ref_l1 == 0) return l2 == 0 ? 0.0 : std::numeric_limits<double>::infinity();
   return std::sqrt(l2) / ref_l1;
 }
 inline double tune_distance(const tensor& ref, const tensor& out) { return tune_distance(ref, out, abs_sum(ref.values<float>())); }
 
-inline tensor fake_quant_copy(const tensor& t, double threshold) {
+inline tensor fake_quant_copy(const tensor& t, double threshold, thread_pool* pool = nullptr) {
   tensor out = tensor::empty(dtype::f32, t.shape());
-  quant::fake_quantize(t.values<float>(), out.values<float>(), quant::int_fake_quant::symmetric<8>(threshold));
+  const auto q = quant::int_fake_quant::symmetric<8>(threshold);
+  const std::span<const float> x = t.values<float>();
+  const std::span<float> y = out.values<float>();
+  for_each_block(x.size(), pool, [&](std::size_t, std::size_t b, std::size_t e) { quant::fake_quantize(x.subspan(b, e - b), y.subspan(b, e - b), q); });
   return out;
 }
 
@@ -224,7 +229,7 @@ class auto_tuner {
         auto it = dq[s].find(in);
         if (it == dq[s].end()) throw error("calibration: the quantized chain lost \"" + layout_.rows[static_cast<std::size_t>(r)].name + "\"");
         replace[in] = layout_.rows[static_cast<std::size_t>(r)].integer ? it->second
-                                                                         : detail::fake_quant_copy(it->second, current_threshold(r));
+                                                                         : detail::fake_quant_copy(it->second, current_threshold(r), opt_.pool);
       }
       auto outs = run_node(p, dq[s], replace);
       ++res.op_runs;
@@ -248,7 +253,7 @@ class auto_tuner {
     const int out_v = n.results[0];
     const std::size_t S = ref.size();
     std::vector<double> ref_l1(S);
-    for (std::size_t s = 0; s < S; ++s) ref_l1[s] = abs_sum(ref[s].at(out_v).values<float>());
+    for (std::size_t s = 0; s < S; ++s) ref_l1[s] = abs_sum(ref[s].at(out_v).values<float>(), opt_.pool);
     auto distance = [&](double th) {
       double d = 0;
       for (std::size_t s = 0; s < S; ++s) {
@@ -258,11 +263,11 @@ class auto_tuner {
           const int v = layout_.rows[static_cast<std::size_t>(r)].value;
           auto it = source.find(v);
           if (it == source.end()) throw error("calibration: tuner lost the value \"" + layout_.rows[static_cast<std::size_t>(r)].name + "\"");
-          replace[v] = layout_.rows[static_cast<std::size_t>(r)].integer ? it->second : detail::fake_quant_copy(it->second, th);
+          replace[v] = layout_.rows[static_cast<std::size_t>(r)].integer ? it->second : detail::fake_quant_copy(it->second, th, opt_.pool);
         }
         const auto outs = run_node(i, ref[s], replace);
         ++res.op_runs;
-        d += detail::tune_distance(ref[s].at(out_v), outs[0], ref_l1[s]);
+        d += detail::tune_distance(ref[s].at(out_v), outs[0], ref_l1[s], opt_.pool);
       }
       return d / static_cast<double>(S);
     };
