@@ -71,9 +71,9 @@ foreach(spec "W8F16;bm1684x;0.999;" "W8BF16;bm1688;0.999;" "W4F16;bm1688;0.99;" 
     COMMAND ${dep_run_check} --remove ${dep_out}/mlp_${tag}_run.npz --exists ${dep_out}/mlp_${tag}_run.npz --
             $<TARGET_FILE:model_runner> --model ${lowered} --input ${dep_out}/mlp_in_f32.npz --output ${dep_out}/mlp_${tag}_run.npz)
   add_test(NAME deploy.${tag}_mlp_runner_cosine
-    COMMAND ${dep_modes} cosine ${dep_out}/mlp_${tag}_run.npz ${dep_out}/mlp_expected.npz fc2 ${cos})
+    COMMAND ${dep_modes} cosine ${dep_out}/mlp_${tag}_run.npz ${dep_out}/mlp_expected.npz fc2_f32 fc2 ${cos})
   add_test(NAME deploy.${tag}_mlp_runner_same
-    COMMAND ${dep_modes} cosine ${dep_out}/mlp_${tag}_run.npz ${dep_out}/mlp_${tag}_tpu_outputs.npz fc2 0.9999999)
+    COMMAND ${dep_modes} cosine ${dep_out}/mlp_${tag}_run.npz ${dep_out}/mlp_${tag}_tpu_outputs.npz fc2_f32 fc2 0.9999999)
   set_tests_properties(deploy.${tag}_mlp PROPERTIES FIXTURES_REQUIRED mixq_deploy_mlp FIXTURES_SETUP mixq_deploy_${tag})
   set_tests_properties(deploy.${tag}_mlp_runner PROPERTIES FIXTURES_REQUIRED mixq_deploy_${tag} FIXTURES_SETUP mixq_deploy_${tag}_run)
   set_tests_properties(deploy.${tag}_mlp_runner_cosine deploy.${tag}_mlp_runner_same PROPERTIES FIXTURES_REQUIRED mixq_deploy_${tag}_run)
@@ -123,7 +123,7 @@ add_test(NAME deploy.quant_io_int8_runner_real
           $<TARGET_FILE:model_runner> --model ${dep_qio} --input ${dep_out}/qio_in_i8.npz --output ${dep_out}/qio_real.npz)
 add_test(NAME deploy.quant_io_int8_output_dtype COMMAND ${dep_modes} dtype ${dep_out}/qio_fixed.npz prob_Softmax uint8)
 add_test(NAME deploy.quant_io_int8_same_as_plain
-  COMMAND ${dep_modes} cosine ${dep_out}/qio_real.npz ${dep_out}/conv_net_bm1684x_int8_sym_qio_tpu_outputs.npz prob_Softmax 0.9999)
+  COMMAND ${dep_modes} cosine ${dep_out}/qio_real.npz ${dep_out}/conv_net_bm1684x_int8_sym_qio_tpu_outputs.npz prob_Softmax prob_Softmax 0.9999)
 set_tests_properties(deploy.quant_io_int8 PROPERTIES FIXTURES_REQUIRED mixq_deploy_table FIXTURES_SETUP mixq_deploy_qio)
 set_tests_properties(deploy.quant_io_int8_refuses_f32 deploy.quant_io_int8_input PROPERTIES FIXTURES_REQUIRED mixq_deploy_qio)
 set_tests_properties(deploy.quant_io_int8_input PROPERTIES FIXTURES_SETUP mixq_deploy_qio_in)

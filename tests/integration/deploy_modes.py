@@ -4,7 +4,7 @@
   deploy_modes.py make-mlp DIR             writes DIR/mlp.mlir (TOP dialect), its weight npz, mlp_in_f32.npz and
                                            mlp_expected.npz (float64 numpy forward pass) : x[4,256] -> MatMul 256x128
                                            + bias, relu -> MatMul 128x64 + bias
-  deploy_modes.py cosine A B NAME MIN      cosine of array NAME of A and B (float32 view) must exceed MIN; prints it
+  deploy_modes.py cosine A B NA NB MIN     cosine of array NA of A and NB of B must exceed MIN; prints it
   deploy_modes.py quantize MLIR IN OUT     IN's float inputs in the types of MLIR's arguments: int8/uint8
                                            (!quant.uniform scale/zero point, round half away from zero) or float16
   deploy_modes.py dtype NPZ NAME DTYPE     array NAME of NPZ must have dtype DTYPE
@@ -56,9 +56,9 @@ module @mlp attributes {{module.chip = "ALL", module.platform = "ONNX", module.s
         f.write(text)
 
 
-def cosine(a, b, name, minimum):
+def cosine(a, b, name, name_b, minimum):
     x = np.load(a)[name].astype(np.float64).ravel()
-    y = np.load(b)[name].astype(np.float64).ravel()
+    y = np.load(b)[name_b].astype(np.float64).ravel()
     c = float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y)))
     print(f"cosine {name} {c:.6f}")
     return 0 if c > float(minimum) else 1
