@@ -57,9 +57,10 @@ int main(int argc, char** argv) {
                "model_deploy"};
   std::string mlir, quantize = "F32", processor, cali_table_path, qtable_arg, test_input, test_reference, tolerance_text, excepts = "-",
               model;
-  bool asymmetric = false, high_precision = false, compare_all = false;
+  bool asymmetric = false, high_precision = false, compare_all = false, q_symmetric = false, quant_input = false, quant_output = false;
+  std::int64_t q_group_size = 64;
   app.add_option("--mlir", mlir, "TOP .mlir (from model_transform)")->required();
-  app.add_option("--quantize", quantize, "F32, F16, BF16, INT8 (case-insensitive)")->capture_default_str();
+  app.add_option("--quantize", quantize, "F32, F16, BF16, INT8, W8F16, W8BF16, W4F16, W4BF16 (case-insensitive)")->capture_default_str();
   app.add_option("--processor,--chip", processor, "target processor (bm1684x, bm1684, bm1688, bm1690, cv186x, cv18[0-3]x, cv184x)")->required();
   app.add_option("--calibration_table", cali_table_path, "cali_table from run_calibration (INT8)");
   app.add_option("--quantize_table", qtable_arg, "quantize table (`name MODE` lines) or `name:MODE,...`");
@@ -71,11 +72,13 @@ int main(int argc, char** argv) {
   app.add_option("--excepts", excepts, "tensor names excluded from the comparison ('-': none)")->capture_default_str();
   app.add_flag("--compare_all", compare_all, "compare every tensor the reference has, not only the outputs");
   app.add_option("--model", model, "output .mlir (default <name>_<chip>_<mode>[_sym|_asym]_tpu.mlir)");
+  CLI::Option* group_opt =
+      app.add_option("--q_group_size", q_group_size, "W4F16/W4BF16: weights per scale along the reduction dimension (0: one per output channel)")
+          ->capture_default_str();
+  CLI::Option* sym_opt = app.add_flag("--q_symmetric", q_symmetric, "per-group weight-only quantization with a fixed zero point (default asymmetric)");
+  app.add_flag("--quant_input", quant_input, "inputs in the type of their first op (int8, f16...) instead of f32: the leading casts are dropped");
+  app.add_flag("--quant_output", quant_output, "outputs in their lowered type: the trailing casts back to f32 are dropped");
   const std::string later = "not implemented yet in mixq";
-  driver::reject_flag(app, "--q_group_size", "weight-only W4/W8 modes are " + later, true);
-  driver::reject_flag(app, "--q_symmetric", "weight-only W4/W8 modes are " + later, false);
-  driver::reject_flag(app, "--quant_input", "it only changes the bmodel's inputs (TPU-MLIR's _tpu.mlir is the same with it); mixq writes no bmodel", false);
-  driver::reject_flag(app, "--quant_output", "it only changes the bmodel's outputs (TPU-MLIR's _tpu.mlir is the same with it); mixq writes no bmodel", false);
   for (const char* f : {"--quant_input_list", "--quant_output_list", "--customization_format", "--fuse_preprocess", "--aligned_input",
                         "--num_device", "--num_core", "--addr_mode", "--compress_mode", "--opt", "--group_by_cores"})
     driver::reject_flag(app, f, "it drives TPU-MLIR's code generation, which mixq does not do", true);
@@ -87,9 +90,9 @@ int main(int argc, char** argv) {
     namespace fs = std::filesystem;
     const auto mode = targets::parse_quant_mode(quantize);
     if (!mode) throw error("--quantize: unknown mode \"" + quantize + "\" (F32, F16, BF16, INT8, ...)");
-    if (*mode != targets::quant_mode::F32 && *mode != targets::quant_mode::F16 && *mode != targets::quant_mode::BF16 &&
-        *mode != targets::quant_mode::INT8)
-      throw error("--quantize " + std::string(targets::mode_name(*mode)) + ": not implemented yet in mixq (F32, F16, BF16 and INT8 are)");
+    if (!targets::is_float_mode(*mode) && *mode != targets::quant_mode::INT8 && !targets::rules::is_weight_only(*mode))
+      throw error("--quantize " + std::string(targets::mode_name(*mode)) +
+                  ": not implemented yet in mixq (F32, F16, BF16, INT8, W8F16, W8BF16, W4F16 and W4BF16 are)");
     const targets::processor_info& chip = targets::find_processor(processor);
     targets::require_mode(chip, *mode);
     if (asymmetric && !chip.asymmetric) throw error(std::string(chip.name) + " does not support --asymmetric (symmetric INT8 only)");
@@ -97,6 +100,7 @@ int main(int argc, char** argv) {
     if (*mode == targets::quant_mode::INT8 && cali_table_path.empty()) throw error("--quantize INT8 needs --calibration_table");
     if (!test_reference.empty() && test_input.empty()) throw error("--test_reference needs --test_input");
     if (!tolerance_text.empty() && test_reference.empty()) throw error("--tolerance applies to the comparison with --test_reference, which is not given");
+    if (q_group_size < 0) throw error("--q_group_size must be 0 (one scale per output channel) or positive, got " + std::to_string(q_group_size));
 
     graph top = load_model(mlir);
     const std::string prefix = top.name + "_" + std::string(chip.name) + "_" + [&] {
@@ -130,10 +134,16 @@ int main(int argc, char** argv) {
     opt.chip = &chip;
     opt.asymmetric = asymmetric;
     opt.high_precision = high_precision;
+    opt.q_group_size = q_group_size;
+    opt.q_symmetric = q_symmetric;
+    opt.quant_input = quant_input;
+    opt.quant_output = quant_output;
+    // Which weight-only groupings this deployment can use, to refuse flags that would do nothing.
+    bool any_w4 = targets::rules::weight_only_bits(*mode) == 4 && targets::rules::is_weight_only(*mode);
+    bool any_group = any_w4 && q_group_size > 0;
     if (!qtable_arg.empty()) {
       const quantize_table q = parse_qtable_argument(qtable_arg);
       for (const auto& e : q.entries) {
-        if (e.group_size) throw error(qtable_arg + ": \"" + e.name + "\": per-op q_group_size (weight-only modes) is not implemented yet");
         auto m = targets::parse_quant_mode(e.mode);
         if (!m) throw error(qtable_arg + ": \"" + e.name + "\": mode " + e.mode + " is not implemented in mixq yet");
         m = chip.qtable_mode(*m);
@@ -141,7 +151,12 @@ int main(int argc, char** argv) {
           throw error(qtable_arg + ": \"" + e.name + "\": " + e.mode + " cannot be mixed into a BF16 model");
         if ((*m == targets::quant_mode::W8BF16 || *m == targets::quant_mode::W4BF16) && *mode == targets::quant_mode::F16)
           throw error(qtable_arg + ": \"" + e.name + "\": " + e.mode + " cannot be mixed into an F16 model");
-        if (!targets::is_float_mode(*m) && *m != targets::quant_mode::INT8)
+        if (e.group_size && !targets::rules::is_weight_only(*m))
+          throw error(qtable_arg + ": \"" + e.name + "\": a group size column applies to weight-only modes (W8F16, W8BF16, W4F16, W4BF16), not " +
+                      std::string(targets::mode_name(*m)));
+        if (e.group_size && *e.group_size < 0)
+          throw error(qtable_arg + ": \"" + e.name + "\": negative group size " + std::to_string(*e.group_size));
+        if (!targets::is_float_mode(*m) && *m != targets::quant_mode::INT8 && !targets::rules::is_weight_only(*m))
           throw error(qtable_arg + ": \"" + e.name + "\": mode " + std::string(targets::mode_name(*m)) + " is not implemented in mixq yet");
         if (!chip.modes.has(*m) && !(targets::is_float_mode(*m) && chip.mix_floats.has(*m)))
           throw error(qtable_arg + ": \"" + e.name + "\": " + std::string(chip.name) + " cannot run " + std::string(targets::mode_name(*m)));
@@ -149,8 +164,18 @@ int main(int argc, char** argv) {
           throw error(qtable_arg + ": \"" + e.name + "\" is INT8, which needs --calibration_table");
         if (top.find_value(e.name) < 0) std::fprintf(stderr, "model_deploy: warning: %s: no op named \"%s\"\n", qtable_arg.c_str(), e.name.c_str());
         opt.qtable[e.name] = *m;
+        if (e.group_size) opt.qtable_group_size[e.name] = *e.group_size;
+        const bool w4 = targets::rules::is_weight_only(*m) && targets::rules::weight_only_bits(*m) == 4;
+        any_w4 = any_w4 || w4;
+        any_group = any_group || (e.group_size ? *e.group_size > 0 : w4 && q_group_size > 0);
       }
     }
+    if (group_opt->count() > 0 && !any_w4)
+      throw error("--q_group_size applies to W4F16/W4BF16 ops (W8 modes quantize per output channel unless a qtable row gives a group size); "
+                  "none is being deployed");
+    if (sym_opt->count() > 0 && !any_group)
+      throw error("--q_symmetric applies to per-group weight-only quantization (W4 modes with --q_group_size > 0, or a qtable group size); "
+                  "none is being deployed");
     targets::lowering_report report;
     graph low = targets::lower_to_tpu(top, opt, report);
     // With a quantize table TPU-MLIR names the weights <prefix>_tpu_qtable_weights.npz.
@@ -164,7 +189,10 @@ int main(int argc, char** argv) {
     for (const auto& n : report.notes) std::fprintf(stderr, "model_deploy: %s: %s\n", n.op.c_str(), n.what.c_str());
 
     if (test_input.empty()) return 0;
-    const named_tensors inputs = to_named(read_npz(test_input));
+    named_tensors inputs = to_named(read_npz(test_input));
+    // --quant_input: the f32 test inputs converted as the dropped casts would have done.
+    if (quant_input)
+      for (auto& [name, t] : inputs) t = targets::to_input_type(low, name, t);
     interpreter interp(low);
     run_options ro;
     ro.keep_all = compare_all;

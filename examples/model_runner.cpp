@@ -28,6 +28,10 @@ void check_inputs(const mixq::graph& g, const mixq::named_tensors& inputs, const
     const auto& type = g.values[static_cast<std::size_t>(g.nodes[static_cast<std::size_t>(i)].results[0])].type;
     auto it = inputs.find(name);
     if (it == inputs.end()) throw mixq::error(file + ": no array named \"" + name + "\" (an input of the model)");
+    if (!type.quant.empty() && mixq::is_integer(type.elem) && it->second.elem() != type.elem)
+      throw mixq::error(file + ": input \"" + name + "\" is " + std::string(mixq::name(it->second.elem())) + ", the model takes it quantized (" +
+                        std::string(mixq::name(type.elem)) + ", " + type.quant + ", model_deploy --quant_input): give the " +
+                        std::string(mixq::name(type.elem)) + " integers");
     if (it->second.numel() != type.numel())
       throw mixq::error(file + ": input \"" + name + "\" has shape " + mixq::to_string(it->second.shape()) +
                         ", the model expects " + mixq::to_string(type.shape));

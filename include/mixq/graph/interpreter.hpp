@@ -264,6 +264,11 @@ class interpreter {
       const tensor_type& want = g_.values[static_cast<std::size_t>(n.results[0])].type;
       if (numel(t.shape()) != want.numel())
         throw error("input \"" + key + "\" has shape " + to_string(t.shape()) + ", the model expects " + to_string(want.shape));
+      // A quantized input (a `--quant_input` model) takes its stored integers: converting floats
+      // to them numerically would ignore the scale, so that is refused.
+      if (!want.quant.empty() && is_integer(want.elem) && t.elem() != want.elem)
+        throw error("input \"" + key + "\" is quantized (" + std::string(name(want.elem)) + ", " + want.quant + "): give its " +
+                    std::string(name(want.elem)) + " integers, not " + std::string(name(t.elem())) + " values");
       tensor v = t.elem() == want.elem ? t : t.cast(want.elem);
       if (v.shape() != want.shape) v = v.reshaped(want.shape);
       live[static_cast<std::size_t>(n.operands[0])] = v;

@@ -8,6 +8,7 @@
 // chip's float type (reported). The table the pass looks rules up in is derived from the one op list.
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -19,6 +20,7 @@
 #include "mixq/targets/rules_bm168x_eltwise.hpp"
 #include "mixq/targets/rules_common.hpp"
 #include "mixq/targets/rules_cv18xx_bm1684.hpp"
+#include "mixq/targets/rules_weight_only.hpp"
 
 namespace mixq::targets {
 
@@ -77,6 +79,83 @@ inline void generic_int8(lowering_context& c, int i) {
   const dtype f = rules::float_dtype(c.chip().auto_float);
   c.note(i, std::string(n.mnemonic()) + " has no INT8 lowering in mixq yet: lowered to " + std::string(rules::mode_label(f)));
   rules::lower_float(c, i, f);
+}
+
+/// `--quant_input` / `--quant_output` (TPU-MLIR's StripIOQuant, applied here to the `_tpu.mlir`
+/// since mixq writes no bmodel): an input whose only users are one tpu.Cast takes that cast's
+/// type and the cast goes; an output produced by a tpu.Cast back to f32 is returned uncast. The
+/// graph is rebuilt without the removed casts; what could not be stripped is reported.
+inline graph strip_io_casts(const graph& g, bool inputs, bool outputs, lowering_report& report) {
+  const auto users = g.users();
+  std::vector<char> drop(g.nodes.size(), 0);
+  std::vector<int> replace(g.values.size(), -1);  // a dropped cast's result -> the value it stands for (in g)
+  std::vector<std::optional<tensor_type>> arg_type(g.values.size());
+  if (inputs)
+    for (int i : g.input_nodes()) {
+      const node& in = g.nodes[static_cast<std::size_t>(i)];
+      const int v = in.results[0];
+      const auto& us = users[static_cast<std::size_t>(v)];
+      const bool returned = std::find(g.outputs.begin(), g.outputs.end(), v) != g.outputs.end();
+      if (us.size() != 1 || returned || g.nodes[static_cast<std::size_t>(us[0])].mnemonic() != "tpu.Cast") {
+        report.notes.push_back({g.node_name(i), "--quant_input: kept in " + std::string(name(g.values[static_cast<std::size_t>(v)].type.elem)) +
+                                                    " (its users do not all take one cast of it)"});
+        continue;
+      }
+      const node& cast = g.nodes[static_cast<std::size_t>(us[0])];
+      drop[static_cast<std::size_t>(us[0])] = 1;
+      replace[static_cast<std::size_t>(cast.results[0])] = v;
+      arg_type[static_cast<std::size_t>(v)] = g.values[static_cast<std::size_t>(cast.results[0])].type;
+    }
+  std::vector<int> outs = g.outputs;
+  if (outputs)
+    for (int& o : outs) {
+      const int p = g.values[static_cast<std::size_t>(o)].producer;
+      if (p < 0 || g.nodes[static_cast<std::size_t>(p)].mnemonic() != "tpu.Cast") continue;
+      const int src = g.nodes[static_cast<std::size_t>(p)].operands[0];
+      if (users[static_cast<std::size_t>(o)].empty() && std::count(g.outputs.begin(), g.outputs.end(), o) == 1) drop[static_cast<std::size_t>(p)] = 1;
+      o = src;
+    }
+  graph out;
+  out.name = g.name;
+  out.legacy_module_form = g.legacy_module_form;
+  out.function_name = g.function_name;
+  out.module_attributes = g.module_attributes;
+  out.weights = g.weights;
+  std::vector<int> map(g.values.size(), -1);
+  // An input's argument takes its new type too.
+  std::vector<std::optional<tensor_type>> arg_new(g.values.size());
+  for (int i : g.input_nodes()) {
+    const node& in = g.nodes[static_cast<std::size_t>(i)];
+    if (arg_type[static_cast<std::size_t>(in.results[0])]) arg_new[static_cast<std::size_t>(in.operands[0])] = arg_type[static_cast<std::size_t>(in.results[0])];
+  }
+  for (int a : g.arguments) {
+    const value_info& vi = g.values[static_cast<std::size_t>(a)];
+    map[static_cast<std::size_t>(a)] = out.add_argument(arg_new[static_cast<std::size_t>(a)] ? *arg_new[static_cast<std::size_t>(a)] : vi.type, vi.name);
+  }
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const node& n = g.nodes[i];
+    if (drop[i]) {
+      --report.casts;
+      continue;
+    }
+    std::vector<int> ops;
+    for (int v : n.operands) {
+      const int src = replace[static_cast<std::size_t>(v)] >= 0 ? replace[static_cast<std::size_t>(v)] : v;
+      ops.push_back(map[static_cast<std::size_t>(src)]);
+    }
+    std::vector<tensor_type> types;
+    std::vector<std::string> names;
+    for (int r : n.results) {
+      const auto& t = arg_type[static_cast<std::size_t>(r)];
+      types.push_back(t ? *t : g.values[static_cast<std::size_t>(r)].type);
+      names.push_back(g.values[static_cast<std::size_t>(r)].name);
+    }
+    const int k = out.add_node(*n.op, std::move(ops), std::move(types), std::move(names), n.attrs);
+    for (std::size_t r = 0; r < n.results.size(); ++r)
+      map[static_cast<std::size_t>(n.results[r])] = out.nodes[static_cast<std::size_t>(k)].results[r];
+  }
+  for (int o : outs) out.outputs.push_back(map[static_cast<std::size_t>(o)]);
+  return out;
 }
 
 inline rule_fn or_generic(rule_fn f) { return f != nullptr ? f : &generic_int8; }
@@ -151,6 +230,8 @@ inline graph lower_to_tpu(const graph& top, const deploy_options& opt, lowering_
     if (m == quant_mode::INT8 || m == quant_mode::INT4) {
       if (m == quant_mode::INT4) c.note(static_cast<int>(i), "INT4 is lowered as INT8 (mixq has no INT4 lowering yet)");
       int8_rule_for(opt.chip->arithmetic, n.mnemonic())(c, static_cast<int>(i));
+    } else if (rules::is_weight_only(m) && n.is<top::matmul_op>()) {
+      rules::a16_matmul(c, static_cast<int>(i), m);
     } else {
       rules::lower_float(c, static_cast<int>(i), rules::float_dtype(m));
     }
@@ -163,8 +244,28 @@ inline graph lower_to_tpu(const graph& top, const deploy_options& opt, lowering_
   ma.set("module.asymmetric", attribute(opt.asymmetric));
   ma.set("module.high_precision", attribute(opt.high_precision));
   ma.set("module.weight_file", attribute(lowered_weight_file_name(top.name, *opt.chip, opt.mode, opt.asymmetric)));
+  if (opt.quant_input || opt.quant_output) out = detail::strip_io_casts(out, opt.quant_input, opt.quant_output, report);
   out.verify(true);
   return out;
+}
+
+/// An f32 input tensor in the type a `--quant_input` graph takes for input `name`: quantized (or
+/// rounded to f16/bf16) exactly as the tpu.Cast the option removed would have done; other inputs
+/// are returned as they are.
+inline tensor to_input_type(const graph& g, const std::string& name, const tensor& t) {
+  const int node_index = g.find_node(name);
+  if (node_index < 0 || !g.nodes[static_cast<std::size_t>(node_index)].is<top::input_op>()) return t;
+  const tensor_type& want = g.values[static_cast<std::size_t>(g.nodes[static_cast<std::size_t>(node_index)].results[0])].type;
+  if (!is_floating(t.elem()) || (want.quant.empty() && (want.elem == t.elem() || !is_floating(want.elem)))) return t;
+  const tensor_type in_t{t.elem(), want.shape};
+  const tensor x = t.reshaped(want.shape);
+  const tensor* ins[1] = {&x};
+  const tensor_type* in_types[1] = {&in_t};
+  tensor outs[1];
+  const tensor_type out_types[1] = {want};
+  top::kernel_context k{ins, outs, out_types, nullptr, in_types, &g.module_attributes};
+  tpu::cast_op::reference(k, {});
+  return outs[0];
 }
 
 }  // namespace mixq::targets

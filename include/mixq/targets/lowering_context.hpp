@@ -26,6 +26,16 @@ struct deploy_options {
   /// Per-op modes from the quantize table (TOP op names, already rewritten for the chip).
   std::map<std::string, quant_mode, std::less<>> qtable;
   bool high_precision = false;  // AvgPool and Softmax in F32
+  /// Weight-only modes: the group size of W4 modes (`--q_group_size`; W8 modes quantize per
+  /// output channel, as TPU-MLIR's model_deploy passes 0 for them), symmetric groups
+  /// (`--q_symmetric`), and per-op group sizes from the qtable's third column (any W mode).
+  std::int64_t q_group_size = 64;
+  bool q_symmetric = false;
+  std::map<std::string, std::int64_t, std::less<>> qtable_group_size;
+  /// `--quant_input` / `--quant_output`: the graph takes its inputs in the type of their first
+  /// cast and returns its outputs in their lowered type (no cast back to f32).
+  bool quant_input = false;
+  bool quant_output = false;
 };
 
 /// One TOP op whose lowering differs from the mode asked for.

@@ -2,6 +2,7 @@
 // THE list of TPU ops mixq knows (the lowered dialect model_deploy writes and model_runner runs);
 // registered with the TOP ops in dialect/top/op_list.hpp.
 #include "mixq/dialect/top/registry.hpp"
+#include "mixq/dialect/tpu/a16_matmul.hpp"
 #include "mixq/dialect/tpu/active.hpp"
 #include "mixq/dialect/tpu/cast.hpp"
 #include "mixq/dialect/tpu/conv.hpp"
@@ -26,6 +27,8 @@ using tpu_ops = top::op_list<cast_op, conv2d_op,
                              // float only
                              active_op, interp_op, layer_norm_op, group_norm_op, instance_norm_op, pixel_norm_op, rms_norm_op, reduce_op,
                              div_op, max_op, min_op, max_const_op, min_const_op, sub_const_op, mul_const_op, clip_op, reciprocal_op,
-                             deconv_op>;
+                             deconv_op,
+                             // weight-only (W8F16/W4F16...): integer weight, float activations
+                             a16_matmul_op>;
 
 }  // namespace mixq::tpu
