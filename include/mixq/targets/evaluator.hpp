@@ -23,6 +23,7 @@
 //   before the first node that differs (same cached step, in the same place, after an equal
 //   prefix), so a run restarts there from the sample's cached values; the caches together are
 //   bounded by evaluator_options::cache_budget_bytes (a sample beyond it runs in full).
+// One evaluator is not thread-safe; parallel searches use one per thread (weight buffers are shared, not copied).
 #include <algorithm>
 #include <cstddef>
 #include <map>
@@ -198,6 +199,11 @@ class quantized_evaluator : private targets::lowering_observer {
   /// A whole new table (search_threshold's candidates).
   void set_table(const cali_table& t) {
     if (!has_table_) throw error("quantized_evaluator: built without a calibration table");
+    // `#weight_scale` rows become weight attributes, which the lowering keys do not cover.
+    if (!(t.weight_scales == table_.weight_scales)) {
+      cache_.clear();
+      by_id_.clear();
+    }
     table_ = t;
     recalibrate_ = dirty_ = true;
   }
@@ -224,7 +230,8 @@ class quantized_evaluator : private targets::lowering_observer {
     sample& sm = samples_.at(s);
     const graph& g = *lowered_;
     run_options ro;
-    ro.keep_all = true;
+    // Keep every value only where the cache will take them (else the run frees them as it goes).
+    ro.keep_all = !sm.values.empty() || stats_.cache_bytes + std::max<std::size_t>(last_sample_bytes_, 1) <= eo_.cache_budget_bytes;
     std::unordered_map<int, tensor> cache;
     const int start = sm.values.empty() ? 0 : static_cast<int>(sm.valid_nodes);
     auto before = [&](int v) { return g.values[static_cast<std::size_t>(v)].producer < start; };
@@ -245,7 +252,7 @@ class quantized_evaluator : private targets::lowering_observer {
     if (start > 0)
       for (std::size_t v = 0; v < r.values.size() && v < sm.values.size(); ++v)
         if (!r.values[v].defined() && before(static_cast<int>(v))) r.values[v] = std::move(sm.values[v]);
-    store(sm, std::move(r.values));
+    if (ro.keep_all) store(sm, std::move(r.values));
     return outputs;
   }
   /// Every sample's outputs.
@@ -399,6 +406,7 @@ class quantized_evaluator : private targets::lowering_observer {
       if (!t.defined() || (p >= 0 && lowered_->nodes[static_cast<std::size_t>(p)].is<top::weight_op>())) continue;
       if (seen.insert(t.raw()).second) bytes += t.nbytes();
     }
+    last_sample_bytes_ = bytes;
     if (stats_.cache_bytes + bytes > eo_.cache_budget_bytes) {
       sm.values.clear();
       sm.valid_nodes = 0;
@@ -638,6 +646,7 @@ class quantized_evaluator : private targets::lowering_observer {
   targets::lowering_report report_;
   std::vector<detail::node_origin> origins_, building_;
   std::vector<sample> samples_;
+  std::size_t last_sample_bytes_ = 0;  // what one sample's cache took last time
   evaluator_stats stats_;
 
   // Cached lowerings per TOP node index, and by id.
