@@ -6,10 +6,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string>
 
 #include "mixq/calibration/calibrate.hpp"
+#include "mixq/io/model.hpp"
+#include "mixq/io/npz.hpp"
 #include "mixq/targets/evaluator.hpp"
 #include "mixq/targets/lowering.hpp"
 #include "mixq/transforms/calibration_propagation.hpp"
@@ -308,8 +311,9 @@ TEST_CASE("quantized_evaluator: the per-sample caches are bounded", "[deploy][ev
 
 TEST_CASE("quantized_evaluator: timing on a 20-layer conv net", "[.bench][evaluator]") {
   using clock = std::chrono::steady_clock;
+  auto ms_since = [](clock::time_point t0) { return std::chrono::duration<double, std::milli>(clock::now() - t0).count(); };
   const graph top = conv_stack(20, 32, 32);
-  const auto s = inputs(4, {1, 3, 32, 32});
+  const auto s = inputs(8, {1, 3, 32, 32});
   const cali_table table = max_table(top, s);
   targets::deploy_options d;
   d.mode = quant_mode::INT8;
@@ -317,42 +321,144 @@ TEST_CASE("quantized_evaluator: timing on a 20-layer conv net", "[.bench][evalua
   quantized_evaluator ev(top, table, d);
   for (const auto& x : s) ev.add_sample(x);
   ev.run_all();
-  auto full = [&] {
-    const auto t0 = clock::now();
-    const graph low = from_scratch(top, table, d);
-    interpreter q(low);
-    for (const auto& x : s) q.run(x);
-    return std::chrono::duration<double, std::milli>(clock::now() - t0).count();
-  };
-  double full_ms = 1e30;
-  for (int k = 0; k < 3; ++k) full_ms = std::min(full_ms, full());
-  double lower_ms = 1e30;
-  for (int k = 0; k < 3; ++k) {
-    const auto t0 = clock::now();
-    const graph low = from_scratch(top, table, d);
-    interpreter q(low);
-    lower_ms = std::min(lower_ms, std::chrono::duration<double, std::milli>(clock::now() - t0).count());
-  }
-  std::printf("from scratch: lower + prepare %.2f ms, + run %zu samples %.2f ms\n", lower_ms, s.size(), full_ms);
-  for (const char* op : {"conv15", "conv10", "conv2"}) {
-    for (quant_mode m : {quant_mode::F16, quant_mode::INT8}) {
+  std::printf("20 convs 32x32x32, %zu samples; per change: evaluator (lowerings/replays, kernels run) vs lower_to_tpu + interpreter + full runs\n", s.size());
+  auto scratch = [&](const targets::deploy_options& o, std::size_t& kernels) {
+    double best = 1e30;
+    for (int k = 0; k < 3; ++k) {
       const auto t0 = clock::now();
-      ev.set_mode(op, m);
-      ev.lowered();
-      const auto t1 = clock::now();
-      ev.run_all();
-      const double ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
-      const double build_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
-      std::printf("%s -> %s: re-run %.2f ms (rebuild %.2f) vs full lower+run %.2f ms; lowerings %zu (replays %zu), nodes run %zu of %zu x %zu samples, "
-                  "prepared reused %zu built %zu, cache %zu KiB\n",
-                  op, std::string(targets::mode_name(m)).c_str(), ms, build_ms, full_ms, ev.stats().last_lowerings, ev.stats().last_replays,
-                  ev.stats().last_run_nodes, ev.stats().full_run_nodes, s.size(), ev.stats().prepared_reused, ev.stats().prepared_built,
-                  ev.stats().cache_bytes >> 10);
+      const graph low = from_scratch(top, table, o);
+      interpreter q(low);
+      kernels = 0;
+      for (const auto& x : s) kernels += q.run(x).nodes_executed;
+      best = std::min(best, ms_since(t0));
+    }
+    return best;
+  };
+  auto change = [&](const char* what, auto&& apply, const targets::deploy_options& o) {
+    const auto t0 = clock::now();
+    apply();
+    ev.lowered();
+    const double build = ms_since(t0);
+    ev.run_all();
+    const double total = ms_since(t0);
+    std::size_t kernels = 0;
+    const double full = scratch(o, kernels);
+    std::printf("  %-22s evaluator %6.2f ms (rebuild %.2f; %zu lowered, %zu replayed; %zu kernels)   from scratch %6.2f ms (%zu kernels)\n", what,
+                total, build, ev.stats().last_lowerings, ev.stats().last_replays, ev.stats().last_run_nodes, full, kernels);
+  };
+  for (const char* op : {"conv15", "conv10", "conv2"}) {
+    targets::deploy_options f16 = d;
+    f16.qtable[op] = quant_mode::F16;
+    const std::string name(op);
+    change((name + " INT8->F16").c_str(), [&] { ev.set_mode(op, quant_mode::F16); }, f16);
+    change((name + " F16->INT8").c_str(), [&] { ev.set_mode(op, quant_mode::INT8); }, d);
+    change((name + " INT8->F16 again").c_str(), [&] { ev.set_mode(op, quant_mode::F16); }, f16);
+    ev.reset_mode(op);
+  }
+  ev.reset_mode("conv2");
+  ev.run_all();
+  cali_table moved = table;
+  for (auto& r : moved.rows)
+    if (r.name == "conv10") r.threshold *= 0.9;
+  const auto t0 = clock::now();
+  ev.set_threshold("conv10", moved.find("conv10")->threshold);
+  ev.run_all();
+  std::printf("  %-22s evaluator %6.2f ms (%zu lowered, %zu kernels)\n", "conv10 threshold", ms_since(t0), ev.stats().last_lowerings,
+              ev.stats().last_run_nodes);
+  std::printf("  cache %zu KiB for %zu samples\n", ev.stats().cache_bytes >> 10, ev.stats().cached_samples);
+}
+
+TEST_CASE("quantized_evaluator: search_threshold's candidates, per table lowered from scratch or set_table", "[.bench][evaluator]") {
+  using clock = std::chrono::steady_clock;
+  auto ms_since = [](clock::time_point t0) { return std::chrono::duration<double, std::milli>(clock::now() - t0).count(); };
+  const graph top = conv_stack(20, 32, 32);
+  const auto s = inputs(8, {1, 3, 32, 32});
+  calibration::collect_options o;
+  o.methods = {calibration::method::kl, calibration::method::max, calibration::method::percentile9999, calibration::method::mse};
+  o.batches = static_cast<std::int64_t>(s.size());
+  calibration::statistics_collector col(top, o);
+  interpreter interp(top);
+  for (const auto& b : s) col.add_batch(interp, b);
+  std::vector<cali_table> tables;
+  for (auto m : o.methods) {
+    const auto r = col.thresholds(m);
+    cali_table t;
+    for (std::size_t k = 0; k < col.layout().rows.size(); ++k) t.rows.push_back({col.layout().rows[k].name, r.rows[k].threshold, r.rows[k].min, r.rows[k].max});
+    tables.push_back(t);
+  }
+  targets::deploy_options d;
+  d.mode = quant_mode::INT8;
+  d.chip = &targets::find_processor("bm1684x");
+  for (int round = 0; round < 2; ++round) {
+    auto t0 = clock::now();
+    for (const auto& t : tables) {
+      const graph low = from_scratch(top, t, d);
+      interpreter q(low);
+      for (const auto& x : s) q.run(x);
+    }
+    const double scratch = ms_since(t0);
+    t0 = clock::now();
+    evaluator_options eo;
+    eo.cache_budget_bytes = 0;
+    std::optional<quantized_evaluator> ev;
+    std::size_t lowered = 0, replayed = 0;
+    for (const auto& t : tables) {
+      if (!ev) {
+        ev.emplace(top, t, d, eo);
+        for (const auto& x : s) ev->add_sample(x);
+      } else {
+        ev->set_table(t);
+      }
+      ev->run_all();
+      lowered += ev->stats().last_lowerings;
+      replayed += ev->stats().last_replays;
+    }
+    std::printf("4 tables x %zu samples: from scratch %.2f ms, evaluator set_table %.2f ms (%zu lowered, %zu replayed)\n", s.size(), scratch,
+                ms_since(t0), lowered, replayed);
+  }
+}
+
+TEST_CASE("quantized_evaluator: every op of the fixture models flipped to F16 and back, every threshold moved", "[deploy][evaluator]") {
+  for (const char* model : {"conv_net", "transformer_block"}) {
+    INFO(model);
+    const std::string dir = std::string(MIXQ_TEST_DATA_DIR) + "/models/";
+    const graph top = load_model(dir + model + ".mlir");
+    const named_tensors in = to_named(read_npz(dir + model + "_in_f32.npz"));
+    std::vector<named_tensors> s{in};
+    named_tensors scaled;
+    for (const auto& [k, t] : in) {
+      tensor u = t.cast(dtype::f32);
+      for (float& v : u.values<float>()) v *= -0.7f;
+      scaled.emplace(k, u);
+    }
+    s.push_back(scaled);
+    cali_table table = max_table(top, s);
+    targets::deploy_options d;
+    d.mode = quant_mode::INT8;
+    d.chip = &targets::find_processor("bm1684x");
+    quantized_evaluator ev(top, table, d);
+    for (const auto& x : s) ev.add_sample(x);
+    require_same_outputs(ev, from_scratch(top, table, d), s);
+    for (std::size_t i = 0; i < top.nodes.size(); ++i) {
+      const node& n = top.nodes[i];
+      if (n.op->has(top::trait::source)) continue;
+      const std::string name = top.node_name(static_cast<int>(i));
+      INFO(name);
+      ev.set_mode(name, quant_mode::F16);
+      d.qtable[name] = quant_mode::F16;
+      require_same_graph(ev.lowered(), from_scratch(top, table, d));
+      require_same_outputs(ev, from_scratch(top, table, d), s);
+      ev.reset_mode(name);
+      d.qtable.erase(name);
+      require_same_outputs(ev, from_scratch(top, table, d), s);
+      CHECK(ev.stats().last_lowerings == 0);
+    }
+    for (auto& row : table.rows) {
+      INFO(row.name);
+      row.threshold *= 0.8;
+      ev.set_threshold(row.name, row.threshold);
+      require_same_graph(ev.lowered(), from_scratch(top, table, d));
+      require_same_outputs(ev, from_scratch(top, table, d), s);
     }
   }
-  const auto t0 = clock::now();
-  ev.set_threshold("conv10", table.find("conv10")->threshold * 0.9);
-  ev.run_all();
-  std::printf("conv10 threshold: re-run %.2f ms; lowerings %zu, nodes run %zu\n",
-              std::chrono::duration<double, std::milli>(clock::now() - t0).count(), ev.stats().last_lowerings, ev.stats().last_run_nodes);
 }
