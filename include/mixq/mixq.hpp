@@ -34,6 +34,7 @@
 #include "mixq/quant/quant_type.hpp"
 #include "mixq/quant/requant.hpp"
 #include "mixq/quant/types.hpp"
+#include "mixq/targets/evaluator.hpp"
 #include "mixq/targets/lowering.hpp"
 #include "mixq/targets/processor.hpp"
 #include "mixq/transforms/calibration_propagation.hpp"
