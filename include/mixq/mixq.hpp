@@ -35,6 +35,7 @@
 #include "mixq/quant/requant.hpp"
 #include "mixq/quant/types.hpp"
 #include "mixq/quant/weight_only.hpp"
+#include "mixq/targets/evaluator.hpp"
 #include "mixq/targets/lowering.hpp"
 #include "mixq/targets/processor.hpp"
 #include "mixq/transforms/calibration_propagation.hpp"

@@ -2,8 +2,8 @@
 // run_calibration --search search_threshold (facts doc §3): the thresholds of kl, max,
 // percentile9999 and mse from ONE statistics pass, each tuned, each deployed INT8 for the processor
 // in memory and scored against FP32 on the first inference_num batches; the best method's table wins.
-// TPU-MLIR lowers each candidate through files (new_cali_table.txt, a .tune.mlir); here the
-// calibrated graph is lowered and run in process.
+// TPU-MLIR lowers each candidate through files (new_cali_table.txt, a .tune.mlir); here one
+// quantized_evaluator lowers and runs them in process.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -16,9 +16,7 @@
 #include "mixq/dialect/top/op_list.hpp"
 #include "mixq/calibration/calibrate.hpp"
 #include "mixq/core/similarity.hpp"
-#include "mixq/targets/lowering.hpp"
-#include "mixq/transforms/calibration_propagation.hpp"
-#include "mixq/transforms/import_calibration.hpp"
+#include "mixq/targets/evaluator.hpp"
 
 namespace mixq::calibration {
 
@@ -51,6 +49,7 @@ struct search_threshold_result {
   std::size_t best = 0;
   std::size_t batches = 0, inference_batches = 0, tune_batches = 0;
   double statistics_seconds = 0, tune_seconds = 0, evaluation_seconds = 0;
+  std::size_t lowerings = 0, replays = 0;  // per-op lowerings over all candidates: by the rules, reused
 };
 
 /// TPU-MLIR's per-sample similarity of a model's outputs: the mean over outputs of
@@ -138,6 +137,15 @@ inline search_threshold_result search_threshold(const graph& g, const calibratio
     for (auto& [name, t] : interp.run(eval_in.back()).outputs()) outs.push_back(t);
     ref.push_back(std::move(outs));
   }
+  // One quantized evaluator for every candidate: set_table imports and propagates the new table and
+  // lowers again only the ops whose lowering inputs changed. A method moves nearly every threshold,
+  // so nearly every op is lowered again; what is shared is the model, the samples and the ops whose
+  // ranges agree (fixed-range outputs, tensors where the methods agree). The candidates share no
+  // run prefix worth keeping (the input's own threshold differs), so no per-sample cache.
+  evaluator_options eo;
+  eo.pool = opt.base.pool;
+  eo.cache_budget_bytes = 0;
+  std::optional<quantized_evaluator> ev;
   std::string scores;
   for (method_tables& mt : res.methods) {
     const cali_table& table = mt.final_table();
@@ -145,23 +153,23 @@ inline search_threshold_result search_threshold(const graph& g, const calibratio
         opt.table_name ? opt.table_name(mt.m, mt.tuned.has_value()) : std::string("its ") + (mt.tuned ? "tuned" : "untuned") + " table";
     log(std::string("Trying multi algorithm threshold of ") + std::string(method_name(mt.m)) + " with " + table_name);
     if (opt.on_candidate) opt.on_candidate(mt.m, table);
-    graph cal = g;
-    import_calibration_options io;
-    io.symmetric_only = opt.chip->symmetric_calibration;
-    import_calibration(cal, table, io);
-    propagate_calibration(cal, *opt.chip);
-    targets::deploy_options d;
-    d.mode = targets::quant_mode::INT8;
-    d.chip = opt.chip;
-    targets::lowering_report rep;
-    const graph low = targets::lower_to_tpu(cal, d, rep);
-    interpreter q(low, opt.base.pool);
+    if (!ev) {
+      targets::deploy_options d;
+      d.mode = targets::quant_mode::INT8;
+      d.chip = opt.chip;
+      ev.emplace(g, table, d, eo);
+      for (const named_tensors& in : eval_in) ev->add_sample(in);
+    } else {
+      ev->set_table(table);
+    }
     double total = 0;
     for (std::size_t i = 0; i < n_eval; ++i) {
       std::vector<tensor> outs;
-      for (auto& [name, t] : q.run(eval_in[i]).outputs()) outs.push_back(t);
+      for (auto& [name, t] : ev->run(i)) outs.push_back(t);
       total += output_similarity(ref[i], outs, opt.benchmark);
     }
+    res.lowerings += ev->stats().last_lowerings;
+    res.replays += ev->stats().last_replays;
     mt.score = total / static_cast<double>(n_eval);
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.6f", mt.score);

@@ -44,6 +44,7 @@ struct run_options {
 struct run_result {
   std::vector<tensor> values;  // indexed by value id; defined where kept
   std::size_t peak_activation_bytes = 0;
+  std::size_t nodes_executed = 0;  // kernels run (source ops not counted): less than the graph's when started late
   const graph* g = nullptr;
 
   /// Graph outputs by name, in return order.
@@ -68,7 +69,10 @@ struct run_result {
 
 class interpreter {
  public:
-  explicit interpreter(const graph& g, thread_pool* pool = nullptr) : g_(g), pool_(pool) {
+  /// `reuse[i]`, when given and set, is node i's prepared state from an interpreter of an equal
+  /// node (same op, attributes, types and constants): the quantized evaluator keeps the packed
+  /// weights of the ops a change did not touch.
+  explicit interpreter(const graph& g, thread_pool* pool = nullptr, const std::vector<top::prepared_ptr>* reuse = nullptr) : g_(g), pool_(pool) {
     g_.verify(true);
     constants_.resize(g_.values.size());
     prepared_.resize(g_.nodes.size());
@@ -97,6 +101,10 @@ class interpreter {
     for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
       const node& n = g_.nodes[i];
       if (!n.op->prepare) continue;
+      if (reuse && i < reuse->size() && (*reuse)[i]) {
+        prepared_[i] = (*reuse)[i];
+        continue;
+      }
       std::vector<const tensor_type*> types;
       std::vector<const tensor*> consts;
       for (int v : n.operands) {
@@ -112,6 +120,8 @@ class interpreter {
   }
 
   const graph& model() const noexcept { return g_; }
+  /// Node i's prepared state (null for ops without one).
+  const top::prepared_ptr& prepared(int i) const { return prepared_.at(static_cast<std::size_t>(i)); }
 
   /// Runs on inputs keyed by the graph's input names (the `top.Input` result names).
   run_result run(const named_tensors& inputs, const run_options& opt = {}) const {
@@ -176,6 +186,7 @@ class interpreter {
       outs.resize(n.results.size());
       top::kernel_context ctx{in_ptrs, outs, result_types_[static_cast<std::size_t>(i)], pool_,
                               operand_types_[static_cast<std::size_t>(i)], &g_.module_attributes};
+      ++res.nodes_executed;
       try {
         n.op->compute(ctx, n.decoded.get(), prepared_[static_cast<std::size_t>(i)].get());
       } catch (const error& e) {

@@ -190,8 +190,18 @@ inline std::string lowered_weight_file_name(std::string_view module_name, const 
   return name + "_weight.npz";
 }
 
+/// Lets a caller stand in for the rule of single TOP ops: the quantized evaluator replays the
+/// lowerings it cached instead of quantizing the same weights again (targets/evaluator.hpp).
+struct lowering_observer {
+  virtual ~lowering_observer() = default;
+  /// Before the rule of TOP op i runs: true if the observer emitted op i itself.
+  virtual bool replay(lowering_context& c, int i) = 0;
+  /// After the rule lowered TOP op i into the nodes [first_node, end) of the lowered graph.
+  virtual void lowered(lowering_context& c, int i, int first_node) = 0;
+};
+
 /// Lowers `top` (TOP_CALIBRATED for integer modes, or TOP_F32/TOP_CALIBRATED for float modes).
-inline graph lower_to_tpu(const graph& top, const deploy_options& opt, lowering_report& report) {
+inline graph lower_to_tpu(const graph& top, const deploy_options& opt, lowering_report& report, lowering_observer* observer = nullptr) {
   if (!opt.chip) throw error("lowering: no processor");
   require_mode(*opt.chip, opt.mode);
   if (opt.asymmetric && !opt.chip->asymmetric) throw error(std::string(opt.chip->name) + " does not support --asymmetric");
@@ -226,6 +236,8 @@ inline graph lower_to_tpu(const graph& top, const deploy_options& opt, lowering_
       const int k = c.emit("top.None", {}, {tensor_type::none()}, {""});
       c.set_none(c.result(k));
     }
+    if (observer && observer->replay(c, static_cast<int>(i))) continue;
+    const int first_node = static_cast<int>(out.nodes.size());
     const quant_mode m = c.mode_of(static_cast<int>(i));
     if (m == quant_mode::INT8 || m == quant_mode::INT4) {
       if (m == quant_mode::INT4) c.note(static_cast<int>(i), "INT4 is lowered as INT8 (mixq has no INT4 lowering yet)");
@@ -235,6 +247,7 @@ inline graph lower_to_tpu(const graph& top, const deploy_options& opt, lowering_
     } else {
       rules::lower_float(c, static_cast<int>(i), rules::float_dtype(m));
     }
+    if (observer) observer->lowered(c, static_cast<int>(i), first_node);
   }
   for (int v : top.outputs) out.outputs.push_back(c.as_float(v, dtype::f32, ""));
   auto& ma = out.module_attributes;

@@ -44,6 +44,26 @@ struct lowering_note {
   std::string what;
 };
 
+/// What the rules asked the context for while one TOP op was lowered: the weights by the name
+/// the rule gave (add_weight may append `_<k>`) and every cast it used, made or shared. The
+/// quantized evaluator replays a cached lowering from it (targets/evaluator.hpp); null otherwise.
+struct lowering_trace {
+  struct weight_use {
+    int value;               // the top.Weight result in the lowered graph
+    std::string requested;   // the name the rule asked for
+  };
+  struct cast_use {
+    int input;               // lowered value cast
+    tensor_type type;
+    std::string consumer;
+    int result;
+    bool created;            // false: an earlier consumer's cast was shared
+    int at_node;             // nodes in the lowered graph when the rule asked
+  };
+  std::vector<weight_use> weights;
+  std::vector<cast_use> casts;
+};
+
 struct lowering_report {
   std::map<std::string, std::size_t> ops_per_mode;  // "INT8": 52, "F16": 3...
   std::vector<lowering_note> notes;                  // fallbacks and their reasons
@@ -148,6 +168,7 @@ class lowering_context {
     tensor_type t{data.elem(), data.shape(), std::move(quant)};
     const int n = out_.add<top::weight_op>({}, {t}, {unique});
     out_.weights.emplace(unique, std::move(data));
+    if (trace_) trace_->weights.push_back({result(n), std::move(name)});
     return result(n);
   }
 
@@ -172,8 +193,11 @@ class lowering_context {
 
   /// A tpu.Cast of out value v to `type`, shared by every consumer that needs the same type.
   int cast(int v, const tensor_type& type, const std::string& consumer) {
-    const auto key = std::make_pair(v, type.quant.empty() ? std::string(name(type.elem)) : type.quant);
-    if (auto it = casts_.find(key); it != casts_.end()) return it->second;
+    if (const int shared = find_cast(v, type); shared >= 0) {
+      if (trace_) trace_->casts.push_back({v, type, consumer, shared, false, static_cast<int>(out_.nodes.size())});
+      return shared;
+    }
+    const auto key = cast_key(v, type);
     const std::string base = out_.values[static_cast<std::size_t>(v)].name;
     const auto u = quant::parse_uniform(type.quant);
     const std::string suffix = u ? (u->storage == dtype::u8 ? "ui8" : "si8")
@@ -183,12 +207,26 @@ class lowering_context {
     a.set("with_scale", attribute(true));
     const int n = emit("tpu.Cast", {v}, {type}, {base + consumer + "_" + suffix}, std::move(a));
     ++report_.casts;
-    return casts_[key] = result(n);
+    casts_[key] = result(n);
+    if (trace_) trace_->casts.push_back({v, type, consumer, result(n), true, n});
+    return result(n);
   }
+  /// The cast of out value v to `type` an earlier consumer made, or -1.
+  int find_cast(int v, const tensor_type& type) const {
+    auto it = casts_.find(cast_key(v, type));
+    return it == casts_.end() ? -1 : it->second;
+  }
+
+  /// Records what the rules ask for into `t` (nullptr: stop recording).
+  void set_trace(lowering_trace* t) noexcept { trace_ = t; }
 
   void note(int top_node_index, std::string what) { report_.notes.push_back({name_of(top_node_index), std::move(what)}); }
 
  private:
+  static std::pair<int, std::string> cast_key(int v, const tensor_type& type) {
+    return std::make_pair(v, type.quant.empty() ? std::string(name(type.elem)) : type.quant);
+  }
+
   const graph& top_;
   graph& out_;
   const deploy_options& opt_;
@@ -197,6 +235,7 @@ class lowering_context {
   std::vector<int> value_map_;
   int none_ = -1;
   std::map<std::pair<int, std::string>, int> casts_;
+  lowering_trace* trace_ = nullptr;
 };
 
 }  // namespace mixq::targets
