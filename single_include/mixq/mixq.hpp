@@ -1149,6 +1149,11 @@ inline constexpr bool method_is_tuned(method m) {
 // land; sums that numpy does pairwise in float32 are done here in double (closer to the exact
 // value; the difference is far below the 1e-5 agreement the thresholds need).
 
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+// #include "mixq/core/thread_pool.hpp" (already inlined above)
 // #include "mixq/kernels/simd/compat.hpp" (already inlined above)
 // #include "mixq/kernels/simd/math.hpp"
 // Vectorized transcendental functions for `simd::batch<float>`, plus float overloads with the
@@ -1320,35 +1325,107 @@ inline void add_abs_histogram_reference(std::span<const float> x, float width, s
   }
 }
 
+namespace detail {
+
+/// Bin indices of the kept lanes of x[i, i + W), packed to the front of `out`; returns how many.
+/// A lane is kept when x != 0 and its bin is below `nbins` (NaN never is). The bin is
+/// floor(|x| / w + 0.5); that sum is never negative, so truncating conversion is the floor, and
+/// for an integer n, floor(y) < n exactly when y < n: no rounding instruction is needed. About half of a
+/// post-ReLU activation is zero, so packing first keeps those lanes out of the scatter, which is
+/// what the histogram's time goes into.
+#if defined(__AVX512F__)
+inline std::size_t packed_bins(const float* x, __m512 w, __m512 limit, std::int32_t* out) {
+  const __m512 v = _mm512_loadu_ps(x);
+  const __m512 b = _mm512_add_ps(_mm512_div_ps(_mm512_abs_ps(v), w), _mm512_set1_ps(0.5f));
+  const __mmask16 keep = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_OQ) & _mm512_cmp_ps_mask(b, limit, _CMP_LT_OQ);
+  // maskz: GCC 12 reports the unmasked form's undefined source as maybe-uninitialized (bug 105593).
+  _mm512_storeu_si512(out, _mm512_maskz_compress_epi32(keep, _mm512_maskz_cvttps_epi32(keep, b)));
+  return static_cast<std::size_t>(__builtin_popcount(keep));
+}
+#elif defined(__AVX2__)
+/// For each 8-bit lane mask, the lane numbers of its set bits, first set bit first.
+struct left_pack_table {
+  alignas(32) std::int32_t lanes[256][8];
+  constexpr left_pack_table() : lanes{} {
+    for (int m = 0; m < 256; ++m) {
+      int k = 0;
+      for (int l = 0; l < 8; ++l)
+        if (m & (1 << l)) lanes[m][k++] = l;
+    }
+  }
+};
+inline constexpr left_pack_table left_pack{};
+
+inline std::size_t packed_bins(const float* x, __m256 w, __m256 limit, std::int32_t* out) {
+  const __m256 v = _mm256_loadu_ps(x);
+  const __m256 abs = _mm256_andnot_ps(_mm256_set1_ps(-0.f), v);
+  const __m256 b = _mm256_add_ps(_mm256_div_ps(abs, w), _mm256_set1_ps(0.5f));
+  const __m256 keep = _mm256_and_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_OQ), _mm256_cmp_ps(b, limit, _CMP_LT_OQ));
+  const int m = _mm256_movemask_ps(keep);
+  const __m256i order = _mm256_load_si256(reinterpret_cast<const __m256i*>(left_pack.lanes[m]));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_permutevar8x32_epi32(_mm256_cvttps_epi32(b), order));
+  return static_cast<std::size_t>(__builtin_popcount(static_cast<unsigned>(m)));
+}
+#endif
+
+}  // namespace detail
+
 inline void add_abs_histogram(std::span<const float> x, float width, std::span<std::int64_t> counts) {
-  using simd::fbatch;
-  constexpr std::size_t W = simd::width<float>;
   const std::size_t n = x.size();
   const auto nbins = static_cast<std::int64_t>(counts.size());
   // Bin indices as float are exact integers below 2^24; beyond that the scalar path decides.
   // Short inputs do not pay for the scratch histograms below.
   if (nbins >= (1 << 24) || n < 4096) return add_abs_histogram_reference(x, width, counts);
   // Increments of one bin depend on each other through memory; consecutive values often share a
-  // bin (activations crowd the low bins), so lanes go to four interleaved histograms and skipped
-  // lanes (zeros, past-the-end bins, NaN) to a spare slot instead of a branch.
+  // bin (activations crowd the low bins), so increments go round-robin to four histograms.
+  // uint32 counts cannot overflow: a copy sees at most n / 4 increments, and no tensor has 2^34
+  // elements.
   constexpr std::size_t copies = 4;
-  const std::size_t stride = static_cast<std::size_t>(nbins) + 1;
+  const auto stride = static_cast<std::size_t>(nbins) + 1;
   thread_local std::vector<std::uint32_t> scratch;
   scratch.assign(copies * stride, 0u);
   std::uint32_t* h[copies];
   for (std::size_t c = 0; c < copies; ++c) h[c] = scratch.data() + c * stride;
+  std::size_t i = 0;
+#if defined(__AVX512F__) || defined(__AVX2__)
+#if defined(__AVX512F__)
+  constexpr std::size_t W = 16;
+  const __m512 w = _mm512_set1_ps(width), limit = _mm512_set1_ps(static_cast<float>(nbins));
+#else
+  constexpr std::size_t W = 8;
+  const __m256 w = _mm256_set1_ps(width), limit = _mm256_set1_ps(static_cast<float>(nbins));
+#endif
+  // Indices collect in a small buffer (a full vector of slack past `pending`), then scatter.
+  constexpr std::size_t buffer = 1024;
+  alignas(64) std::int32_t idx[buffer + W];
+  std::size_t pending = 0;
+  auto scatter = [&] {
+    std::size_t j = 0;
+    for (; j + copies <= pending; j += copies)
+      for (std::size_t c = 0; c < copies; ++c) ++h[c][idx[j + c]];
+    for (; j < pending; ++j) ++h[0][idx[j]];
+    pending = 0;
+  };
+  for (; i + W <= n; i += W) {
+    pending += detail::packed_bins(x.data() + i, w, limit, idx + pending);
+    if (pending >= buffer) scatter();
+  }
+  scatter();
+#else
+  using simd::fbatch;
+  constexpr std::size_t W = simd::width<float>;
+  // Without a compress instruction skipped lanes (zeros, past-the-end bins, NaN) go to a spare
+  // slot instead of a branch.
   const fbatch w(width), half(0.5f), limit(static_cast<float>(nbins)), zero(0.f), spare(static_cast<float>(nbins));
   alignas(64) std::int32_t idx[W];
-  std::size_t i = 0;
-  // uint32 counts cannot overflow: a copy sees at most n / 4 increments, and no tensor has 2^34
-  // elements.
   for (; i + W <= n; i += W) {
     const fbatch v = fbatch::load_unaligned(x.data() + i);
-    const fbatch b = xsimd::floor(xsimd::abs(v) / w + half);
+    const fbatch b = xsimd::abs(v) / w + half;
     const auto keep = (v != zero) & (b < limit);
     xsimd::batch_cast<std::int32_t>(xsimd::select(keep, b, spare)).store_aligned(idx);
     for (std::size_t k = 0; k < W; ++k) ++h[k % copies][idx[k]];
   }
+#endif
   for (std::size_t j = 0; j < static_cast<std::size_t>(nbins); ++j) {
     std::uint64_t sum = 0;
     for (std::size_t c = 0; c < copies; ++c) sum += h[c][j];
@@ -1544,6 +1621,59 @@ inline double sum_of(std::span<const float> x) {
     total += simd::reduce_add(s);
   }
   return total + sum_reference(x.subspan(i));
+}
+
+// --- the same reductions over large tensors, on a thread pool ---
+// Large activations (a 640x640 detector has tensors of millions of elements) would otherwise be
+// reduced on one thread while the pool's other threads wait. The blocks are fixed in size, not
+// in number, and partial results are combined in block order: a sum comes out the same with any
+// number of threads.
+
+inline constexpr std::size_t reduction_block = std::size_t{1} << 16;
+
+/// Runs fn(block index, begin, end) over [0, n) in blocks of `reduction_block` elements.
+template <class Fn>
+void for_each_block(std::size_t n, thread_pool* pool, Fn&& fn) {
+  const std::size_t blocks = (n + reduction_block - 1) / reduction_block;
+  auto run = [&](std::int64_t b, std::int64_t e) {
+    for (auto k = static_cast<std::size_t>(b); k < static_cast<std::size_t>(e); ++k)
+      fn(k, k * reduction_block, std::min(n, (k + 1) * reduction_block));
+  };
+  if (pool && blocks > 1) pool->parallel_for(static_cast<std::int64_t>(blocks), 1, run);
+  else run(0, static_cast<std::int64_t>(blocks));
+}
+
+inline value_range range_of(std::span<const float> x, thread_pool* pool) {
+  if (!pool || x.size() < 2 * reduction_block) return range_of(x);
+  std::vector<value_range> parts((x.size() + reduction_block - 1) / reduction_block);
+  for_each_block(x.size(), pool, [&](std::size_t k, std::size_t b, std::size_t e) { parts[k] = range_of(x.subspan(b, e - b)); });
+  value_range r;
+  for (const value_range& p : parts) {
+    r.min = std::min(r.min, p.min);
+    r.max = std::max(r.max, p.max);
+    r.finite = r.finite && p.finite;
+  }
+  return r;
+}
+
+inline double squared_distance(std::span<const float> a, std::span<const float> b, thread_pool* pool) {
+  if (!pool || a.size() < 2 * reduction_block) return squared_distance(a, b);
+  std::vector<double> parts((a.size() + reduction_block - 1) / reduction_block);
+  for_each_block(a.size(), pool, [&](std::size_t k, std::size_t lo, std::size_t hi) {
+    parts[k] = squared_distance(a.subspan(lo, hi - lo), b.subspan(lo, hi - lo));
+  });
+  double total = 0;
+  for (double p : parts) total += p;
+  return total;
+}
+
+inline double abs_sum(std::span<const float> x, thread_pool* pool) {
+  if (!pool || x.size() < 2 * reduction_block) return abs_sum(x);
+  std::vector<double> parts((x.size() + reduction_block - 1) / reduction_block);
+  for_each_block(x.size(), pool, [&](std::size_t k, std::size_t b, std::size_t e) { parts[k] = abs_sum(x.subspan(b, e - b)); });
+  double total = 0;
+  for (double p : parts) total += p;
+  return total;
 }
 
 }  // namespace mixq::calibration
@@ -11157,23 +11287,25 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::weight_op::attributes, scale, store_mode, all
 // THE list of TPU ops mixq knows (the lowered dialect model_deploy writes and model_runner runs);
 // registered with the TOP ops in dialect/top/op_list.hpp.
 // #include "mixq/dialect/top/registry.hpp" (already inlined above)
-// #include "mixq/dialect/tpu/active.hpp"
-// Activations of a lowered model: `tpu.Relu` and `tpu.LeakyRelu` (integer and float forms,
-// lowering_spec §4.8, §6) and `tpu.Active` with `mode = #tpu<active_mode X>`, the float-only op
-// TPU-MLIR lowers Sigmoid, SiLU, GELU, Tanh, Exp... to when they stay in F32/F16/BF16 (their
-// INT8 forms are tpu.Lut tables). tpu.Active evaluates each element in double from its float
-// value, as TPU-MLIR's interpreter does, then rounds to the declared float type.
-#include <algorithm>
-#include <cmath>
+// #include "mixq/dialect/tpu/a16_matmul.hpp"
+// `tpu.A16MatMul`: a MatMul whose constant weight is stored in 8 or 4 bits (model_deploy's
+// W8F16/W8BF16/W4F16/W4BF16; TPU-MLIR's A16MatMul after A16MatMulAdjust). Operands (input,
+// weight, scale, zp, bias); attributes weight_bits (8|4), w_transpose, sign, q_group_size.
+//   weight: [N, K] int8/uint8 (8 bits) or [N, K/2] uint8 holding two uint4 per byte, element 2j
+//           in the low nibble (4 bits); mixq reads the w_transpose = true layout only, the one
+//           TPU-MLIR (and mixq's lowering) writes;
+//   scale:  [N, G] f16/bf16 (G = K / q_group_size, or 1 per output channel);
+//   zp:     [N, G] uint8 (or none: 0); bias: [N] in the float type (or none).
+// The chip dequantizes w = (q - zp) * scale into the activation type and multiplies in it: mixq
+// rounds each dequantized weight to the result's float type once (prepare), then runs top.MatMul
+// on the widened values and rounds the result, as every float-lowered op (float_path).
 #include <cstdint>
 #include <memory>
-#include <optional>
-#include <string>
 #include <vector>
 
 #include <boost/hana/adapt_struct.hpp>
 
-// #include "mixq/dialect/top/activation.hpp" (already inlined above)
+// #include "mixq/dialect/top/matmul.hpp" (already inlined above)
 // #include "mixq/dialect/tpu/common.hpp"
 // What every TPU-dialect op struct shares: TPU-MLIR's enum attributes, the quantization of an
 // operand or result read from its type, the processor family the module targets, and the float
@@ -12518,6 +12650,161 @@ struct move_op {
 };
 
 }  // namespace mixq::tpu
+
+namespace mixq::tpu {
+
+struct a16_matmul_op {
+  static constexpr std::string_view mnemonic = "tpu.A16MatMul";
+  static constexpr std::array operands{top::input("input"), top::weight("weight"), top::weight("scale"), top::optional_input("zp"),
+                                       top::optional_bias("bias")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::weight_bearing;
+  struct attributes {
+    top::required<std::int64_t> weight_bits;
+    bool w_transpose = false;
+    bool sign = false;
+    std::int64_t q_group_size = 0;
+  };
+
+  /// The logical weight [N, K] of the stored one: N, K and the element (n, k) dequantized.
+  struct layout {
+    std::int64_t N = 0, K = 0, groups = 1;
+  };
+  static layout layout_of(const shape_t& weight, const shape_t& scale, const attributes& a) {
+    constexpr const char* op = "tpu.A16MatMul";
+    if (*a.weight_bits != 8 && *a.weight_bits != 4) throw error(std::string(op) + ": weight_bits is " + std::to_string(*a.weight_bits) + " (8 or 4)");
+    if (!a.w_transpose) throw error(std::string(op) + ": mixq reads the w_transpose = true weight layout ([N, K]) only");
+    if (weight.size() != 2) throw error(std::string(op) + ": the weight must be 2-D, got " + to_string(weight));
+    layout l;
+    l.N = weight[0];
+    l.K = *a.weight_bits == 4 ? weight[1] * 2 : weight[1];
+    if (a.q_group_size < 0) throw error(std::string(op) + ": negative q_group_size");
+    if (a.q_group_size > 0 && l.K % a.q_group_size != 0)
+      throw error(std::string(op) + ": K = " + std::to_string(l.K) + " is not a multiple of q_group_size " + std::to_string(a.q_group_size));
+    l.groups = a.q_group_size > 0 ? l.K / a.q_group_size : 1;
+    if (numel(scale) != l.N * l.groups)
+      throw error(std::string(op) + ": scale " + to_string(scale) + " should hold " + std::to_string(l.N * l.groups) + " values (N x groups)");
+    return l;
+  }
+
+  static top::matmul_op::attributes top_attributes() {
+    top::matmul_op::attributes t;
+    t.right_transpose = true;  // the dequantized weight is [N, K]
+    return t;
+  }
+
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes& a) {
+    const layout l = layout_of(c.operand(1).shape, c.operand(2).shape, a);
+    const shape_t& x = c.operand(0).shape;
+    if (x.empty() || x.back() != l.K)
+      throw error("tpu.A16MatMul: input " + to_string(x) + " does not end in K = " + std::to_string(l.K));
+    if (c.has(3) && c.operand(3).numel() != l.N * l.groups) throw error("tpu.A16MatMul: zp should hold N x groups values");
+    if (c.has(4)) top::matmul_op::check_bias(c.operand(4).numel(), l.N);
+    auto declared = declared_results(c, "tpu.A16MatMul");
+    shape_t out = x;
+    out.back() = l.N;
+    if (declared[0].shape != out)
+      throw error("tpu.A16MatMul: declared result " + to_string(declared[0].shape) + " but the operands give " + to_string(out));
+    if (!is_floating(declared[0].elem)) throw error("tpu.A16MatMul: the result must be f16, bf16 or f32");
+    return declared;
+  }
+
+  /// The dequantized weight [N, K], each value rounded to `f` (the activation type).
+  static tensor dequantize(const tensor& w, const tensor& scale, const tensor* zp, const attributes& a, dtype f) {
+    const layout l = layout_of(w.shape(), scale.shape(), a);
+    if (w.elem() != dtype::i8 && w.elem() != dtype::u8) throw error("tpu.A16MatMul: the weight must be int8 or uint8");
+    if (*a.weight_bits == 4 && w.elem() != dtype::u8) throw error("tpu.A16MatMul: 4-bit weights are packed in uint8");
+    if (zp && zp->elem() != dtype::u8 && zp->elem() != dtype::i8) throw error("tpu.A16MatMul: zp must be uint8");
+    const tensor s = as_f32(scale);
+    const float* sp = s.data<float>();
+    tensor out = tensor::empty(dtype::f32, {l.N, l.K});
+    float* op = out.data<float>();
+    const auto* wp = reinterpret_cast<const std::uint8_t*>(w.raw());
+    for (std::int64_t n = 0; n < l.N; ++n)
+      for (std::int64_t k = 0; k < l.K; ++k) {
+        const std::int64_t i = n * l.K + k;
+        const std::int64_t p = n * l.groups + (a.q_group_size > 0 ? k / a.q_group_size : 0);
+        std::int64_t q;
+        if (*a.weight_bits == 4) q = (wp[i / 2] >> ((i % 2) * 4)) & 0x0F;
+        else q = w.elem() == dtype::i8 ? static_cast<std::int64_t>(static_cast<std::int8_t>(wp[i])) : wp[i];
+        const std::int64_t z = zp ? int_at(*zp, p) : 0;
+        op[i] = static_cast<float>(q - z) * sp[p];
+      }
+    return f == dtype::f32 ? out : out.cast(f).cast(dtype::f32);
+  }
+
+  struct prepared {
+    tensor weight;  // dequantized [N, K], f32 holding values of the result type
+    std::shared_ptr<const float_path<top::matmul_op>> floating;
+  };
+
+  static prepared make(std::span<const tensor_type* const> types, std::span<const tensor* const> consts, const tensor_type& result,
+                       const attributes& a) {
+    const tensor* w = consts.size() > 1 ? consts[1] : nullptr;
+    const tensor* s = consts.size() > 2 ? consts[2] : nullptr;
+    if (!w || !s) throw error("tpu.A16MatMul: the weight and scale must be constants (top.Weight)");
+    const tensor* zp = detail::present(types, 3) ? (consts.size() > 3 ? consts[3] : nullptr) : nullptr;
+    if (detail::present(types, 3) && !zp) throw error("tpu.A16MatMul: zp must be a constant (top.Weight)");
+    prepared pr;
+    pr.weight = dequantize(*w, *s, zp, a, result.elem);
+    const tensor_type wt{dtype::f32, pr.weight.shape()};
+    const tensor_type* mm_types[3] = {types[0], &wt, detail::present(types, 4)};
+    const tensor* mm_consts[3] = {nullptr, &pr.weight, consts.size() > 4 && detail::present(types, 4) ? consts[4] : nullptr};
+    prepare_context mp{mm_types, mm_consts};
+    pr.floating = std::make_shared<float_path<top::matmul_op>>(float_path<top::matmul_op>::make(mp, top_attributes()));
+    return pr;
+  }
+
+  static prepared prepare(const prepare_context& p, const attributes& a) {
+    return make(p.operands, p.constants, declared_result(p, "tpu.A16MatMul"), a);
+  }
+
+  static void run(kernel_context& k, const prepared& pr, bool reference) {
+    const tensor* ins[3] = {k.inputs[0], &pr.weight, k.inputs.size() > 4 ? k.inputs[4] : nullptr};
+    kernel_context t{ins, k.outputs, k.output_types, k.pool};
+    if (reference) float_path<top::matmul_op>::run_reference(t, top_attributes());
+    else pr.floating->run(t, top_attributes());
+  }
+
+  static void reference(kernel_context& k, const attributes& a) {
+    std::vector<const tensor*> consts(k.inputs.begin(), k.inputs.end());
+    // Callers without declared operand types: the tensors' own (none for an absent operand).
+    std::vector<tensor_type> own(k.inputs.size(), tensor_type::none());
+    std::vector<const tensor_type*> types(k.inputs.size());
+    for (std::size_t i = 0; i < k.inputs.size(); ++i) {
+      if (k.in_type(i)) types[i] = k.in_type(i);
+      else if (k.inputs[i]) own[i] = tensor_type{k.inputs[i]->elem(), k.inputs[i]->shape()}, types[i] = &own[i];
+      else types[i] = &own[i];
+    }
+    run(k, make(types, consts, k.out_type(0), a), true);
+  }
+
+  static void compute(kernel_context& k, const attributes&, const prepared& pr) { run(k, pr, false); }
+};
+
+}  // namespace mixq::tpu
+
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::a16_matmul_op::attributes, weight_bits, w_transpose, sign, q_group_size);
+// #include "mixq/dialect/tpu/active.hpp"
+// Activations of a lowered model: `tpu.Relu` and `tpu.LeakyRelu` (integer and float forms,
+// lowering_spec §4.8, §6) and `tpu.Active` with `mode = #tpu<active_mode X>`, the float-only op
+// TPU-MLIR lowers Sigmoid, SiLU, GELU, Tanh, Exp... to when they stay in F32/F16/BF16 (their
+// INT8 forms are tpu.Lut tables). tpu.Active evaluates each element in double from its float
+// value, as TPU-MLIR's interpreter does, then rounds to the declared float type.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/hana/adapt_struct.hpp>
+
+// #include "mixq/dialect/top/activation.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/common.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/float_path.hpp" (already inlined above)
+// #include "mixq/dialect/tpu/support.hpp" (already inlined above)
 
 namespace mixq::tpu {
 
@@ -17131,7 +17418,9 @@ using tpu_ops = top::op_list<cast_op, conv2d_op,
                              // float only
                              active_op, interp_op, layer_norm_op, group_norm_op, instance_norm_op, pixel_norm_op, rms_norm_op, reduce_op,
                              div_op, max_op, min_op, max_const_op, min_const_op, sub_const_op, mul_const_op, clip_op, reciprocal_op,
-                             deconv_op>;
+                             deconv_op,
+                             // weight-only (W8F16/W4F16...): integer weight, float activations
+                             a16_matmul_op>;
 
 }  // namespace mixq::tpu
 
@@ -17407,6 +17696,7 @@ struct run_options {
 struct run_result {
   std::vector<tensor> values;  // indexed by value id; defined where kept
   std::size_t peak_activation_bytes = 0;
+  std::size_t nodes_executed = 0;  // kernels run (source ops not counted): less than the graph's when started late
   const graph* g = nullptr;
 
   /// Graph outputs by name, in return order.
@@ -17431,7 +17721,10 @@ struct run_result {
 
 class interpreter {
  public:
-  explicit interpreter(const graph& g, thread_pool* pool = nullptr) : g_(g), pool_(pool) {
+  /// `reuse[i]`, when given and set, is node i's prepared state from an interpreter of an equal
+  /// node (same op, attributes, types and constants): the quantized evaluator keeps the packed
+  /// weights of the ops a change did not touch.
+  explicit interpreter(const graph& g, thread_pool* pool = nullptr, const std::vector<top::prepared_ptr>* reuse = nullptr) : g_(g), pool_(pool) {
     g_.verify(true);
     constants_.resize(g_.values.size());
     prepared_.resize(g_.nodes.size());
@@ -17460,6 +17753,10 @@ class interpreter {
     for (std::size_t i = 0; i < g_.nodes.size(); ++i) {
       const node& n = g_.nodes[i];
       if (!n.op->prepare) continue;
+      if (reuse && i < reuse->size() && (*reuse)[i]) {
+        prepared_[i] = (*reuse)[i];
+        continue;
+      }
       std::vector<const tensor_type*> types;
       std::vector<const tensor*> consts;
       for (int v : n.operands) {
@@ -17475,6 +17772,8 @@ class interpreter {
   }
 
   const graph& model() const noexcept { return g_; }
+  /// Node i's prepared state (null for ops without one).
+  const top::prepared_ptr& prepared(int i) const { return prepared_.at(static_cast<std::size_t>(i)); }
 
   /// Runs on inputs keyed by the graph's input names (the `top.Input` result names).
   run_result run(const named_tensors& inputs, const run_options& opt = {}) const {
@@ -17539,6 +17838,7 @@ class interpreter {
       outs.resize(n.results.size());
       top::kernel_context ctx{in_ptrs, outs, result_types_[static_cast<std::size_t>(i)], pool_,
                               operand_types_[static_cast<std::size_t>(i)], &g_.module_attributes};
+      ++res.nodes_executed;
       try {
         n.op->compute(ctx, n.decoded.get(), prepared_[static_cast<std::size_t>(i)].get());
       } catch (const error& e) {
@@ -17627,6 +17927,11 @@ class interpreter {
       const tensor_type& want = g_.values[static_cast<std::size_t>(n.results[0])].type;
       if (numel(t.shape()) != want.numel())
         throw error("input \"" + key + "\" has shape " + to_string(t.shape()) + ", the model expects " + to_string(want.shape));
+      // A quantized input (a `--quant_input` model) takes its stored integers: converting floats
+      // to them numerically would ignore the scale, so that is refused.
+      if (!want.quant.empty() && is_integer(want.elem) && t.elem() != want.elem)
+        throw error("input \"" + key + "\" is quantized (" + std::string(name(want.elem)) + ", " + want.quant + "): give its " +
+                    std::string(name(want.elem)) + " integers, not " + std::string(name(t.elem())) + " values");
       tensor v = t.elem() == want.elem ? t : t.cast(want.elem);
       if (v.shape() != want.shape) v = v.reshaped(want.shape);
       live[static_cast<std::size_t>(n.operands[0])] = v;
@@ -17831,7 +18136,7 @@ class statistics_collector {
     }
     const tensor f = t.elem() == dtype::f32 ? t : t.cast(dtype::f32);
     const std::span<const float> x = f.values<float>();
-    const value_range br = range_of(x);
+    const value_range br = range_of(x, opt_.pool);
     if (!br.finite)
       throw error("calibration: tensor \"" + row.name + "\" holds NaN or inf in batch " + std::to_string(batches_seen_ + 1) +
                   " (check the input data and the model)");
@@ -20929,6 +21234,8 @@ struct tune_options {
   bool quantized_inputs = false;
   /// Called after each op: (ops done, ops total).
   std::function<void(std::size_t, std::size_t)> progress;
+  /// For the candidates' fake-quantization and distances on large tensors (nullptr: one thread).
+  thread_pool* pool = nullptr;
 };
 
 struct tune_result {
@@ -20943,16 +21250,19 @@ namespace detail {
 
 /// TPU-MLIR's per-sample tuning distance |ref - out|_2 / |ref|_1; `ref_l1` = |ref|_1 is the same
 /// for every candidate, so callers compute it once. 0 / 0 counts as no error.
-inline double tune_distance(const tensor& ref, const tensor& out, double ref_l1) {
-  const double l2 = squared_distance(ref.values<float>(), out.values<float>());
+inline double tune_distance(const tensor& ref, const tensor& out, double ref_l1, thread_pool* pool = nullptr) {
+  const double l2 = squared_distance(ref.values<float>(), out.values<float>(), pool);
   if (ref_l1 == 0) return l2 == 0 ? 0.0 : std::numeric_limits<double>::infinity();
   return std::sqrt(l2) / ref_l1;
 }
 inline double tune_distance(const tensor& ref, const tensor& out) { return tune_distance(ref, out, abs_sum(ref.values<float>())); }
 
-inline tensor fake_quant_copy(const tensor& t, double threshold) {
+inline tensor fake_quant_copy(const tensor& t, double threshold, thread_pool* pool = nullptr) {
   tensor out = tensor::empty(dtype::f32, t.shape());
-  quant::fake_quantize(t.values<float>(), out.values<float>(), quant::int_fake_quant::symmetric<8>(threshold));
+  const auto q = quant::int_fake_quant::symmetric<8>(threshold);
+  const std::span<const float> x = t.values<float>();
+  const std::span<float> y = out.values<float>();
+  for_each_block(x.size(), pool, [&](std::size_t, std::size_t b, std::size_t e) { quant::fake_quantize(x.subspan(b, e - b), y.subspan(b, e - b), q); });
   return out;
 }
 
@@ -21117,7 +21427,7 @@ class auto_tuner {
         auto it = dq[s].find(in);
         if (it == dq[s].end()) throw error("calibration: the quantized chain lost \"" + layout_.rows[static_cast<std::size_t>(r)].name + "\"");
         replace[in] = layout_.rows[static_cast<std::size_t>(r)].integer ? it->second
-                                                                         : detail::fake_quant_copy(it->second, current_threshold(r));
+                                                                         : detail::fake_quant_copy(it->second, current_threshold(r), opt_.pool);
       }
       auto outs = run_node(p, dq[s], replace);
       ++res.op_runs;
@@ -21141,7 +21451,7 @@ class auto_tuner {
     const int out_v = n.results[0];
     const std::size_t S = ref.size();
     std::vector<double> ref_l1(S);
-    for (std::size_t s = 0; s < S; ++s) ref_l1[s] = abs_sum(ref[s].at(out_v).values<float>());
+    for (std::size_t s = 0; s < S; ++s) ref_l1[s] = abs_sum(ref[s].at(out_v).values<float>(), opt_.pool);
     auto distance = [&](double th) {
       double d = 0;
       for (std::size_t s = 0; s < S; ++s) {
@@ -21151,11 +21461,11 @@ class auto_tuner {
           const int v = layout_.rows[static_cast<std::size_t>(r)].value;
           auto it = source.find(v);
           if (it == source.end()) throw error("calibration: tuner lost the value \"" + layout_.rows[static_cast<std::size_t>(r)].name + "\"");
-          replace[v] = layout_.rows[static_cast<std::size_t>(r)].integer ? it->second : detail::fake_quant_copy(it->second, th);
+          replace[v] = layout_.rows[static_cast<std::size_t>(r)].integer ? it->second : detail::fake_quant_copy(it->second, th, opt_.pool);
         }
         const auto outs = run_node(i, ref[s], replace);
         ++res.op_runs;
-        d += detail::tune_distance(ref[s].at(out_v), outs[0], ref_l1[s]);
+        d += detail::tune_distance(ref[s].at(out_v), outs[0], ref_l1[s], opt_.pool);
       }
       return d / static_cast<double>(S);
     };
@@ -21383,6 +21693,7 @@ inline calibrate_output calibrate(const graph& g, const calibration_batches& bat
   tune_count = static_cast<std::int64_t>(samples.size());
   out.tune_batches = samples.size();
   tune_options to = opt.tune;
+  if (!to.pool) to.pool = opt.pool;
   if (opt.on_progress) {
     auto report = opt.on_progress;
     to.progress = [report](std::size_t done, std::size_t total) { report({calibrate_progress::stage::tuning, done, total}); };
@@ -26148,6 +26459,154 @@ inline graph import_model(const model_proto& m, const import_options& opt = {}) 
 // #include "mixq/quant/quant_type.hpp" (already inlined above)
 // #include "mixq/quant/requant.hpp" (already inlined above)
 // #include "mixq/quant/types.hpp" (already inlined above)
+// #include "mixq/quant/weight_only.hpp"
+// Weight-only quantization of a MatMul's constant weight (model_deploy's W8F16/W8BF16/W4F16/W4BF16,
+// TPU-MLIR's A16MatMul): the weight, laid out as rows = output channels (N) and columns = the
+// reduction dimension (K), is stored as 8- or 4-bit integers with one scale (and zero point) per
+// row, or per group of `group_size` consecutive columns of a row. The activations stay in f16/bf16;
+// the chip dequantizes w = (q - zp) * scale and multiplies in the float type.
+//
+// The arithmetic is TPU-MLIR's A16MatMulAdjust (computePerChannelParam, computePerGroupParam,
+// weightQuantization), in the same float32 steps:
+//   per row (group_size 0), 8 bits: signed = the whole weight's minimum <= 0; scale = absmax/127
+//     (signed, int8 storage) or absmax/255 (uint8), zero point 0;
+//   per row, 4 bits: asymmetric uint4, scale = max(max - min, 1e-5)/15, zp = clamp(-round(min/scale), 0, 15);
+//   per group, asymmetric: scale = max(max - min, 1e-5)/qmax, zp = clamp(-round(min/scale), 0, qmax),
+//     qmax = 15 (4 bits) or 255 (8 bits), uint storage;
+//   per group, symmetric: scale = 2 absmax/qmax, zp = 8 (4 bits) or 128 (8 bits), uint storage;
+//   q = saturate(round(w/scale) + zp), round half away from zero.
+// 4-bit values are packed two per byte over the row-major [N, K] order: element 2j in the low
+// nibble, element 2j+1 in the high nibble of byte j.
+// One fix: an all-zero row or group (absmax 0) has scale 0, where TPU-MLIR divides by zero
+// (NaN integers); mixq stores q = zp there, which dequantizes to 0 as it should.
+
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/quant/requant.hpp" (already inlined above)
+
+namespace mixq::quant {
+
+struct weight_only_spec {
+  int bits = 8;                 // 8 or 4
+  std::int64_t group_size = 0;  // 0: one scale per row (output channel)
+  bool symmetric = false;       // per-group only: fixed zero point 2^(bits-1)
+};
+
+struct weight_only_weights {
+  int bits = 8;
+  std::int64_t rows = 0, cols = 0;  // N, K
+  std::int64_t group_size = 0;
+  bool sign = true;                 // TPU-MLIR's `sign`: the weight's minimum is <= 0
+  bool signed_storage = false;      // int8 storage (8 bits, per row, sign); otherwise unsigned
+  std::vector<std::uint8_t> data;   // rows*cols bytes (8 bits; int8 as two's complement) or rows*cols/2 (4 bits)
+  std::vector<float> scale;         // rows * groups(), float32 (model_deploy stores them as f16/bf16)
+  std::vector<std::uint8_t> zp;     // rows * groups()
+
+  std::int64_t groups() const { return group_size > 0 ? cols / group_size : 1; }
+  std::int64_t param_index(std::int64_t r, std::int64_t c) const { return r * groups() + (group_size > 0 ? c / group_size : 0); }
+  /// The stored integer of element (r, c) (the unpacked nibble for 4 bits).
+  int stored(std::int64_t r, std::int64_t c) const {
+    const std::int64_t i = r * cols + c;
+    if (bits == 4) return (data[static_cast<std::size_t>(i / 2)] >> ((i % 2) * 4)) & 0x0F;
+    return signed_storage ? static_cast<int>(static_cast<std::int8_t>(data[static_cast<std::size_t>(i)])) : data[static_cast<std::size_t>(i)];
+  }
+  /// (q - zp) * scale with the given scales (e.g. the f16-rounded ones the chip uses).
+  float dequantized(std::int64_t r, std::int64_t c, std::span<const float> scales) const {
+    const std::int64_t p = param_index(r, c);
+    return static_cast<float>(stored(r, c) - static_cast<int>(zp[static_cast<std::size_t>(p)])) * scales[static_cast<std::size_t>(p)];
+  }
+};
+
+/// Quantizes `w` ([rows, cols] row-major, rows = output channels). Errors name what is wrong
+/// (bits, a group size that does not divide the row, an odd element count for 4 bits).
+inline weight_only_weights quantize_weight_only(std::span<const float> w, std::int64_t rows, std::int64_t cols, const weight_only_spec& spec) {
+  if (spec.bits != 8 && spec.bits != 4) throw error("weight-only quantization: " + std::to_string(spec.bits) + " bits (8 or 4)");
+  if (rows <= 0 || cols <= 0 || static_cast<std::int64_t>(w.size()) != rows * cols)
+    throw error("weight-only quantization: " + std::to_string(w.size()) + " values for a " + std::to_string(rows) + "x" +
+                std::to_string(cols) + " weight");
+  if (spec.group_size < 0) throw error("weight-only quantization: negative group size " + std::to_string(spec.group_size));
+  if (spec.group_size > 0 && cols % spec.group_size != 0)
+    throw error("weight-only quantization: the reduction size " + std::to_string(cols) + " is not a multiple of the group size " +
+                std::to_string(spec.group_size));
+  if (spec.bits == 4 && cols % 2 != 0)
+    throw error("weight-only quantization: 4-bit packing needs an even reduction size, got " + std::to_string(cols));
+  weight_only_weights q;
+  q.bits = spec.bits;
+  q.rows = rows;
+  q.cols = cols;
+  q.group_size = spec.group_size;
+  float gmin = w[0];
+  for (float v : w) gmin = std::min(gmin, v);
+  q.sign = !(gmin > 0);
+  q.signed_storage = spec.bits == 8 && spec.group_size == 0 && q.sign;
+  const std::int64_t groups = q.groups(), span_len = spec.group_size > 0 ? spec.group_size : cols;
+  q.scale.assign(static_cast<std::size_t>(rows * groups), 0.f);
+  const bool fixed_zp = spec.group_size > 0 && spec.symmetric;
+  q.zp.assign(static_cast<std::size_t>(rows * groups), fixed_zp ? static_cast<std::uint8_t>(spec.bits == 4 ? 8 : 128) : 0);
+  const int qmax = spec.bits == 4 ? 15 : 255;
+  for (std::int64_t p = 0; p < rows * groups; ++p) {
+    const float* s = w.data() + p * span_len;  // rows are contiguous, so group p starts at p * span_len
+    float mn = s[0], mx = s[0], amax = 0.f;
+    for (std::int64_t k = 0; k < span_len; ++k) mn = std::min(mn, s[k]), mx = std::max(mx, s[k]), amax = std::max(amax, std::fabs(s[k]));
+    const auto pi = static_cast<std::size_t>(p);
+    if (spec.group_size == 0 && spec.bits == 8) {
+      q.scale[pi] = amax / static_cast<float>(q.sign ? 127 : 255);
+    } else if (fixed_zp) {
+      q.scale[pi] = 2.f * amax / static_cast<float>(qmax);
+    } else {
+      q.scale[pi] = std::max(mx - mn, 1e-5f) / static_cast<float>(qmax);
+      q.zp[pi] = static_cast<std::uint8_t>(std::clamp(-static_cast<int>(std::round(mn / q.scale[pi])), 0, qmax));
+    }
+  }
+  q.data.assign(static_cast<std::size_t>(spec.bits == 4 ? rows * cols / 2 : rows * cols), 0);
+  for (std::int64_t i = 0; i < rows * cols; ++i) {
+    const std::int64_t p = q.param_index(i / cols, i % cols);
+    const float sc = q.scale[static_cast<std::size_t>(p)];
+    const int zp = q.zp[static_cast<std::size_t>(p)];
+    const double t = sc == 0.f ? 0.0 : static_cast<double>(std::round(w[static_cast<std::size_t>(i)] / sc));
+    const std::int64_t v = static_cast<std::int64_t>(t) + zp;
+    if (spec.bits == 4) {
+      const auto nib = static_cast<std::uint8_t>(std::clamp<std::int64_t>(v, 0, 15));
+      q.data[static_cast<std::size_t>(i / 2)] |= static_cast<std::uint8_t>(nib << ((i % 2) * 4));
+    } else if (q.signed_storage) {
+      q.data[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(saturate<std::int8_t>(v));
+    } else {
+      q.data[static_cast<std::size_t>(i)] = saturate<std::uint8_t>(v);
+    }
+  }
+  return q;
+}
+
+}  // namespace mixq::quant
+// #include "mixq/targets/evaluator.hpp"
+// The quantized evaluator: a TOP model lowered once for a processor and mode (model_deploy in
+// memory), run on many samples (model_runner in memory), and changed one op at a time — an op's
+// precision (set_mode) or a tensor's threshold (set_threshold) — the way the mixed-precision
+// search tries candidates (ROADMAP 5: search_qtable, run_sensitive_layer). No files, no parsing.
+//
+// What a change redoes, and why it is exact:
+// - Lowering. The lowered graph is always what lower_to_tpu makes of the changed model; the
+//   evaluator only stands in for the rules of single TOP ops (targets::lowering_observer). A rule
+//   reads the op's mode, its TOP operands (propagation may swap them) and their calibrated types,
+//   its results' calibrated types, and the lowered type and name of each activation operand;
+//   everything else it reads (attributes, weights, processor, global options) is fixed for the
+//   evaluator. So each TOP op's lowering is cached under that key as the steps the rule took —
+//   weights added (already quantized), casts asked for, ops emitted — and replayed through the
+//   same lowering_context calls when the key matches: casts are shared or made, and weights named,
+//   exactly as the rule would. The changed op, the consumers whose types or multipliers depend on
+//   it and the ops whose ranges propagation moved get a new key and run their rule; nothing else
+//   is requantized. Caching per TOP op rather than splicing the lowered graph keeps the lowering
+//   code (and its casts, shared between consumers) the single source of truth, and lets a search
+//   that flips an op INT8 -> F16 -> INT8 find both lowerings in the cache (a few variants per op).
+// - Preparation. Replayed nodes keep the prepared state (packed weights) of the cached step.
+// - Running. Each sample keeps every value of its last run. A rebuild keeps the lowered nodes
+//   before the first node that differs (same cached step, in the same place, after an equal
+//   prefix), so a run restarts there from the sample's cached values; the caches together are
+//   bounded by evaluator_options::cache_budget_bytes (a sample beyond it runs in full).
+// One evaluator is not thread-safe; parallel searches use one per thread (weight buffers are shared, not copied).
+
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/graph/interpreter.hpp" (already inlined above)
+// #include "mixq/io/cali_table.hpp" (already inlined above)
 // #include "mixq/targets/lowering.hpp"
 // TOP -> TPU lowering (model_deploy): every TOP op becomes TPU ops in its mode (qtable entry or
 // `--quantize`), INT8 ops through the rule of the processor's arithmetic family, float ops through
@@ -26393,12 +26852,42 @@ struct deploy_options {
   /// Per-op modes from the quantize table (TOP op names, already rewritten for the chip).
   std::map<std::string, quant_mode, std::less<>> qtable;
   bool high_precision = false;  // AvgPool and Softmax in F32
+  /// Weight-only modes: the group size of W4 modes (`--q_group_size`; W8 modes quantize per
+  /// output channel, as TPU-MLIR's model_deploy passes 0 for them), symmetric groups
+  /// (`--q_symmetric`), and per-op group sizes from the qtable's third column (any W mode).
+  std::int64_t q_group_size = 64;
+  bool q_symmetric = false;
+  std::map<std::string, std::int64_t, std::less<>> qtable_group_size;
+  /// `--quant_input` / `--quant_output`: the graph takes its inputs in the type of their first
+  /// cast and returns its outputs in their lowered type (no cast back to f32).
+  bool quant_input = false;
+  bool quant_output = false;
 };
 
 /// One TOP op whose lowering differs from the mode asked for.
 struct lowering_note {
   std::string op;
   std::string what;
+};
+
+/// What the rules asked the context for while one TOP op was lowered: the weights by the name
+/// the rule gave (add_weight may append `_<k>`) and every cast it used, made or shared. The
+/// quantized evaluator replays a cached lowering from it (targets/evaluator.hpp); null otherwise.
+struct lowering_trace {
+  struct weight_use {
+    int value;               // the top.Weight result in the lowered graph
+    std::string requested;   // the name the rule asked for
+  };
+  struct cast_use {
+    int input;               // lowered value cast
+    tensor_type type;
+    std::string consumer;
+    int result;
+    bool created;            // false: an earlier consumer's cast was shared
+    int at_node;             // nodes in the lowered graph when the rule asked
+  };
+  std::vector<weight_use> weights;
+  std::vector<cast_use> casts;
 };
 
 struct lowering_report {
@@ -26505,6 +26994,7 @@ class lowering_context {
     tensor_type t{data.elem(), data.shape(), std::move(quant)};
     const int n = out_.add<top::weight_op>({}, {t}, {unique});
     out_.weights.emplace(unique, std::move(data));
+    if (trace_) trace_->weights.push_back({result(n), std::move(name)});
     return result(n);
   }
 
@@ -26529,8 +27019,11 @@ class lowering_context {
 
   /// A tpu.Cast of out value v to `type`, shared by every consumer that needs the same type.
   int cast(int v, const tensor_type& type, const std::string& consumer) {
-    const auto key = std::make_pair(v, type.quant.empty() ? std::string(name(type.elem)) : type.quant);
-    if (auto it = casts_.find(key); it != casts_.end()) return it->second;
+    if (const int shared = find_cast(v, type); shared >= 0) {
+      if (trace_) trace_->casts.push_back({v, type, consumer, shared, false, static_cast<int>(out_.nodes.size())});
+      return shared;
+    }
+    const auto key = cast_key(v, type);
     const std::string base = out_.values[static_cast<std::size_t>(v)].name;
     const auto u = quant::parse_uniform(type.quant);
     const std::string suffix = u ? (u->storage == dtype::u8 ? "ui8" : "si8")
@@ -26540,12 +27033,26 @@ class lowering_context {
     a.set("with_scale", attribute(true));
     const int n = emit("tpu.Cast", {v}, {type}, {base + consumer + "_" + suffix}, std::move(a));
     ++report_.casts;
-    return casts_[key] = result(n);
+    casts_[key] = result(n);
+    if (trace_) trace_->casts.push_back({v, type, consumer, result(n), true, n});
+    return result(n);
   }
+  /// The cast of out value v to `type` an earlier consumer made, or -1.
+  int find_cast(int v, const tensor_type& type) const {
+    auto it = casts_.find(cast_key(v, type));
+    return it == casts_.end() ? -1 : it->second;
+  }
+
+  /// Records what the rules ask for into `t` (nullptr: stop recording).
+  void set_trace(lowering_trace* t) noexcept { trace_ = t; }
 
   void note(int top_node_index, std::string what) { report_.notes.push_back({name_of(top_node_index), std::move(what)}); }
 
  private:
+  static std::pair<int, std::string> cast_key(int v, const tensor_type& type) {
+    return std::make_pair(v, type.quant.empty() ? std::string(name(type.elem)) : type.quant);
+  }
+
   const graph& top_;
   graph& out_;
   const deploy_options& opt_;
@@ -26554,6 +27061,7 @@ class lowering_context {
   std::vector<int> value_map_;
   int none_ = -1;
   std::map<std::pair<int, std::string>, int> casts_;
+  lowering_trace* trace_ = nullptr;
 };
 
 }  // namespace mixq::targets
@@ -27854,6 +28362,97 @@ inline void avgpool_bm1684(lowering_context& c, int i) {
 }
 
 }  // namespace mixq::targets::rules
+// #include "mixq/targets/rules_weight_only.hpp"
+// Weight-only modes (W8F16, W8BF16, W4F16, W4BF16; facts §6: "apply to MatMul only, the other ops
+// run in F16/BF16"): a top.MatMul whose right operand is a 2-D top.Weight becomes tpu.A16MatMul
+// with the weight in 8 or 4 bits (quant/weight_only.hpp), its scales in the activation type and
+// its zero points in uint8, as TPU-MLIR's MatMul LoweringF16/BF16 + A16MatMulAdjust write it.
+// Anything else (a batched or activation right operand, a weight left operand, a reduction size
+// the group size does not divide) is lowered like the float mode, with a note saying why.
+
+// #include "mixq/quant/weight_only.hpp" (already inlined above)
+// #include "mixq/targets/rules_common.hpp" (already inlined above)
+
+namespace mixq::targets::rules {
+
+inline constexpr bool is_weight_only(quant_mode m) {
+  return m == quant_mode::W8F16 || m == quant_mode::W8BF16 || m == quant_mode::W4F16 || m == quant_mode::W4BF16;
+}
+inline constexpr int weight_only_bits(quant_mode m) { return m == quant_mode::W4F16 || m == quant_mode::W4BF16 ? 4 : 8; }
+
+/// The group size op `name` quantizes with: its qtable column, else `--q_group_size` for W4 modes
+/// and 0 (per output channel) for W8 modes, as TPU-MLIR's model_deploy passes it.
+inline std::int64_t weight_only_group_size(const deploy_options& opt, const std::string& name, quant_mode m) {
+  if (auto it = opt.qtable_group_size.find(name); it != opt.qtable_group_size.end()) return it->second;
+  return weight_only_bits(m) == 4 ? opt.q_group_size : 0;
+}
+
+inline void a16_matmul(lowering_context& c, int i, quant_mode m) {
+  const node& n = c.top_node(i);
+  const dtype f = float_dtype(m);
+  const std::string& name = c.name_of(i);
+  const tensor* w = c.constant(n.operands[1]);
+  const shape_t& ws = c.top_value(n.operands[1]).type.shape;
+  const std::string label = std::string(mode_name(m));
+  const auto as_float_mode = [&](const std::string& why) {
+    c.note(i, "MatMul lowered to " + std::string(mode_label(f)) + " instead of " + label + ": " + why);
+    lower_float(c, i, f);
+  };
+  if (c.constant(n.operands[0])) return as_float_mode("the left operand is a weight");
+  if (!w) return as_float_mode("the right operand is not a weight (weight-only modes quantize constant weights)");
+  if (ws.size() != 2) return as_float_mode("the weight is not 2-D (TPU-MLIR replaces linear layers only)");
+  for (const char* flag : {"left_transpose", "output_transpose", "hdim_is_batch"})
+    if (attr_bool(n, flag)) return as_float_mode(std::string(flag) + " is set");
+  const bool rt = attr_bool(n, "right_transpose");
+  const std::int64_t K = rt ? ws[1] : ws[0], N = rt ? ws[0] : ws[1];
+  quant::weight_only_spec spec;
+  spec.bits = weight_only_bits(m);
+  spec.group_size = weight_only_group_size(c.options(), c.top_value(n.results[0]).name, m);
+  spec.symmetric = c.options().q_symmetric;
+  if (spec.group_size > 0 && K % spec.group_size != 0)
+    return as_float_mode("its reduction size " + std::to_string(K) + " is not a multiple of q_group_size " + std::to_string(spec.group_size));
+  if (spec.bits == 4 && K % 2 != 0) return as_float_mode("4-bit packing needs an even reduction size, got " + std::to_string(K));
+  // Rows = output channels: [N, K] (TPU-MLIR transposes the [K, N] weight and sets w_transpose).
+  const tensor wf = w->elem() == dtype::f32 ? *w : w->cast(dtype::f32);
+  std::vector<float> rows(static_cast<std::size_t>(N * K));
+  for (std::int64_t r = 0; r < N; ++r)
+    for (std::int64_t k = 0; k < K; ++k)
+      rows[static_cast<std::size_t>(r * K + k)] = wf.data<float>()[rt ? r * K + k : k * N + r];
+  const quant::weight_only_weights q = quant::quantize_weight_only(rows, N, K, spec);
+
+  const int x = c.as_float(n.operands[0], f, name);
+  const dtype wt = q.signed_storage ? dtype::i8 : dtype::u8;
+  tensor wq = tensor::empty(wt, {N, spec.bits == 4 ? K / 2 : K});
+  std::copy(q.data.begin(), q.data.end(), reinterpret_cast<std::uint8_t*>(wq.raw()));
+  tensor scale = tensor::empty(dtype::f32, {N, q.groups()});
+  std::copy(q.scale.begin(), q.scale.end(), scale.data<float>());
+  tensor zp = tensor::empty(dtype::u8, {N, q.groups()});
+  std::copy(q.zp.begin(), q.zp.end(), zp.data<std::uint8_t>());
+  std::vector<int> ops{x, c.add_weight(name + (q.signed_storage ? "_int" : "_uint"), std::move(wq)),
+                       c.add_weight(name + (f == dtype::f16 ? "_scale_f16" : "_scale_bf16"), scale.cast(f)), c.add_weight(name + "_zp", std::move(zp))};
+  const bool has_bias = n.operands.size() > 2 && !c.top_value(n.operands[2]).type.is_none;
+  ops.push_back(has_bias ? float_weight(c, n.operands[2], f) : c.none());
+  attr_dict a;
+  a.set("weight_bits", attribute(int_attr{spec.bits, "i64"}));
+  a.set("w_transpose", attribute(true));
+  a.set("sign", attribute(q.sign));
+  a.set("q_group_size", attribute(int_attr{spec.group_size, "i64"}));
+  const tensor_type out_t = float_result(c, n.results[0], f);
+  const std::string& out_name = c.top_value(n.results[0]).name;
+  if (!attr_bool(n, "do_relu")) {
+    const int k = c.emit("tpu.A16MatMul", std::move(ops), {out_t}, {out_name}, std::move(a));
+    c.map(n.results[0], c.result(k));
+  } else {  // A16MatMul has no fused relu: TPU-MLIR's F16 lowering adds a tpu.Relu named like the MatMul
+    const int k = c.emit("tpu.A16MatMul", std::move(ops), {out_t}, {out_name + "_a16matmul"}, std::move(a));
+    attr_dict ra;
+    ra.set("relu_limit", attribute(float_attr{attr_double(n, "relu_limit", -1.0), "f64"}));
+    const int r = c.emit("tpu.Relu", {c.result(k)}, {out_t}, {out_name}, std::move(ra));
+    c.map(n.results[0], c.result(r));
+  }
+  ++c.report().ops_per_mode[label];
+}
+
+}  // namespace mixq::targets::rules
 
 namespace mixq::targets {
 
@@ -27914,6 +28513,83 @@ inline void generic_int8(lowering_context& c, int i) {
   rules::lower_float(c, i, f);
 }
 
+/// `--quant_input` / `--quant_output` (TPU-MLIR's StripIOQuant, applied here to the `_tpu.mlir`
+/// since mixq writes no bmodel): an input whose only users are one tpu.Cast takes that cast's
+/// type and the cast goes; an output produced by a tpu.Cast back to f32 is returned uncast. The
+/// graph is rebuilt without the removed casts; what could not be stripped is reported.
+inline graph strip_io_casts(const graph& g, bool inputs, bool outputs, lowering_report& report) {
+  const auto users = g.users();
+  std::vector<char> drop(g.nodes.size(), 0);
+  std::vector<int> replace(g.values.size(), -1);  // a dropped cast's result -> the value it stands for (in g)
+  std::vector<std::optional<tensor_type>> arg_type(g.values.size());
+  if (inputs)
+    for (int i : g.input_nodes()) {
+      const node& in = g.nodes[static_cast<std::size_t>(i)];
+      const int v = in.results[0];
+      const auto& us = users[static_cast<std::size_t>(v)];
+      const bool returned = std::find(g.outputs.begin(), g.outputs.end(), v) != g.outputs.end();
+      if (us.size() != 1 || returned || g.nodes[static_cast<std::size_t>(us[0])].mnemonic() != "tpu.Cast") {
+        report.notes.push_back({g.node_name(i), "--quant_input: kept in " + std::string(name(g.values[static_cast<std::size_t>(v)].type.elem)) +
+                                                    " (its users do not all take one cast of it)"});
+        continue;
+      }
+      const node& cast = g.nodes[static_cast<std::size_t>(us[0])];
+      drop[static_cast<std::size_t>(us[0])] = 1;
+      replace[static_cast<std::size_t>(cast.results[0])] = v;
+      arg_type[static_cast<std::size_t>(v)] = g.values[static_cast<std::size_t>(cast.results[0])].type;
+    }
+  std::vector<int> outs = g.outputs;
+  if (outputs)
+    for (int& o : outs) {
+      const int p = g.values[static_cast<std::size_t>(o)].producer;
+      if (p < 0 || g.nodes[static_cast<std::size_t>(p)].mnemonic() != "tpu.Cast") continue;
+      const int src = g.nodes[static_cast<std::size_t>(p)].operands[0];
+      if (users[static_cast<std::size_t>(o)].empty() && std::count(g.outputs.begin(), g.outputs.end(), o) == 1) drop[static_cast<std::size_t>(p)] = 1;
+      o = src;
+    }
+  graph out;
+  out.name = g.name;
+  out.legacy_module_form = g.legacy_module_form;
+  out.function_name = g.function_name;
+  out.module_attributes = g.module_attributes;
+  out.weights = g.weights;
+  std::vector<int> map(g.values.size(), -1);
+  // An input's argument takes its new type too.
+  std::vector<std::optional<tensor_type>> arg_new(g.values.size());
+  for (int i : g.input_nodes()) {
+    const node& in = g.nodes[static_cast<std::size_t>(i)];
+    if (arg_type[static_cast<std::size_t>(in.results[0])]) arg_new[static_cast<std::size_t>(in.operands[0])] = arg_type[static_cast<std::size_t>(in.results[0])];
+  }
+  for (int a : g.arguments) {
+    const value_info& vi = g.values[static_cast<std::size_t>(a)];
+    map[static_cast<std::size_t>(a)] = out.add_argument(arg_new[static_cast<std::size_t>(a)] ? *arg_new[static_cast<std::size_t>(a)] : vi.type, vi.name);
+  }
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const node& n = g.nodes[i];
+    if (drop[i]) {
+      --report.casts;
+      continue;
+    }
+    std::vector<int> ops;
+    for (int v : n.operands) {
+      const int src = replace[static_cast<std::size_t>(v)] >= 0 ? replace[static_cast<std::size_t>(v)] : v;
+      ops.push_back(map[static_cast<std::size_t>(src)]);
+    }
+    std::vector<tensor_type> types;
+    std::vector<std::string> names;
+    for (int r : n.results) {
+      const auto& t = arg_type[static_cast<std::size_t>(r)];
+      types.push_back(t ? *t : g.values[static_cast<std::size_t>(r)].type);
+      names.push_back(g.values[static_cast<std::size_t>(r)].name);
+    }
+    const int k = out.add_node(*n.op, std::move(ops), std::move(types), std::move(names), n.attrs);
+    for (std::size_t r = 0; r < n.results.size(); ++r)
+      map[static_cast<std::size_t>(n.results[r])] = out.nodes[static_cast<std::size_t>(k)].results[r];
+  }
+  for (int o : outs) out.outputs.push_back(map[static_cast<std::size_t>(o)]);
+  return out;
+}
+
 inline rule_fn or_generic(rule_fn f) { return f != nullptr ? f : &generic_int8; }
 
 template <arithmetic_family F, class... Ops>
@@ -27946,8 +28622,18 @@ inline std::string lowered_weight_file_name(std::string_view module_name, const 
   return name + "_weight.npz";
 }
 
+/// Lets a caller stand in for the rule of single TOP ops: the quantized evaluator replays the
+/// lowerings it cached instead of quantizing the same weights again (targets/evaluator.hpp).
+struct lowering_observer {
+  virtual ~lowering_observer() = default;
+  /// Before the rule of TOP op i runs: true if the observer emitted op i itself.
+  virtual bool replay(lowering_context& c, int i) = 0;
+  /// After the rule lowered TOP op i into the nodes [first_node, end) of the lowered graph.
+  virtual void lowered(lowering_context& c, int i, int first_node) = 0;
+};
+
 /// Lowers `top` (TOP_CALIBRATED for integer modes, or TOP_F32/TOP_CALIBRATED for float modes).
-inline graph lower_to_tpu(const graph& top, const deploy_options& opt, lowering_report& report) {
+inline graph lower_to_tpu(const graph& top, const deploy_options& opt, lowering_report& report, lowering_observer* observer = nullptr) {
   if (!opt.chip) throw error("lowering: no processor");
   require_mode(*opt.chip, opt.mode);
   if (opt.asymmetric && !opt.chip->asymmetric) throw error(std::string(opt.chip->name) + " does not support --asymmetric");
@@ -27982,13 +28668,18 @@ inline graph lower_to_tpu(const graph& top, const deploy_options& opt, lowering_
       const int k = c.emit("top.None", {}, {tensor_type::none()}, {""});
       c.set_none(c.result(k));
     }
+    if (observer && observer->replay(c, static_cast<int>(i))) continue;
+    const int first_node = static_cast<int>(out.nodes.size());
     const quant_mode m = c.mode_of(static_cast<int>(i));
     if (m == quant_mode::INT8 || m == quant_mode::INT4) {
       if (m == quant_mode::INT4) c.note(static_cast<int>(i), "INT4 is lowered as INT8 (mixq has no INT4 lowering yet)");
       int8_rule_for(opt.chip->arithmetic, n.mnemonic())(c, static_cast<int>(i));
+    } else if (rules::is_weight_only(m) && n.is<top::matmul_op>()) {
+      rules::a16_matmul(c, static_cast<int>(i), m);
     } else {
       rules::lower_float(c, static_cast<int>(i), rules::float_dtype(m));
     }
+    if (observer) observer->lowered(c, static_cast<int>(i), first_node);
   }
   for (int v : top.outputs) out.outputs.push_back(c.as_float(v, dtype::f32, ""));
   auto& ma = out.module_attributes;
@@ -27998,12 +28689,31 @@ inline graph lower_to_tpu(const graph& top, const deploy_options& opt, lowering_
   ma.set("module.asymmetric", attribute(opt.asymmetric));
   ma.set("module.high_precision", attribute(opt.high_precision));
   ma.set("module.weight_file", attribute(lowered_weight_file_name(top.name, *opt.chip, opt.mode, opt.asymmetric)));
+  if (opt.quant_input || opt.quant_output) out = detail::strip_io_casts(out, opt.quant_input, opt.quant_output, report);
   out.verify(true);
   return out;
 }
 
+/// An f32 input tensor in the type a `--quant_input` graph takes for input `name`: quantized (or
+/// rounded to f16/bf16) exactly as the tpu.Cast the option removed would have done; other inputs
+/// are returned as they are.
+inline tensor to_input_type(const graph& g, const std::string& name, const tensor& t) {
+  const int node_index = g.find_node(name);
+  if (node_index < 0 || !g.nodes[static_cast<std::size_t>(node_index)].is<top::input_op>()) return t;
+  const tensor_type& want = g.values[static_cast<std::size_t>(g.nodes[static_cast<std::size_t>(node_index)].results[0])].type;
+  if (!is_floating(t.elem()) || (want.quant.empty() && (want.elem == t.elem() || !is_floating(want.elem)))) return t;
+  const tensor_type in_t{t.elem(), want.shape};
+  const tensor x = t.reshaped(want.shape);
+  const tensor* ins[1] = {&x};
+  const tensor_type* in_types[1] = {&in_t};
+  tensor outs[1];
+  const tensor_type out_types[1] = {want};
+  top::kernel_context k{ins, outs, out_types, nullptr, in_types, &g.module_attributes};
+  tpu::cast_op::reference(k, {});
+  return outs[0];
+}
+
 }  // namespace mixq::targets
-// #include "mixq/targets/processor.hpp" (already inlined above)
 // #include "mixq/transforms/calibration_propagation.hpp"
 // TPU-MLIR's `calibration_process` (docs/lowering_spec.md §2.4): before lowering, calibrated
 // ranges are copied forward through data-movement ops, backward into the producers of Relu-like
@@ -28246,6 +28956,774 @@ inline propagation_report propagate_calibration(graph& g, const targets::process
 }
 
 }  // namespace mixq
+// #include "mixq/transforms/import_calibration.hpp"
+// model_deploy's first step: a cali_table turns a TOP_F32 graph into a TOP_CALIBRATED one, each
+// tensor typed `!quant.calibrated<f32<min:max>>` by the rules of TPU-MLIR's ImportCalibration.cpp
+// (facts doc §1.1), and `#weight_scale` rows become the `scale` of the weights they name.
+
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/graph/graph.hpp" (already inlined above)
+// #include "mixq/io/cali_table.hpp" (already inlined above)
+// #include "mixq/quant/quant_type.hpp" (already inlined above)
+
+namespace mixq {
+
+struct import_calibration_options {
+  /// `--asymmetric`: tensors keep the table's [min, max] (else [min < 0 ? -th : 0, th]).
+  bool asymmetric = false;
+  /// CV18xx: every range becomes [-max, max] (symmetric only).
+  bool symmetric_only = false;
+  /// fp8 tables: [-th, th].
+  bool fp8 = false;
+};
+
+struct import_calibration_report {
+  std::size_t calibrated = 0;          // tensors that got a calibrated type
+  std::vector<std::string> missing;    // float tensors the table has no row for (they stay f32)
+  std::size_t weight_scales = 0;       // `#weight_scale` rows attached
+  std::vector<std::string> unmatched_weight_scales;  // rows naming no weight's consumer
+};
+
+namespace detail {
+
+inline bool attr_true(const attr_dict& a, std::string_view key) {
+  const attribute* v = a.find(key);
+  return v && v->get_if<bool>() && *v->get_if<bool>();
+}
+
+inline std::string_view producer_op(const graph& g, int value) {
+  const int p = g.values[static_cast<std::size_t>(value)].producer;
+  return p < 0 ? std::string_view{} : g.nodes[static_cast<std::size_t>(p)].mnemonic();
+}
+
+}  // namespace detail
+
+/// The (min, max) the importer gives a tensor of node `n` from its table row (getMinMax).
+inline std::pair<double, double> calibrated_range(const graph& g, const node& n, const std::string& name, const cali_row& row,
+                                                  const import_calibration_options& opt, const std::set<std::string>& asym_ops) {
+  const double th = row.threshold;
+  const std::string_view op = n.mnemonic();
+  double mn, mx;
+  if (opt.fp8) {
+    mn = -th;
+    mx = th;
+  } else if (op == "top.Abs") {
+    mn = -th;
+    mx = th;
+  } else if ((op == "top.Sigmoid" && !detail::attr_true(n.attrs, "log")) || op == "top.Softmax") {
+    mn = 0;
+    mx = 1;
+  } else if (op == "top.Mul") {
+    bool unsigned_inputs = n.operands.size() == 2 && n.operands[0] == n.operands[1];
+    if (!unsigned_inputs) {
+      unsigned_inputs = !n.operands.empty();
+      for (int v : n.operands) {
+        const std::string_view p = detail::producer_op(g, v);
+        if (p != "top.Sigmoid" && p != "top.Relu") unsigned_inputs = false;
+      }
+    }
+    mn = unsigned_inputs ? 0 : (row.min < 0 ? -th : 0);
+    mx = th;
+  } else if (op == "top.Sub") {
+    mn = row.min < 0 ? -th : -1e-5;
+    mx = th;
+  } else if (opt.asymmetric || detail::attr_true(n.attrs, "output_asym") || asym_ops.count(name)) {
+    mn = row.min;
+    mx = row.max;
+  } else {
+    mn = row.min < 0 ? -th : 0;
+    mx = th;
+  }
+  if (op != "top.Sub" && detail::attr_true(n.attrs, "do_relu")) mn = 0;
+  if (opt.symmetric_only) mn = -mx;
+  return {mn, mx};
+}
+
+/// Types every float op result (and graph input) that has a row; sets module.state.
+inline import_calibration_report import_calibration(graph& g, const cali_table& table, const import_calibration_options& opt = {}) {
+  import_calibration_report rep;
+  const std::set<std::string> asym_ops(table.asym_ops.begin(), table.asym_ops.end());
+  const auto& rows = table.thresholds();
+  auto find = [&](const std::string& name) -> const cali_row* {
+    for (auto it = rows.rbegin(); it != rows.rend(); ++it)
+      if (it->name == name) return &*it;
+    return nullptr;
+  };
+  for (node& n : g.nodes) {
+    if (n.is<top::weight_op>() || n.is<top::none_op>()) continue;
+    for (int r : n.results) {
+      value_info& vi = g.values[static_cast<std::size_t>(r)];
+      if (vi.type.is_none || !is_floating(vi.type.elem) || vi.name.empty()) continue;  // integer results are skipped
+      const cali_row* row = find(vi.name);
+      if (!row) {
+        rep.missing.push_back(vi.name);
+        continue;
+      }
+      auto [mn, mx] = calibrated_range(g, n, vi.name, *row, opt, asym_ops);
+      if (mn == 0 && mx == 0) {  // TPU-MLIR leaves such a value plain f32
+        rep.missing.push_back(vi.name);
+        continue;
+      }
+      vi.type.quant = quant::format(quant::calibrated_type{vi.type.elem, mn, mx});
+      ++rep.calibrated;
+    }
+  }
+  // Graph arguments take their Input op's type.
+  for (const node& n : g.nodes)
+    if (n.is<top::input_op>()) g.values[static_cast<std::size_t>(n.operands[0])].type.quant.clear();
+  // `#weight_scale`: `<consumer op>_weight` names the weight whose first user is that op.
+  if (!table.weight_scales.empty()) {
+    const auto users = g.users();
+    for (const weight_scale_row& w : table.weight_scales) {
+      const std::string suffix = "_weight";
+      if (w.name.size() <= suffix.size() || w.name.compare(w.name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+        rep.unmatched_weight_scales.push_back(w.name);
+        continue;
+      }
+      const std::string consumer = w.name.substr(0, w.name.size() - suffix.size());
+      bool attached = false;
+      for (node& n : g.nodes) {
+        if (!n.is<top::weight_op>()) continue;
+        const auto& u = users[static_cast<std::size_t>(n.results[0])];
+        if (u.empty() || g.node_name(u.front()) != consumer) continue;
+        attr_array scales;
+        for (double s : w.scales) scales.emplace_back(float_attr{s, "f64"});
+        n.attrs.set("scale", attribute(std::move(scales)));
+        n.decoded = n.op->decode(n.attrs);
+        attached = true;
+        ++rep.weight_scales;
+        break;
+      }
+      if (!attached) rep.unmatched_weight_scales.push_back(w.name);
+    }
+  }
+  g.module_attributes.set("module.state", attribute(std::string("TOP_CALIBRATED")));
+  return rep;
+}
+
+}  // namespace mixq
+
+namespace mixq {
+
+struct evaluator_options {
+  thread_pool* pool = nullptr;
+  /// What the per-sample value caches may hold together (activation bytes of the lowered model).
+  std::size_t cache_budget_bytes = std::size_t{512} << 20;
+  /// Cached lowerings kept per TOP op (e.g. its INT8 and F16 forms); the oldest goes first.
+  std::size_t variants_per_op = 4;
+};
+
+struct evaluator_stats {
+  std::size_t rebuilds = 0;
+  // Per-TOP-op lowerings: by the op's rule (weights quantized) or replayed from the cache.
+  std::size_t lowerings = 0, replays = 0;            // over the evaluator's life
+  std::size_t last_lowerings = 0, last_replays = 0;  // in the last rebuild
+  // Prepared states (packed weights) of the last rebuild: reused from the cache or built.
+  std::size_t prepared_reused = 0, prepared_built = 0;
+  /// Where the last rebuild's graph first differs from the previous one (node index).
+  std::size_t first_changed_node = 0;
+  // Kernels run (source ops not counted).
+  std::size_t nodes_executed = 0;   // over the evaluator's life
+  std::size_t last_run_nodes = 0;   // by the last run() call
+  std::size_t full_run_nodes = 0;   // by one full run of the current lowered graph
+  // Per-sample caches.
+  std::size_t cache_bytes = 0, cached_samples = 0;
+  std::size_t cached_lowerings = 0;  // cached per-op lowerings (all variants)
+};
+
+namespace detail {
+
+/// Where a lowered value comes from, relative to one cached lowering.
+struct lowered_ref {
+  enum class kind : std::uint8_t { step, mapped, none };
+  kind k = kind::none;
+  int a = 0;  // step: step index; mapped: TOP value id
+  int b = 0;  // step: result index
+};
+
+/// One thing a rule did: add a weight, ask for a cast (made or shared), or emit an op.
+struct lowering_step {
+  enum class kind : std::uint8_t { op, weight, cast };
+  kind k = kind::op;
+  const top::op_info* op = nullptr;
+  std::vector<lowered_ref> operands;  // cast: operands[0] is the value cast
+  std::vector<tensor_type> types;
+  std::vector<std::string> names;     // cast: the result's name as recorded
+  attr_dict attrs;
+  std::string requested;              // weight: the name the rule asked for
+  tensor data;                        // weight: the quantized data
+  std::string consumer;               // cast
+  bool created = false;               // cast: made by this op when recorded
+  top::prepared_ptr prepared;         // op and cast steps, once an interpreter prepared them
+};
+
+/// What a TOP op's rule reads (see the header comment).
+struct lowering_key {
+  targets::quant_mode mode = targets::quant_mode::F32;
+  std::vector<int> operands;
+  std::vector<std::string> top_types;  // calibrated types of the operands, then of the results
+  std::vector<tensor_type> in_types;   // lowered activation operands
+  std::vector<std::string> in_names;
+  friend bool operator==(const lowering_key&, const lowering_key&) = default;
+};
+
+struct cached_lowering {
+  int id = 0;
+  lowering_key key;
+  std::vector<lowering_step> steps;
+  std::vector<lowered_ref> results;  // per TOP result
+  std::map<std::string, std::size_t> ops_per_mode;
+  std::vector<targets::lowering_note> notes;
+  bool cacheable = true;
+  /// Some emitted name contains a cast's name (Concat's `<in>_to_<out>` transfers): replayed only
+  /// where every cast resolves as recorded, so names stay what lower_to_tpu gives.
+  bool name_sensitive = false;
+};
+
+/// A node of the lowered graph: the cached step it came from (lowering -1: made by lower_to_tpu).
+struct node_origin {
+  int lowering = -1, step = -1;
+  friend bool operator==(const node_origin&, const node_origin&) = default;
+};
+
+}  // namespace detail
+
+class quantized_evaluator : private targets::lowering_observer {
+ public:
+  /// `top`: the TOP model (TOP_F32 or TOP_CALIBRATED); `table` is imported into it as model_deploy
+  /// does (asymmetric and the processor's symmetric-only rule from `opt`), then propagated.
+  quantized_evaluator(const graph& top, const cali_table& table, targets::deploy_options opt, evaluator_options eo = {})
+      : base_(top), table_(table), has_table_(true), opt_(std::move(opt)), eo_(eo) {
+    if (!opt_.chip) throw error("quantized_evaluator: no processor");
+    calibrate();
+    rebuild();
+  }
+  /// A model already in the state lower_to_tpu needs (float modes, or calibrated by the caller);
+  /// set_threshold is not available.
+  quantized_evaluator(const graph& top, targets::deploy_options opt, evaluator_options eo = {})
+      : base_(top), opt_(std::move(opt)), eo_(eo) {
+    if (!opt_.chip) throw error("quantized_evaluator: no processor");
+    calibrated_ = base_;
+    rebuild();
+  }
+  quantized_evaluator(const quantized_evaluator&) = delete;
+  quantized_evaluator& operator=(const quantized_evaluator&) = delete;
+
+  // --- changes (applied at the next run or lowered()) ---------------------------------------------
+
+  /// Op `op` (a TOP op's name, as in a qtable) in mode `m`, rewritten for the processor as a qtable
+  /// entry is (CV18xx F16 -> BF16, BM1684 non-INT8 -> F32).
+  void set_mode(std::string_view op, targets::quant_mode m) {
+    if (base_.find_node(op) < 0) throw error("quantized_evaluator: no op named \"" + std::string(op) + "\"");
+    const targets::quant_mode r = opt_.chip->qtable_mode(m);
+    if (!opt_.chip->modes.has(r) && !(targets::is_float_mode(r) && opt_.chip->mix_floats.has(r)))
+      throw error("quantized_evaluator: " + std::string(opt_.chip->name) + " cannot run " + std::string(targets::mode_name(r)));
+    auto it = opt_.qtable.find(op);
+    if (it != opt_.qtable.end() && it->second == r) return;
+    opt_.qtable[std::string(op)] = r;
+    dirty_ = true;
+  }
+  /// Op `op` back in the global mode.
+  void reset_mode(std::string_view op) {
+    auto it = opt_.qtable.find(op);
+    if (it == opt_.qtable.end()) return;
+    opt_.qtable.erase(it);
+    dirty_ = true;
+  }
+  /// The qtable entry of `op`, or the global mode.
+  targets::quant_mode mode(std::string_view op) const {
+    auto it = opt_.qtable.find(op);
+    return it == opt_.qtable.end() ? opt_.mode : it->second;
+  }
+
+  /// Tensor `name`'s threshold in the calibration table (its min and max kept; a tensor without a
+  /// row gets [-th, th]). The table is imported and propagated again, as model_deploy would.
+  void set_threshold(std::string_view name, double threshold) {
+    const cali_row* r = find_row(name);
+    set_threshold(name, threshold, r ? r->min : -threshold, r ? r->max : threshold);
+  }
+  void set_threshold(std::string_view name, double threshold, double min, double max) {
+    if (!has_table_) throw error("quantized_evaluator: built without a calibration table, no threshold to change");
+    if (base_.find_value(name) < 0) throw error("quantized_evaluator: no tensor named \"" + std::string(name) + "\"");
+    auto& rows = table_.header.fp8 ? table_.fp8_rows : table_.rows;
+    cali_row* row = nullptr;
+    for (auto it = rows.rbegin(); it != rows.rend() && !row; ++it)
+      if (it->name == name) row = &*it;
+    if (!row) row = &rows.emplace_back(cali_row{std::string(name), 0, 0, 0});
+    if (row->threshold == threshold && row->min == min && row->max == max) return;
+    row->threshold = threshold;
+    row->min = min;
+    row->max = max;
+    recalibrate_ = dirty_ = true;
+  }
+  /// A whole new table (search_threshold's candidates).
+  void set_table(const cali_table& t) {
+    if (!has_table_) throw error("quantized_evaluator: built without a calibration table");
+    // `#weight_scale` rows become weight attributes, which the lowering keys do not cover.
+    if (!(t.weight_scales == table_.weight_scales)) {
+      cache_.clear();
+      by_id_.clear();
+    }
+    table_ = t;
+    recalibrate_ = dirty_ = true;
+  }
+  const cali_table& table() const noexcept { return table_; }
+  const targets::deploy_options& options() const noexcept { return opt_; }
+
+  // --- samples and runs ---------------------------------------------------------------------------
+
+  /// Registers a sample (inputs by the model's input names); its index for run(sample).
+  std::size_t add_sample(named_tensors inputs) {
+    samples_.push_back({std::move(inputs), {}, 0, 0});
+    return samples_.size() - 1;
+  }
+  std::size_t samples() const noexcept { return samples_.size(); }
+  void clear_samples() {
+    samples_.clear();
+    stats_.cache_bytes = stats_.cached_samples = 0;
+  }
+
+  /// The outputs (f32, in return order) of sample `s`, from the first node the changes since its
+  /// last run touched.
+  std::vector<std::pair<std::string, tensor>> run(std::size_t s) {
+    ensure_built();
+    sample& sm = samples_.at(s);
+    const graph& g = *lowered_;
+    run_options ro;
+    // Keep every value only where the cache will take them (else the run frees them as it goes).
+    ro.keep_all = !sm.values.empty() || stats_.cache_bytes + std::max<std::size_t>(last_sample_bytes_, 1) <= eo_.cache_budget_bytes;
+    std::unordered_map<int, tensor> cache;
+    const int start = sm.values.empty() ? 0 : static_cast<int>(sm.valid_nodes);
+    auto before = [&](int v) { return g.values[static_cast<std::size_t>(v)].producer < start; };
+    if (start > 0) {
+      for (std::size_t i = static_cast<std::size_t>(start); i < g.nodes.size(); ++i)
+        for (int v : g.nodes[i].operands)
+          if (before(v) && sm.values[static_cast<std::size_t>(v)].defined()) cache.emplace(v, sm.values[static_cast<std::size_t>(v)]);
+      for (int v : g.outputs)
+        if (before(v) && sm.values[static_cast<std::size_t>(v)].defined()) cache.emplace(v, sm.values[static_cast<std::size_t>(v)]);
+      ro.start_node = start;
+      ro.cache = &cache;
+    }
+    run_result r = interp_->run(start > 0 ? named_tensors{} : sm.inputs, ro);
+    stats_.last_run_nodes = r.nodes_executed;
+    stats_.nodes_executed += r.nodes_executed;
+    auto outputs = r.outputs();
+    // The prefix's values stay valid: a later change may restart between them.
+    if (start > 0)
+      for (std::size_t v = 0; v < r.values.size() && v < sm.values.size(); ++v)
+        if (!r.values[v].defined() && before(static_cast<int>(v))) r.values[v] = std::move(sm.values[v]);
+    if (ro.keep_all) store(sm, std::move(r.values));
+    return outputs;
+  }
+  /// Every sample's outputs.
+  std::vector<std::vector<std::pair<std::string, tensor>>> run_all() {
+    std::vector<std::vector<std::pair<std::string, tensor>>> out;
+    std::size_t nodes = 0;
+    for (std::size_t s = 0; s < samples_.size(); ++s) {
+      out.push_back(run(s));
+      nodes += stats_.last_run_nodes;
+    }
+    stats_.last_run_nodes = nodes;
+    return out;
+  }
+  /// A one-off run of inputs that are not a sample (nothing cached).
+  std::vector<std::pair<std::string, tensor>> run(const named_tensors& inputs) {
+    ensure_built();
+    run_result r = interp_->run(inputs);
+    stats_.last_run_nodes = r.nodes_executed;
+    stats_.nodes_executed += r.nodes_executed;
+    return r.outputs();
+  }
+  /// Tensor `name` of the lowered graph from sample s's last run (undefined if not cached).
+  tensor value(std::size_t s, std::string_view name) {
+    ensure_built();
+    const int v = lowered_->find_value(name);
+    const sample& sm = samples_.at(s);
+    if (v < 0 || static_cast<std::size_t>(v) >= sm.values.size() || lowered_->values[static_cast<std::size_t>(v)].producer >= static_cast<int>(sm.valid_nodes))
+      return {};
+    return sm.values[static_cast<std::size_t>(v)];
+  }
+
+  // --- state --------------------------------------------------------------------------------------
+
+  /// The lowered graph with every change so far.
+  const graph& lowered() {
+    ensure_built();
+    return *lowered_;
+  }
+  /// The calibrated TOP graph the lowering starts from.
+  const graph& calibrated() {
+    ensure_built();
+    return calibrated_;
+  }
+  const targets::lowering_report& report() {
+    ensure_built();
+    return report_;
+  }
+  const evaluator_stats& stats() const noexcept { return stats_; }
+
+ private:
+  struct sample {
+    named_tensors inputs;
+    std::vector<tensor> values;  // by value id of the lowered graph; valid below valid_nodes
+    std::size_t valid_nodes = 0;
+    std::size_t bytes = 0;
+  };
+
+  const cali_row* find_row(std::string_view name) const {
+    return table_.header.fp8 ? table_.find_fp8(name) : table_.find(name);
+  }
+
+  void calibrate() {
+    calibrated_ = base_;
+    import_calibration_options io;
+    io.asymmetric = opt_.asymmetric;
+    io.symmetric_only = opt_.chip->symmetric_calibration;
+    io.fp8 = table_.header.fp8;
+    import_calibration(calibrated_, table_, io);
+    propagate_calibration(calibrated_, *opt_.chip);
+  }
+
+  void ensure_built() {
+    if (!dirty_) return;
+    if (recalibrate_) calibrate();
+    recalibrate_ = false;
+    rebuild();
+  }
+
+  void rebuild() {
+    stats_.last_lowerings = stats_.last_replays = 0;
+    building_.clear();
+    targets::lowering_report rep;
+    auto g = std::make_unique<graph>(targets::lower_to_tpu(calibrated_, opt_, rep, this));
+    pad_origins(g->nodes.size());
+    if (building_.size() != g->nodes.size()) throw error("quantized_evaluator: internal error, node origins out of step with the lowered graph");
+    // Prepared states: the cached step's where it has one.
+    std::vector<top::prepared_ptr> reuse(g->nodes.size());
+    stats_.prepared_reused = stats_.prepared_built = 0;
+    for (std::size_t p = 0; p < g->nodes.size(); ++p)
+      if (detail::lowering_step* s = step_of(building_[p])) reuse[p] = s->prepared;
+    auto interp = std::make_unique<interpreter>(*g, eo_.pool, &reuse);
+    std::size_t full = 0;
+    for (std::size_t p = 0; p < g->nodes.size(); ++p) {
+      const node& n = g->nodes[p];
+      if (!n.op->has(top::trait::source)) ++full;
+      if (!n.op->prepare) continue;
+      if (reuse[p]) ++stats_.prepared_reused;
+      else ++stats_.prepared_built;
+      if (detail::lowering_step* s = step_of(building_[p])) s->prepared = interp->prepared(static_cast<int>(p));
+    }
+    // The first node that differs from the previous graph: a cached step in the same place after an
+    // equal prefix is the same node; lower_to_tpu's own nodes (inputs, output casts) are compared.
+    std::size_t same = 0;
+    if (lowered_) {
+      const std::size_t n = std::min(g->nodes.size(), lowered_->nodes.size());
+      while (same < n && building_[same] == origins_[same] && (building_[same].lowering >= 0 || same_node(*g, *lowered_, same))) ++same;
+    }
+    stats_.first_changed_node = same;
+    for (sample& s : samples_) s.valid_nodes = std::min(s.valid_nodes, same);
+    interp_.reset();
+    lowered_ = std::move(g);
+    interp_ = std::move(interp);
+    origins_ = std::move(building_);
+    report_ = std::move(rep);
+    stats_.full_run_nodes = full;
+    ++stats_.rebuilds;
+    std::size_t cached = 0;
+    for (const auto& [i, v] : cache_) cached += v.size();
+    stats_.cached_lowerings = cached;
+    dirty_ = false;
+  }
+
+  static bool same_node(const graph& a, const graph& b, std::size_t p) {
+    const node& x = a.nodes[p];
+    const node& y = b.nodes[p];
+    if (x.op != y.op || x.operands != y.operands || x.results.size() != y.results.size()) return false;
+    for (std::size_t r = 0; r < x.results.size(); ++r)
+      if (!(a.values[static_cast<std::size_t>(x.results[r])].type == b.values[static_cast<std::size_t>(y.results[r])].type)) return false;
+    return true;
+  }
+
+  detail::lowering_step* step_of(const detail::node_origin& o) {
+    if (o.lowering < 0) return nullptr;
+    auto it = by_id_.find(o.lowering);
+    return it == by_id_.end() ? nullptr : &it->second->steps[static_cast<std::size_t>(o.step)];
+  }
+
+  void pad_origins(std::size_t nodes) {
+    if (building_.size() < nodes) building_.resize(nodes);
+  }
+
+  void store(sample& sm, std::vector<tensor> values) {
+    stats_.cache_bytes -= sm.bytes;
+    if (sm.bytes) --stats_.cached_samples;
+    // Activation bytes, each buffer once (shape ops share them); weights belong to the model.
+    std::unordered_set<const std::byte*> seen;
+    std::size_t bytes = 0;
+    for (std::size_t v = 0; v < values.size(); ++v) {
+      const tensor& t = values[v];
+      const int p = lowered_->values[v].producer;
+      if (!t.defined() || (p >= 0 && lowered_->nodes[static_cast<std::size_t>(p)].is<top::weight_op>())) continue;
+      if (seen.insert(t.raw()).second) bytes += t.nbytes();
+    }
+    last_sample_bytes_ = bytes;
+    if (stats_.cache_bytes + bytes > eo_.cache_budget_bytes) {
+      sm.values.clear();
+      sm.valid_nodes = 0;
+      sm.bytes = 0;
+      return;
+    }
+    sm.values = std::move(values);
+    sm.valid_nodes = lowered_->nodes.size();
+    sm.bytes = std::max<std::size_t>(bytes, 1);
+    stats_.cache_bytes += sm.bytes;
+    ++stats_.cached_samples;
+  }
+
+  // --- lowering_observer ---------------------------------------------------------------------------
+
+  static detail::lowering_key key_of(targets::lowering_context& c, int i) {
+    const node& n = c.top_node(i);
+    detail::lowering_key k;
+    k.mode = c.mode_of(i);
+    k.operands = n.operands;
+    for (int v : n.operands) k.top_types.push_back(c.top_value(v).type.quant);
+    for (int r : n.results) k.top_types.push_back(c.top_value(r).type.quant);
+    for (int v : n.operands) {
+      if (c.top_value(v).type.is_none || c.constant(v)) continue;
+      const int x = c.mapped(v);
+      k.in_types.push_back(c.out_type(x));
+      k.in_names.push_back(c.out().values[static_cast<std::size_t>(x)].name);
+    }
+    return k;
+  }
+
+  /// Where a recorded reference points now (steps: the values this replay gave them).
+  static int resolve(targets::lowering_context& c, const detail::lowered_ref& r, const std::vector<int>& step_node, const std::vector<int>& step_value) {
+    switch (r.k) {
+      case detail::lowered_ref::kind::none: return c.none();
+      case detail::lowered_ref::kind::mapped: return c.mapped(r.a);
+      case detail::lowered_ref::kind::step: {
+        const int node_index = step_node[static_cast<std::size_t>(r.a)];
+        return node_index >= 0 ? c.result(node_index, r.b) : step_value[static_cast<std::size_t>(r.a)];
+      }
+    }
+    return -1;
+  }
+
+  /// For a name-sensitive lowering: does each cast resolve as it did when recorded?
+  static bool casts_as_recorded(targets::lowering_context& c, const detail::cached_lowering& f) {
+    for (std::size_t s = 0; s < f.steps.size(); ++s) {
+      const detail::lowering_step& st = f.steps[s];
+      if (st.k != detail::lowering_step::kind::cast) continue;
+      if (st.operands[0].k != detail::lowered_ref::kind::mapped) return false;
+      const int in = c.mapped(st.operands[0].a);
+      bool earlier = false;  // an earlier step of this lowering made the same cast
+      for (std::size_t e = 0; e < s && !earlier; ++e)
+        earlier = f.steps[e].k == detail::lowering_step::kind::cast && f.steps[e].created && f.steps[e].operands[0].k == st.operands[0].k &&
+                  f.steps[e].operands[0].a == st.operands[0].a && f.steps[e].types[0] == st.types[0];
+      if (earlier) continue;
+      const int have = c.find_cast(in, st.types[0]);
+      if (st.created ? have >= 0 : (have < 0 || c.out().values[static_cast<std::size_t>(have)].name != st.names[0])) return false;
+    }
+    return true;
+  }
+
+  bool replay(targets::lowering_context& c, int i) override {
+    pad_origins(c.out().nodes.size());
+    mode_before_ = c.report().ops_per_mode;
+    notes_before_ = c.report().notes.size();
+    pending_key_ = key_of(c, i);
+    auto it = cache_.find(i);
+    if (it != cache_.end())
+      for (auto& f : it->second)
+        if (f->key == pending_key_ && (!f->name_sensitive || casts_as_recorded(c, *f))) {
+          emit(c, i, *f);
+          ++stats_.replays;
+          ++stats_.last_replays;
+          return true;
+        }
+    trace_.weights.clear();
+    trace_.casts.clear();
+    c.set_trace(&trace_);
+    return false;
+  }
+
+  void emit(targets::lowering_context& c, int i, const detail::cached_lowering& f) {
+    std::vector<int> step_node(f.steps.size(), -1), step_value(f.steps.size(), -1);
+    for (std::size_t s = 0; s < f.steps.size(); ++s) {
+      const detail::lowering_step& st = f.steps[s];
+      const std::size_t before = c.out().nodes.size();
+      if (st.k == detail::lowering_step::kind::cast) {
+        step_value[s] = c.cast(resolve(c, st.operands[0], step_node, step_value), st.types[0], st.consumer);
+      } else if (st.k == detail::lowering_step::kind::weight) {
+        step_value[s] = c.add_weight(st.requested, st.data, st.types[0].quant);
+      } else {
+        std::vector<int> ops;
+        ops.reserve(st.operands.size());
+        for (const auto& r : st.operands) ops.push_back(resolve(c, r, step_node, step_value));
+        step_node[s] = c.out().add_node(*st.op, std::move(ops), st.types, st.names, st.attrs);
+      }
+      if (c.out().nodes.size() > before) {
+        if (st.k != detail::lowering_step::kind::op) step_node[s] = static_cast<int>(before);
+        building_.push_back({f.id, static_cast<int>(s)});
+      }
+    }
+    const node& n = c.top_node(i);
+    for (std::size_t r = 0; r < n.results.size(); ++r) c.map(n.results[r], resolve(c, f.results[r], step_node, step_value));
+    for (const auto& [m, k] : f.ops_per_mode) c.report().ops_per_mode[m] += k;
+    for (const auto& note : f.notes) c.report().notes.push_back(note);
+  }
+
+  void lowered(targets::lowering_context& c, int i, int first) override {
+    c.set_trace(nullptr);
+    ++stats_.lowerings;
+    ++stats_.last_lowerings;
+    auto f = std::make_unique<detail::cached_lowering>();
+    f->id = next_id_++;
+    f->key = std::move(pending_key_);
+    const graph& out = c.out();
+    const node& tn = c.top_node(i);
+    const int end = static_cast<int>(out.nodes.size());
+    std::unordered_map<int, std::pair<int, int>> local;  // lowered value -> (step, result)
+    auto classify = [&](int x, detail::lowered_ref& r) {
+      if (auto it = local.find(x); it != local.end()) {
+        r = {detail::lowered_ref::kind::step, it->second.first, it->second.second};
+        return true;
+      }
+      if (x == c.none()) {
+        r = {detail::lowered_ref::kind::none, 0, 0};
+        return true;
+      }
+      for (int v : tn.operands)
+        if (!c.top_value(v).type.is_none && !c.constant(v) && c.mapped(v) == x) {
+          r = {detail::lowered_ref::kind::mapped, v, 0};
+          return true;
+        }
+      return false;
+    };
+    std::size_t ci = 0;
+    auto shared_casts = [&](int upto) {  // casts shared with earlier consumers, asked before node `upto`
+      while (ci < trace_.casts.size() && !trace_.casts[ci].created && trace_.casts[ci].at_node <= upto) {
+        const auto& u = trace_.casts[ci++];
+        detail::lowering_step st;
+        st.k = detail::lowering_step::kind::cast;
+        st.operands.resize(1);
+        f->cacheable &= classify(u.input, st.operands[0]);
+        st.types = {u.type};
+        st.names = {out.values[static_cast<std::size_t>(u.result)].name};
+        st.consumer = u.consumer;
+        local.emplace(u.result, std::make_pair(static_cast<int>(f->steps.size()), 0));
+        f->steps.push_back(std::move(st));
+      }
+    };
+    for (int p = first; p < end && f->cacheable; ++p) {
+      shared_casts(p);
+      const node& n = out.nodes[static_cast<std::size_t>(p)];
+      detail::lowering_step st;
+      if (ci < trace_.casts.size() && trace_.casts[ci].created && trace_.casts[ci].at_node == p) {
+        const auto& u = trace_.casts[ci++];
+        st.k = detail::lowering_step::kind::cast;
+        st.created = true;
+        st.operands.resize(1);
+        f->cacheable &= classify(u.input, st.operands[0]);
+        st.types = {u.type};
+        st.consumer = u.consumer;
+      } else if (n.is<top::weight_op>()) {
+        st.k = detail::lowering_step::kind::weight;
+        const std::string& name = out.values[static_cast<std::size_t>(n.results[0])].name;
+        auto w = out.weights.find(name);
+        auto t = std::find_if(trace_.weights.begin(), trace_.weights.end(), [&](const auto& e) { return e.value == n.results[0]; });
+        if (w == out.weights.end() || t == trace_.weights.end()) {  // e.g. a weight a rule dropped again before falling back
+          f->cacheable = false;
+          break;
+        }
+        st.requested = t->requested;
+        st.data = w->second;
+      } else {
+        st.op = n.op;
+        st.attrs = n.attrs;
+        st.operands.resize(n.operands.size());
+        for (std::size_t k = 0; k < n.operands.size(); ++k) f->cacheable &= classify(n.operands[k], st.operands[k]);
+      }
+      st.types.resize(n.results.size());
+      st.names.resize(n.results.size());
+      for (std::size_t r = 0; r < n.results.size(); ++r) {
+        const value_info& vi = out.values[static_cast<std::size_t>(n.results[r])];
+        st.types[r] = vi.type;
+        st.names[r] = vi.name;
+        local[n.results[r]] = {static_cast<int>(f->steps.size()), static_cast<int>(r)};
+      }
+      building_.push_back({f->id, static_cast<int>(f->steps.size())});
+      f->steps.push_back(std::move(st));
+    }
+    if (f->cacheable) shared_casts(end);
+    if (f->cacheable && ci != trace_.casts.size()) f->cacheable = false;
+    if (f->cacheable) {
+      f->results.resize(tn.results.size());
+      for (std::size_t r = 0; r < tn.results.size(); ++r) f->cacheable &= classify(c.mapped(tn.results[r]), f->results[r]);
+    }
+    // Names derived from a cast's name make the lowering depend on who made the cast.
+    for (const auto& st : f->steps) {
+      if (st.k != detail::lowering_step::kind::cast) continue;
+      const std::string& cast_name = st.names[0];
+      for (const auto& other : f->steps)
+        if (other.k == detail::lowering_step::kind::op)
+          for (const auto& nm : other.names)
+            if (!cast_name.empty() && nm.find(cast_name) != std::string::npos) f->name_sensitive = true;
+    }
+    for (const auto& [m, k] : c.report().ops_per_mode) {
+      auto b = mode_before_.find(m);
+      const std::size_t was = b == mode_before_.end() ? 0 : b->second;
+      if (k > was) f->ops_per_mode[m] = k - was;
+    }
+    f->notes.assign(c.report().notes.begin() + static_cast<std::ptrdiff_t>(notes_before_), c.report().notes.end());
+    pad_origins(out.nodes.size());  // an uncacheable lowering's remaining nodes
+    if (!f->cacheable) {
+      for (int p = first; p < end; ++p) building_[static_cast<std::size_t>(p)] = {f->id, -1};
+      building_.resize(static_cast<std::size_t>(end));
+      return;  // its rule runs again next time; its fresh id keeps its nodes from matching anything
+    }
+    auto& variants = cache_[i];
+    by_id_[f->id] = f.get();
+    variants.push_back(std::move(f));
+    if (variants.size() > std::max<std::size_t>(1, eo_.variants_per_op)) {
+      by_id_.erase(variants.front()->id);
+      variants.erase(variants.begin());
+    }
+  }
+
+  graph base_;
+  cali_table table_;
+  bool has_table_ = false;
+  targets::deploy_options opt_;
+  evaluator_options eo_;
+  graph calibrated_;
+  bool dirty_ = true, recalibrate_ = false;
+
+  std::unique_ptr<graph> lowered_;
+  std::unique_ptr<interpreter> interp_;
+  targets::lowering_report report_;
+  std::vector<detail::node_origin> origins_, building_;
+  std::vector<sample> samples_;
+  std::size_t last_sample_bytes_ = 0;  // what one sample's cache took last time
+  evaluator_stats stats_;
+
+  // Cached lowerings per TOP node index, and by id.
+  std::unordered_map<int, std::vector<std::unique_ptr<detail::cached_lowering>>> cache_;
+  std::unordered_map<int, detail::cached_lowering*> by_id_;
+  int next_id_ = 0;
+  // The lowering in progress.
+  targets::lowering_trace trace_;
+  detail::lowering_key pending_key_;
+  std::map<std::string, std::size_t> mode_before_;
+  std::size_t notes_before_ = 0;
+};
+
+}  // namespace mixq
+// #include "mixq/targets/lowering.hpp" (already inlined above)
+// #include "mixq/targets/processor.hpp" (already inlined above)
+// #include "mixq/transforms/calibration_propagation.hpp" (already inlined above)
 // #include "mixq/transforms/canonicalize.hpp"
 // What TPU-MLIR's model_transform does to a freshly imported TOP graph, with its op names:
 // first the ONNX-level pattern fusions (OnnxOpt.py runs them before import), then the
@@ -29304,149 +30782,4 @@ inline void canonicalize(graph& g) {
 }
 
 }  // namespace mixq
-// #include "mixq/transforms/import_calibration.hpp"
-// model_deploy's first step: a cali_table turns a TOP_F32 graph into a TOP_CALIBRATED one, each
-// tensor typed `!quant.calibrated<f32<min:max>>` by the rules of TPU-MLIR's ImportCalibration.cpp
-// (facts doc §1.1), and `#weight_scale` rows become the `scale` of the weights they name.
-
-// #include "mixq/core/error.hpp" (already inlined above)
-// #include "mixq/graph/graph.hpp" (already inlined above)
-// #include "mixq/io/cali_table.hpp" (already inlined above)
-// #include "mixq/quant/quant_type.hpp" (already inlined above)
-
-namespace mixq {
-
-struct import_calibration_options {
-  /// `--asymmetric`: tensors keep the table's [min, max] (else [min < 0 ? -th : 0, th]).
-  bool asymmetric = false;
-  /// CV18xx: every range becomes [-max, max] (symmetric only).
-  bool symmetric_only = false;
-  /// fp8 tables: [-th, th].
-  bool fp8 = false;
-};
-
-struct import_calibration_report {
-  std::size_t calibrated = 0;          // tensors that got a calibrated type
-  std::vector<std::string> missing;    // float tensors the table has no row for (they stay f32)
-  std::size_t weight_scales = 0;       // `#weight_scale` rows attached
-  std::vector<std::string> unmatched_weight_scales;  // rows naming no weight's consumer
-};
-
-namespace detail {
-
-inline bool attr_true(const attr_dict& a, std::string_view key) {
-  const attribute* v = a.find(key);
-  return v && v->get_if<bool>() && *v->get_if<bool>();
-}
-
-inline std::string_view producer_op(const graph& g, int value) {
-  const int p = g.values[static_cast<std::size_t>(value)].producer;
-  return p < 0 ? std::string_view{} : g.nodes[static_cast<std::size_t>(p)].mnemonic();
-}
-
-}  // namespace detail
-
-/// The (min, max) the importer gives a tensor of node `n` from its table row (getMinMax).
-inline std::pair<double, double> calibrated_range(const graph& g, const node& n, const std::string& name, const cali_row& row,
-                                                  const import_calibration_options& opt, const std::set<std::string>& asym_ops) {
-  const double th = row.threshold;
-  const std::string_view op = n.mnemonic();
-  double mn, mx;
-  if (opt.fp8) {
-    mn = -th;
-    mx = th;
-  } else if (op == "top.Abs") {
-    mn = -th;
-    mx = th;
-  } else if ((op == "top.Sigmoid" && !detail::attr_true(n.attrs, "log")) || op == "top.Softmax") {
-    mn = 0;
-    mx = 1;
-  } else if (op == "top.Mul") {
-    bool unsigned_inputs = n.operands.size() == 2 && n.operands[0] == n.operands[1];
-    if (!unsigned_inputs) {
-      unsigned_inputs = !n.operands.empty();
-      for (int v : n.operands) {
-        const std::string_view p = detail::producer_op(g, v);
-        if (p != "top.Sigmoid" && p != "top.Relu") unsigned_inputs = false;
-      }
-    }
-    mn = unsigned_inputs ? 0 : (row.min < 0 ? -th : 0);
-    mx = th;
-  } else if (op == "top.Sub") {
-    mn = row.min < 0 ? -th : -1e-5;
-    mx = th;
-  } else if (opt.asymmetric || detail::attr_true(n.attrs, "output_asym") || asym_ops.count(name)) {
-    mn = row.min;
-    mx = row.max;
-  } else {
-    mn = row.min < 0 ? -th : 0;
-    mx = th;
-  }
-  if (op != "top.Sub" && detail::attr_true(n.attrs, "do_relu")) mn = 0;
-  if (opt.symmetric_only) mn = -mx;
-  return {mn, mx};
-}
-
-/// Types every float op result (and graph input) that has a row; sets module.state.
-inline import_calibration_report import_calibration(graph& g, const cali_table& table, const import_calibration_options& opt = {}) {
-  import_calibration_report rep;
-  const std::set<std::string> asym_ops(table.asym_ops.begin(), table.asym_ops.end());
-  const auto& rows = table.thresholds();
-  auto find = [&](const std::string& name) -> const cali_row* {
-    for (auto it = rows.rbegin(); it != rows.rend(); ++it)
-      if (it->name == name) return &*it;
-    return nullptr;
-  };
-  for (node& n : g.nodes) {
-    if (n.is<top::weight_op>() || n.is<top::none_op>()) continue;
-    for (int r : n.results) {
-      value_info& vi = g.values[static_cast<std::size_t>(r)];
-      if (vi.type.is_none || !is_floating(vi.type.elem) || vi.name.empty()) continue;  // integer results are skipped
-      const cali_row* row = find(vi.name);
-      if (!row) {
-        rep.missing.push_back(vi.name);
-        continue;
-      }
-      auto [mn, mx] = calibrated_range(g, n, vi.name, *row, opt, asym_ops);
-      if (mn == 0 && mx == 0) {  // TPU-MLIR leaves such a value plain f32
-        rep.missing.push_back(vi.name);
-        continue;
-      }
-      vi.type.quant = quant::format(quant::calibrated_type{vi.type.elem, mn, mx});
-      ++rep.calibrated;
-    }
-  }
-  // Graph arguments take their Input op's type.
-  for (const node& n : g.nodes)
-    if (n.is<top::input_op>()) g.values[static_cast<std::size_t>(n.operands[0])].type.quant.clear();
-  // `#weight_scale`: `<consumer op>_weight` names the weight whose first user is that op.
-  if (!table.weight_scales.empty()) {
-    const auto users = g.users();
-    for (const weight_scale_row& w : table.weight_scales) {
-      const std::string suffix = "_weight";
-      if (w.name.size() <= suffix.size() || w.name.compare(w.name.size() - suffix.size(), suffix.size(), suffix) != 0) {
-        rep.unmatched_weight_scales.push_back(w.name);
-        continue;
-      }
-      const std::string consumer = w.name.substr(0, w.name.size() - suffix.size());
-      bool attached = false;
-      for (node& n : g.nodes) {
-        if (!n.is<top::weight_op>()) continue;
-        const auto& u = users[static_cast<std::size_t>(n.results[0])];
-        if (u.empty() || g.node_name(u.front()) != consumer) continue;
-        attr_array scales;
-        for (double s : w.scales) scales.emplace_back(float_attr{s, "f64"});
-        n.attrs.set("scale", attribute(std::move(scales)));
-        n.decoded = n.op->decode(n.attrs);
-        attached = true;
-        ++rep.weight_scales;
-        break;
-      }
-      if (!attached) rep.unmatched_weight_scales.push_back(w.name);
-    }
-  }
-  g.module_attributes.set("module.state", attribute(std::string("TOP_CALIBRATED")));
-  return rep;
-}
-
-}  // namespace mixq
+// #include "mixq/transforms/import_calibration.hpp" (already inlined above)
