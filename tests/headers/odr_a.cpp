@@ -1,7 +1,9 @@
-// Two translation units that both include everything: linking them into one program fails if a
-// header defines a non-inline function or variable, and check_main.cpp fails if inline state
-// (registries, pools) exists twice.
-#include "mixq/mixq.hpp"
+// Two translation units that reach the library's inline state (the op registry, the thread pool):
+// check_main.cpp fails if either exists twice in one program. Non-inline definitions in headers
+// are caught by linking the per-header translation units together (mixq.hpp's includes every
+// header again), so these two include only what they ask about.
+#include "mixq/core/thread_pool.hpp"
+#include "mixq/dialect/ops.hpp"
 
 namespace mixq_header_check {
 const void* registry_seen_from_a() { return &mixq::top::ops(); }

@@ -1,5 +1,6 @@
 // See odr_a.cpp.
-#include "mixq/mixq.hpp"
+#include "mixq/core/thread_pool.hpp"
+#include "mixq/dialect/ops.hpp"
 
 namespace mixq_header_check {
 const void* registry_seen_from_b() { return &mixq::top::ops(); }
