@@ -306,7 +306,7 @@ TEST_CASE("weight-only: a per-op qtable group size overrides --q_group_size, als
   CHECK(low.weights.at("fc_zp").shape() == shape_t{4, 4});
 }
 
-TEST_CASE("--quant_input/--quant_output on F16: the argument is f16, the output stays f16, results unchanged", "[deploy][quant_io]") {
+TEST_CASE("quant_input and quant_output on F16: the argument is f16, the output stays f16, results unchanged", "[deploy][quant_io]") {
   const graph top = mlp(2, 16, 4, false, false, 41);
   targets::deploy_options opt;
   opt.mode = targets::quant_mode::F16;
@@ -325,7 +325,7 @@ TEST_CASE("--quant_input/--quant_output on F16: the argument is f16, the output 
   CHECK(std::equal(a.values<float>().begin(), a.values<float>().end(), b.values<float>().begin()));
 }
 
-TEST_CASE("--quant_input on INT8: the argument is the input's int8 type; floats are refused, the cast's integers give the same result",
+TEST_CASE("quant_input on INT8: the argument is the input's int8 type; floats are refused, the cast's integers give the same result",
           "[deploy][quant_io]") {
   graph top = mlp(2, 16, 4, false, false, 47);
   for (auto& v : top.values)
