@@ -207,7 +207,17 @@ class statistics_collector {
     }
     const tensor f = t.elem() == dtype::f32 ? t : t.cast(dtype::f32);
     const std::span<const float> x = f.values<float>();
-    const value_range br = range_of(x, opt_.pool);
+    // KL's histogram and the range in one pass over the tensor where the batch fits the
+    // histogram's range (the usual case after the first batches); else the range first.
+    value_range br;
+    bool binned = false;
+    if (s.hist && !x.empty()) {
+      const auto w = s.hist->add_within_range(x, opt_.pool);
+      br = w.range;
+      binned = w.counted;
+    } else {
+      br = range_of(x, opt_.pool);
+    }
     if (!br.finite)
       throw error("calibration: tensor \"" + row.name + "\" holds NaN or inf in batch " + std::to_string(batches_seen_ + 1) +
                   " (check the input data and the model)");
@@ -219,7 +229,7 @@ class statistics_collector {
     if (row.integer) return;
     const float running_abs = s.range.abs_max();
     thread_pool* pool = opt_.pool;
-    if (s.hist) s.hist->add(x, running_abs, pool);
+    if (s.hist && !binned) s.hist->add(x, running_abs, pool);
     // An all-zero batch says nothing about the clip point (TPU-MLIR's OCTAV gives NaN there, which
     // poisons the tensor's average); it is left out of the average.
     if (has(method::mse) && !(br.min == 0.f && br.max == 0.f)) {

@@ -97,8 +97,7 @@ namespace detail {
 /// post-ReLU activation is zero, so packing first keeps those lanes out of the scatter, which is
 /// what the histogram's time goes into.
 #if defined(__AVX512F__)
-inline std::size_t packed_bins(const float* x, __m512 w, __m512 limit, std::int32_t* out) {
-  const __m512 v = _mm512_loadu_ps(x);
+inline std::size_t packed_bins(__m512 v, __m512 w, __m512 limit, std::int32_t* out) {
   const __m512 b = _mm512_add_ps(_mm512_div_ps(_mm512_abs_ps(v), w), _mm512_set1_ps(0.5f));
   const __mmask16 keep = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_OQ) & _mm512_cmp_ps_mask(b, limit, _CMP_LT_OQ);
   // maskz: GCC 12 reports the unmasked form's undefined source as maybe-uninitialized (bug 105593).
@@ -119,8 +118,7 @@ struct left_pack_table {
 };
 inline constexpr left_pack_table left_pack{};
 
-inline std::size_t packed_bins(const float* x, __m256 w, __m256 limit, std::int32_t* out) {
-  const __m256 v = _mm256_loadu_ps(x);
+inline std::size_t packed_bins(__m256 v, __m256 w, __m256 limit, std::int32_t* out) {
   const __m256 abs = _mm256_andnot_ps(_mm256_set1_ps(-0.f), v);
   const __m256 b = _mm256_add_ps(_mm256_div_ps(abs, w), _mm256_set1_ps(0.5f));
   const __m256 keep = _mm256_and_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_OQ), _mm256_cmp_ps(b, limit, _CMP_LT_OQ));
@@ -133,12 +131,23 @@ inline std::size_t packed_bins(const float* x, __m256 w, __m256 limit, std::int3
 
 }  // namespace detail
 
-inline void add_abs_histogram(std::span<const float> x, float width, std::span<std::int64_t> counts) {
+namespace detail {
+
+/// The histogram kernel. With `range` set it also takes the range of x in the same pass and
+/// adds to `counts` only when every element is finite and max |x| <= `max_abs`; otherwise
+/// `counts` is left as it was. Returns whether it counted.
+inline bool abs_histogram_pass(std::span<const float> x, float width, std::span<std::int64_t> counts, value_range* range, double max_abs) {
   const std::size_t n = x.size();
   const auto nbins = static_cast<std::int64_t>(counts.size());
+  auto accepted = [&] { return !range || (range->finite && static_cast<double>(range->abs_max()) <= max_abs); };
   // Bin indices as float are exact integers below 2^24; beyond that the scalar path decides.
   // Short inputs do not pay for the scratch histograms below.
-  if (nbins >= (1 << 24) || n < 4096) return add_abs_histogram_reference(x, width, counts);
+  if (nbins >= (1 << 24) || n < 4096) {
+    if (range) *range = range_of(x);
+    if (!accepted()) return false;
+    add_abs_histogram_reference(x, width, counts);
+    return true;
+  }
   // Increments of one bin depend on each other through memory; consecutive values often share a
   // bin (activations crowd the low bins), so increments go round-robin to four histograms.
   // uint32 counts cannot overflow: a copy sees at most n / 4 increments, and no tensor has 2^34
@@ -150,6 +159,8 @@ inline void add_abs_histogram(std::span<const float> x, float width, std::span<s
   std::uint32_t* h[copies];
   for (std::size_t c = 0; c < copies; ++c) h[c] = scratch.data() + c * stride;
   std::size_t i = 0;
+  float lo = std::numeric_limits<float>::infinity(), hi = -std::numeric_limits<float>::infinity();
+  bool finite = true;
 #if defined(__AVX512F__) || defined(__AVX2__)
 #if defined(__AVX512F__)
   constexpr std::size_t W = 16;
@@ -158,6 +169,22 @@ inline void add_abs_histogram(std::span<const float> x, float width, std::span<s
   constexpr std::size_t W = 8;
   const __m256 w = _mm256_set1_ps(width), limit = _mm256_set1_ps(static_cast<float>(nbins));
 #endif
+  static_assert(simd::width<float> == W, "the native xsimd batch is the register the intrinsics use");
+  // The range is tracked with xsimd (GCC 12 flags the raw min/max intrinsics' undefined source,
+  // bug 105593); the batch converts to the register type for the packing step.
+  using simd::fbatch;
+  fbatch vlo(lo), vhi(hi), poison(0.f);
+  auto load = [](const float* p) { return fbatch::load_unaligned(p); };
+  auto track = [&](const fbatch& v) {
+    vlo = xsimd::min(vlo, v);
+    vhi = xsimd::max(vhi, v);
+    poison += v * fbatch(0.f);  // NaN once an element is inf or NaN
+  };
+  auto finish_range = [&] {
+    lo = simd::reduce_min(vlo);
+    hi = simd::reduce_max(vhi);
+    finite = simd::reduce_add(poison) == 0.f;
+  };
   // Indices collect in a small buffer (a full vector of slack past `pending`), then scatter.
   constexpr std::size_t buffer = 1024;
   alignas(64) std::int32_t idx[buffer + W];
@@ -169,9 +196,19 @@ inline void add_abs_histogram(std::span<const float> x, float width, std::span<s
     for (; j < pending; ++j) ++h[0][idx[j]];
     pending = 0;
   };
-  for (; i + W <= n; i += W) {
-    pending += detail::packed_bins(x.data() + i, w, limit, idx + pending);
-    if (pending >= buffer) scatter();
+  if (range) {
+    for (; i + W <= n; i += W) {
+      const auto v = load(x.data() + i);
+      track(v);
+      pending += packed_bins(v, w, limit, idx + pending);
+      if (pending >= buffer) scatter();
+    }
+    finish_range();
+  } else {
+    for (; i + W <= n; i += W) {
+      pending += packed_bins(load(x.data() + i), w, limit, idx + pending);
+      if (pending >= buffer) scatter();
+    }
   }
   scatter();
 #else
@@ -179,22 +216,66 @@ inline void add_abs_histogram(std::span<const float> x, float width, std::span<s
   constexpr std::size_t W = simd::width<float>;
   // Without a compress instruction skipped lanes (zeros, past-the-end bins, NaN) go to a spare
   // slot instead of a branch.
-  const fbatch w(width), half(0.5f), limit(static_cast<float>(nbins)), zero(0.f), spare(static_cast<float>(nbins));
+  const fbatch vw(width), half(0.5f), limit(static_cast<float>(nbins)), zero(0.f), spare(static_cast<float>(nbins));
+  fbatch vlo(lo), vhi(hi), poison(0.f);
   alignas(64) std::int32_t idx[W];
   for (; i + W <= n; i += W) {
     const fbatch v = fbatch::load_unaligned(x.data() + i);
-    const fbatch b = xsimd::abs(v) / w + half;
+    if (range) {
+      vlo = xsimd::min(vlo, v);
+      vhi = xsimd::max(vhi, v);
+      poison += v * zero;
+    }
+    const fbatch b = xsimd::abs(v) / vw + half;
     const auto keep = (v != zero) & (b < limit);
     xsimd::batch_cast<std::int32_t>(xsimd::select(keep, b, spare)).store_aligned(idx);
     for (std::size_t k = 0; k < W; ++k) ++h[k % copies][idx[k]];
   }
+  if (range) {
+    lo = simd::reduce_min(vlo);
+    hi = simd::reduce_max(vhi);
+    finite = simd::reduce_add(poison) == 0.f;
+  }
 #endif
+  // The tail, scalar, into the scratch as well (the counts stay untouched until accepted).
+  for (std::size_t k = i; k < n; ++k) {
+    const float v = x[k];
+    if (range) {
+      if (!std::isfinite(v)) finite = false;
+      else {
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+      }
+    }
+    if (v == 0.f) continue;
+    const float b = std::floor(std::fabs(v) / width + 0.5f);
+    if (b < static_cast<float>(nbins)) ++h[0][static_cast<std::size_t>(b)];
+  }
+  if (range) {
+    // A NaN/inf in the vector part poisons lo/hi too: the finite-only range is taken again
+    // (rare: such a batch is an error for the caller).
+    *range = finite ? value_range{lo, hi, true} : range_of_reference(x);
+    if (!accepted()) return false;
+  }
   for (std::size_t j = 0; j < static_cast<std::size_t>(nbins); ++j) {
     std::uint64_t sum = 0;
     for (std::size_t c = 0; c < copies; ++c) sum += h[c][j];
     counts[j] += static_cast<std::int64_t>(sum);
   }
-  add_abs_histogram_reference(x.subspan(i), width, counts);
+  return true;
+}
+
+}  // namespace detail
+
+inline void add_abs_histogram(std::span<const float> x, float width, std::span<std::int64_t> counts) {
+  detail::abs_histogram_pass(x, width, counts, nullptr, 0.0);
+}
+
+/// add_abs_histogram and range_of in one pass over x (half the memory traffic of the two): the
+/// range of x is stored in `range`, and x's bins are added to `counts` only if every element is
+/// finite and max |x| <= `max_abs`. Returns whether they were added.
+inline bool add_abs_histogram_within(std::span<const float> x, float width, std::span<std::int64_t> counts, double max_abs, value_range& range) {
+  return detail::abs_histogram_pass(x, width, counts, &range, max_abs);
 }
 
 /// Sum and count of the |x| strictly above s (one OCTAV iteration's reductions).

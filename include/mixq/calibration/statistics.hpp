@@ -79,6 +79,53 @@ class abs_histogram {
     range_is_f32_ = false;
   }
 
+  /// What add_within_range saw: the batch's range, and whether the batch was counted.
+  struct within_result {
+    value_range range;
+    bool counted = false;
+  };
+
+  /// One pass over a batch for the common case once the range has settled: when every |x| fits
+  /// the current range, x is binned at the current width while its range is taken (add() would
+  /// bin it the same way). Otherwise nothing is counted, and the caller, who now has the range,
+  /// goes through add().
+  within_result add_within_range(std::span<const float> x, thread_pool* pool = nullptr) {
+    within_result r;
+    if (counts_.empty() || range_ == 0) {
+      r.range = range_of(x, pool);
+      return r;
+    }
+    const float w = static_cast<float>(range_ / static_cast<double>(counts_.size() - 1));
+    // add() bins at the current width when the running abs max (as double) is <= range_; the
+    // earlier batches' abs max always is, so this batch's decides.
+    constexpr std::int64_t grain = 1 << 15;
+    const auto n = static_cast<std::int64_t>(x.size());
+    if (!pool || n < 2 * grain) {
+      r.counted = add_abs_histogram_within(x, w, counts_, range_, r.range);
+      return r;
+    }
+    std::mutex merge;
+    std::vector<std::pair<value_range, std::vector<std::int64_t>>> parts;
+    pool->parallel_for(n, grain, [&](std::int64_t b, std::int64_t e) {
+      std::vector<std::int64_t> local(counts_.size(), 0);
+      value_range part;
+      add_abs_histogram_within(x.subspan(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b)), w, local,
+                               std::numeric_limits<double>::infinity(), part);
+      std::lock_guard lock(merge);
+      parts.emplace_back(part, std::move(local));
+    });
+    for (const auto& part : parts) {
+      r.range.min = std::min(r.range.min, part.first.min);
+      r.range.max = std::max(r.range.max, part.first.max);
+      r.range.finite = r.range.finite && part.first.finite;
+    }
+    r.counted = r.range.finite && static_cast<double>(r.range.abs_max()) <= range_;
+    if (r.counted)
+      for (const auto& part : parts)
+        for (std::size_t i = 0; i < part.second.size(); ++i) counts_[i] += part.second[i];
+    return r;
+  }
+
   const std::vector<std::int64_t>& counts() const noexcept { return counts_; }
   /// Bin width as TPU-MLIR stores it: range / (bins - 1).
   double width() const noexcept { return counts_.size() > 1 ? range_ / static_cast<double>(counts_.size() - 1) : 0.0; }

@@ -85,6 +85,58 @@ TEST_CASE("abs histogram kernel leaves out zeros, NaN and past-the-end values ex
   CHECK(h == std::vector<std::int64_t>(16, 0));
 }
 
+TEST_CASE("one-pass histogram and range: the range of range_of, the bins of add_abs_histogram, nothing counted past max_abs") {
+  for (std::size_t n : {9u, 4095u, 4096u, 70001u}) {
+    auto v = normal_values(n, 2.f, static_cast<unsigned>(n) + 5);
+    for (std::size_t i = 0; i < v.size(); i += 3) v[i] = 0.f;
+    const float w = 8.f / 2047.f;
+    std::vector<std::int64_t> a(2048, 0), b(2048, 0);
+    value_range r;
+    CHECK(add_abs_histogram_within(v, w, a, 1e9, r));
+    add_abs_histogram_reference(v, w, b);
+    CHECK(a == b);
+    const value_range e = range_of_reference(v);
+    CHECK(r.min == e.min);
+    CHECK(r.max == e.max);
+    CHECK(r.finite);
+    // Past max_abs: the range is still reported, the counts stay as they were.
+    const std::vector<std::int64_t> before = a;
+    CHECK_FALSE(add_abs_histogram_within(v, w, a, static_cast<double>(e.abs_max()) * 0.5, r));
+    CHECK(a == before);
+    CHECK(r.max == e.max);
+    v[n / 2] = std::numeric_limits<float>::quiet_NaN();
+    CHECK_FALSE(add_abs_histogram_within(v, w, a, 1e9, r));
+    CHECK_FALSE(r.finite);
+    CHECK(a == before);
+    CHECK(r.max == range_of_reference(v).max);
+  }
+}
+
+TEST_CASE("abs histogram fed through add_within_range counts exactly what add() alone counts, growing ranges included") {
+  thread_pool pool(2);
+  for (thread_pool* p : {static_cast<thread_pool*>(nullptr), &pool}) {
+    abs_histogram one_pass(512), reference(512);
+    float running = 0;
+    for (unsigned batch = 0; batch < 12; ++batch) {
+      // Batches 3 and 7 reach further than the ones before: the histogram must grow there.
+      const float sd = batch == 3 ? 4.f : batch == 7 ? 9.f : 1.f;
+      const auto v = normal_values(batch % 2 ? 200000 : 3000, sd, 40 + batch);
+      const value_range e = range_of_reference(v);
+      running = std::max(running, e.abs_max());
+      reference.add(v, running, p);
+      const double range_before = one_pass.range();
+      const auto w = one_pass.add_within_range(v, p);
+      CHECK(w.range.min == e.min);
+      CHECK(w.range.max == e.max);
+      if (!w.counted) one_pass.add(v, running, p);
+      CHECK(w.counted == (range_before > 0 && static_cast<double>(e.abs_max()) <= range_before));
+      if (batch == 3 || batch == 7) CHECK_FALSE(w.counted);
+    }
+    CHECK(one_pass.counts() == reference.counts());
+    CHECK(one_pass.range() == reference.range());
+  }
+}
+
 TEST_CASE("tail sums, central sums, fourth moment and sums agree with double references") {
   for (std::size_t n : {1u, 17u, 4096u, 100003u}) {
     const auto v = normal_values(n, 5.f, static_cast<unsigned>(n) + 9, 1.f);
