@@ -76,7 +76,7 @@ for model in $models; do
   ort=$(node "$root/bench/ort_bench.js" --model "$onnx" --input "$work/${model}_in.npy" --threads "$threads" --warmup 3 --runs 10 --min_time 2)
   stats=$(grep -o 'statistics [0-9.]* s' "$work/$model.calibration.log" | grep -o '[0-9.]*' | head -1)
   tune=$(grep -o 'auto-tune [0-9.]* s' "$work/$model.calibration.log" | grep -o '[0-9.]*' | head -1)
-  echo "{\"model\": \"$model\", \"images\": $input_num, \"tune_num\": $tune_num, \"threads\": $threads, \"total_s\": $(echo "$t1 - $t0" | bc), \"stats_s\": ${stats:-0}, \"tune_s\": ${tune:-0}, \"mixq\": $mixq, \"ort\": $ort}" >> "$results"
+  echo "{\"model\": \"$model\", \"images\": $input_num, \"tune_num\": $tune_num, \"threads\": $threads, \"total_s\": $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'), \"stats_s\": ${stats:-0}, \"tune_s\": ${tune:-0}, \"mixq\": $mixq, \"ort\": $ort}" >> "$results"
   tail -1 "$results" >&2
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
