@@ -161,7 +161,7 @@ inline void add_const_bm168x(lowering_context& c, int i) {
 /// ratio; asymmetric -> F16. TPU-MLIR assumes the input and output share their type (propagation
 /// makes them equal for a single-use input); where they differ its result is off by the ratio,
 /// so mixq lowers to float there.
-inline void leaky_relu_bm168x(lowering_context& c, int i) {
+inline void leaky_relu_int8_shift(lowering_context& c, int i, bool with_alpha) {
   const node& n = c.top_node(i);
   if (c.options().asymmetric) return fall_back(c, i, dtype::f16, "asymmetric LeakyRelu (as TPU-MLIR)");
   const dtype fallback = float_dtype(c.chip().auto_float);
@@ -177,11 +177,17 @@ inline void leaky_relu_bm168x(lowering_context& c, int i) {
   const double alpha = attr_double(n, "alpha", 0.01);
   const auto ms = quant::get_scale_and_shift(static_cast<float>(alpha), 8);
   attr_dict a;
-  a.set("alpha", attribute(float_attr{alpha, "f64"}));
+  if (with_alpha) a.set("alpha", attribute(float_attr{alpha, "f64"}));
   a.set("multiplier", attribute(int_attr{ms.multiplier, "si32"}));
   a.set("rshift", attribute(int_attr{ms.shift, "si32"}));
   emit_int8(c, i, "tpu.LeakyRelu", {x}, out_t, std::move(a));
 }
+inline void leaky_relu_bm168x(lowering_context& c, int i) { leaky_relu_int8_shift(c, i, true); }
+/// BM1684 LeakyRelu (BM1684/LeakyRelu.cpp): the bm1684x rule without the alpha attribute.
+inline void leaky_relu_bm1684(lowering_context& c, int i) { leaky_relu_int8_shift(c, i, false); }
+
+/// bm1684x Clip: TPU-MLIR's LoweringINT8 calls LoweringF16 ("nodechip fix8b to be implemented").
+inline void clip_bm168x(lowering_context& c, int i) { fall_back(c, i, dtype::f16, "Clip has no INT8 form in TPU-MLIR (as TPU-MLIR)"); }
 
 /// Relu (§4.8, §6, §3.1 item 11): tpu.Relu on the input's integers with relu_limit -1 (the
 /// limit becomes the saturation of the calibrated range). Asymmetric -> F32 (bm1684x), a limit
@@ -237,11 +243,11 @@ inline void softmax_bm168x(lowering_context& c, int i) {
 /// the output goes through do_transfer: a tpu.MulShift `<in>_to_<out>` (no zero points) or a
 /// tpu.RequantInt (MultiplierShift, HalfAwayFromZero), (m, r) = get_scale_and_shift_positive(
 /// f32(s_in / s_out), 8).
-inline void concat_bm168x(lowering_context& c, int i) {
+inline void concat_transfer_int8(lowering_context& c, int i, dtype weight_fallback, bool only_merge_attr) {
   const node& n = c.top_node(i);
   const bool asym = c.options().asymmetric;
   for (int v : n.operands)
-    if (c.constant(v)) return fall_back(c, i, dtype::f16, "an input is a weight (as TPU-MLIR)");
+    if (c.constant(v)) return fall_back(c, i, weight_fallback, "an input is a weight (as TPU-MLIR)");
   const dtype fallback = float_dtype(c.chip().auto_float);
   if (!has_op("tpu.Concat") || !c.calibrated(n.results[0])) return fall_back(c, i, fallback, "not calibrated");
   for (int v : n.operands)
@@ -278,8 +284,13 @@ inline void concat_bm168x(lowering_context& c, int i) {
     ops.push_back(y);
   }
   attr_dict a = tpu_attributes(n);
+  if (only_merge_attr) a.set("only_merge", attribute(false));
   a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
   emit_int8(c, i, "tpu.Concat", std::move(ops), out_t, std::move(a));
 }
+inline void concat_bm168x(lowering_context& c, int i) { concat_transfer_int8(c, i, dtype::f16, false); }
+/// BM1684 Concat (BM1684/Concat.cpp): the same do_transfer per input, a weight input -> F32,
+/// `only_merge = false`.
+inline void concat_bm1684(lowering_context& c, int i) { concat_transfer_int8(c, i, dtype::f32, true); }
 
 }  // namespace mixq::targets::rules
