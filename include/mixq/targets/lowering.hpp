@@ -45,6 +45,7 @@ template <> struct int8_rule<top::softmax_op, arithmetic_family::bm168x> { stati
 template <> struct int8_rule<top::concat_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::concat_bm168x; };
 template <> struct int8_rule<top::leaky_relu_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::leaky_relu_bm168x; };
 template <> struct int8_rule<top::clip_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::clip_bm168x; };
+template <> struct int8_rule<top::prelu_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::prelu_bm168x; };
 // CV18xx (§6) and BM1684 (§5).
 template <> struct int8_rule<top::conv_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::conv_cv18xx; };
 template <> struct int8_rule<top::add_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::add_cv18xx; };

@@ -312,6 +312,68 @@ TEST_CASE("bm1684x Clip in INT8 is lowered to F16, as TPU-MLIR's LoweringINT8 do
   CHECK(worst_cosine(l, -4, 4) > 0.99);
 }
 
+// ================================================================================ bm1684x PRelu
+
+inline lowered lower_asym(const net& n) {
+  lowered r;
+  r.top = n.g;
+  graph g = n.g;
+  const auto& p = targets::find_processor("bm1684x");
+  import_calibration(g, n.table, {.asymmetric = true, .symmetric_only = false});
+  targets::deploy_options opt;
+  opt.mode = targets::quant_mode::INT8;
+  opt.chip = &p;
+  opt.asymmetric = true;
+  r.low = targets::lower_to_tpu(g, opt, r.report);
+  return r;
+}
+
+TEST_CASE("bm1684x PRelu: shift 7 from max slope 0.5, int8 slopes 32, 12, 64 truncated, negatives requantized per channel") {
+  net n;
+  const int x = n.input("x", {1, 3, 4}, -4, 4);
+  const int s = n.weight("slope", {3}, {0.25f, 0.1f, 0.5f});
+  n.output(n.op<top::prelu_op>({x, s}, {1, 3, 4}, "prelu", -4, 4));
+  const lowered l = lower(n, "bm1684x");
+  const node* m = find_op(l.low, "tpu.PRelu");
+  REQUIRE(m);
+  // the smallest r with 0.5 2^(r+1) >= 127 is 7; slopes (uint32)(s 128): 32, 12.8 -> 12, 64
+  CHECK(int_attr_of(*m, "rshift") == 7);
+  const tensor& sq = l.low.weights.at("prelu_slope_i8");
+  CHECK(sq.elem() == dtype::i8);
+  CHECK(ints(sq) == std::vector<std::int64_t>{32, 12, 64});
+  const std::int64_t slope_i8[3] = {32, 12, 64};
+  check_ints(l, "tpu.PRelu", -4, 4, [&](const op_ints& o, std::size_t e) {
+    const std::int64_t v = o.in[0][e];
+    return v >= 0 ? v : sat8(rsr_up(v * slope_i8[(e / 4) % 3], 7));
+  });
+  CHECK(worst_cosine(l, -4, 4) > 0.99);
+}
+
+TEST_CASE("bm1684x PRelu falls back: asymmetric -> F16 (tpu.PRelu in f16), a negative slope or different scales -> float, noted") {
+  net n;
+  const int x = n.input("x", {1, 2, 4}, -4, 4);
+  const int s = n.weight("slope", {2}, {0.25f, 0.5f});
+  n.output(n.op<top::prelu_op>({x, s}, {1, 2, 4}, "prelu", -4, 4));
+  const lowered a = lower_asym(n);
+  CHECK(in_mode(a.report, "F16") == 1);
+  const node* f = find_op(a.low, "tpu.PRelu");
+  REQUIRE(f);
+  CHECK(a.low.values[static_cast<std::size_t>(f->results[0])].type.elem == dtype::f16);
+  CHECK(worst_cosine(a, -4, 4) > 0.999);
+
+  net neg;
+  const int x2 = neg.input("x", {1, 2, 4}, -4, 4);
+  const int s2 = neg.weight("slope", {2}, {-0.25f, 0.5f});
+  neg.output(neg.op<top::prelu_op>({x2, s2}, {1, 2, 4}, "prelu", -4, 4));
+  CHECK(has_note(lower(neg, "bm1684x").report, "negative slope"));
+
+  net other;
+  const int x3 = other.input("x", {1, 2, 4}, -4, 4);
+  const int s3 = other.weight("slope", {2}, {0.25f, 0.5f});
+  other.output(other.op<top::prelu_op>({x3, s3}, {1, 2, 4}, "prelu", -2, 2));
+  CHECK(has_note(lower(other, "bm1684x").report, "input and output types differ"));
+}
+
 // ====================================================================================== bm1684
 
 TEST_CASE("bm1684 LeakyRelu: get_scale_and_shift(f32(0.1), 8) = (51, 9), no alpha attribute, positives kept") {
