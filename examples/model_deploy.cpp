@@ -77,12 +77,14 @@ int main(int argc, char** argv) {
           ->capture_default_str();
   CLI::Option* sym_opt = app.add_flag("--q_symmetric", q_symmetric, "per-group weight-only quantization with a fixed zero point (default asymmetric)");
   app.add_flag("--quant_input", quant_input, "inputs in the type of their first op (int8, f16...) instead of f32: the leading casts are dropped");
+  bool matmul_perchannel = false;
+  app.add_flag("--matmul_perchannel", matmul_perchannel, "INT8 on bm1684x/bm1688: MatMuls with a weight quantize it per output column");
   app.add_flag("--quant_output", quant_output, "outputs in their lowered type: the trailing casts back to f32 are dropped");
   const std::string later = "not implemented yet in mixq";
   for (const char* f : {"--quant_input_list", "--quant_output_list", "--customization_format", "--fuse_preprocess", "--aligned_input",
                         "--num_device", "--num_core", "--addr_mode", "--compress_mode", "--opt", "--group_by_cores"})
     driver::reject_flag(app, f, "it drives TPU-MLIR's code generation, which mixq does not do", true);
-  for (const char* f : {"--disable_layer_group", "--do_winograd", "--ignore_f16_overflow", "--matmul_perchannel", "--debug", "--dynamic",
+  for (const char* f : {"--disable_layer_group", "--do_winograd", "--ignore_f16_overflow", "--debug", "--dynamic",
                         "--skip_validation", "--merge_weight", "--model_version"})
     driver::reject_flag(app, f, later + " (or code generation only)", false);
 
@@ -97,6 +99,9 @@ int main(int argc, char** argv) {
     targets::require_mode(chip, *mode);
     if (asymmetric && !chip.asymmetric) throw error(std::string(chip.name) + " does not support --asymmetric (symmetric INT8 only)");
     if (asymmetric && *mode != targets::quant_mode::INT8) throw error("--asymmetric applies to INT8 only");
+    if (matmul_perchannel && !targets::supports_matmul_perchannel(chip))
+      throw error("--matmul_perchannel is a bm1684x/bm1688 option (per-channel MatMul), not " + std::string(chip.name) + "'s");
+    if (matmul_perchannel && *mode != targets::quant_mode::INT8) throw error("--matmul_perchannel applies to --quantize INT8 only");
     if (*mode == targets::quant_mode::INT8 && cali_table_path.empty()) throw error("--quantize INT8 needs --calibration_table");
     if (!test_reference.empty() && test_input.empty()) throw error("--test_reference needs --test_input");
     if (!tolerance_text.empty() && test_reference.empty()) throw error("--tolerance applies to the comparison with --test_reference, which is not given");
@@ -138,6 +143,7 @@ int main(int argc, char** argv) {
     opt.q_symmetric = q_symmetric;
     opt.quant_input = quant_input;
     opt.quant_output = quant_output;
+    opt.matmul_perchannel = matmul_perchannel;
     // Which weight-only groupings this deployment can use, to refuse flags that would do nothing.
     bool any_w4 = targets::rules::weight_only_bits(*mode) == 4 && targets::rules::is_weight_only(*mode);
     bool any_group = any_w4 && q_group_size > 0;

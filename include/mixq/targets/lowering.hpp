@@ -44,15 +44,23 @@ template <> struct int8_rule<top::add_const_op, arithmetic_family::bm168x> { sta
 template <> struct int8_rule<top::softmax_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::softmax_bm168x; };
 template <> struct int8_rule<top::concat_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::concat_bm168x; };
 template <> struct int8_rule<top::leaky_relu_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::leaky_relu_bm168x; };
+template <> struct int8_rule<top::clip_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::clip_bm168x; };
+template <> struct int8_rule<top::prelu_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::prelu_bm168x; };
 // CV18xx (§6) and BM1684 (§5).
 template <> struct int8_rule<top::conv_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::conv_cv18xx; };
 template <> struct int8_rule<top::add_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::add_cv18xx; };
 template <> struct int8_rule<top::avg_pool_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::avgpool_cv18xx; };
 template <> struct int8_rule<top::matmul_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::matmul_cv18xx; };
+template <> struct int8_rule<top::mul_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::mul_cv18xx; };
+template <> struct int8_rule<top::concat_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::concat_cv18xx; };
+template <> struct int8_rule<top::leaky_relu_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::leaky_relu_cv18xx; };
 template <> struct int8_rule<top::conv_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::conv_bm1684; };
 template <> struct int8_rule<top::matmul_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::matmul_bm1684; };
 template <> struct int8_rule<top::add_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::add_bm1684; };
 template <> struct int8_rule<top::avg_pool_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::avgpool_bm1684; };
+template <> struct int8_rule<top::mul_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::mul_bm1684; };
+template <> struct int8_rule<top::concat_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::concat_bm1684; };
+template <> struct int8_rule<top::leaky_relu_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::leaky_relu_bm1684; };
 // Relu, every family (§4.8, §6: relu_limit -1; asymmetric -> F32, a limit on CV18xx -> BF16).
 template <arithmetic_family F> struct int8_rule<top::relu_op, F> { static constexpr rule_fn fn = rules::relu_int8; };
 // Table activations, every family (§4.9, §6).
@@ -169,6 +177,12 @@ std::unordered_map<std::string_view, rule_fn> make_rule_table(top::op_list<Ops..
 
 }  // namespace detail
 
+/// Whether `--matmul_perchannel` applies (TPU-MLIR sets matmulPerchannelQuant on bm1684x and
+/// bm1688 only).
+inline bool supports_matmul_perchannel(const processor_info& chip) {
+  return std::string_view(chip.name) == "bm1684x" || std::string_view(chip.name) == "bm1688";
+}
+
 /// The INT8 rule of a TOP op for a processor family.
 inline rule_fn int8_rule_for(arithmetic_family f, std::string_view mnemonic) {
   static const auto bm168x = detail::make_rule_table<arithmetic_family::bm168x>(top::all_ops{});
@@ -205,6 +219,8 @@ inline graph lower_to_tpu(const graph& top, const deploy_options& opt, lowering_
   if (!opt.chip) throw error("lowering: no processor");
   require_mode(*opt.chip, opt.mode);
   if (opt.asymmetric && !opt.chip->asymmetric) throw error(std::string(opt.chip->name) + " does not support --asymmetric");
+  if (opt.matmul_perchannel && !supports_matmul_perchannel(*opt.chip))
+    throw error("--matmul_perchannel: per-channel MatMul is a bm1684x/bm1688 INT8 option (TPU-MLIR ignores it on " + std::string(opt.chip->name) + ")");
   graph out;
   out.name = top.name;
   out.legacy_module_form = top.legacy_module_form;

@@ -36,6 +36,9 @@ struct deploy_options {
   /// cast and returns its outputs in their lowered type (no cast back to f32).
   bool quant_input = false;
   bool quant_output = false;
+  /// `--matmul_perchannel` (bm1684x/bm1688 INT8): MatMuls with a weight take one scale per
+  /// output column (lowering_spec §3.1 item 4, §4.2).
+  bool matmul_perchannel = false;
 };
 
 /// One TOP op whose lowering differs from the mode asked for.

@@ -350,7 +350,119 @@ inline void matmul_activations_bm168x(lowering_context& c, int i) {
   emit_int8(c, i, "tpu.MatMul", std::move(ops), out_t, std::move(a));
 }
 
-/// bm1684x MatMul with a weight right operand (§4.2), per-tensor.
+namespace detail {
+
+/// `--matmul_perchannel` (§4.2 matmulPerchannelQuant): the multipliers of the columns' factors
+/// f_n, brought to one common right shift. For shift_limit = 32 down to 1 each column takes
+/// get_scale_and_shift(f_n, shift_limit) (a limit of 127 below 32 bits), the largest shift r
+/// wins and every multiplier is shifted left by r - r_n; a multiplier above 2^31 sends the search
+/// to the next shift_limit. Exactly 2^31 passes, and wraps to INT32_MIN as TPU-MLIR's (int) does.
+struct perchannel_requant {
+  std::vector<std::int64_t> multipliers;
+  std::int64_t rshift = 0;
+};
+inline perchannel_requant perchannel_multipliers(const std::vector<float>& f, const std::string& op) {
+  for (int limit = 32; limit > 0; --limit) {
+    std::vector<quant::multiplier_shift> ms;
+    std::int64_t r = 0;
+    for (float v : f) {
+      ms.push_back(quant::get_scale_and_shift(v, limit));
+      r = std::max(r, ms.back().shift);
+    }
+    perchannel_requant out;
+    out.rshift = r;
+    bool overflow = false;
+    for (const auto& m : ms) {
+      const std::int64_t shifted = m.multiplier * (std::int64_t{1} << (r - m.shift));
+      if (shifted > (std::int64_t{1} << 31)) overflow = true;
+      out.multipliers.push_back(static_cast<std::int32_t>(static_cast<std::uint32_t>(shifted)));
+    }
+    if (!overflow) return out;
+  }
+  throw error("lowering: the per-channel multipliers of \"" + op + "\" overflow at every shift limit (as in TPU-MLIR)");
+}
+
+}  // namespace detail
+
+/// bm1684x/bm1688 MatMul with `--matmul_perchannel` (§4.2): one weight scale per output column n,
+/// max over K of |W[k, n]| / 127 (rows for right_transpose; a `#weight_scale` holds N values),
+/// W_q = to_int8(w / scale_n), b_q[n] = round(b[n] / (scale_n s_in) - corr_n), and the column's
+/// multiplier in the i32 weight `<name>_multi_int32` (fuse_rq) with one shared rshift
+/// (detail::perchannel_multipliers). A batched weight keeps the per-tensor rule (TPU-MLIR reads
+/// its first slice only): noted.
+inline bool matmul_perchannel_bm168x(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const std::string& name = c.name_of(i);
+  const tensor& w = *c.constant(n.operands[1]);
+  const bool asym = c.options().asymmetric;
+  const shape_t& ws = c.top_value(n.operands[1]).type.shape;
+  const bool rt = attr_bool(n, "right_transpose");
+  if (ws.size() < 2) return false;
+  const std::int64_t N = rt ? ws[ws.size() - 2] : ws.back(), K = rt ? ws.back() : ws[ws.size() - 2];
+  if (w.numel() != K * N) {
+    c.note(i, "--matmul_perchannel: a batched weight keeps the per-tensor scale (TPU-MLIR quantizes only its first slice)");
+    return false;
+  }
+  const int x = c.as_int8(n.operands[0], name, asym || attr_bool(n, "input_asym"));
+  const auto in_q = *quant::parse_uniform(c.out_type(x).quant);
+  const tensor_type out_t = int8_result(c, n.results[0], asym);
+  const auto out_q = *quant::parse_uniform(out_t.quant);
+  const tensor wf = w.elem() == dtype::f32 ? w : w.cast(dtype::f32);
+  const auto at = [&](std::int64_t k, std::int64_t col) { return rt ? col * K + k : k * N + col; };
+  const auto given = detail::weight_scales_attr(c, n.operands[1]);
+  if (!given.empty() && static_cast<std::int64_t>(given.size()) != N)
+    throw error("lowering: \"" + name + "\": --matmul_perchannel needs " + std::to_string(N) + " #weight_scale values, got " + std::to_string(given.size()));
+  std::vector<double> scale(static_cast<std::size_t>(N));
+  for (std::int64_t col = 0; col < N; ++col) {
+    float m = 0;
+    for (std::int64_t k = 0; k < K; ++k) m = std::max(m, std::fabs(wf.data<float>()[at(k, col)]));
+    // TPU-MLIR divides by zero for an all-zero column: mixq gives that column 1e-5 (its weights
+    // are 0 whatever the scale). Any other column keeps max / 127, however small.
+    scale[static_cast<std::size_t>(col)] = !given.empty() ? given[static_cast<std::size_t>(col)] : m > 0 ? static_cast<double>(m) / 127.0 : 1e-5;
+  }
+  tensor wq = tensor::empty(dtype::i8, ws);
+  for (std::int64_t k = 0; k < K; ++k)
+    for (std::int64_t col = 0; col < N; ++col)
+      wq.data<std::int8_t>()[at(k, col)] = quant::to_int8(static_cast<double>(wf.data<float>()[at(k, col)]) / scale[static_cast<std::size_t>(col)]);
+  const tensor* b = n.operands.size() > 2 && !c.top_value(n.operands[2]).type.is_none ? c.constant(n.operands[2]) : nullptr;
+  const std::size_t rank = c.top_value(n.operands[0]).type.shape.size();
+  shape_t col_shape(rank, 1);
+  col_shape.back() = N;
+  std::vector<int> ops{x, c.add_weight(name + "_filter_int8", wq)};
+  if (b || in_q.zero_point != 0) {
+    tensor bq = tensor::empty(dtype::i32, col_shape);
+    for (std::int64_t col = 0; col < N; ++col) {
+      double corr = 0;
+      for (std::int64_t k = 0; k < K; ++k)
+        corr += static_cast<double>(wq.data<std::int8_t>()[at(k, col)]) * static_cast<double>(in_q.zero_point);
+      const double bv = b ? element_as_double(*b, col % b->numel()) / (scale[static_cast<std::size_t>(col)] * in_q.scale) : 0.0;
+      bq.data<std::int32_t>()[col] = detail::checked_bias(bv - corr, name);
+    }
+    ops.push_back(c.add_weight(name + "_bias_int32", bq));
+  } else {
+    ops.push_back(c.none());
+  }
+  std::vector<float> f;
+  for (double s : scale) f.push_back(static_cast<float>(in_q.scale * s / out_q.scale));
+  const auto rq = detail::perchannel_multipliers(f, name);
+  tensor multi = tensor::empty(dtype::i32, col_shape);
+  for (std::int64_t col = 0; col < N; ++col) multi.data<std::int32_t>()[col] = static_cast<std::int32_t>(rq.multipliers[static_cast<std::size_t>(col)]);
+  ops.push_back(c.add_weight(name + "_multi_int32", multi));
+  ops.push_back(c.none());  // buffer
+  attr_dict a = tpu_attributes(n);
+  a.erase("input_asym");
+  a.set("multipliers", attribute(int_array(rq.multipliers)));
+  a.set("rshifts", attribute(int_array(std::vector<std::int64_t>(static_cast<std::size_t>(N), rq.rshift))));
+  a.set("quant_mode", attribute(opaque_attr{"#tpu<rq_mode MultiplierShift>"}));
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  a.set("matmulPerchannelQuant", attribute(true));
+  a.set("fuse_rq", attribute(true));
+  emit_int8(c, i, "tpu.MatMul", std::move(ops), out_t, std::move(a));
+  return true;
+}
+
+/// bm1684x MatMul with a weight right operand (§4.2), per-tensor (per-channel with
+/// `--matmul_perchannel`).
 inline void matmul_bm168x(lowering_context& c, int i) {
   const node& n = c.top_node(i);
   const std::string& name = c.name_of(i);
@@ -360,6 +472,7 @@ inline void matmul_bm168x(lowering_context& c, int i) {
   if (!has_op("tpu.MatMul") || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0]) || (!w && !c.calibrated(n.operands[1])))
     return fall_back(c, i, float_dtype(c.chip().auto_float), "not calibrated");
   if (!w) return matmul_activations_bm168x(c, i);
+  if (c.options().matmul_perchannel && matmul_perchannel_bm168x(c, i)) return;
   const int x = c.as_int8(n.operands[0], name, asym || attr_bool(n, "input_asym"));
   const auto in_q = *quant::parse_uniform(c.out_type(x).quant);
   const tensor_type out_t = int8_result(c, n.results[0], asym);

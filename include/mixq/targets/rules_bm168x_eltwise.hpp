@@ -161,7 +161,7 @@ inline void add_const_bm168x(lowering_context& c, int i) {
 /// ratio; asymmetric -> F16. TPU-MLIR assumes the input and output share their type (propagation
 /// makes them equal for a single-use input); where they differ its result is off by the ratio,
 /// so mixq lowers to float there.
-inline void leaky_relu_bm168x(lowering_context& c, int i) {
+inline void leaky_relu_int8_shift(lowering_context& c, int i, bool with_alpha) {
   const node& n = c.top_node(i);
   if (c.options().asymmetric) return fall_back(c, i, dtype::f16, "asymmetric LeakyRelu (as TPU-MLIR)");
   const dtype fallback = float_dtype(c.chip().auto_float);
@@ -177,10 +177,59 @@ inline void leaky_relu_bm168x(lowering_context& c, int i) {
   const double alpha = attr_double(n, "alpha", 0.01);
   const auto ms = quant::get_scale_and_shift(static_cast<float>(alpha), 8);
   attr_dict a;
-  a.set("alpha", attribute(float_attr{alpha, "f64"}));
+  if (with_alpha) a.set("alpha", attribute(float_attr{alpha, "f64"}));
   a.set("multiplier", attribute(int_attr{ms.multiplier, "si32"}));
   a.set("rshift", attribute(int_attr{ms.shift, "si32"}));
   emit_int8(c, i, "tpu.LeakyRelu", {x}, out_t, std::move(a));
+}
+inline void leaky_relu_bm168x(lowering_context& c, int i) { leaky_relu_int8_shift(c, i, true); }
+/// BM1684 LeakyRelu (BM1684/LeakyRelu.cpp): the bm1684x rule without the alpha attribute.
+inline void leaky_relu_bm1684(lowering_context& c, int i) { leaky_relu_int8_shift(c, i, false); }
+
+/// bm1684x Clip: TPU-MLIR's LoweringINT8 calls LoweringF16 ("nodechip fix8b to be implemented").
+inline void clip_bm168x(lowering_context& c, int i) { fall_back(c, i, dtype::f16, "Clip has no INT8 form in TPU-MLIR (as TPU-MLIR)"); }
+
+/// bm1684x PRelu (§4.8, BM1684X/PRelu.cpp): symmetric only (asymmetric -> F16). One shift for all
+/// channels, r from getRShiftAndMultiplierFromQScale(max|slope|, qdm = false), and an int8
+/// multiplier per channel, (int8)(uint32)(slope_c 2^r), in the weight `<name>_slope_i8`. The
+/// interpreter copies x >= 0 unchanged, so input and output must share their type (propagation
+/// makes them equal); otherwise float, noted, as for LeakyRelu. A negative slope (undefined in
+/// TPU-MLIR's uint32 conversion) and a slope shared by several channels (TPU-MLIR asserts one
+/// per channel) -> float, noted.
+inline void prelu_bm168x(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  if (c.options().asymmetric) return fall_back(c, i, dtype::f16, "asymmetric PRelu (as TPU-MLIR)");
+  const dtype fallback = float_dtype(c.chip().auto_float);
+  const tensor* slope = c.constant(n.operands[1]);
+  if (!has_op("tpu.PRelu") || !slope || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0]))
+    return fall_back(c, i, fallback, "the slope is not a weight, or not calibrated");
+  const shape_t& xs = c.top_value(n.operands[0]).type.shape;
+  const std::int64_t channels = xs.size() > 1 ? xs[1] : 1;
+  if (slope->numel() != channels) return fall_back(c, i, fallback, "not one slope per channel (TPU-MLIR's INT8 PRelu asserts it)");
+  const tensor sf = slope->elem() == dtype::f32 ? *slope : slope->cast(dtype::f32);
+  float smax = 0;
+  for (float v : sf.values<float>()) {
+    if (v < 0) return fall_back(c, i, fallback, "a negative slope (TPU-MLIR's int8 slope is undefined there)");
+    smax = std::max(smax, v);
+  }
+  const auto ms = quant::rshift_and_multiplier_from_qscale(static_cast<double>(smax), false);
+  for (float v : sf.values<float>())
+    if (!(static_cast<double>(v) * std::ldexp(1.0, static_cast<int>(ms.shift)) < 128))
+      return fall_back(c, i, fallback, "a slope above 127 (its int8 multiplier would wrap)");
+  const tensor_type out_t = int8_result(c, n.results[0], false);
+  const int mapped = c.mapped(n.operands[0]);
+  const auto have = quant::parse_uniform(c.out_type(mapped).quant);
+  const quant::uniform_type in_q = have ? *have : c.int8_type(n.operands[0], false);
+  if (!same_int8_type(in_q, *quant::parse_uniform(out_t.quant)))
+    return fall_back(c, i, fallback, "input and output types differ (TPU-MLIR's INT8 PRelu copies the positive integers)");
+  tensor sq = tensor::empty(dtype::i8, c.top_value(n.operands[1]).type.shape);
+  for (std::int64_t k = 0; k < sf.numel(); ++k)
+    sq.data<std::int8_t>()[k] = quant::multiplier_i8_from_qscale_and_rshift(static_cast<double>(sf.data<float>()[k]), static_cast<int>(ms.shift));
+  const int x = c.as_int8(n.operands[0], c.name_of(i), false);
+  const int w = c.add_weight(c.name_of(i) + "_slope_i8", sq);
+  attr_dict a = tpu_attributes(n);
+  a.set("rshift", attribute(int_attr{ms.shift, "si32"}));
+  emit_int8(c, i, "tpu.PRelu", {x, w}, out_t, std::move(a));
 }
 
 /// Relu (§4.8, §6, §3.1 item 11): tpu.Relu on the input's integers with relu_limit -1 (the
@@ -237,11 +286,11 @@ inline void softmax_bm168x(lowering_context& c, int i) {
 /// the output goes through do_transfer: a tpu.MulShift `<in>_to_<out>` (no zero points) or a
 /// tpu.RequantInt (MultiplierShift, HalfAwayFromZero), (m, r) = get_scale_and_shift_positive(
 /// f32(s_in / s_out), 8).
-inline void concat_bm168x(lowering_context& c, int i) {
+inline void concat_transfer_int8(lowering_context& c, int i, dtype weight_fallback, bool only_merge_attr) {
   const node& n = c.top_node(i);
   const bool asym = c.options().asymmetric;
   for (int v : n.operands)
-    if (c.constant(v)) return fall_back(c, i, dtype::f16, "an input is a weight (as TPU-MLIR)");
+    if (c.constant(v)) return fall_back(c, i, weight_fallback, "an input is a weight (as TPU-MLIR)");
   const dtype fallback = float_dtype(c.chip().auto_float);
   if (!has_op("tpu.Concat") || !c.calibrated(n.results[0])) return fall_back(c, i, fallback, "not calibrated");
   for (int v : n.operands)
@@ -278,8 +327,13 @@ inline void concat_bm168x(lowering_context& c, int i) {
     ops.push_back(y);
   }
   attr_dict a = tpu_attributes(n);
+  if (only_merge_attr) a.set("only_merge", attribute(false));
   a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
   emit_int8(c, i, "tpu.Concat", std::move(ops), out_t, std::move(a));
 }
+inline void concat_bm168x(lowering_context& c, int i) { concat_transfer_int8(c, i, dtype::f16, false); }
+/// BM1684 Concat (BM1684/Concat.cpp): the same do_transfer per input, a weight input -> F32,
+/// `only_merge = false`.
+inline void concat_bm1684(lowering_context& c, int i) { concat_transfer_int8(c, i, dtype::f32, true); }
 
 }  // namespace mixq::targets::rules

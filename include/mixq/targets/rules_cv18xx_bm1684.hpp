@@ -11,6 +11,7 @@
 
 #include "mixq/quant/requant.hpp"
 #include "mixq/targets/rules_bm168x.hpp"
+#include "mixq/targets/rules_bm168x_eltwise.hpp"
 #include "mixq/targets/rules_common.hpp"
 
 namespace mixq::targets::rules {
@@ -377,6 +378,146 @@ inline void avgpool_bm1684(lowering_context& c, int i) {
   a.set("rshift", attribute(int_attr{ms.shift, "si32"}));
   a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
   emit_int8(c, i, "tpu.Pool2D", {x}, out_t, std::move(a));
+}
+
+/// BM1684 Mul (BM1684/Mul.cpp): factor = prod s_i / s_out (a constant contributes its abs max /
+/// 127, or / 255 when not negative, and is quantized with it), (m, r) = get_scale_and_shift(
+/// f32(factor), 8); m outside [0, 127] -> F32. TPU-MLIR clamps r into [0, 31] without changing m,
+/// which would scale the result by 2^(r - clamped): mixq lowers to F32 there (noted).
+inline void mul_bm1684(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  if (!has_op("tpu.Mul") || n.operands.size() != 2 || !c.calibrated(n.results[0])) return fall_back(c, i, dtype::f32, "not two inputs or not calibrated");
+  int constants = 0;
+  for (int v : n.operands) {
+    if (c.constant(v)) ++constants;
+    else if (!c.calibrated(v)) return fall_back(c, i, dtype::f32, "an input is not calibrated");
+  }
+  if (constants == 2) return fall_back(c, i, dtype::f32, "both operands are constants");
+  const tensor_type out_t = int8_result(c, n.results[0], false);
+  double factor = 1.0;
+  for (int v : n.operands)
+    factor *= c.constant(v) ? quantize_absmax(*c.constant(v), c.top_value(v).type.shape).scale : c.int8_type(v, false).scale;
+  factor /= quant::parse_uniform(out_t.quant)->scale;
+  const auto ms = quant::get_scale_and_shift(static_cast<float>(factor), 8);
+  if (ms.multiplier < 0 || ms.multiplier > 127) return fall_back(c, i, dtype::f32, "a multiplier outside [0, 127] (as TPU-MLIR)");
+  if (ms.shift < 0 || ms.shift > 31) return fall_back(c, i, dtype::f32, "a shift outside [0, 31], which TPU-MLIR clamps without adjusting the multiplier");
+  std::vector<int> ops;
+  for (int v : n.operands) {
+    if (const tensor* w = c.constant(v)) {
+      const absmax_constant q = quantize_absmax(*w, c.top_value(v).type.shape);
+      ops.push_back(c.add_weight(c.top_value(v).name + (q.is_signed ? "_i8" : "_u8"), q.q));
+    } else {
+      ops.push_back(c.as_int8(v, c.name_of(i), false));
+    }
+  }
+  attr_dict a;
+  a.set("do_relu", attribute(attr_bool(n, "do_relu")));
+  a.set("multiplier", attribute(int_attr{ms.multiplier, "si32"}));
+  a.set("rshift", attribute(int_attr{ms.shift, "si32"}));
+  emit_int8(c, i, "tpu.Mul", std::move(ops), out_t, std::move(a));
+}
+
+/// CV18xx Mul (CV18xx/Mul.cpp): the second operand must be calibrated (a weight there -> BF16, as
+/// TPU-MLIR, whose test is meant for a Mul made from a Div); a constant first operand is quantized
+/// signed with its abs max / 127; factor = prod s_i / s_out with s = th / 127; QDM (m, r) =
+/// getRShiftAndMultiplierFromQScale(factor, qdm = true).
+inline void mul_cv18xx(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  if (!has_op("tpu.Mul") || n.operands.size() != 2 || !c.calibrated(n.results[0])) return fall_back(c, i, dtype::bf16, "not two inputs or not calibrated");
+  int constants = 0;
+  for (int v : n.operands) {
+    if (c.constant(v)) ++constants;
+    else if (!c.calibrated(v)) return fall_back(c, i, dtype::bf16, "an input is not calibrated (as TPU-MLIR)");
+  }
+  if (c.constant(n.operands[1])) return fall_back(c, i, dtype::bf16, "the second operand is a weight, not calibrated (as TPU-MLIR)");
+  const tensor_type out_t = int8_result(c, n.results[0], false);
+  double factor = 1.0;
+  std::vector<int> ops;
+  for (int v : n.operands) {
+    if (const tensor* w = c.constant(v)) {
+      const tensor wf = w->elem() == dtype::f32 ? *w : w->cast(dtype::f32);
+      float amax = 0;
+      for (float e : wf.values<float>()) amax = std::max(amax, std::fabs(e));
+      if (amax == 0) return fall_back(c, i, dtype::bf16, "an all-zero constant (TPU-MLIR divides by zero)");
+      const float s = amax / 127.f;
+      tensor q = tensor::empty(dtype::i8, c.top_value(v).type.shape);
+      for (std::int64_t e = 0; e < wf.numel(); ++e) q.data<std::int8_t>()[e] = quant::to_int8(static_cast<double>(wf.data<float>()[e] / s));
+      ops.push_back(c.add_weight(c.top_value(v).name + "_i8", q));
+      factor *= static_cast<double>(s);
+      continue;
+    }
+    ops.push_back(c.as_int8(v, c.name_of(i), false));
+    factor *= quant::parse_uniform(c.out_type(ops.back()).quant)->scale;
+  }
+  factor /= quant::parse_uniform(out_t.quant)->scale;
+  const auto ms = quant::rshift_and_multiplier_from_qscale(factor, true);
+  if (ms.multiplier == 0) return fall_back(c, i, dtype::bf16, "a zero multiplier");
+  attr_dict a;
+  a.set("do_relu", attribute(attr_bool(n, "do_relu")));
+  a.set("multiplier", attribute(int_attr{ms.multiplier, "si32"}));
+  a.set("rshift", attribute(int_attr{ms.shift, "i64"}));
+  a.set("quant_mode", attribute(opaque_attr{"#tpu<rq_mode QDM>"}));
+  emit_int8(c, i, "tpu.Mul", std::move(ops), out_t, std::move(a));
+}
+
+/// CV18xx Concat (CV18xx/Concat.cpp): a weight input -> BF16. Per input qscale = th_in / th_out
+/// (1 when |th_in - th_out| <= 1e-5); qscale != 1: (m_i, r_i) = getRShiftAndMultiplierFromQScale(
+/// qscale, qdm = false) (a truncated multiplier in [64, 127)), else (1, 0); `multipliers` and
+/// `rshifts` per input. `only_merge` (a code-generation hint, no arithmetic) is written false.
+inline void concat_cv18xx(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  for (int v : n.operands)
+    if (c.constant(v)) return fall_back(c, i, dtype::bf16, "an input is a weight (as TPU-MLIR)");
+  if (!has_op("tpu.Concat") || !c.calibrated(n.results[0])) return fall_back(c, i, dtype::bf16, "not calibrated");
+  for (int v : n.operands)
+    if (!c.calibrated(v)) return fall_back(c, i, dtype::bf16, "an input is not calibrated");
+  const double th_out = detail::threshold_of(c, n.results[0]);
+  std::vector<std::int64_t> mult, rsh;
+  std::vector<int> ops;
+  for (int v : n.operands) {
+    const double th_in = detail::threshold_of(c, v);
+    double q = th_in / th_out;
+    if (std::fabs(th_in - th_out) <= 1e-5) q = 1.0;
+    std::int64_t m = 1, r = 0;
+    if (static_cast<float>(q) != 1.0f) {
+      const auto ms = quant::rshift_and_multiplier_from_qscale(q, false);
+      m = ms.multiplier;
+      r = ms.shift;
+    }
+    mult.push_back(m);
+    rsh.push_back(r);
+    ops.push_back(c.as_int8(v, c.name_of(i), false));
+  }
+  attr_dict a = tpu_attributes(n);
+  a.set("multipliers", attribute(int_array(mult)));
+  a.set("rshifts", attribute(int_array(rsh)));
+  a.set("only_merge", attribute(false));
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  emit_int8(c, i, "tpu.Concat", std::move(ops), int8_result(c, n.results[0], false), std::move(a));
+}
+
+/// CV18xx LeakyRelu (CV18xx/LeakyRelu.cpp): qscale_pos = th_in / th_out, (1, 0) when the
+/// thresholds agree within 1e-5 relative, else getRShiftAndMultiplierFromQScale(qscale_pos, qdm =
+/// false); the negative side from f32(|qscale_pos alpha|) likewise. A negative alpha, whose sign
+/// the absolute value drops, -> BF16 (noted).
+inline void leaky_relu_cv18xx(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  if (!has_op("tpu.LeakyRelu") || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0])) return fall_back(c, i, dtype::bf16, "not calibrated");
+  const double alpha = attr_double(n, "alpha", 0.01);
+  if (alpha < 0) return fall_back(c, i, dtype::bf16, "a negative alpha (TPU-MLIR's negative multiplier drops its sign)");
+  const double th_x = detail::threshold_of(c, n.operands[0]), th_y = detail::threshold_of(c, n.results[0]);
+  const double q_pos = th_x / th_y;
+  quant::multiplier_shift pos{1, 0};
+  if (!(std::fabs(th_x - th_y) < 1e-5 * std::min(th_x, th_y))) pos = quant::rshift_and_multiplier_from_qscale(q_pos, false);
+  const auto neg = quant::rshift_and_multiplier_from_qscale(static_cast<double>(static_cast<float>(std::fabs(q_pos * alpha))), false);
+  const int x = c.as_int8(n.operands[0], c.name_of(i), false);
+  attr_dict a;
+  a.set("alpha", attribute(float_attr{alpha, "f64"}));
+  a.set("multiplier", attribute(int_attr{pos.multiplier, "si32"}));
+  a.set("multiplier_neg", attribute(int_attr{neg.multiplier, "si32"}));
+  a.set("rshift", attribute(int_attr{pos.shift, "i64"}));
+  a.set("rshift_neg", attribute(int_attr{neg.shift, "i64"}));
+  emit_int8(c, i, "tpu.LeakyRelu", {x}, int8_result(c, n.results[0], false), std::move(a));
 }
 
 }  // namespace mixq::targets::rules

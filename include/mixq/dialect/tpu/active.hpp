@@ -166,6 +166,92 @@ struct leaky_relu_op {
   }
 };
 
+/// `tpu.PRelu`: operands (input, slope). Float form top.PRelu (the slope in the chip's float
+/// type). Integer form (Interfaces/Common/PRelu.cpp): slope holds int8 multipliers, one per
+/// channel (the element's index over the first two axes, modulo the slope's size), `rshift` one
+/// shift:
+///   BM168x: x < 0 ? saturate(apply_multiplier_and_rshift(x, slope_c, rshift)) (HalfUp) : x;
+///   CV18xx: x < 0 ? apply(x, slope_c, rshift) : apply(x, multiplier_pos, rshift_pos), in CV18xx's
+///           single-precision arithmetic, saturated.
+struct prelu_op {
+  static constexpr std::string_view mnemonic = "tpu.PRelu";
+  static constexpr std::array operands{top::input("input"), top::weight("slope")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::elementwise | trait::activation | trait::integer_ok;
+  struct attributes {
+    std::optional<top::si32> rshift;
+    std::optional<top::si32> rshift_pos;
+    std::optional<top::si32> multiplier_pos;
+    bool channel_shared = false;
+    std::optional<double> slope_val;
+  };
+  static top::prelu_op::attributes top_attributes(const attributes&) { return {}; }
+  struct formula {
+    quant::chip_family chip = quant::chip_family::bm168x;
+    std::int64_t r = 0, m_pos = 1, r_pos = 0;
+    std::int64_t operator()(std::int64_t x, std::int64_t slope) const {
+      constexpr auto ms = quant::requant_mode::multiplier_shift;
+      constexpr auto up = quant::round_mode::half_up;
+      if (chip == quant::chip_family::cv18xx)
+        return x < 0 ? quant::apply_multiplier_and_rshift(x, slope, r, ms, up, chip) : quant::apply_multiplier_and_rshift(x, m_pos, r_pos, ms, up, chip);
+      return x < 0 ? quant::apply_multiplier_and_rshift(x, slope, r, ms, up, chip) : x;
+    }
+  };
+  struct prepared {
+    bool integer = false;
+    formula f;
+    std::shared_ptr<const float_path<top::prelu_op>> floating;
+  };
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes&) {
+    auto t = declared_results(c, "tpu.PRelu");
+    if (t[0].shape != c.operand(0).shape)
+      throw error("tpu.PRelu: declared result " + to_string(t[0].shape) + " but the input is " + to_string(c.operand(0).shape));
+    return t;
+  }
+  static formula formula_of(const prepare_context& p, const attributes& a) {
+    if (asymmetric_of(p.module)) throw error("tpu.PRelu: TPU-MLIR's integer PRelu is symmetric only");
+    if (!a.rshift) throw error("tpu.PRelu: the integer form needs the rshift attribute");
+    formula f;
+    f.chip = family_of(p);
+    f.r = a.rshift->value;
+    if (f.chip == quant::chip_family::cv18xx) {
+      if (!a.rshift_pos || !a.multiplier_pos) throw error("tpu.PRelu: CV18xx needs multiplier_pos and rshift_pos");
+      f.m_pos = a.multiplier_pos->value;
+      f.r_pos = a.rshift_pos->value;
+    }
+    return f;
+  }
+  static prepared prepare(const prepare_context& p, const attributes& a) {
+    prepared s;
+    if (detail::arithmetic_of("tpu.PRelu", p.operands, declared_result(p, "tpu.PRelu")) == arithmetic::floating) {
+      s.floating = std::make_shared<float_path<top::prelu_op>>(float_path<top::prelu_op>::make(p, top_attributes(a)));
+    } else {
+      s.integer = true;
+      s.f = formula_of(p, a);
+    }
+    return s;
+  }
+  static void run_integer(kernel_context& k, const formula& f) {
+    const tensor& x = k.in(0);
+    const tensor& slope = k.in(1);
+    tensor& y = k.out(0);
+    const shape_t& xs = x.shape();
+    const std::int64_t inner = xs.size() > 1 ? numel(shape_t(xs.begin() + 2, xs.end())) : 1;
+    const std::int64_t slopes = slope.numel();
+    if (slopes == 0) throw error("tpu.PRelu: an empty slope");
+    for (std::int64_t e = 0; e < x.numel(); ++e) store_int(y, e, f(int_at(x, e), int_at(slope, (e / inner) % slopes)));
+  }
+  static void reference(kernel_context& k, const attributes& a) {
+    if (is_floating(k.out_type(0).elem)) return float_path<top::prelu_op>::run_reference(k, top_attributes(a));
+    std::vector<const tensor*> none;
+    run_integer(k, formula_of(prepare_view(k, none), a));
+  }
+  static void compute(kernel_context& k, const attributes& a, const prepared& s) {
+    if (s.floating) return s.floating->run(k, top_attributes(a));
+    run_integer(k, s.f);
+  }
+};
+
 /// TPU-MLIR's ActiveMode names (TpuOps.td), in its order.
 using active_mode_attr =
     top::dialect_enum<"tpu", "active_mode", "TANH", "SIGMOID", "RELU", "EXP", "ELU", "SQRT", "SQUARE", "RSQRT", "ABSVAL", "LN", "ROUND", "CEIL",
@@ -298,3 +384,4 @@ struct active_op {
 BOOST_HANA_ADAPT_STRUCT(mixq::tpu::relu_op::attributes, relu_limit);
 BOOST_HANA_ADAPT_STRUCT(mixq::tpu::leaky_relu_op::attributes, alpha, multiplier, multiplier_neg, rshift, rshift_neg, round_mode);
 BOOST_HANA_ADAPT_STRUCT(mixq::tpu::active_op::attributes, mode, coeffs);
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::prelu_op::attributes, rshift, rshift_pos, multiplier_pos, channel_shared, slope_val);

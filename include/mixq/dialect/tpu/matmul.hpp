@@ -7,6 +7,7 @@
 //   CV18xx: QDM per batch, MultiplyByQuantizedMultiplier(acc, m_b, r_b) with a HalfAwayFromZero
 //           final shift; multipliers/rshifts hold one value or one per batch;
 // then saturation. Float form (F32/F16/BF16 lowering): top.MatMul on the widened values.
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -159,7 +160,10 @@ struct matmul_op {
       if (st->mode != quant::requant_mode::multiplier_shift)
         throw error("tpu.MatMul: quant_mode " + a.quant_mode.value + " on BM168x comes from TOP_QUANTIZED models, which mixq does not run");
       st->out_zp = static_cast<std::int32_t>(result_quant(p, 0, op).zero_point);
-      if (st->rshifts.size() != 1) throw error("tpu.MatMul: BM168x takes one rshift, got " + std::to_string(st->rshifts.size()));
+      // fuse_rq (matmulPerchannelQuant): TPU-MLIR writes the common shift once per column.
+      if (a.fuse_rq && st->rshifts.size() > 1 && std::all_of(st->rshifts.begin(), st->rshifts.end(), [&](std::int32_t r) { return r == st->rshifts[0]; }))
+        st->rshifts.resize(1);
+      if (st->rshifts.size() != 1) throw error("tpu.MatMul: BM168x takes one rshift (or, with fuse_rq, one shared value per column), got " + std::to_string(st->rshifts.size()));
       if (a.fuse_rq) {
         const tensor* m = p.constant(3);
         if (!detail::present(p.operands, 3) || !m) throw error("tpu.MatMul: fuse_rq needs the constant `multi` operand");

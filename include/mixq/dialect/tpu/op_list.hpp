@@ -18,7 +18,7 @@ namespace mixq::tpu {
 
 using tpu_ops = top::op_list<cast_op, conv2d_op,
                              // integer and float forms
-                             matmul_op, add_op, sub_op, mul_op, add_const_op, relu_op, leaky_relu_op, pool1d_op, pool2d_op, softmax_op,
+                             matmul_op, add_op, sub_op, mul_op, add_const_op, relu_op, leaky_relu_op, prelu_op, pool1d_op, pool2d_op, softmax_op,
                              // integer only
                              mul_shift_op, requant_int_op, lut_op,
                              // data movement, any dtype
