@@ -1334,8 +1334,7 @@ namespace detail {
 /// post-ReLU activation is zero, so packing first keeps those lanes out of the scatter, which is
 /// what the histogram's time goes into.
 #if defined(__AVX512F__)
-inline std::size_t packed_bins(const float* x, __m512 w, __m512 limit, std::int32_t* out) {
-  const __m512 v = _mm512_loadu_ps(x);
+inline std::size_t packed_bins(__m512 v, __m512 w, __m512 limit, std::int32_t* out) {
   const __m512 b = _mm512_add_ps(_mm512_div_ps(_mm512_abs_ps(v), w), _mm512_set1_ps(0.5f));
   const __mmask16 keep = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_OQ) & _mm512_cmp_ps_mask(b, limit, _CMP_LT_OQ);
   // maskz: GCC 12 reports the unmasked form's undefined source as maybe-uninitialized (bug 105593).
@@ -1356,8 +1355,7 @@ struct left_pack_table {
 };
 inline constexpr left_pack_table left_pack{};
 
-inline std::size_t packed_bins(const float* x, __m256 w, __m256 limit, std::int32_t* out) {
-  const __m256 v = _mm256_loadu_ps(x);
+inline std::size_t packed_bins(__m256 v, __m256 w, __m256 limit, std::int32_t* out) {
   const __m256 abs = _mm256_andnot_ps(_mm256_set1_ps(-0.f), v);
   const __m256 b = _mm256_add_ps(_mm256_div_ps(abs, w), _mm256_set1_ps(0.5f));
   const __m256 keep = _mm256_and_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_OQ), _mm256_cmp_ps(b, limit, _CMP_LT_OQ));
@@ -1370,12 +1368,23 @@ inline std::size_t packed_bins(const float* x, __m256 w, __m256 limit, std::int3
 
 }  // namespace detail
 
-inline void add_abs_histogram(std::span<const float> x, float width, std::span<std::int64_t> counts) {
+namespace detail {
+
+/// The histogram kernel. With `range` set it also takes the range of x in the same pass and
+/// adds to `counts` only when every element is finite and max |x| <= `max_abs`; otherwise
+/// `counts` is left as it was. Returns whether it counted.
+inline bool abs_histogram_pass(std::span<const float> x, float width, std::span<std::int64_t> counts, value_range* range, double max_abs) {
   const std::size_t n = x.size();
   const auto nbins = static_cast<std::int64_t>(counts.size());
+  auto accepted = [&] { return !range || (range->finite && static_cast<double>(range->abs_max()) <= max_abs); };
   // Bin indices as float are exact integers below 2^24; beyond that the scalar path decides.
   // Short inputs do not pay for the scratch histograms below.
-  if (nbins >= (1 << 24) || n < 4096) return add_abs_histogram_reference(x, width, counts);
+  if (nbins >= (1 << 24) || n < 4096) {
+    if (range) *range = range_of(x);
+    if (!accepted()) return false;
+    add_abs_histogram_reference(x, width, counts);
+    return true;
+  }
   // Increments of one bin depend on each other through memory; consecutive values often share a
   // bin (activations crowd the low bins), so increments go round-robin to four histograms.
   // uint32 counts cannot overflow: a copy sees at most n / 4 increments, and no tensor has 2^34
@@ -1387,6 +1396,8 @@ inline void add_abs_histogram(std::span<const float> x, float width, std::span<s
   std::uint32_t* h[copies];
   for (std::size_t c = 0; c < copies; ++c) h[c] = scratch.data() + c * stride;
   std::size_t i = 0;
+  float lo = std::numeric_limits<float>::infinity(), hi = -std::numeric_limits<float>::infinity();
+  bool finite = true;
 #if defined(__AVX512F__) || defined(__AVX2__)
 #if defined(__AVX512F__)
   constexpr std::size_t W = 16;
@@ -1395,6 +1406,22 @@ inline void add_abs_histogram(std::span<const float> x, float width, std::span<s
   constexpr std::size_t W = 8;
   const __m256 w = _mm256_set1_ps(width), limit = _mm256_set1_ps(static_cast<float>(nbins));
 #endif
+  static_assert(simd::width<float> == W, "the native xsimd batch is the register the intrinsics use");
+  // The range is tracked with xsimd (GCC 12 flags the raw min/max intrinsics' undefined source,
+  // bug 105593); the batch converts to the register type for the packing step.
+  using simd::fbatch;
+  fbatch vlo(lo), vhi(hi), poison(0.f);
+  auto load = [](const float* p) { return fbatch::load_unaligned(p); };
+  auto track = [&](const fbatch& v) {
+    vlo = xsimd::min(vlo, v);
+    vhi = xsimd::max(vhi, v);
+    poison += v * fbatch(0.f);  // NaN once an element is inf or NaN
+  };
+  auto finish_range = [&] {
+    lo = simd::reduce_min(vlo);
+    hi = simd::reduce_max(vhi);
+    finite = simd::reduce_add(poison) == 0.f;
+  };
   // Indices collect in a small buffer (a full vector of slack past `pending`), then scatter.
   constexpr std::size_t buffer = 1024;
   alignas(64) std::int32_t idx[buffer + W];
@@ -1406,9 +1433,19 @@ inline void add_abs_histogram(std::span<const float> x, float width, std::span<s
     for (; j < pending; ++j) ++h[0][idx[j]];
     pending = 0;
   };
-  for (; i + W <= n; i += W) {
-    pending += detail::packed_bins(x.data() + i, w, limit, idx + pending);
-    if (pending >= buffer) scatter();
+  if (range) {
+    for (; i + W <= n; i += W) {
+      const auto v = load(x.data() + i);
+      track(v);
+      pending += packed_bins(v, w, limit, idx + pending);
+      if (pending >= buffer) scatter();
+    }
+    finish_range();
+  } else {
+    for (; i + W <= n; i += W) {
+      pending += packed_bins(load(x.data() + i), w, limit, idx + pending);
+      if (pending >= buffer) scatter();
+    }
   }
   scatter();
 #else
@@ -1416,22 +1453,66 @@ inline void add_abs_histogram(std::span<const float> x, float width, std::span<s
   constexpr std::size_t W = simd::width<float>;
   // Without a compress instruction skipped lanes (zeros, past-the-end bins, NaN) go to a spare
   // slot instead of a branch.
-  const fbatch w(width), half(0.5f), limit(static_cast<float>(nbins)), zero(0.f), spare(static_cast<float>(nbins));
+  const fbatch vw(width), half(0.5f), limit(static_cast<float>(nbins)), zero(0.f), spare(static_cast<float>(nbins));
+  fbatch vlo(lo), vhi(hi), poison(0.f);
   alignas(64) std::int32_t idx[W];
   for (; i + W <= n; i += W) {
     const fbatch v = fbatch::load_unaligned(x.data() + i);
-    const fbatch b = xsimd::abs(v) / w + half;
+    if (range) {
+      vlo = xsimd::min(vlo, v);
+      vhi = xsimd::max(vhi, v);
+      poison += v * zero;
+    }
+    const fbatch b = xsimd::abs(v) / vw + half;
     const auto keep = (v != zero) & (b < limit);
     xsimd::batch_cast<std::int32_t>(xsimd::select(keep, b, spare)).store_aligned(idx);
     for (std::size_t k = 0; k < W; ++k) ++h[k % copies][idx[k]];
   }
+  if (range) {
+    lo = simd::reduce_min(vlo);
+    hi = simd::reduce_max(vhi);
+    finite = simd::reduce_add(poison) == 0.f;
+  }
 #endif
+  // The tail, scalar, into the scratch as well (the counts stay untouched until accepted).
+  for (std::size_t k = i; k < n; ++k) {
+    const float v = x[k];
+    if (range) {
+      if (!std::isfinite(v)) finite = false;
+      else {
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+      }
+    }
+    if (v == 0.f) continue;
+    const float b = std::floor(std::fabs(v) / width + 0.5f);
+    if (b < static_cast<float>(nbins)) ++h[0][static_cast<std::size_t>(b)];
+  }
+  if (range) {
+    // A NaN/inf in the vector part poisons lo/hi too: the finite-only range is taken again
+    // (rare: such a batch is an error for the caller).
+    *range = finite ? value_range{lo, hi, true} : range_of_reference(x);
+    if (!accepted()) return false;
+  }
   for (std::size_t j = 0; j < static_cast<std::size_t>(nbins); ++j) {
     std::uint64_t sum = 0;
     for (std::size_t c = 0; c < copies; ++c) sum += h[c][j];
     counts[j] += static_cast<std::int64_t>(sum);
   }
-  add_abs_histogram_reference(x.subspan(i), width, counts);
+  return true;
+}
+
+}  // namespace detail
+
+inline void add_abs_histogram(std::span<const float> x, float width, std::span<std::int64_t> counts) {
+  detail::abs_histogram_pass(x, width, counts, nullptr, 0.0);
+}
+
+/// add_abs_histogram and range_of in one pass over x (half the memory traffic of the two): the
+/// range of x is stored in `range`, and x's bins are added to `counts` only if every element is
+/// finite and max |x| <= `max_abs`. Returns whether they were added.
+inline bool add_abs_histogram_within(std::span<const float> x, float width, std::span<std::int64_t> counts, double max_abs, value_range& range) {
+  return detail::abs_histogram_pass(x, width, counts, &range, max_abs);
 }
 
 /// Sum and count of the |x| strictly above s (one OCTAV iteration's reductions).
@@ -1740,6 +1821,53 @@ class abs_histogram {
     counts_ = std::move(grown);
     range_ = new_range;
     range_is_f32_ = false;
+  }
+
+  /// What add_within_range saw: the batch's range, and whether the batch was counted.
+  struct within_result {
+    value_range range;
+    bool counted = false;
+  };
+
+  /// One pass over a batch for the common case once the range has settled: when every |x| fits
+  /// the current range, x is binned at the current width while its range is taken (add() would
+  /// bin it the same way). Otherwise nothing is counted, and the caller, who now has the range,
+  /// goes through add().
+  within_result add_within_range(std::span<const float> x, thread_pool* pool = nullptr) {
+    within_result r;
+    if (counts_.empty() || range_ == 0) {
+      r.range = range_of(x, pool);
+      return r;
+    }
+    const float w = static_cast<float>(range_ / static_cast<double>(counts_.size() - 1));
+    // add() bins at the current width when the running abs max (as double) is <= range_; the
+    // earlier batches' abs max always is, so this batch's decides.
+    constexpr std::int64_t grain = 1 << 15;
+    const auto n = static_cast<std::int64_t>(x.size());
+    if (!pool || n < 2 * grain) {
+      r.counted = add_abs_histogram_within(x, w, counts_, range_, r.range);
+      return r;
+    }
+    std::mutex merge;
+    std::vector<std::pair<value_range, std::vector<std::int64_t>>> parts;
+    pool->parallel_for(n, grain, [&](std::int64_t b, std::int64_t e) {
+      std::vector<std::int64_t> local(counts_.size(), 0);
+      value_range part;
+      add_abs_histogram_within(x.subspan(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b)), w, local,
+                               std::numeric_limits<double>::infinity(), part);
+      std::lock_guard lock(merge);
+      parts.emplace_back(part, std::move(local));
+    });
+    for (const auto& part : parts) {
+      r.range.min = std::min(r.range.min, part.first.min);
+      r.range.max = std::max(r.range.max, part.first.max);
+      r.range.finite = r.range.finite && part.first.finite;
+    }
+    r.counted = r.range.finite && static_cast<double>(r.range.abs_max()) <= range_;
+    if (r.counted)
+      for (const auto& part : parts)
+        for (std::size_t i = 0; i < part.second.size(); ++i) counts_[i] += part.second[i];
+    return r;
   }
 
   const std::vector<std::int64_t>& counts() const noexcept { return counts_; }
@@ -12953,6 +13081,92 @@ struct leaky_relu_op {
   }
 };
 
+/// `tpu.PRelu`: operands (input, slope). Float form top.PRelu (the slope in the chip's float
+/// type). Integer form (Interfaces/Common/PRelu.cpp): slope holds int8 multipliers, one per
+/// channel (the element's index over the first two axes, modulo the slope's size), `rshift` one
+/// shift:
+///   BM168x: x < 0 ? saturate(apply_multiplier_and_rshift(x, slope_c, rshift)) (HalfUp) : x;
+///   CV18xx: x < 0 ? apply(x, slope_c, rshift) : apply(x, multiplier_pos, rshift_pos), in CV18xx's
+///           single-precision arithmetic, saturated.
+struct prelu_op {
+  static constexpr std::string_view mnemonic = "tpu.PRelu";
+  static constexpr std::array operands{top::input("input"), top::weight("slope")};
+  static constexpr int num_results = 1;
+  static constexpr std::uint32_t traits = trait::elementwise | trait::activation | trait::integer_ok;
+  struct attributes {
+    std::optional<top::si32> rshift;
+    std::optional<top::si32> rshift_pos;
+    std::optional<top::si32> multiplier_pos;
+    bool channel_shared = false;
+    std::optional<double> slope_val;
+  };
+  static top::prelu_op::attributes top_attributes(const attributes&) { return {}; }
+  struct formula {
+    quant::chip_family chip = quant::chip_family::bm168x;
+    std::int64_t r = 0, m_pos = 1, r_pos = 0;
+    std::int64_t operator()(std::int64_t x, std::int64_t slope) const {
+      constexpr auto ms = quant::requant_mode::multiplier_shift;
+      constexpr auto up = quant::round_mode::half_up;
+      if (chip == quant::chip_family::cv18xx)
+        return x < 0 ? quant::apply_multiplier_and_rshift(x, slope, r, ms, up, chip) : quant::apply_multiplier_and_rshift(x, m_pos, r_pos, ms, up, chip);
+      return x < 0 ? quant::apply_multiplier_and_rshift(x, slope, r, ms, up, chip) : x;
+    }
+  };
+  struct prepared {
+    bool integer = false;
+    formula f;
+    std::shared_ptr<const float_path<top::prelu_op>> floating;
+  };
+  static std::vector<tensor_type> infer(const infer_context& c, const attributes&) {
+    auto t = declared_results(c, "tpu.PRelu");
+    if (t[0].shape != c.operand(0).shape)
+      throw error("tpu.PRelu: declared result " + to_string(t[0].shape) + " but the input is " + to_string(c.operand(0).shape));
+    return t;
+  }
+  static formula formula_of(const prepare_context& p, const attributes& a) {
+    if (asymmetric_of(p.module)) throw error("tpu.PRelu: TPU-MLIR's integer PRelu is symmetric only");
+    if (!a.rshift) throw error("tpu.PRelu: the integer form needs the rshift attribute");
+    formula f;
+    f.chip = family_of(p);
+    f.r = a.rshift->value;
+    if (f.chip == quant::chip_family::cv18xx) {
+      if (!a.rshift_pos || !a.multiplier_pos) throw error("tpu.PRelu: CV18xx needs multiplier_pos and rshift_pos");
+      f.m_pos = a.multiplier_pos->value;
+      f.r_pos = a.rshift_pos->value;
+    }
+    return f;
+  }
+  static prepared prepare(const prepare_context& p, const attributes& a) {
+    prepared s;
+    if (detail::arithmetic_of("tpu.PRelu", p.operands, declared_result(p, "tpu.PRelu")) == arithmetic::floating) {
+      s.floating = std::make_shared<float_path<top::prelu_op>>(float_path<top::prelu_op>::make(p, top_attributes(a)));
+    } else {
+      s.integer = true;
+      s.f = formula_of(p, a);
+    }
+    return s;
+  }
+  static void run_integer(kernel_context& k, const formula& f) {
+    const tensor& x = k.in(0);
+    const tensor& slope = k.in(1);
+    tensor& y = k.out(0);
+    const shape_t& xs = x.shape();
+    const std::int64_t inner = xs.size() > 1 ? numel(shape_t(xs.begin() + 2, xs.end())) : 1;
+    const std::int64_t slopes = slope.numel();
+    if (slopes == 0) throw error("tpu.PRelu: an empty slope");
+    for (std::int64_t e = 0; e < x.numel(); ++e) store_int(y, e, f(int_at(x, e), int_at(slope, (e / inner) % slopes)));
+  }
+  static void reference(kernel_context& k, const attributes& a) {
+    if (is_floating(k.out_type(0).elem)) return float_path<top::prelu_op>::run_reference(k, top_attributes(a));
+    std::vector<const tensor*> none;
+    run_integer(k, formula_of(prepare_view(k, none), a));
+  }
+  static void compute(kernel_context& k, const attributes& a, const prepared& s) {
+    if (s.floating) return s.floating->run(k, top_attributes(a));
+    run_integer(k, s.f);
+  }
+};
+
 /// TPU-MLIR's ActiveMode names (TpuOps.td), in its order.
 using active_mode_attr =
     top::dialect_enum<"tpu", "active_mode", "TANH", "SIGMOID", "RELU", "EXP", "ELU", "SQRT", "SQUARE", "RSQRT", "ABSVAL", "LN", "ROUND", "CEIL",
@@ -13085,6 +13299,7 @@ struct active_op {
 BOOST_HANA_ADAPT_STRUCT(mixq::tpu::relu_op::attributes, relu_limit);
 BOOST_HANA_ADAPT_STRUCT(mixq::tpu::leaky_relu_op::attributes, alpha, multiplier, multiplier_neg, rshift, rshift_neg, round_mode);
 BOOST_HANA_ADAPT_STRUCT(mixq::tpu::active_op::attributes, mode, coeffs);
+BOOST_HANA_ADAPT_STRUCT(mixq::tpu::prelu_op::attributes, rshift, rshift_pos, multiplier_pos, channel_shared, slope_val);
 // #include "mixq/dialect/tpu/cast.hpp"
 // `tpu.Cast`: between precisions. Float -> int8/uint8 quantizes with the result's scale and zero
 // point (BM168x: round half away from zero of the float product with f32(1/s); CV18xx: bf16
@@ -16306,6 +16521,7 @@ BOOST_HANA_ADAPT_STRUCT(mixq::tpu::lut_op::attributes);
 //   CV18xx: QDM per batch, MultiplyByQuantizedMultiplier(acc, m_b, r_b) with a HalfAwayFromZero
 //           final shift; multipliers/rshifts hold one value or one per batch;
 // then saturation. Float form (F32/F16/BF16 lowering): top.MatMul on the widened values.
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -16458,7 +16674,10 @@ struct matmul_op {
       if (st->mode != quant::requant_mode::multiplier_shift)
         throw error("tpu.MatMul: quant_mode " + a.quant_mode.value + " on BM168x comes from TOP_QUANTIZED models, which mixq does not run");
       st->out_zp = static_cast<std::int32_t>(result_quant(p, 0, op).zero_point);
-      if (st->rshifts.size() != 1) throw error("tpu.MatMul: BM168x takes one rshift, got " + std::to_string(st->rshifts.size()));
+      // fuse_rq (matmulPerchannelQuant): TPU-MLIR writes the common shift once per column.
+      if (a.fuse_rq && st->rshifts.size() > 1 && std::all_of(st->rshifts.begin(), st->rshifts.end(), [&](std::int32_t r) { return r == st->rshifts[0]; }))
+        st->rshifts.resize(1);
+      if (st->rshifts.size() != 1) throw error("tpu.MatMul: BM168x takes one rshift (or, with fuse_rq, one shared value per column), got " + std::to_string(st->rshifts.size()));
       if (a.fuse_rq) {
         const tensor* m = p.constant(3);
         if (!detail::present(p.operands, 3) || !m) throw error("tpu.MatMul: fuse_rq needs the constant `multi` operand");
@@ -17409,7 +17628,7 @@ namespace mixq::tpu {
 
 using tpu_ops = top::op_list<cast_op, conv2d_op,
                              // integer and float forms
-                             matmul_op, add_op, sub_op, mul_op, add_const_op, relu_op, leaky_relu_op, pool1d_op, pool2d_op, softmax_op,
+                             matmul_op, add_op, sub_op, mul_op, add_const_op, relu_op, leaky_relu_op, prelu_op, pool1d_op, pool2d_op, softmax_op,
                              // integer only
                              mul_shift_op, requant_int_op, lut_op,
                              // data movement, any dtype
@@ -18136,7 +18355,17 @@ class statistics_collector {
     }
     const tensor f = t.elem() == dtype::f32 ? t : t.cast(dtype::f32);
     const std::span<const float> x = f.values<float>();
-    const value_range br = range_of(x, opt_.pool);
+    // KL's histogram and the range in one pass over the tensor where the batch fits the
+    // histogram's range (the usual case after the first batches); else the range first.
+    value_range br;
+    bool binned = false;
+    if (s.hist && !x.empty()) {
+      const auto w = s.hist->add_within_range(x, opt_.pool);
+      br = w.range;
+      binned = w.counted;
+    } else {
+      br = range_of(x, opt_.pool);
+    }
     if (!br.finite)
       throw error("calibration: tensor \"" + row.name + "\" holds NaN or inf in batch " + std::to_string(batches_seen_ + 1) +
                   " (check the input data and the model)");
@@ -18148,7 +18377,7 @@ class statistics_collector {
     if (row.integer) return;
     const float running_abs = s.range.abs_max();
     thread_pool* pool = opt_.pool;
-    if (s.hist) s.hist->add(x, running_abs, pool);
+    if (s.hist && !binned) s.hist->add(x, running_abs, pool);
     // An all-zero batch says nothing about the clip point (TPU-MLIR's OCTAV gives NaN there, which
     // poisons the tensor's average); it is left out of the average.
     if (has(method::mse) && !(br.min == 0.f && br.max == 0.f)) {
@@ -26862,6 +27091,9 @@ struct deploy_options {
   /// cast and returns its outputs in their lowered type (no cast back to f32).
   bool quant_input = false;
   bool quant_output = false;
+  /// `--matmul_perchannel` (bm1684x/bm1688 INT8): MatMuls with a weight take one scale per
+  /// output column (lowering_spec §3.1 item 4, §4.2).
+  bool matmul_perchannel = false;
 };
 
 /// One TOP op whose lowering differs from the mode asked for.
@@ -27641,7 +27873,119 @@ inline void matmul_activations_bm168x(lowering_context& c, int i) {
   emit_int8(c, i, "tpu.MatMul", std::move(ops), out_t, std::move(a));
 }
 
-/// bm1684x MatMul with a weight right operand (§4.2), per-tensor.
+namespace detail {
+
+/// `--matmul_perchannel` (§4.2 matmulPerchannelQuant): the multipliers of the columns' factors
+/// f_n, brought to one common right shift. For shift_limit = 32 down to 1 each column takes
+/// get_scale_and_shift(f_n, shift_limit) (a limit of 127 below 32 bits), the largest shift r
+/// wins and every multiplier is shifted left by r - r_n; a multiplier above 2^31 sends the search
+/// to the next shift_limit. Exactly 2^31 passes, and wraps to INT32_MIN as TPU-MLIR's (int) does.
+struct perchannel_requant {
+  std::vector<std::int64_t> multipliers;
+  std::int64_t rshift = 0;
+};
+inline perchannel_requant perchannel_multipliers(const std::vector<float>& f, const std::string& op) {
+  for (int limit = 32; limit > 0; --limit) {
+    std::vector<quant::multiplier_shift> ms;
+    std::int64_t r = 0;
+    for (float v : f) {
+      ms.push_back(quant::get_scale_and_shift(v, limit));
+      r = std::max(r, ms.back().shift);
+    }
+    perchannel_requant out;
+    out.rshift = r;
+    bool overflow = false;
+    for (const auto& m : ms) {
+      const std::int64_t shifted = m.multiplier * (std::int64_t{1} << (r - m.shift));
+      if (shifted > (std::int64_t{1} << 31)) overflow = true;
+      out.multipliers.push_back(static_cast<std::int32_t>(static_cast<std::uint32_t>(shifted)));
+    }
+    if (!overflow) return out;
+  }
+  throw error("lowering: the per-channel multipliers of \"" + op + "\" overflow at every shift limit (as in TPU-MLIR)");
+}
+
+}  // namespace detail
+
+/// bm1684x/bm1688 MatMul with `--matmul_perchannel` (§4.2): one weight scale per output column n,
+/// max over K of |W[k, n]| / 127 (rows for right_transpose; a `#weight_scale` holds N values),
+/// W_q = to_int8(w / scale_n), b_q[n] = round(b[n] / (scale_n s_in) - corr_n), and the column's
+/// multiplier in the i32 weight `<name>_multi_int32` (fuse_rq) with one shared rshift
+/// (detail::perchannel_multipliers). A batched weight keeps the per-tensor rule (TPU-MLIR reads
+/// its first slice only): noted.
+inline bool matmul_perchannel_bm168x(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  const std::string& name = c.name_of(i);
+  const tensor& w = *c.constant(n.operands[1]);
+  const bool asym = c.options().asymmetric;
+  const shape_t& ws = c.top_value(n.operands[1]).type.shape;
+  const bool rt = attr_bool(n, "right_transpose");
+  if (ws.size() < 2) return false;
+  const std::int64_t N = rt ? ws[ws.size() - 2] : ws.back(), K = rt ? ws.back() : ws[ws.size() - 2];
+  if (w.numel() != K * N) {
+    c.note(i, "--matmul_perchannel: a batched weight keeps the per-tensor scale (TPU-MLIR quantizes only its first slice)");
+    return false;
+  }
+  const int x = c.as_int8(n.operands[0], name, asym || attr_bool(n, "input_asym"));
+  const auto in_q = *quant::parse_uniform(c.out_type(x).quant);
+  const tensor_type out_t = int8_result(c, n.results[0], asym);
+  const auto out_q = *quant::parse_uniform(out_t.quant);
+  const tensor wf = w.elem() == dtype::f32 ? w : w.cast(dtype::f32);
+  const auto at = [&](std::int64_t k, std::int64_t col) { return rt ? col * K + k : k * N + col; };
+  const auto given = detail::weight_scales_attr(c, n.operands[1]);
+  if (!given.empty() && static_cast<std::int64_t>(given.size()) != N)
+    throw error("lowering: \"" + name + "\": --matmul_perchannel needs " + std::to_string(N) + " #weight_scale values, got " + std::to_string(given.size()));
+  std::vector<double> scale(static_cast<std::size_t>(N));
+  for (std::int64_t col = 0; col < N; ++col) {
+    float m = 0;
+    for (std::int64_t k = 0; k < K; ++k) m = std::max(m, std::fabs(wf.data<float>()[at(k, col)]));
+    // TPU-MLIR divides by zero for an all-zero column: mixq gives that column 1e-5 (its weights
+    // are 0 whatever the scale). Any other column keeps max / 127, however small.
+    scale[static_cast<std::size_t>(col)] = !given.empty() ? given[static_cast<std::size_t>(col)] : m > 0 ? static_cast<double>(m) / 127.0 : 1e-5;
+  }
+  tensor wq = tensor::empty(dtype::i8, ws);
+  for (std::int64_t k = 0; k < K; ++k)
+    for (std::int64_t col = 0; col < N; ++col)
+      wq.data<std::int8_t>()[at(k, col)] = quant::to_int8(static_cast<double>(wf.data<float>()[at(k, col)]) / scale[static_cast<std::size_t>(col)]);
+  const tensor* b = n.operands.size() > 2 && !c.top_value(n.operands[2]).type.is_none ? c.constant(n.operands[2]) : nullptr;
+  const std::size_t rank = c.top_value(n.operands[0]).type.shape.size();
+  shape_t col_shape(rank, 1);
+  col_shape.back() = N;
+  std::vector<int> ops{x, c.add_weight(name + "_filter_int8", wq)};
+  if (b || in_q.zero_point != 0) {
+    tensor bq = tensor::empty(dtype::i32, col_shape);
+    for (std::int64_t col = 0; col < N; ++col) {
+      double corr = 0;
+      for (std::int64_t k = 0; k < K; ++k)
+        corr += static_cast<double>(wq.data<std::int8_t>()[at(k, col)]) * static_cast<double>(in_q.zero_point);
+      const double bv = b ? element_as_double(*b, col % b->numel()) / (scale[static_cast<std::size_t>(col)] * in_q.scale) : 0.0;
+      bq.data<std::int32_t>()[col] = detail::checked_bias(bv - corr, name);
+    }
+    ops.push_back(c.add_weight(name + "_bias_int32", bq));
+  } else {
+    ops.push_back(c.none());
+  }
+  std::vector<float> f;
+  for (double s : scale) f.push_back(static_cast<float>(in_q.scale * s / out_q.scale));
+  const auto rq = detail::perchannel_multipliers(f, name);
+  tensor multi = tensor::empty(dtype::i32, col_shape);
+  for (std::int64_t col = 0; col < N; ++col) multi.data<std::int32_t>()[col] = static_cast<std::int32_t>(rq.multipliers[static_cast<std::size_t>(col)]);
+  ops.push_back(c.add_weight(name + "_multi_int32", multi));
+  ops.push_back(c.none());  // buffer
+  attr_dict a = tpu_attributes(n);
+  a.erase("input_asym");
+  a.set("multipliers", attribute(int_array(rq.multipliers)));
+  a.set("rshifts", attribute(int_array(std::vector<std::int64_t>(static_cast<std::size_t>(N), rq.rshift))));
+  a.set("quant_mode", attribute(opaque_attr{"#tpu<rq_mode MultiplierShift>"}));
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  a.set("matmulPerchannelQuant", attribute(true));
+  a.set("fuse_rq", attribute(true));
+  emit_int8(c, i, "tpu.MatMul", std::move(ops), out_t, std::move(a));
+  return true;
+}
+
+/// bm1684x MatMul with a weight right operand (§4.2), per-tensor (per-channel with
+/// `--matmul_perchannel`).
 inline void matmul_bm168x(lowering_context& c, int i) {
   const node& n = c.top_node(i);
   const std::string& name = c.name_of(i);
@@ -27651,6 +27995,7 @@ inline void matmul_bm168x(lowering_context& c, int i) {
   if (!has_op("tpu.MatMul") || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0]) || (!w && !c.calibrated(n.operands[1])))
     return fall_back(c, i, float_dtype(c.chip().auto_float), "not calibrated");
   if (!w) return matmul_activations_bm168x(c, i);
+  if (c.options().matmul_perchannel && matmul_perchannel_bm168x(c, i)) return;
   const int x = c.as_int8(n.operands[0], name, asym || attr_bool(n, "input_asym"));
   const auto in_q = *quant::parse_uniform(c.out_type(x).quant);
   const tensor_type out_t = int8_result(c, n.results[0], asym);
@@ -27862,7 +28207,7 @@ inline void add_const_bm168x(lowering_context& c, int i) {
 /// ratio; asymmetric -> F16. TPU-MLIR assumes the input and output share their type (propagation
 /// makes them equal for a single-use input); where they differ its result is off by the ratio,
 /// so mixq lowers to float there.
-inline void leaky_relu_bm168x(lowering_context& c, int i) {
+inline void leaky_relu_int8_shift(lowering_context& c, int i, bool with_alpha) {
   const node& n = c.top_node(i);
   if (c.options().asymmetric) return fall_back(c, i, dtype::f16, "asymmetric LeakyRelu (as TPU-MLIR)");
   const dtype fallback = float_dtype(c.chip().auto_float);
@@ -27878,10 +28223,59 @@ inline void leaky_relu_bm168x(lowering_context& c, int i) {
   const double alpha = attr_double(n, "alpha", 0.01);
   const auto ms = quant::get_scale_and_shift(static_cast<float>(alpha), 8);
   attr_dict a;
-  a.set("alpha", attribute(float_attr{alpha, "f64"}));
+  if (with_alpha) a.set("alpha", attribute(float_attr{alpha, "f64"}));
   a.set("multiplier", attribute(int_attr{ms.multiplier, "si32"}));
   a.set("rshift", attribute(int_attr{ms.shift, "si32"}));
   emit_int8(c, i, "tpu.LeakyRelu", {x}, out_t, std::move(a));
+}
+inline void leaky_relu_bm168x(lowering_context& c, int i) { leaky_relu_int8_shift(c, i, true); }
+/// BM1684 LeakyRelu (BM1684/LeakyRelu.cpp): the bm1684x rule without the alpha attribute.
+inline void leaky_relu_bm1684(lowering_context& c, int i) { leaky_relu_int8_shift(c, i, false); }
+
+/// bm1684x Clip: TPU-MLIR's LoweringINT8 calls LoweringF16 ("nodechip fix8b to be implemented").
+inline void clip_bm168x(lowering_context& c, int i) { fall_back(c, i, dtype::f16, "Clip has no INT8 form in TPU-MLIR (as TPU-MLIR)"); }
+
+/// bm1684x PRelu (§4.8, BM1684X/PRelu.cpp): symmetric only (asymmetric -> F16). One shift for all
+/// channels, r from getRShiftAndMultiplierFromQScale(max|slope|, qdm = false), and an int8
+/// multiplier per channel, (int8)(uint32)(slope_c 2^r), in the weight `<name>_slope_i8`. The
+/// interpreter copies x >= 0 unchanged, so input and output must share their type (propagation
+/// makes them equal); otherwise float, noted, as for LeakyRelu. A negative slope (undefined in
+/// TPU-MLIR's uint32 conversion) and a slope shared by several channels (TPU-MLIR asserts one
+/// per channel) -> float, noted.
+inline void prelu_bm168x(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  if (c.options().asymmetric) return fall_back(c, i, dtype::f16, "asymmetric PRelu (as TPU-MLIR)");
+  const dtype fallback = float_dtype(c.chip().auto_float);
+  const tensor* slope = c.constant(n.operands[1]);
+  if (!has_op("tpu.PRelu") || !slope || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0]))
+    return fall_back(c, i, fallback, "the slope is not a weight, or not calibrated");
+  const shape_t& xs = c.top_value(n.operands[0]).type.shape;
+  const std::int64_t channels = xs.size() > 1 ? xs[1] : 1;
+  if (slope->numel() != channels) return fall_back(c, i, fallback, "not one slope per channel (TPU-MLIR's INT8 PRelu asserts it)");
+  const tensor sf = slope->elem() == dtype::f32 ? *slope : slope->cast(dtype::f32);
+  float smax = 0;
+  for (float v : sf.values<float>()) {
+    if (v < 0) return fall_back(c, i, fallback, "a negative slope (TPU-MLIR's int8 slope is undefined there)");
+    smax = std::max(smax, v);
+  }
+  const auto ms = quant::rshift_and_multiplier_from_qscale(static_cast<double>(smax), false);
+  for (float v : sf.values<float>())
+    if (!(static_cast<double>(v) * std::ldexp(1.0, static_cast<int>(ms.shift)) < 128))
+      return fall_back(c, i, fallback, "a slope above 127 (its int8 multiplier would wrap)");
+  const tensor_type out_t = int8_result(c, n.results[0], false);
+  const int mapped = c.mapped(n.operands[0]);
+  const auto have = quant::parse_uniform(c.out_type(mapped).quant);
+  const quant::uniform_type in_q = have ? *have : c.int8_type(n.operands[0], false);
+  if (!same_int8_type(in_q, *quant::parse_uniform(out_t.quant)))
+    return fall_back(c, i, fallback, "input and output types differ (TPU-MLIR's INT8 PRelu copies the positive integers)");
+  tensor sq = tensor::empty(dtype::i8, c.top_value(n.operands[1]).type.shape);
+  for (std::int64_t k = 0; k < sf.numel(); ++k)
+    sq.data<std::int8_t>()[k] = quant::multiplier_i8_from_qscale_and_rshift(static_cast<double>(sf.data<float>()[k]), static_cast<int>(ms.shift));
+  const int x = c.as_int8(n.operands[0], c.name_of(i), false);
+  const int w = c.add_weight(c.name_of(i) + "_slope_i8", sq);
+  attr_dict a = tpu_attributes(n);
+  a.set("rshift", attribute(int_attr{ms.shift, "si32"}));
+  emit_int8(c, i, "tpu.PRelu", {x, w}, out_t, std::move(a));
 }
 
 /// Relu (§4.8, §6, §3.1 item 11): tpu.Relu on the input's integers with relu_limit -1 (the
@@ -27938,11 +28332,11 @@ inline void softmax_bm168x(lowering_context& c, int i) {
 /// the output goes through do_transfer: a tpu.MulShift `<in>_to_<out>` (no zero points) or a
 /// tpu.RequantInt (MultiplierShift, HalfAwayFromZero), (m, r) = get_scale_and_shift_positive(
 /// f32(s_in / s_out), 8).
-inline void concat_bm168x(lowering_context& c, int i) {
+inline void concat_transfer_int8(lowering_context& c, int i, dtype weight_fallback, bool only_merge_attr) {
   const node& n = c.top_node(i);
   const bool asym = c.options().asymmetric;
   for (int v : n.operands)
-    if (c.constant(v)) return fall_back(c, i, dtype::f16, "an input is a weight (as TPU-MLIR)");
+    if (c.constant(v)) return fall_back(c, i, weight_fallback, "an input is a weight (as TPU-MLIR)");
   const dtype fallback = float_dtype(c.chip().auto_float);
   if (!has_op("tpu.Concat") || !c.calibrated(n.results[0])) return fall_back(c, i, fallback, "not calibrated");
   for (int v : n.operands)
@@ -27979,9 +28373,14 @@ inline void concat_bm168x(lowering_context& c, int i) {
     ops.push_back(y);
   }
   attr_dict a = tpu_attributes(n);
+  if (only_merge_attr) a.set("only_merge", attribute(false));
   a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
   emit_int8(c, i, "tpu.Concat", std::move(ops), out_t, std::move(a));
 }
+inline void concat_bm168x(lowering_context& c, int i) { concat_transfer_int8(c, i, dtype::f16, false); }
+/// BM1684 Concat (BM1684/Concat.cpp): the same do_transfer per input, a weight input -> F32,
+/// `only_merge = false`.
+inline void concat_bm1684(lowering_context& c, int i) { concat_transfer_int8(c, i, dtype::f32, true); }
 
 }  // namespace mixq::targets::rules
 // #include "mixq/targets/rules_common.hpp" (already inlined above)
@@ -27993,6 +28392,7 @@ inline void concat_bm168x(lowering_context& c, int i) {
 
 // #include "mixq/quant/requant.hpp" (already inlined above)
 // #include "mixq/targets/rules_bm168x.hpp" (already inlined above)
+// #include "mixq/targets/rules_bm168x_eltwise.hpp" (already inlined above)
 // #include "mixq/targets/rules_common.hpp" (already inlined above)
 
 namespace mixq::targets::rules {
@@ -28361,6 +28761,146 @@ inline void avgpool_bm1684(lowering_context& c, int i) {
   emit_int8(c, i, "tpu.Pool2D", {x}, out_t, std::move(a));
 }
 
+/// BM1684 Mul (BM1684/Mul.cpp): factor = prod s_i / s_out (a constant contributes its abs max /
+/// 127, or / 255 when not negative, and is quantized with it), (m, r) = get_scale_and_shift(
+/// f32(factor), 8); m outside [0, 127] -> F32. TPU-MLIR clamps r into [0, 31] without changing m,
+/// which would scale the result by 2^(r - clamped): mixq lowers to F32 there (noted).
+inline void mul_bm1684(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  if (!has_op("tpu.Mul") || n.operands.size() != 2 || !c.calibrated(n.results[0])) return fall_back(c, i, dtype::f32, "not two inputs or not calibrated");
+  int constants = 0;
+  for (int v : n.operands) {
+    if (c.constant(v)) ++constants;
+    else if (!c.calibrated(v)) return fall_back(c, i, dtype::f32, "an input is not calibrated");
+  }
+  if (constants == 2) return fall_back(c, i, dtype::f32, "both operands are constants");
+  const tensor_type out_t = int8_result(c, n.results[0], false);
+  double factor = 1.0;
+  for (int v : n.operands)
+    factor *= c.constant(v) ? quantize_absmax(*c.constant(v), c.top_value(v).type.shape).scale : c.int8_type(v, false).scale;
+  factor /= quant::parse_uniform(out_t.quant)->scale;
+  const auto ms = quant::get_scale_and_shift(static_cast<float>(factor), 8);
+  if (ms.multiplier < 0 || ms.multiplier > 127) return fall_back(c, i, dtype::f32, "a multiplier outside [0, 127] (as TPU-MLIR)");
+  if (ms.shift < 0 || ms.shift > 31) return fall_back(c, i, dtype::f32, "a shift outside [0, 31], which TPU-MLIR clamps without adjusting the multiplier");
+  std::vector<int> ops;
+  for (int v : n.operands) {
+    if (const tensor* w = c.constant(v)) {
+      const absmax_constant q = quantize_absmax(*w, c.top_value(v).type.shape);
+      ops.push_back(c.add_weight(c.top_value(v).name + (q.is_signed ? "_i8" : "_u8"), q.q));
+    } else {
+      ops.push_back(c.as_int8(v, c.name_of(i), false));
+    }
+  }
+  attr_dict a;
+  a.set("do_relu", attribute(attr_bool(n, "do_relu")));
+  a.set("multiplier", attribute(int_attr{ms.multiplier, "si32"}));
+  a.set("rshift", attribute(int_attr{ms.shift, "si32"}));
+  emit_int8(c, i, "tpu.Mul", std::move(ops), out_t, std::move(a));
+}
+
+/// CV18xx Mul (CV18xx/Mul.cpp): the second operand must be calibrated (a weight there -> BF16, as
+/// TPU-MLIR, whose test is meant for a Mul made from a Div); a constant first operand is quantized
+/// signed with its abs max / 127; factor = prod s_i / s_out with s = th / 127; QDM (m, r) =
+/// getRShiftAndMultiplierFromQScale(factor, qdm = true).
+inline void mul_cv18xx(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  if (!has_op("tpu.Mul") || n.operands.size() != 2 || !c.calibrated(n.results[0])) return fall_back(c, i, dtype::bf16, "not two inputs or not calibrated");
+  int constants = 0;
+  for (int v : n.operands) {
+    if (c.constant(v)) ++constants;
+    else if (!c.calibrated(v)) return fall_back(c, i, dtype::bf16, "an input is not calibrated (as TPU-MLIR)");
+  }
+  if (c.constant(n.operands[1])) return fall_back(c, i, dtype::bf16, "the second operand is a weight, not calibrated (as TPU-MLIR)");
+  const tensor_type out_t = int8_result(c, n.results[0], false);
+  double factor = 1.0;
+  std::vector<int> ops;
+  for (int v : n.operands) {
+    if (const tensor* w = c.constant(v)) {
+      const tensor wf = w->elem() == dtype::f32 ? *w : w->cast(dtype::f32);
+      float amax = 0;
+      for (float e : wf.values<float>()) amax = std::max(amax, std::fabs(e));
+      if (amax == 0) return fall_back(c, i, dtype::bf16, "an all-zero constant (TPU-MLIR divides by zero)");
+      const float s = amax / 127.f;
+      tensor q = tensor::empty(dtype::i8, c.top_value(v).type.shape);
+      for (std::int64_t e = 0; e < wf.numel(); ++e) q.data<std::int8_t>()[e] = quant::to_int8(static_cast<double>(wf.data<float>()[e] / s));
+      ops.push_back(c.add_weight(c.top_value(v).name + "_i8", q));
+      factor *= static_cast<double>(s);
+      continue;
+    }
+    ops.push_back(c.as_int8(v, c.name_of(i), false));
+    factor *= quant::parse_uniform(c.out_type(ops.back()).quant)->scale;
+  }
+  factor /= quant::parse_uniform(out_t.quant)->scale;
+  const auto ms = quant::rshift_and_multiplier_from_qscale(factor, true);
+  if (ms.multiplier == 0) return fall_back(c, i, dtype::bf16, "a zero multiplier");
+  attr_dict a;
+  a.set("do_relu", attribute(attr_bool(n, "do_relu")));
+  a.set("multiplier", attribute(int_attr{ms.multiplier, "si32"}));
+  a.set("rshift", attribute(int_attr{ms.shift, "i64"}));
+  a.set("quant_mode", attribute(opaque_attr{"#tpu<rq_mode QDM>"}));
+  emit_int8(c, i, "tpu.Mul", std::move(ops), out_t, std::move(a));
+}
+
+/// CV18xx Concat (CV18xx/Concat.cpp): a weight input -> BF16. Per input qscale = th_in / th_out
+/// (1 when |th_in - th_out| <= 1e-5); qscale != 1: (m_i, r_i) = getRShiftAndMultiplierFromQScale(
+/// qscale, qdm = false) (a truncated multiplier in [64, 127)), else (1, 0); `multipliers` and
+/// `rshifts` per input. `only_merge` (a code-generation hint, no arithmetic) is written false.
+inline void concat_cv18xx(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  for (int v : n.operands)
+    if (c.constant(v)) return fall_back(c, i, dtype::bf16, "an input is a weight (as TPU-MLIR)");
+  if (!has_op("tpu.Concat") || !c.calibrated(n.results[0])) return fall_back(c, i, dtype::bf16, "not calibrated");
+  for (int v : n.operands)
+    if (!c.calibrated(v)) return fall_back(c, i, dtype::bf16, "an input is not calibrated");
+  const double th_out = detail::threshold_of(c, n.results[0]);
+  std::vector<std::int64_t> mult, rsh;
+  std::vector<int> ops;
+  for (int v : n.operands) {
+    const double th_in = detail::threshold_of(c, v);
+    double q = th_in / th_out;
+    if (std::fabs(th_in - th_out) <= 1e-5) q = 1.0;
+    std::int64_t m = 1, r = 0;
+    if (static_cast<float>(q) != 1.0f) {
+      const auto ms = quant::rshift_and_multiplier_from_qscale(q, false);
+      m = ms.multiplier;
+      r = ms.shift;
+    }
+    mult.push_back(m);
+    rsh.push_back(r);
+    ops.push_back(c.as_int8(v, c.name_of(i), false));
+  }
+  attr_dict a = tpu_attributes(n);
+  a.set("multipliers", attribute(int_array(mult)));
+  a.set("rshifts", attribute(int_array(rsh)));
+  a.set("only_merge", attribute(false));
+  a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
+  emit_int8(c, i, "tpu.Concat", std::move(ops), int8_result(c, n.results[0], false), std::move(a));
+}
+
+/// CV18xx LeakyRelu (CV18xx/LeakyRelu.cpp): qscale_pos = th_in / th_out, (1, 0) when the
+/// thresholds agree within 1e-5 relative, else getRShiftAndMultiplierFromQScale(qscale_pos, qdm =
+/// false); the negative side from f32(|qscale_pos alpha|) likewise. A negative alpha, whose sign
+/// the absolute value drops, -> BF16 (noted).
+inline void leaky_relu_cv18xx(lowering_context& c, int i) {
+  const node& n = c.top_node(i);
+  if (!has_op("tpu.LeakyRelu") || !c.calibrated(n.operands[0]) || !c.calibrated(n.results[0])) return fall_back(c, i, dtype::bf16, "not calibrated");
+  const double alpha = attr_double(n, "alpha", 0.01);
+  if (alpha < 0) return fall_back(c, i, dtype::bf16, "a negative alpha (TPU-MLIR's negative multiplier drops its sign)");
+  const double th_x = detail::threshold_of(c, n.operands[0]), th_y = detail::threshold_of(c, n.results[0]);
+  const double q_pos = th_x / th_y;
+  quant::multiplier_shift pos{1, 0};
+  if (!(std::fabs(th_x - th_y) < 1e-5 * std::min(th_x, th_y))) pos = quant::rshift_and_multiplier_from_qscale(q_pos, false);
+  const auto neg = quant::rshift_and_multiplier_from_qscale(static_cast<double>(static_cast<float>(std::fabs(q_pos * alpha))), false);
+  const int x = c.as_int8(n.operands[0], c.name_of(i), false);
+  attr_dict a;
+  a.set("alpha", attribute(float_attr{alpha, "f64"}));
+  a.set("multiplier", attribute(int_attr{pos.multiplier, "si32"}));
+  a.set("multiplier_neg", attribute(int_attr{neg.multiplier, "si32"}));
+  a.set("rshift", attribute(int_attr{pos.shift, "i64"}));
+  a.set("rshift_neg", attribute(int_attr{neg.shift, "i64"}));
+  emit_int8(c, i, "tpu.LeakyRelu", {x}, int8_result(c, n.results[0], false), std::move(a));
+}
+
 }  // namespace mixq::targets::rules
 // #include "mixq/targets/rules_weight_only.hpp"
 // Weight-only modes (W8F16, W8BF16, W4F16, W4BF16; facts §6: "apply to MatMul only, the other ops
@@ -28476,15 +29016,23 @@ template <> struct int8_rule<top::add_const_op, arithmetic_family::bm168x> { sta
 template <> struct int8_rule<top::softmax_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::softmax_bm168x; };
 template <> struct int8_rule<top::concat_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::concat_bm168x; };
 template <> struct int8_rule<top::leaky_relu_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::leaky_relu_bm168x; };
+template <> struct int8_rule<top::clip_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::clip_bm168x; };
+template <> struct int8_rule<top::prelu_op, arithmetic_family::bm168x> { static constexpr rule_fn fn = rules::prelu_bm168x; };
 // CV18xx (§6) and BM1684 (§5).
 template <> struct int8_rule<top::conv_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::conv_cv18xx; };
 template <> struct int8_rule<top::add_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::add_cv18xx; };
 template <> struct int8_rule<top::avg_pool_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::avgpool_cv18xx; };
 template <> struct int8_rule<top::matmul_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::matmul_cv18xx; };
+template <> struct int8_rule<top::mul_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::mul_cv18xx; };
+template <> struct int8_rule<top::concat_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::concat_cv18xx; };
+template <> struct int8_rule<top::leaky_relu_op, arithmetic_family::cv18xx> { static constexpr rule_fn fn = rules::leaky_relu_cv18xx; };
 template <> struct int8_rule<top::conv_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::conv_bm1684; };
 template <> struct int8_rule<top::matmul_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::matmul_bm1684; };
 template <> struct int8_rule<top::add_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::add_bm1684; };
 template <> struct int8_rule<top::avg_pool_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::avgpool_bm1684; };
+template <> struct int8_rule<top::mul_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::mul_bm1684; };
+template <> struct int8_rule<top::concat_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::concat_bm1684; };
+template <> struct int8_rule<top::leaky_relu_op, arithmetic_family::bm1684> { static constexpr rule_fn fn = rules::leaky_relu_bm1684; };
 // Relu, every family (§4.8, §6: relu_limit -1; asymmetric -> F32, a limit on CV18xx -> BF16).
 template <arithmetic_family F> struct int8_rule<top::relu_op, F> { static constexpr rule_fn fn = rules::relu_int8; };
 // Table activations, every family (§4.9, §6).
@@ -28601,6 +29149,12 @@ std::unordered_map<std::string_view, rule_fn> make_rule_table(top::op_list<Ops..
 
 }  // namespace detail
 
+/// Whether `--matmul_perchannel` applies (TPU-MLIR sets matmulPerchannelQuant on bm1684x and
+/// bm1688 only).
+inline bool supports_matmul_perchannel(const processor_info& chip) {
+  return std::string_view(chip.name) == "bm1684x" || std::string_view(chip.name) == "bm1688";
+}
+
 /// The INT8 rule of a TOP op for a processor family.
 inline rule_fn int8_rule_for(arithmetic_family f, std::string_view mnemonic) {
   static const auto bm168x = detail::make_rule_table<arithmetic_family::bm168x>(top::all_ops{});
@@ -28637,6 +29191,8 @@ inline graph lower_to_tpu(const graph& top, const deploy_options& opt, lowering_
   if (!opt.chip) throw error("lowering: no processor");
   require_mode(*opt.chip, opt.mode);
   if (opt.asymmetric && !opt.chip->asymmetric) throw error(std::string(opt.chip->name) + " does not support --asymmetric");
+  if (opt.matmul_perchannel && !supports_matmul_perchannel(*opt.chip))
+    throw error("--matmul_perchannel: per-channel MatMul is a bm1684x/bm1688 INT8 option (TPU-MLIR ignores it on " + std::string(opt.chip->name) + ")");
   graph out;
   out.name = top.name;
   out.legacy_module_form = top.legacy_module_form;
