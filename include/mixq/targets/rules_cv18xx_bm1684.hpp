@@ -56,6 +56,20 @@ inline tensor bm1684_int16_bias(const tensor& b, double s_out, int& r) {
   }
   return bq;
 }
+/// The operands of a symmetric INT8 op with weights allowed: activations as their int8 type,
+/// constants quantized by their own abs max (int8, or uint8 when non-negative).
+inline std::vector<int> int8_operands_absmax(lowering_context& c, int i) {
+  std::vector<int> ops;
+  for (int v : c.top_node(i).operands) {
+    if (const tensor* w = c.constant(v)) {
+      const absmax_constant q = quantize_absmax(*w, c.top_value(v).type.shape);
+      ops.push_back(c.add_weight(c.top_value(v).name + (q.is_signed ? "_i8" : "_u8"), q.q));
+    } else {
+      ops.push_back(c.as_int8(v, c.name_of(i), false));
+    }
+  }
+  return ops;
+}
 }  // namespace detail
 
 /// CV18xx Conv (§6): qscale = f32(w_max th_in) / f32(127 th_out), raised for a large bias, as a
@@ -339,15 +353,7 @@ inline void add_bm1684(lowering_context& c, int i) {
     mult.push_back(static_cast<std::int64_t>(m));
     rsh.push_back(r);
   }
-  std::vector<int> ops;
-  for (int v : n.operands) {
-    if (const tensor* w = c.constant(v)) {
-      const absmax_constant q = quantize_absmax(*w, c.top_value(v).type.shape);
-      ops.push_back(c.add_weight(c.top_value(v).name + (q.is_signed ? "_i8" : "_u8"), q.q));
-    } else {
-      ops.push_back(c.as_int8(v, c.name_of(i), false));
-    }
-  }
+  std::vector<int> ops = detail::int8_operands_absmax(c, i);
   attr_dict a;
   a.set("do_relu", attribute(attr_bool(n, "do_relu")));
   a.set("relu_limit", attribute(float_attr{-1.0, "f64"}));
@@ -401,15 +407,7 @@ inline void mul_bm1684(lowering_context& c, int i) {
   const auto ms = quant::get_scale_and_shift(static_cast<float>(factor), 8);
   if (ms.multiplier < 0 || ms.multiplier > 127) return fall_back(c, i, dtype::f32, "a multiplier outside [0, 127] (as TPU-MLIR)");
   if (ms.shift < 0 || ms.shift > 31) return fall_back(c, i, dtype::f32, "a shift outside [0, 31], which TPU-MLIR clamps without adjusting the multiplier");
-  std::vector<int> ops;
-  for (int v : n.operands) {
-    if (const tensor* w = c.constant(v)) {
-      const absmax_constant q = quantize_absmax(*w, c.top_value(v).type.shape);
-      ops.push_back(c.add_weight(c.top_value(v).name + (q.is_signed ? "_i8" : "_u8"), q.q));
-    } else {
-      ops.push_back(c.as_int8(v, c.name_of(i), false));
-    }
-  }
+  std::vector<int> ops = detail::int8_operands_absmax(c, i);
   attr_dict a;
   a.set("do_relu", attribute(attr_bool(n, "do_relu")));
   a.set("multiplier", attribute(int_attr{ms.multiplier, "si32"}));
