@@ -18,6 +18,8 @@
 #include "mixq/transforms/calibration_propagation.hpp"
 #include "mixq/transforms/import_calibration.hpp"
 
+#include "max_table.hpp"
+
 using namespace mixq;
 
 namespace eval_test {
@@ -97,18 +99,6 @@ std::vector<named_tensors> inputs(int n, shape_t shape) {
   return out;
 }
 
-cali_table max_table(const graph& g, const std::vector<named_tensors>& s) {
-  calibration::collect_options o;
-  o.methods = {calibration::method::max};
-  o.batches = static_cast<std::int64_t>(s.size());
-  calibration::statistics_collector col(g, o);
-  interpreter interp(g);
-  for (const auto& b : s) col.add_batch(interp, b);
-  const auto r = col.thresholds(calibration::method::max);
-  cali_table t;
-  for (std::size_t k = 0; k < col.layout().rows.size(); ++k) t.rows.push_back({col.layout().rows[k].name, r.rows[k].threshold, r.rows[k].min, r.rows[k].max});
-  return t;
-}
 
 graph from_scratch(const graph& top, const cali_table& t, const targets::deploy_options& d) {
   graph cal = top;
@@ -172,7 +162,7 @@ using targets::quant_mode;
 TEST_CASE("quantized_evaluator: changes of mode and threshold give lower_to_tpu's graph and bits", "[deploy][evaluator]") {
   const graph top = mixed_model();
   const auto s = inputs(3, {1, 3, 8, 8});
-  cali_table table = max_table(top, s);
+  cali_table table = deploy_test::max_cali_table(top, s);
   targets::deploy_options d;
   d.mode = quant_mode::INT8;
   d.chip = &targets::find_processor("bm1684x");
@@ -262,7 +252,7 @@ TEST_CASE("quantized_evaluator: changes of mode and threshold give lower_to_tpu'
 TEST_CASE("quantized_evaluator: CV18xx and asymmetric BM1684X", "[deploy][evaluator]") {
   const graph top = mixed_model();
   const auto s = inputs(2, {1, 3, 8, 8});
-  cali_table table = max_table(top, s);
+  cali_table table = deploy_test::max_cali_table(top, s);
   for (const char* chip : {"cv183x", "bm1684x"}) {
     targets::deploy_options d;
     d.mode = quant_mode::INT8;
@@ -283,7 +273,7 @@ TEST_CASE("quantized_evaluator: CV18xx and asymmetric BM1684X", "[deploy][evalua
 TEST_CASE("quantized_evaluator: the per-sample caches are bounded", "[deploy][evaluator]") {
   const graph top = mixed_model();
   const auto s = inputs(3, {1, 3, 8, 8});
-  const cali_table table = max_table(top, s);
+  const cali_table table = deploy_test::max_cali_table(top, s);
   targets::deploy_options d;
   d.mode = quant_mode::INT8;
   d.chip = &targets::find_processor("bm1684x");
@@ -314,7 +304,7 @@ TEST_CASE("quantized_evaluator: timing on a 20-layer conv net", "[.bench][evalua
   auto ms_since = [](clock::time_point t0) { return std::chrono::duration<double, std::milli>(clock::now() - t0).count(); };
   const graph top = conv_stack(20, 32, 32);
   const auto s = inputs(8, {1, 3, 32, 32});
-  const cali_table table = max_table(top, s);
+  const cali_table table = deploy_test::max_cali_table(top, s);
   targets::deploy_options d;
   d.mode = quant_mode::INT8;
   d.chip = &targets::find_processor("bm1684x");
@@ -432,7 +422,7 @@ TEST_CASE("quantized_evaluator: every op of the fixture models flipped to F16 an
       scaled.emplace(k, u);
     }
     s.push_back(scaled);
-    cali_table table = max_table(top, s);
+    cali_table table = deploy_test::max_cali_table(top, s);
     targets::deploy_options d;
     d.mode = quant_mode::INT8;
     d.chip = &targets::find_processor("bm1684x");

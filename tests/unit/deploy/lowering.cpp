@@ -17,6 +17,8 @@
 #include "mixq/transforms/calibration_propagation.hpp"
 #include "mixq/transforms/import_calibration.hpp"
 
+#include "max_table.hpp"
+
 using namespace mixq;
 
 namespace {
@@ -66,18 +68,6 @@ std::vector<named_tensors> samples(int n) {
   return out;
 }
 
-cali_table calibrate_max(const graph& g, const std::vector<named_tensors>& s) {
-  calibration::collect_options o;
-  o.methods = {calibration::method::max};
-  o.batches = static_cast<std::int64_t>(s.size());
-  calibration::statistics_collector col(g, o);
-  interpreter interp(g);
-  for (const auto& b : s) col.add_batch(interp, b);
-  const auto r = col.thresholds(calibration::method::max);
-  cali_table t;
-  for (std::size_t k = 0; k < col.layout().rows.size(); ++k) t.rows.push_back({col.layout().rows[k].name, r.rows[k].threshold, r.rows[k].min, r.rows[k].max});
-  return t;
-}
 
 graph lower_for(const graph& top_f32, const cali_table& table, const std::string& chip, targets::quant_mode mode,
               targets::lowering_report& rep) {
@@ -105,7 +95,7 @@ TEST_CASE("bm1684x INT8: Convs become tpu.Conv2D with int8 filters, int32 biases
   const graph g = two_convs();
   const auto s = samples(4);
   targets::lowering_report rep;
-  const graph low = lower_for(g, calibrate_max(g, s), "bm1684x", targets::quant_mode::INT8, rep);
+  const graph low = lower_for(g, deploy_test::max_cali_table(g, s), "bm1684x", targets::quant_mode::INT8, rep);
   CHECK(rep.ops_per_mode["INT8"] == 2);
   CHECK(rep.casts == 2);  // quantize x, dequantize the output
   CHECK(low.weights.count("conv1_filter_i8") == 1);
@@ -130,14 +120,14 @@ TEST_CASE("cv183x and bm1684 INT8: QDM and shift-only convolutions, signed on CV
   const auto s = samples(4);
   for (const char* chip : {"cv183x", "bm1684"}) {
     targets::lowering_report rep;
-    const graph low = lower_for(g, calibrate_max(g, s), chip, targets::quant_mode::INT8, rep);
+    const graph low = lower_for(g, deploy_test::max_cali_table(g, s), chip, targets::quant_mode::INT8, rep);
     INFO(chip);
     CHECK(rep.ops_per_mode["INT8"] == 2);
     CHECK(low.values[static_cast<std::size_t>(low.find_value("conv1"))].type.elem == (std::string(chip) == "cv183x" ? dtype::i8 : dtype::u8));
     for (const auto& in : s) CHECK(cosine_vs_fp32(g, low, in) > 0.99);
   }
   targets::lowering_report rep;
-  const graph bm = lower_for(g, calibrate_max(g, s), "bm1684", targets::quant_mode::INT8, rep);
+  const graph bm = lower_for(g, deploy_test::max_cali_table(g, s), "bm1684", targets::quant_mode::INT8, rep);
   CHECK(bm.weights.at("conv1_bias_int16").elem() == dtype::i16);
 }
 
