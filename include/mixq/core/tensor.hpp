@@ -146,6 +146,21 @@ class tensor {
     t.shape_ = std::move(shape);
     return t;
   }
+  /// A view of numel(shape) elements starting at element `offset`, sharing (and keeping alive)
+  /// this buffer. Lets a caller run a kernel on part of a tensor without copying it; the
+  /// view's data need not be 64-byte aligned.
+  tensor flat_view(std::int64_t offset, shape_t shape) const {
+    const std::int64_t n = mixq::numel(shape);
+    if (offset < 0 || n < 0 || offset + n > numel())
+      throw error("mixq: a view of " + std::to_string(n) + " elements at " + std::to_string(offset) + " does not fit in " +
+                  to_string(shape_));
+    tensor t;
+    t.dtype_ = dtype_;
+    t.shape_ = std::move(shape);
+    t.bytes_ = static_cast<std::size_t>(n) * size_of(dtype_);
+    t.buffer_ = std::shared_ptr<std::byte[]>(buffer_, buffer_.get() + static_cast<std::size_t>(offset) * size_of(dtype_));
+    return t;
+  }
   tensor clone() const {
     if (!defined()) return {};
     tensor t = empty(dtype_, shape_);

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -122,6 +123,36 @@ class interpreter {
   const graph& model() const noexcept { return g_; }
   /// Node i's prepared state (null for ops without one).
   const top::prepared_ptr& prepared(int i) const { return prepared_.at(static_cast<std::size_t>(i)); }
+
+  /// Value v's constant (a `top.Weight` result, shaped as its op says), or an undefined tensor.
+  const tensor& constant(int v) const { return constants_.at(static_cast<std::size_t>(v)); }
+
+  /// Runs node i's kernel alone on `operands` (null where the operand is none). Results go to
+  /// `outs`; a defined tensor there is written in place (kernels fill `kernel_context::out`), so
+  /// a caller can hand in a view of its own buffer. `result_types` default to the node's declared
+  /// ones; a caller running the kernel on part of an element-wise op's tensors passes the part's
+  /// types and no operand types. Per-call cost is the kernel's alone: the auto-tuner runs single
+  /// ops tens of thousands of times, where `run` would set up the whole graph's value table.
+  void compute_node(int i, std::span<const tensor* const> operands, std::span<tensor> outs,
+                    std::span<const tensor_type> result_types = {}, bool pass_operand_types = true) const {
+    const node& n = g_.nodes.at(static_cast<std::size_t>(i));
+    if (n.op->has(top::trait::source)) throw error(describe(i) + ": a source op has no kernel to run");
+    if (operands.size() != n.operands.size()) throw error(describe(i) + ": given the wrong number of operands");
+    if (outs.size() != n.results.size()) throw error(describe(i) + ": given the wrong number of results");
+    const bool declared = result_types.empty();
+    top::kernel_context ctx{operands, outs, declared ? std::span<const tensor_type>(result_types_[static_cast<std::size_t>(i)]) : result_types,
+                            pool_,
+                            pass_operand_types ? std::span<const tensor_type* const>(operand_types_[static_cast<std::size_t>(i)])
+                                               : std::span<const tensor_type* const>{},
+                            &g_.module_attributes};
+    try {
+      n.op->compute(ctx, n.decoded.get(), prepared_[static_cast<std::size_t>(i)].get());
+    } catch (const error& e) {
+      throw error(describe(i) + ": " + e.what());
+    }
+    for (std::size_t r = 0; r < outs.size(); ++r)
+      if (!outs[r].defined()) ctx.out(r);
+  }
 
   /// Runs on inputs keyed by the graph's input names (the `top.Input` result names).
   run_result run(const named_tensors& inputs, const run_options& opt = {}) const {
