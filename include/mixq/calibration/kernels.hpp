@@ -18,6 +18,7 @@
 #include "mixq/core/thread_pool.hpp"
 #include "mixq/kernels/simd/compat.hpp"
 #include "mixq/kernels/simd/math.hpp"
+#include "mixq/quant/candidate_score.hpp"
 
 namespace mixq::calibration {
 
@@ -413,34 +414,13 @@ inline double fourth_moment_of(std::span<const float> x, double mean, double inv
   return total + fourth_moment_reference(x.subspan(i), mean, inv_denominator);
 }
 
-/// Sum of (a - b)^2 (the tuner's output error, per candidate threshold).
-inline double squared_distance_reference(std::span<const float> a, std::span<const float> b) {
-  double s = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const double d = static_cast<double>(a[i]) - static_cast<double>(b[i]);
-    s += d * d;
-  }
-  return s;
-}
+// The tuner's output error, per candidate threshold: defined beside the fused scoring kernel
+// that must reproduce its sums bit for bit.
+using quant::squared_distance_chunk;
+using quant::squared_distance_continue;
+using quant::squared_distance_reference;
 
-inline double squared_distance(std::span<const float> a, std::span<const float> b) {
-  using simd::fbatch;
-  constexpr std::size_t W = simd::width<float>;
-  const std::size_t n = std::min(a.size(), b.size());
-  double total = 0;
-  std::size_t i = 0;
-  constexpr std::size_t flush = 64 * W;
-  while (i + W <= n) {
-    fbatch s(0.f);
-    const std::size_t end = std::min(n - (n - i) % W, i + flush);
-    for (; i < end; i += W) {
-      const fbatch d = fbatch::load_unaligned(a.data() + i) - fbatch::load_unaligned(b.data() + i);
-      s += d * d;
-    }
-    total += simd::reduce_add(s);
-  }
-  return total + squared_distance_reference(a.subspan(i, n - i), b.subspan(i, n - i));
-}
+inline double squared_distance(std::span<const float> a, std::span<const float> b) { return squared_distance_continue(a, b, 0.0); }
 
 /// Sum of |x|.
 inline double abs_sum(std::span<const float> x) { return tail_sums_of(x, std::numeric_limits<float>::infinity()).sum_abs; }

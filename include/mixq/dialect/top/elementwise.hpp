@@ -325,6 +325,9 @@ struct binary_arith_op {
 /// The unary ops with constant operands, and the activations: y = fn(x).
 template <class Op>
 struct unary_map_op {
+  /// The f32 kernel is exactly functor(attributes) per element through simd::map_unary: the
+  /// registry derives a fused fake-quant scoring kernel from that (op_info::score_fake_quantized).
+  static constexpr bool pointwise = true;
   static constexpr std::array operands{top::input("input")};
   static constexpr int num_results = 1;
   template <class A>

@@ -11,6 +11,7 @@
 
 #include "mixq/dialect/top/attr_codec.hpp"
 #include "mixq/dialect/top/op_base.hpp"
+#include "mixq/quant/candidate_score.hpp"
 
 namespace mixq::top {
 
@@ -34,6 +35,14 @@ concept has_prepared_compute = requires(kernel_context& k, const typename Op::at
   Op::compute(k, a, std::declval<const typename Op::prepared&>());
 };
 
+/// Ops whose float kernel is one batch formula per element, `functor(attributes)`, applied by
+/// simd::map_unary (unary_map_op sets `pointwise`; an op that overrides its compute must not).
+template <class Op>
+concept pointwise_op = requires(const typename Op::attributes& a, const simd::batch<float>& x) {
+  requires Op::pointwise;
+  { Op::functor(a)(x) } -> std::convertible_to<simd::batch<float>>;
+};
+
 /// Decoded attributes of one op instance, owned and type-erased.
 using attr_ptr = std::shared_ptr<const void>;
 /// Per-instance state built once by `prepare` (packed weights...).
@@ -54,6 +63,10 @@ struct op_info {
   void (*compute)(kernel_context&, const void* attrs, const void* prepared) = nullptr;
   /// nullptr when the op needs no preparation.
   prepared_ptr (*prepare)(const prepare_context&, const void* attrs) = nullptr;
+  /// Point-wise ops only (else nullptr): quant::score_fake_quantized_map with this op's functor,
+  /// so threshold searches score candidates in registers instead of on tensors.
+  void (*score_fake_quantized)(const void* attrs, const float* x, const float* ref, std::size_t n,
+                               std::span<const quant::int_fake_quant> candidates, double* totals) = nullptr;
 
   bool has(std::uint32_t t) const noexcept { return (traits & t) == t; }
   /// The name without the dialect prefix (`Conv` for `top.Conv`).
@@ -108,6 +121,12 @@ op_info make_op_info() {
     info.compute = [](kernel_context& k, const void* a, const void*) { Op::compute(k, *static_cast<const A*>(a)); };
   } else {
     info.compute = [](kernel_context& k, const void* a, const void*) { Op::reference(k, *static_cast<const A*>(a)); };
+  }
+  if constexpr (pointwise_op<Op>) {
+    info.score_fake_quantized = [](const void* a, const float* x, const float* ref, std::size_t n,
+                                   std::span<const quant::int_fake_quant> candidates, double* totals) {
+      quant::score_fake_quantized_map(Op::functor(*static_cast<const A*>(a)), x, ref, n, candidates, totals);
+    };
   }
   return info;
 }
