@@ -1255,6 +1255,495 @@ template <class V> inline V gelu_sigmoid(const V& x) { return x * sigmoid(V(1.70
 template <class V> inline V pow_positive_base(float log_base, const V& x) { return vexp(x * V(log_base)); }
 
 }  // namespace mixq::simd
+// #include "mixq/quant/candidate_score.hpp"
+// Scores a point-wise function on fake-quantized inputs against a reference, for threshold
+// searches (the auto-tuner tries some twenty thresholds per tensor). Fake-quantizing a copy,
+// running the op and comparing are three passes over memory per candidate; for an op that is
+// one batch formula per element the three fuse into one loop that stays in registers.
+//
+// The sums are defined by squared_distance_continue: float lanes over runs of 64 vectors, each
+// run added to a double total, a scalar double tail. Everything here computes the same IEEE
+// operations in the same order as fake_quantize + the op's map_unary + squared_distance, so a
+// fused score is bit-identical to the unfused one (tests/unit/calibration/tile_sweep.cpp).
+
+// #include "mixq/kernels/simd/compat.hpp" (already inlined above)
+// #include "mixq/quant/fake_quant.hpp"
+// Fake quantization: float in, float out, with the values a quant type can represent. The
+// tuner scores thresholds with it and the float evaluators emulate low-precision ops with it.
+// Every kernel has a scalar reference (`*_reference`) that the SIMD version matches bit for bit:
+// both evaluate the same IEEE operations in the same order (multiply, round, add, clamp,
+// subtract, divide), so no contraction or reassociation can separate them.
+
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/core/half.hpp"
+#include <cstring>
+
+namespace mixq {
+
+/// IEEE binary16 storage. Conversions round to nearest even, as numpy does.
+struct float16 {
+  std::uint16_t bits = 0;
+
+  static constexpr float16 from_bits(std::uint16_t b) noexcept {
+    float16 h;
+    h.bits = b;
+    return h;
+  }
+  float16() = default;
+  explicit float16(float f) noexcept : bits(from_float(f)) {}
+  explicit operator float() const noexcept { return to_float(bits); }
+
+  static std::uint16_t from_float(float f) noexcept {
+    const std::uint32_t x = std::bit_cast<std::uint32_t>(f);
+    const std::uint32_t sign = (x >> 16) & 0x8000u;
+    std::uint32_t mag = x & 0x7fffffffu;
+    if (mag >= 0x7f800000u) {  // inf or nan
+      return static_cast<std::uint16_t>(sign | 0x7c00u | (mag > 0x7f800000u ? 0x200u | ((mag >> 13) & 0x3ffu) : 0u));
+    }
+    if (mag >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // overflow to inf
+    if (mag < 0x38800000u) {  // subnormal or zero in half
+      if (mag < 0x33000000u) return static_cast<std::uint16_t>(sign);
+      const std::uint32_t exp = mag >> 23;
+      std::uint32_t mant = (mag & 0x7fffffu) | 0x800000u;
+      const std::uint32_t shift = 126u - exp;  // 14 + (112 - exp) ... results in mant >> (shift)
+      std::uint32_t half_mant = mant >> shift;
+      const std::uint32_t rem = mant & ((1u << shift) - 1u);
+      const std::uint32_t halfway = 1u << (shift - 1u);
+      if (rem > halfway || (rem == halfway && (half_mant & 1u))) ++half_mant;
+      return static_cast<std::uint16_t>(sign | half_mant);
+    }
+    std::uint32_t h = ((mag - 0x38000000u) >> 13);
+    const std::uint32_t rem = mag & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
+    return static_cast<std::uint16_t>(sign | h);
+  }
+
+  static float to_float(std::uint16_t h) noexcept {
+    const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+    const std::uint32_t exp = (h >> 10) & 0x1fu;
+    std::uint32_t mant = h & 0x3ffu;
+    std::uint32_t bits;
+    if (exp == 0) {
+      if (mant == 0) {
+        bits = sign;
+      } else {  // subnormal: normalise
+        int e = -1;
+        do {
+          ++e;
+          mant <<= 1;
+        } while ((mant & 0x400u) == 0);
+        bits = sign | static_cast<std::uint32_t>(127 - 15 - e) << 23 | ((mant & 0x3ffu) << 13);
+      }
+    } else if (exp == 0x1f) {
+      bits = sign | 0x7f800000u | (mant << 13);
+    } else {
+      bits = sign | ((exp + 112u) << 23) | (mant << 13);
+    }
+    return std::bit_cast<float>(bits);
+  }
+};
+
+/// bfloat16 storage (the upper half of a float32). Round to nearest even.
+struct bfloat16 {
+  std::uint16_t bits = 0;
+
+  static constexpr bfloat16 from_bits(std::uint16_t b) noexcept {
+    bfloat16 h;
+    h.bits = b;
+    return h;
+  }
+  bfloat16() = default;
+  explicit bfloat16(float f) noexcept : bits(from_float(f)) {}
+  explicit operator float() const noexcept { return to_float(bits); }
+
+  static std::uint16_t from_float(float f) noexcept {
+    std::uint32_t x = std::bit_cast<std::uint32_t>(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((x >> 16) | 0x40u);  // quiet nan
+    x += 0x7fffu + ((x >> 16) & 1u);
+    return static_cast<std::uint16_t>(x >> 16);
+  }
+  static float to_float(std::uint16_t b) noexcept {
+    return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
+  }
+};
+
+}  // namespace mixq
+// #include "mixq/kernels/simd/math.hpp" (already inlined above)
+// #include "mixq/quant/types.hpp"
+// Quantization types as C++ types: each one states, once, how a real value maps to its storage
+// (scale and zero-point, TPU-MLIR's Module.cpp rules, facts doc §11.1), how it rounds and where
+// it saturates. Calibration's tuner, the fake-quant evaluators and per-chip lowering all take
+// these types as template parameters, so a rule changes in one place.
+#include <type_traits>
+
+// #include "mixq/core/error.hpp" (already inlined above)
+
+namespace mixq::quant {
+
+/// Which rounding a place uses. TPU-MLIR is not uniform: the Python tuner rounds with numpy
+/// (`np.round`, half to even), weight lowering uses half away from zero (`to_int8`).
+enum class rounding { half_to_even, half_away_from_zero };
+
+inline constexpr std::string_view rounding_name(rounding r) {
+  return r == rounding::half_to_even ? "half_to_even" : "half_away_from_zero";
+}
+
+/// Real value = (q - zero_point) * scale, with q saturated to [qmin, qmax].
+struct affine_params {
+  double scale = 1.0;
+  std::int32_t zero_point = 0;
+  std::int32_t qmin = -128;
+  std::int32_t qmax = 127;
+  friend bool operator==(const affine_params&, const affine_params&) = default;
+};
+
+/// Integer storage of `Bits` bits, signed or not.
+template <int Bits, bool Signed>
+struct int_range {
+  static_assert(Bits >= 2 && Bits <= 16, "integer quant types have 2 to 16 bits");
+  static constexpr std::int32_t qmin = Signed ? -(1 << (Bits - 1)) : 0;
+  static constexpr std::int32_t qmax = Signed ? (1 << (Bits - 1)) - 1 : (1 << Bits) - 1;
+};
+
+namespace detail {
+inline void require_finite_positive(double v, const char* what) {
+  if (!std::isfinite(v) || v <= 0) throw error(std::string("quant: ") + what + " must be finite and > 0, got " + std::to_string(v));
+}
+}  // namespace detail
+
+/// Symmetric integer quantization from a calibration threshold: zero-point 0,
+/// scale = th / 127 for a signed tensor (min < 0), th / 255 for a non-negative one (INT8);
+/// th / 7 or th / 15 for INT4. TPU-MLIR's manual says 128 for activations; its code uses 127.
+template <int Bits>
+struct symmetric_int {
+  static constexpr int bits = Bits;
+  static constexpr bool is_integer = true;
+  static constexpr bool is_asymmetric = false;
+  static constexpr std::string_view name = Bits == 8 ? "INT8" : Bits == 4 ? "INT4" : Bits == 16 ? "INT16" : "INT";
+
+  static affine_params params(double threshold, bool is_signed = true) {
+    detail::require_finite_positive(threshold, "a symmetric threshold");
+    affine_params p;
+    if (is_signed) {
+      p.qmin = int_range<Bits, true>::qmin;
+      p.qmax = int_range<Bits, true>::qmax;
+    } else {
+      p.qmin = int_range<Bits, false>::qmin;
+      p.qmax = int_range<Bits, false>::qmax;
+    }
+    p.scale = threshold / static_cast<double>(p.qmax);
+    return p;
+  }
+};
+
+/// Asymmetric integer quantization from a calibrated [min, max] (Module.cpp
+/// getScaleAndZeroPoint): signed storage when min < 0, else unsigned; zp = round(qmin - min/s),
+/// and when the unrounded value falls outside [qmin, qmax] it is pinned there and the scale
+/// re-derived from the other end (so unsigned asymmetric tensors always have zp 0).
+template <int Bits>
+struct asymmetric_int {
+  static constexpr int bits = Bits;
+  static constexpr bool is_integer = true;
+  static constexpr bool is_asymmetric = true;
+  static constexpr std::string_view name = Bits == 8 ? "INT8 asym" : Bits == 4 ? "INT4 asym" : "INT asym";
+
+  static affine_params params(double min, double max) {
+    if (!std::isfinite(min) || !std::isfinite(max) || max < min)
+      throw error("quant: asymmetric range needs finite min <= max, got [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+    affine_params p;
+    if (min < 0) {
+      p.qmin = int_range<Bits, true>::qmin;
+      p.qmax = int_range<Bits, true>::qmax;
+    } else {
+      p.qmin = int_range<Bits, false>::qmin;
+      p.qmax = int_range<Bits, false>::qmax;
+    }
+    if (max == min) {  // a constant tensor: any positive scale represents it; keep min exact
+      p.scale = std::max(std::abs(max), 1e-5) / static_cast<double>(p.qmax - p.qmin);
+      p.zero_point = static_cast<std::int32_t>(std::clamp<double>(std::round(p.qmin - min / p.scale), p.qmin, p.qmax));
+      return p;
+    }
+    p.scale = (max - min) / static_cast<double>(p.qmax - p.qmin);
+    // The unrounded zero-point decides the nudge (Module.cpp), not the rounded one.
+    const double zp_real = p.qmin - min / p.scale;
+    if (zp_real < p.qmin) {
+      p.zero_point = p.qmin;
+      p.scale = max / static_cast<double>(p.qmax - p.qmin);
+    } else if (zp_real > p.qmax) {
+      p.zero_point = p.qmax;
+      p.scale = min / static_cast<double>(p.qmin - p.qmax);
+    } else {
+      p.zero_point = static_cast<std::int32_t>(std::round(zp_real));
+    }
+    return p;
+  }
+};
+
+/// Float storage types: values are rounded to the format (nearest even) and back.
+struct f32_type {
+  static constexpr bool is_integer = false;
+  static constexpr std::string_view name = "F32";
+};
+struct f16_type {
+  static constexpr bool is_integer = false;
+  static constexpr std::string_view name = "F16";
+  static constexpr float max_finite = 65504.0f;
+};
+struct bf16_type {
+  static constexpr bool is_integer = false;
+  static constexpr std::string_view name = "BF16";
+};
+
+using int8_sym = symmetric_int<8>;
+using int4_sym = symmetric_int<4>;
+using int8_asym = asymmetric_int<8>;
+using int4_asym = asymmetric_int<4>;
+
+template <class T> concept integer_quant_type = T::is_integer;
+template <class T> concept float_quant_type = !T::is_integer;
+
+}  // namespace mixq::quant
+
+namespace mixq::quant {
+
+/// Per-tensor integer fake-quant in the form TPU-MLIR's tools compute it: with
+/// `inv_scale` = qmax / threshold rounded to float once,
+///   q = clamp(round(x * inv_scale) + zp, qmin, qmax),  y = (q - zp) / inv_scale.
+struct int_fake_quant {
+  float inv_scale = 1.f;
+  float zero_point = 0.f;
+  float qmin = -128.f;
+  float qmax = 127.f;
+  rounding mode = rounding::half_to_even;
+
+  /// Symmetric, from a threshold (the tuner's `import_quant_bias`: 127 / th, in double, then float).
+  template <int Bits>
+  static int_fake_quant symmetric(double threshold, bool is_signed = true, rounding r = rounding::half_to_even) {
+    const affine_params p = symmetric_int<Bits>::params(threshold, is_signed);
+    int_fake_quant f;
+    f.inv_scale = static_cast<float>(static_cast<double>(p.qmax) / threshold);
+    f.qmin = static_cast<float>(p.qmin);
+    f.qmax = static_cast<float>(p.qmax);
+    f.mode = r;
+    return f;
+  }
+  /// Any affine parameters (asymmetric types).
+  static int_fake_quant from(const affine_params& p, rounding r) {
+    if (!(p.scale > 0) || !std::isfinite(p.scale)) throw error("quant: fake-quant scale must be finite and > 0");
+    int_fake_quant f;
+    f.inv_scale = static_cast<float>(1.0 / p.scale);
+    f.zero_point = static_cast<float>(p.zero_point);
+    f.qmin = static_cast<float>(p.qmin);
+    f.qmax = static_cast<float>(p.qmax);
+    f.mode = r;
+    return f;
+  }
+};
+
+namespace detail {
+
+inline float round_mode(float v, rounding r) { return r == rounding::half_to_even ? std::nearbyint(v) : std::round(v); }
+inline simd::fbatch round_mode(const simd::fbatch& v, rounding r) {
+  return r == rounding::half_to_even ? xsimd::nearbyint(v) : xsimd::round(v);
+}
+
+/// q clamped to [lo, hi] with the bounds never NaN: a NaN q fails both comparisons and stays
+/// NaN. A compare and a blend per bound (simd::vmax/vmin, which must also handle a NaN bound,
+/// cost three times that, and the tuner runs this formula some twenty times per activation).
+inline float clamp_to(float q, float lo, float hi) {
+  q = q < lo ? lo : q;
+  return q > hi ? hi : q;
+}
+inline simd::fbatch clamp_to(const simd::fbatch& q, const simd::fbatch& lo, const simd::fbatch& hi) {
+  const simd::fbatch a = xsimd::select(q < lo, lo, q);
+  return xsimd::select(a > hi, hi, a);
+}
+
+/// One formula for float and fbatch; NaN propagates.
+template <class V>
+inline V int_fake_quant_formula(const V& x, const V& inv, const V& zp, const V& lo, const V& hi, rounding r) {
+  V q = round_mode(x * inv, r) + zp;
+  q = clamp_to(q, lo, hi);
+  return (q - zp) / inv;
+}
+
+/// float -> binary16 (nearest even, overflow to inf) -> float, on the float bits.
+inline simd::batch<float> f16_round_trip(const simd::batch<float>& x) {
+  using ib = simd::batch<std::int32_t>;
+  const ib bits = simd::bit_cast<std::int32_t>(x);
+  const ib sign = bits & ib(static_cast<std::int32_t>(0x80000000u));
+  const ib mag = bits & ib(0x7fffffff);
+  const simd::fbatch ax = simd::bit_cast<float>(mag);
+  // Normal half range: round the float mantissa to 10 bits.
+  const ib lsb = (mag >> 13) & ib(1);
+  const ib normal = (mag + ib(0xfff) + lsb) & ib(static_cast<std::int32_t>(0xffffe000u));
+  simd::fbatch r = simd::bit_cast<float>(normal);
+  // Subnormal half range (|x| < 2^-14): multiples of 2^-24, which float addition rounds to.
+  const simd::fbatch sub = (ax + simd::fbatch(0.5f)) - simd::fbatch(0.5f);
+  r = xsimd::select(ax < simd::fbatch(6.103515625e-05f), sub, r);
+  r = xsimd::select(r > simd::fbatch(f16_type::max_finite), simd::fbatch(INFINITY), r);
+  const auto is_nan = xsimd::isnan(x);
+  const ib out = simd::bit_cast<std::int32_t>(r) | sign;
+  return xsimd::select(is_nan, x, simd::bit_cast<float>(out));
+}
+
+/// float -> bfloat16 (nearest even) -> float.
+inline simd::batch<float> bf16_round_trip(const simd::batch<float>& x) {
+  using ib = simd::batch<std::int32_t>;
+  const ib bits = simd::bit_cast<std::int32_t>(x);
+  const ib lsb = (bits >> 16) & ib(1);
+  const ib rounded = (bits + ib(0x7fff) + lsb) & ib(static_cast<std::int32_t>(0xffff0000u));
+  const auto is_nan = xsimd::isnan(x);
+  return xsimd::select(is_nan, x, simd::bit_cast<float>(rounded));
+}
+
+inline void check_sizes(std::size_t in, std::size_t out) {
+  if (in != out) throw error("quant: fake-quant output has " + std::to_string(out) + " elements, input " + std::to_string(in));
+}
+
+}  // namespace detail
+
+/// The scalar definition.
+inline void fake_quantize_reference(std::span<const float> x, std::span<float> y, const int_fake_quant& q) {
+  detail::check_sizes(x.size(), y.size());
+  for (std::size_t i = 0; i < x.size(); ++i)
+    y[i] = detail::int_fake_quant_formula(x[i], q.inv_scale, q.zero_point, q.qmin, q.qmax, q.mode);
+}
+
+/// Vectorized; bit-identical to fake_quantize_reference. `y` may alias `x`.
+inline void fake_quantize(std::span<const float> x, std::span<float> y, const int_fake_quant& q) {
+  detail::check_sizes(x.size(), y.size());
+  using simd::fbatch;
+  constexpr std::size_t W = simd::width<float>;
+  const fbatch inv(q.inv_scale), zp(q.zero_point), lo(q.qmin), hi(q.qmax);
+  // Separate bounds for the vector part and the tail: GCC 12 at -O3 otherwise "proves" an impossible
+  // tail iteration count and fails -Werror=aggressive-loop-optimizations on constant-size inputs.
+  const std::size_t n = x.size(), vector_end = n - n % W;
+  const float* xp = x.data();
+  float* yp = y.data();
+  for (std::size_t i = 0; i < vector_end; i += W)
+    detail::int_fake_quant_formula(fbatch::load_unaligned(xp + i), inv, zp, lo, hi, q.mode).store_unaligned(yp + i);
+  for (std::size_t i = vector_end; i < n; ++i) yp[i] = detail::int_fake_quant_formula(xp[i], q.inv_scale, q.zero_point, q.qmin, q.qmax, q.mode);
+}
+
+inline float f16_round_trip_reference(float v) { return static_cast<float>(float16(v)); }
+inline float bf16_round_trip_reference(float v) { return static_cast<float>(bfloat16(v)); }
+
+/// Float storage types: round every value to T and back (F32: copy).
+template <float_quant_type T>
+inline void fake_quantize_reference(std::span<const float> x, std::span<float> y) {
+  detail::check_sizes(x.size(), y.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    if constexpr (std::is_same_v<T, f16_type>) y[i] = f16_round_trip_reference(x[i]);
+    else if constexpr (std::is_same_v<T, bf16_type>) y[i] = bf16_round_trip_reference(x[i]);
+    else y[i] = x[i];
+  }
+}
+
+template <float_quant_type T>
+inline void fake_quantize(std::span<const float> x, std::span<float> y) {
+  detail::check_sizes(x.size(), y.size());
+  if constexpr (std::is_same_v<T, f32_type>) {
+    if (x.data() != y.data()) std::copy(x.begin(), x.end(), y.begin());
+  } else {
+    using simd::fbatch;
+    constexpr std::size_t W = simd::width<float>;
+    std::size_t i = 0;
+    const std::size_t n = x.size();
+    for (; i + W <= n; i += W) {
+      const fbatch v = fbatch::load_unaligned(x.data() + i);
+      if constexpr (std::is_same_v<T, f16_type>) detail::f16_round_trip(v).store_unaligned(y.data() + i);
+      else detail::bf16_round_trip(v).store_unaligned(y.data() + i);
+    }
+    for (; i < n; ++i) {
+      if constexpr (std::is_same_v<T, f16_type>) y[i] = f16_round_trip_reference(x[i]);
+      else y[i] = bf16_round_trip_reference(x[i]);
+    }
+  }
+}
+
+}  // namespace mixq::quant
+
+namespace mixq::quant {
+
+/// Sum of (a - b)^2 in double, element by element. The multiply-adds are written as fma:
+/// left to -ffp-contract=fast, GCC fuses them in some inlined copies and not in others, and
+/// the fused and unfused scorers below must agree to the bit.
+inline double squared_distance_reference(std::span<const float> a, std::span<const float> b) {
+  double s = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double d = static_cast<double>(a[i]) - static_cast<double>(b[i]);
+    s = std::fma(d, d, s);
+  }
+  return s;
+}
+
+/// `total` plus the sum of (a - b)^2. Summing a range in consecutive parts whose sizes are
+/// multiples of `squared_distance_chunk`, threading the total through, gives the bits of one
+/// call over the whole range.
+inline double squared_distance_continue(std::span<const float> a, std::span<const float> b, double total) {
+  using simd::fbatch;
+  constexpr std::size_t W = simd::width<float>;
+  const std::size_t n = std::min(a.size(), b.size());
+  std::size_t i = 0;
+  constexpr std::size_t flush = 64 * W;
+  while (i + W <= n) {
+    fbatch s(0.f);
+    const std::size_t end = std::min(n - (n - i) % W, i + flush);
+    for (; i < end; i += W) {
+      const fbatch d = fbatch::load_unaligned(a.data() + i) - fbatch::load_unaligned(b.data() + i);
+      s = xsimd::fma(d, d, s);
+    }
+    total += simd::reduce_add(s);
+  }
+  return total + squared_distance_reference(a.subspan(i, n - i), b.subspan(i, n - i));
+}
+
+/// Parts of this many elements keep squared_distance_continue's runs (64 vectors at any ISA).
+inline constexpr std::size_t squared_distance_chunk = 64 * 16;
+
+namespace detail {
+
+template <rounding Mode, class F>
+double score_one(const F& f, const float* x, const float* ref, std::size_t n, const int_fake_quant& q, double total) {
+  using simd::fbatch;
+  constexpr std::size_t W = simd::width<float>;
+  constexpr std::size_t flush = 64 * W;
+  const fbatch inv(q.inv_scale), zp(q.zero_point), lo(q.qmin), hi(q.qmax);
+  std::size_t i = 0;
+  while (i + W <= n) {
+    fbatch s(0.f);
+    const std::size_t end = std::min(n - (n - i) % W, i + flush);
+    for (; i < end; i += W) {
+      const fbatch y = f(int_fake_quant_formula(fbatch::load_unaligned(x + i), inv, zp, lo, hi, Mode));
+      const fbatch d = fbatch::load_unaligned(ref + i) - y;
+      s = xsimd::fma(d, d, s);
+    }
+    total += simd::reduce_add(s);
+  }
+  if (i == n) return total + 0.0;
+  // The tail as fake_quantize (scalar formula) and map_unary (one padded batch) compute it.
+  alignas(64) float t[W] = {};
+  for (std::size_t j = i; j < n; ++j) t[j - i] = int_fake_quant_formula(x[j], q.inv_scale, q.zero_point, q.qmin, q.qmax, Mode);
+  f(fbatch::load_aligned(t)).store_aligned(t);
+  return total + squared_distance_reference(std::span<const float>(ref + i, n - i), std::span<const float>(t, n - i));
+}
+
+}  // namespace detail
+
+/// For each candidate k: totals[k] += the sum over i < n of (ref[i] - f(fq_k(x[i])))^2, summed as
+/// squared_distance_continue sums. `f` is an op's batch functor (simd::map_unary's contract).
+template <class F>
+void score_fake_quantized_map(const F& f, const float* x, const float* ref, std::size_t n, std::span<const int_fake_quant> candidates,
+                              double* totals) {
+  for (std::size_t k = 0; k < candidates.size(); ++k) {
+    const int_fake_quant& q = candidates[k];
+    totals[k] = q.mode == rounding::half_to_even ? detail::score_one<rounding::half_to_even>(f, x, ref, n, q, totals[k])
+                                                  : detail::score_one<rounding::half_away_from_zero>(f, x, ref, n, q, totals[k]);
+  }
+}
+
+}  // namespace mixq::quant
 
 namespace mixq::calibration {
 
@@ -1650,34 +2139,13 @@ inline double fourth_moment_of(std::span<const float> x, double mean, double inv
   return total + fourth_moment_reference(x.subspan(i), mean, inv_denominator);
 }
 
-/// Sum of (a - b)^2 (the tuner's output error, per candidate threshold).
-inline double squared_distance_reference(std::span<const float> a, std::span<const float> b) {
-  double s = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const double d = static_cast<double>(a[i]) - static_cast<double>(b[i]);
-    s += d * d;
-  }
-  return s;
-}
+// The tuner's output error, per candidate threshold: defined beside the fused scoring kernel
+// that must reproduce its sums bit for bit.
+using quant::squared_distance_chunk;
+using quant::squared_distance_continue;
+using quant::squared_distance_reference;
 
-inline double squared_distance(std::span<const float> a, std::span<const float> b) {
-  using simd::fbatch;
-  constexpr std::size_t W = simd::width<float>;
-  const std::size_t n = std::min(a.size(), b.size());
-  double total = 0;
-  std::size_t i = 0;
-  constexpr std::size_t flush = 64 * W;
-  while (i + W <= n) {
-    fbatch s(0.f);
-    const std::size_t end = std::min(n - (n - i) % W, i + flush);
-    for (; i < end; i += W) {
-      const fbatch d = fbatch::load_unaligned(a.data() + i) - fbatch::load_unaligned(b.data() + i);
-      s += d * d;
-    }
-    total += simd::reduce_add(s);
-  }
-  return total + squared_distance_reference(a.subspan(i, n - i), b.subspan(i, n - i));
-}
+inline double squared_distance(std::span<const float> a, std::span<const float> b) { return squared_distance_continue(a, b, 0.0); }
 
 /// Sum of |x|.
 inline double abs_sum(std::span<const float> x) { return tail_sums_of(x, std::numeric_limits<float>::infinity()).sum_abs; }
@@ -2084,7 +2552,6 @@ inline double kurtosis(std::span<const float> x) {
 }  // namespace mixq::calibration
 // #include "mixq/core/error.hpp" (already inlined above)
 // #include "mixq/core/tensor.hpp"
-#include <cstring>
 #include <map>
 #include <new>
 #include <numeric>
@@ -2222,101 +2689,9 @@ class buffer_cache {
 
 }  // namespace mixq::detail
 // #include "mixq/core/dtype.hpp"
-#include <type_traits>
 
 // #include "mixq/core/error.hpp" (already inlined above)
-// #include "mixq/core/half.hpp"
-
-namespace mixq {
-
-/// IEEE binary16 storage. Conversions round to nearest even, as numpy does.
-struct float16 {
-  std::uint16_t bits = 0;
-
-  static constexpr float16 from_bits(std::uint16_t b) noexcept {
-    float16 h;
-    h.bits = b;
-    return h;
-  }
-  float16() = default;
-  explicit float16(float f) noexcept : bits(from_float(f)) {}
-  explicit operator float() const noexcept { return to_float(bits); }
-
-  static std::uint16_t from_float(float f) noexcept {
-    const std::uint32_t x = std::bit_cast<std::uint32_t>(f);
-    const std::uint32_t sign = (x >> 16) & 0x8000u;
-    std::uint32_t mag = x & 0x7fffffffu;
-    if (mag >= 0x7f800000u) {  // inf or nan
-      return static_cast<std::uint16_t>(sign | 0x7c00u | (mag > 0x7f800000u ? 0x200u | ((mag >> 13) & 0x3ffu) : 0u));
-    }
-    if (mag >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // overflow to inf
-    if (mag < 0x38800000u) {  // subnormal or zero in half
-      if (mag < 0x33000000u) return static_cast<std::uint16_t>(sign);
-      const std::uint32_t exp = mag >> 23;
-      std::uint32_t mant = (mag & 0x7fffffu) | 0x800000u;
-      const std::uint32_t shift = 126u - exp;  // 14 + (112 - exp) ... results in mant >> (shift)
-      std::uint32_t half_mant = mant >> shift;
-      const std::uint32_t rem = mant & ((1u << shift) - 1u);
-      const std::uint32_t halfway = 1u << (shift - 1u);
-      if (rem > halfway || (rem == halfway && (half_mant & 1u))) ++half_mant;
-      return static_cast<std::uint16_t>(sign | half_mant);
-    }
-    std::uint32_t h = ((mag - 0x38000000u) >> 13);
-    const std::uint32_t rem = mag & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
-    return static_cast<std::uint16_t>(sign | h);
-  }
-
-  static float to_float(std::uint16_t h) noexcept {
-    const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
-    const std::uint32_t exp = (h >> 10) & 0x1fu;
-    std::uint32_t mant = h & 0x3ffu;
-    std::uint32_t bits;
-    if (exp == 0) {
-      if (mant == 0) {
-        bits = sign;
-      } else {  // subnormal: normalise
-        int e = -1;
-        do {
-          ++e;
-          mant <<= 1;
-        } while ((mant & 0x400u) == 0);
-        bits = sign | static_cast<std::uint32_t>(127 - 15 - e) << 23 | ((mant & 0x3ffu) << 13);
-      }
-    } else if (exp == 0x1f) {
-      bits = sign | 0x7f800000u | (mant << 13);
-    } else {
-      bits = sign | ((exp + 112u) << 23) | (mant << 13);
-    }
-    return std::bit_cast<float>(bits);
-  }
-};
-
-/// bfloat16 storage (the upper half of a float32). Round to nearest even.
-struct bfloat16 {
-  std::uint16_t bits = 0;
-
-  static constexpr bfloat16 from_bits(std::uint16_t b) noexcept {
-    bfloat16 h;
-    h.bits = b;
-    return h;
-  }
-  bfloat16() = default;
-  explicit bfloat16(float f) noexcept : bits(from_float(f)) {}
-  explicit operator float() const noexcept { return to_float(bits); }
-
-  static std::uint16_t from_float(float f) noexcept {
-    std::uint32_t x = std::bit_cast<std::uint32_t>(f);
-    if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((x >> 16) | 0x40u);  // quiet nan
-    x += 0x7fffu + ((x >> 16) & 1u);
-    return static_cast<std::uint16_t>(x >> 16);
-  }
-  static float to_float(std::uint16_t b) noexcept {
-    return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
-  }
-};
-
-}  // namespace mixq
+// #include "mixq/core/half.hpp" (already inlined above)
 
 namespace mixq {
 
@@ -2613,6 +2988,21 @@ class tensor {
       throw error("mixq: cannot reshape " + to_string(shape_) + " to " + to_string(shape));
     tensor t = *this;
     t.shape_ = std::move(shape);
+    return t;
+  }
+  /// A view of numel(shape) elements starting at element `offset`, sharing (and keeping alive)
+  /// this buffer. Lets a caller run a kernel on part of a tensor without copying it; the
+  /// view's data need not be 64-byte aligned.
+  tensor flat_view(std::int64_t offset, shape_t shape) const {
+    const std::int64_t n = mixq::numel(shape);
+    if (offset < 0 || n < 0 || offset + n > numel())
+      throw error("mixq: a view of " + std::to_string(n) + " elements at " + std::to_string(offset) + " does not fit in " +
+                  to_string(shape_));
+    tensor t;
+    t.dtype_ = dtype_;
+    t.shape_ = std::move(shape);
+    t.bytes_ = static_cast<std::size_t>(n) * size_of(dtype_);
+    t.buffer_ = std::shared_ptr<std::byte[]>(buffer_, buffer_.get() + static_cast<std::size_t>(offset) * size_of(dtype_));
     return t;
   }
   tensor clone() const {
@@ -3182,6 +3572,7 @@ std::vector<std::string_view> attribute_names() {
 
 }  // namespace mixq::top
 // #include "mixq/dialect/top/op_base.hpp" (already inlined above)
+// #include "mixq/quant/candidate_score.hpp" (already inlined above)
 
 namespace mixq::top {
 
@@ -3205,6 +3596,14 @@ concept has_prepared_compute = requires(kernel_context& k, const typename Op::at
   Op::compute(k, a, std::declval<const typename Op::prepared&>());
 };
 
+/// Ops whose float kernel is one batch formula per element, `functor(attributes)`, applied by
+/// simd::map_unary (unary_map_op sets `pointwise`; an op that overrides its compute must not).
+template <class Op>
+concept pointwise_op = requires(const typename Op::attributes& a, const simd::batch<float>& x) {
+  requires Op::pointwise;
+  { Op::functor(a)(x) } -> std::convertible_to<simd::batch<float>>;
+};
+
 /// Decoded attributes of one op instance, owned and type-erased.
 using attr_ptr = std::shared_ptr<const void>;
 /// Per-instance state built once by `prepare` (packed weights...).
@@ -3225,6 +3624,10 @@ struct op_info {
   void (*compute)(kernel_context&, const void* attrs, const void* prepared) = nullptr;
   /// nullptr when the op needs no preparation.
   prepared_ptr (*prepare)(const prepare_context&, const void* attrs) = nullptr;
+  /// Point-wise ops only (else nullptr): quant::score_fake_quantized_map with this op's functor,
+  /// so threshold searches score candidates in registers instead of on tensors.
+  void (*score_fake_quantized)(const void* attrs, const float* x, const float* ref, std::size_t n,
+                               std::span<const quant::int_fake_quant> candidates, double* totals) = nullptr;
 
   bool has(std::uint32_t t) const noexcept { return (traits & t) == t; }
   /// The name without the dialect prefix (`Conv` for `top.Conv`).
@@ -3279,6 +3682,12 @@ op_info make_op_info() {
     info.compute = [](kernel_context& k, const void* a, const void*) { Op::compute(k, *static_cast<const A*>(a)); };
   } else {
     info.compute = [](kernel_context& k, const void* a, const void*) { Op::reference(k, *static_cast<const A*>(a)); };
+  }
+  if constexpr (pointwise_op<Op>) {
+    info.score_fake_quantized = [](const void* a, const float* x, const float* ref, std::size_t n,
+                                   std::span<const quant::int_fake_quant> candidates, double* totals) {
+      quant::score_fake_quantized_map(Op::functor(*static_cast<const A*>(a)), x, ref, n, candidates, totals);
+    };
   }
   return info;
 }
@@ -3946,6 +4355,9 @@ struct binary_arith_op {
 /// The unary ops with constant operands, and the activations: y = fn(x).
 template <class Op>
 struct unary_map_op {
+  /// The f32 kernel is exactly functor(attributes) per element through simd::map_unary: the
+  /// registry derives a fused fake-quant scoring kernel from that (op_info::score_fake_quantized).
+  static constexpr bool pointwise = true;
   static constexpr std::array operands{top::input("input")};
   static constexpr int num_results = 1;
   template <class A>
@@ -17994,6 +18406,36 @@ class interpreter {
   /// Node i's prepared state (null for ops without one).
   const top::prepared_ptr& prepared(int i) const { return prepared_.at(static_cast<std::size_t>(i)); }
 
+  /// Value v's constant (a `top.Weight` result, shaped as its op says), or an undefined tensor.
+  const tensor& constant(int v) const { return constants_.at(static_cast<std::size_t>(v)); }
+
+  /// Runs node i's kernel alone on `operands` (null where the operand is none). Results go to
+  /// `outs`; a defined tensor there is written in place (kernels fill `kernel_context::out`), so
+  /// a caller can hand in a view of its own buffer. `result_types` default to the node's declared
+  /// ones; a caller running the kernel on part of an element-wise op's tensors passes the part's
+  /// types and no operand types. Per-call cost is the kernel's alone: the auto-tuner runs single
+  /// ops tens of thousands of times, where `run` would set up the whole graph's value table.
+  void compute_node(int i, std::span<const tensor* const> operands, std::span<tensor> outs,
+                    std::span<const tensor_type> result_types = {}, bool pass_operand_types = true) const {
+    const node& n = g_.nodes.at(static_cast<std::size_t>(i));
+    if (n.op->has(top::trait::source)) throw error(describe(i) + ": a source op has no kernel to run");
+    if (operands.size() != n.operands.size()) throw error(describe(i) + ": given the wrong number of operands");
+    if (outs.size() != n.results.size()) throw error(describe(i) + ": given the wrong number of results");
+    const bool declared = result_types.empty();
+    top::kernel_context ctx{operands, outs, declared ? std::span<const tensor_type>(result_types_[static_cast<std::size_t>(i)]) : result_types,
+                            pool_,
+                            pass_operand_types ? std::span<const tensor_type* const>(operand_types_[static_cast<std::size_t>(i)])
+                                               : std::span<const tensor_type* const>{},
+                            &g_.module_attributes};
+    try {
+      n.op->compute(ctx, n.decoded.get(), prepared_[static_cast<std::size_t>(i)].get());
+    } catch (const error& e) {
+      throw error(describe(i) + ": " + e.what());
+    }
+    for (std::size_t r = 0; r < outs.size(); ++r)
+      if (!outs[r].defined()) ctx.out(r);
+  }
+
   /// Runs on inputs keyed by the graph's input names (the `top.Input` result names).
   run_result run(const named_tensors& inputs, const run_options& opt = {}) const {
     const std::size_t nv = g_.values.size();
@@ -21156,301 +21598,263 @@ class calibration_batches {
 
 // #include "mixq/calibration/collector.hpp" (already inlined above)
 // #include "mixq/calibration/kernels.hpp" (already inlined above)
+// #include "mixq/calibration/tile_sweep.hpp"
+// The auto-tuner's candidate sweep for element-wise consumers, piece by piece.
+//
+// Scoring one candidate threshold on whole tensors is three passes over memory (fake-quantize
+// a copy of the input, run the op, compare with the FP32 result) for an op that is itself one
+// pass, and a 640x640 detector's element-wise tensors are megabytes: the tuner was bound by
+// memory traffic. Here the tensors are cut into pieces that stay in cache and every candidate
+// is scored on a piece before the next piece is read, so inputs and reference come from
+// memory once per sample instead of three times per candidate.
+//
+// The sums are bit-identical to the whole-tensor path (tune_distance): pieces are multiples of
+// squared_distance_chunk laid inside the same reduction blocks, the total is carried from piece
+// to piece, and the element-wise kernels compute each element with one batch formula wherever it
+// sits (simd::map_unary / map_binary), so an element's value does not depend on the piece.
+
+// #include "mixq/calibration/kernels.hpp" (already inlined above)
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/core/tensor.hpp" (already inlined above)
+// #include "mixq/core/thread_pool.hpp" (already inlined above)
+// #include "mixq/graph/graph.hpp" (already inlined above)
+// #include "mixq/graph/interpreter.hpp" (already inlined above)
+// #include "mixq/quant/fake_quant.hpp" (already inlined above)
+
+namespace mixq::calibration::detail {
+
+/// Elements per piece: 64 KiB per buffer, so a piece's inputs, their quantized copies, the op's
+/// output and the reference stay in a core's L2 while every candidate is scored on them.
+inline constexpr std::size_t sweep_piece = std::size_t{1} << 14;
+static_assert(sweep_piece % squared_distance_chunk == 0 && reduction_block % sweep_piece == 0);
+
+/// How an operand lines up with the op's result, the result viewed as rows of `inner` elements.
+enum class sweep_role : std::uint8_t {
+  none,     // an absent optional operand
+  full,     // the result's shape: element k goes with result element k
+  per_row,  // one value per row ([1,C,1,1] against [1,C,H,W]: a per-channel scale)
+  scalar,   // one value for every element
+};
+
+struct sweep_layout {
+  std::vector<sweep_role> roles;  // per operand
+  std::int64_t numel = 0;         // result elements
+  std::int64_t inner = 0;         // row length when some operand is per_row
+};
+
+/// Node i's layout when the sweep can run it piece by piece: an element-wise op with one f32
+/// result and no prepared state whose every operand is f32 and is full, per-row (one common row
+/// length) or a single value. Anything else is scored on whole tensors.
+inline std::optional<sweep_layout> sweep_layout_of(const graph& g, const interpreter& interp, int i) {
+  const node& n = g.nodes.at(static_cast<std::size_t>(i));
+  if (!n.op->has(top::trait::elementwise) || n.results.size() != 1 || interp.prepared(i)) return std::nullopt;
+  const tensor_type& out = g.values[static_cast<std::size_t>(n.results[0])].type;
+  if (out.is_none || out.elem != dtype::f32 || out.numel() <= 0) return std::nullopt;
+  sweep_layout layout;
+  layout.numel = out.numel();
+  const std::size_t rank = out.shape.size();
+  for (int v : n.operands) {
+    const tensor_type& t = g.values[static_cast<std::size_t>(v)].type;
+    if (t.is_none) {
+      layout.roles.push_back(sweep_role::none);
+      continue;
+    }
+    if (t.elem != dtype::f32 || t.shape.size() > rank) return std::nullopt;
+    shape_t ext(rank - t.shape.size(), 1);
+    ext.insert(ext.end(), t.shape.begin(), t.shape.end());
+    if (ext == out.shape) {
+      layout.roles.push_back(sweep_role::full);
+      continue;
+    }
+    if (t.numel() == 1) {
+      layout.roles.push_back(sweep_role::scalar);
+      continue;
+    }
+    // Per-row: the result's leading dimensions, then only 1s.
+    std::size_t p = rank;
+    while (p > 0 && ext[p - 1] == 1) --p;
+    for (std::size_t d = 0; d < p; ++d)
+      if (ext[d] != out.shape[d]) return std::nullopt;
+    std::int64_t inner = 1;
+    for (std::size_t d = p; d < rank; ++d) inner *= out.shape[d];
+    if (layout.inner != 0 && layout.inner != inner) return std::nullopt;
+    layout.inner = inner;
+    layout.roles.push_back(sweep_role::per_row);
+  }
+  return layout;
+}
+
+struct sweep_operand {
+  const tensor* values = nullptr;  // null for a none operand
+  bool quantize = false;           // fake-quantized with each candidate
+};
+
+namespace sweep_impl {
+
+/// One kernel call's part of a piece: [begin, end) of the result, `rows` whole rows or (rows == 0)
+/// part of row `row`.
+struct segment {
+  std::int64_t begin, end, row, rows;
+};
+
+/// Splits [lo, hi) where per-row operands change value: kernels see rectangular shapes only.
+inline void segments_of(std::int64_t lo, std::int64_t hi, std::int64_t inner, std::vector<segment>& out) {
+  out.clear();
+  if (inner == 0) {
+    out.push_back({lo, hi, 0, 0});
+    return;
+  }
+  for (std::int64_t s = lo; s < hi;) {
+    const std::int64_t r = s / inner, row_end = (r + 1) * inner;
+    if (s % inner != 0 || hi < row_end) {
+      const std::int64_t e = std::min(hi, row_end);
+      out.push_back({s, e, r, 0});
+      s = e;
+    } else {
+      const std::int64_t nr = (hi - s) / inner;
+      out.push_back({s, s + nr * inner, r, nr});
+      s += nr * inner;
+    }
+  }
+}
+
+}  // namespace sweep_impl
+
+/// For each candidate, the sum over the result of (ref - op(inputs))^2 with the `quantize`
+/// operands fake-quantized by that candidate: what squared_distance(ref, out, pool) gives for
+/// the whole-tensor evaluation, bit for bit. Empty when the run-time tensors do not have the
+/// layout's sizes (the caller then scores on whole tensors).
+inline std::vector<double> sweep_squared_distances(const interpreter& interp, int i, const sweep_layout& layout,
+                                                   std::span<const sweep_operand> operands, const tensor& ref,
+                                                   std::span<const quant::int_fake_quant> candidates, thread_pool* pool) {
+  const std::int64_t N = layout.numel;
+  const std::size_t K = candidates.size();
+  if (operands.size() != layout.roles.size() || ref.elem() != dtype::f32 || ref.numel() != N || K == 0) return {};
+  const std::int64_t rows = layout.inner > 0 ? N / layout.inner : 0;
+  for (std::size_t j = 0; j < operands.size(); ++j) {
+    const tensor* t = operands[j].values;
+    const sweep_role role = layout.roles[j];
+    if (role == sweep_role::none) continue;
+    if (!t || t->elem() != dtype::f32) return {};
+    const std::int64_t want = role == sweep_role::full ? N : role == sweep_role::per_row ? rows : 1;
+    if (t->numel() != want) return {};
+  }
+  // The blocks squared_distance(a, b, pool) sums in order.
+  const auto n = static_cast<std::size_t>(N);
+  const bool blocked = pool && n >= 2 * reduction_block;
+  const std::size_t B = blocked ? (n + reduction_block - 1) / reduction_block : 1;
+  const std::size_t threads = pool ? pool->size() : 1;
+  // Few blocks: split the candidates too, so every thread has work.
+  const std::size_t G = std::clamp<std::size_t>((2 * threads + B - 1) / B, 1, K);
+  std::vector<double> totals(B * K, 0.0);
+  const std::span<const float> ref_values = ref.values<float>();
+  // A point-wise op on one quantized input is scored in registers (quant::score_fake_quantized_map).
+  const node& op_node = interp.model().nodes[static_cast<std::size_t>(i)];
+  const bool fused = op_node.op->score_fake_quantized && operands.size() == 1 && layout.roles[0] == sweep_role::full && operands[0].quantize;
+
+  auto run_tasks = [&](std::int64_t t0, std::int64_t t1) {
+    // Scratch per worker: quantized pieces of full operands, quantized rows or value of per-row
+    // and scalar operands, the op's output piece.
+    std::vector<tensor> qbuf(operands.size());
+    const std::int64_t max_rows = layout.inner > 0 ? std::min<std::int64_t>(rows, static_cast<std::int64_t>(sweep_piece) / layout.inner + 2) : 0;
+    for (std::size_t j = 0; j < operands.size(); ++j) {
+      if (!operands[j].quantize) continue;
+      switch (layout.roles[j]) {
+        case sweep_role::full: qbuf[j] = tensor::empty(dtype::f32, {static_cast<std::int64_t>(sweep_piece)}); break;
+        case sweep_role::per_row: qbuf[j] = tensor::empty(dtype::f32, {max_rows}); break;
+        case sweep_role::scalar: qbuf[j] = tensor::empty(dtype::f32, {1}); break;
+        case sweep_role::none: break;
+      }
+    }
+    tensor out_piece = tensor::empty(dtype::f32, {static_cast<std::int64_t>(sweep_piece)});
+    std::vector<sweep_impl::segment> segs;
+    std::vector<tensor> ins(operands.size());
+    std::vector<const tensor*> ptrs(operands.size());
+    tensor outs[1];
+    tensor_type types[1];
+    for (std::int64_t t = t0; t < t1; ++t) {
+      const std::size_t b = static_cast<std::size_t>(t) / G, g = static_cast<std::size_t>(t) % G;
+      const std::size_t k0 = g * K / G, k1 = (g + 1) * K / G;
+      const std::int64_t block_lo = blocked ? static_cast<std::int64_t>(b * reduction_block) : 0;
+      const std::int64_t block_hi = blocked ? std::min<std::int64_t>(N, static_cast<std::int64_t>((b + 1) * reduction_block)) : N;
+      for (std::int64_t lo = block_lo; lo < block_hi; lo += static_cast<std::int64_t>(sweep_piece)) {
+        const std::int64_t hi = std::min<std::int64_t>(block_hi, lo + static_cast<std::int64_t>(sweep_piece));
+        const auto len = static_cast<std::size_t>(hi - lo);
+        const std::int64_t row_lo = layout.inner > 0 ? lo / layout.inner : 0;
+        const std::int64_t row_hi = layout.inner > 0 ? (hi - 1) / layout.inner + 1 : 0;
+        if (fused) {
+          op_node.op->score_fake_quantized(op_node.decoded.get(), operands[0].values->data<float>() + lo, ref_values.data() + lo, len,
+                                     candidates.subspan(k0, k1 - k0), totals.data() + b * K + k0);
+          continue;
+        }
+        sweep_impl::segments_of(lo, hi, layout.inner, segs);
+        for (std::size_t k = k0; k < k1; ++k) {
+          const quant::int_fake_quant& q = candidates[k];
+          for (std::size_t j = 0; j < operands.size(); ++j) {
+            if (!operands[j].quantize) continue;
+            const std::span<const float> x = operands[j].values->values<float>();
+            const std::span<float> y = qbuf[j].values<float>();
+            switch (layout.roles[j]) {
+              case sweep_role::full: quant::fake_quantize(x.subspan(static_cast<std::size_t>(lo), len), y.first(len), q); break;
+              case sweep_role::per_row: {
+                const auto nr = static_cast<std::size_t>(row_hi - row_lo);
+                quant::fake_quantize(x.subspan(static_cast<std::size_t>(row_lo), nr), y.first(nr), q);
+                break;
+              }
+              case sweep_role::scalar: quant::fake_quantize(x.first(1), y.first(1), q); break;
+              case sweep_role::none: break;
+            }
+          }
+          for (const sweep_impl::segment& s : segs) {
+            const shape_t shape = s.rows > 0 ? shape_t{s.rows, layout.inner} : shape_t{s.end - s.begin};
+            const shape_t row_shape = s.rows > 0 ? shape_t{s.rows, 1} : shape_t{1};
+            for (std::size_t j = 0; j < operands.size(); ++j) {
+              const sweep_operand& o = operands[j];
+              switch (layout.roles[j]) {
+                case sweep_role::none: ptrs[j] = nullptr; continue;
+                case sweep_role::full:
+                  ins[j] = o.quantize ? qbuf[j].flat_view(s.begin - lo, shape) : o.values->flat_view(s.begin, shape);
+                  break;
+                case sweep_role::per_row:
+                  ins[j] = o.quantize ? qbuf[j].flat_view(s.row - row_lo, row_shape) : o.values->flat_view(s.row, row_shape);
+                  break;
+                case sweep_role::scalar: ins[j] = o.quantize ? qbuf[j] : *o.values; break;
+              }
+              ptrs[j] = &ins[j];
+            }
+            const tensor view = out_piece.flat_view(s.begin - lo, shape);
+            outs[0] = view;
+            types[0] = tensor_type{dtype::f32, shape};
+            interp.compute_node(i, ptrs, outs, types, false);
+            // A kernel may hand back a tensor of its own (an alias of an input) instead of filling ours.
+            if (outs[0].raw() != view.raw()) {
+              if (outs[0].elem() != dtype::f32 || outs[0].numel() != numel(shape))
+                throw error("calibration: the tuner's piecewise run of an element-wise op returned " + to_string(outs[0].shape()));
+              std::memcpy(out_piece.data<float>() + (s.begin - lo), outs[0].data<float>(), static_cast<std::size_t>(numel(shape)) * sizeof(float));
+            }
+          }
+          double& total = totals[b * K + k];
+          total = squared_distance_continue(ref_values.subspan(static_cast<std::size_t>(lo), len), out_piece.values<float>().first(len), total);
+        }
+      }
+    }
+  };
+  const auto tasks = static_cast<std::int64_t>(B * G);
+  if (pool && tasks > 1) pool->parallel_for(tasks, 1, run_tasks);
+  else run_tasks(0, tasks);
+
+  std::vector<double> sums(K, 0.0);
+  for (std::size_t k = 0; k < K; ++k)
+    for (std::size_t b = 0; b < B; ++b) sums[k] += totals[b * K + k];
+  return sums;
+}
+
+}  // namespace mixq::calibration::detail
 // #include "mixq/core/error.hpp" (already inlined above)
 // #include "mixq/core/tensor.hpp" (already inlined above)
 // #include "mixq/graph/graph.hpp" (already inlined above)
 // #include "mixq/graph/interpreter.hpp" (already inlined above)
-// #include "mixq/quant/fake_quant.hpp"
-// Fake quantization: float in, float out, with the values a quant type can represent. The
-// tuner scores thresholds with it and the float evaluators emulate low-precision ops with it.
-// Every kernel has a scalar reference (`*_reference`) that the SIMD version matches bit for bit:
-// both evaluate the same IEEE operations in the same order (multiply, round, add, clamp,
-// subtract, divide), so no contraction or reassociation can separate them.
-
-// #include "mixq/core/error.hpp" (already inlined above)
-// #include "mixq/core/half.hpp" (already inlined above)
-// #include "mixq/kernels/simd/math.hpp" (already inlined above)
-// #include "mixq/quant/types.hpp"
-// Quantization types as C++ types: each one states, once, how a real value maps to its storage
-// (scale and zero-point, TPU-MLIR's Module.cpp rules, facts doc §11.1), how it rounds and where
-// it saturates. Calibration's tuner, the fake-quant evaluators and per-chip lowering all take
-// these types as template parameters, so a rule changes in one place.
-
-// #include "mixq/core/error.hpp" (already inlined above)
-
-namespace mixq::quant {
-
-/// Which rounding a place uses. TPU-MLIR is not uniform: the Python tuner rounds with numpy
-/// (`np.round`, half to even), weight lowering uses half away from zero (`to_int8`).
-enum class rounding { half_to_even, half_away_from_zero };
-
-inline constexpr std::string_view rounding_name(rounding r) {
-  return r == rounding::half_to_even ? "half_to_even" : "half_away_from_zero";
-}
-
-/// Real value = (q - zero_point) * scale, with q saturated to [qmin, qmax].
-struct affine_params {
-  double scale = 1.0;
-  std::int32_t zero_point = 0;
-  std::int32_t qmin = -128;
-  std::int32_t qmax = 127;
-  friend bool operator==(const affine_params&, const affine_params&) = default;
-};
-
-/// Integer storage of `Bits` bits, signed or not.
-template <int Bits, bool Signed>
-struct int_range {
-  static_assert(Bits >= 2 && Bits <= 16, "integer quant types have 2 to 16 bits");
-  static constexpr std::int32_t qmin = Signed ? -(1 << (Bits - 1)) : 0;
-  static constexpr std::int32_t qmax = Signed ? (1 << (Bits - 1)) - 1 : (1 << Bits) - 1;
-};
-
-namespace detail {
-inline void require_finite_positive(double v, const char* what) {
-  if (!std::isfinite(v) || v <= 0) throw error(std::string("quant: ") + what + " must be finite and > 0, got " + std::to_string(v));
-}
-}  // namespace detail
-
-/// Symmetric integer quantization from a calibration threshold: zero-point 0,
-/// scale = th / 127 for a signed tensor (min < 0), th / 255 for a non-negative one (INT8);
-/// th / 7 or th / 15 for INT4. TPU-MLIR's manual says 128 for activations; its code uses 127.
-template <int Bits>
-struct symmetric_int {
-  static constexpr int bits = Bits;
-  static constexpr bool is_integer = true;
-  static constexpr bool is_asymmetric = false;
-  static constexpr std::string_view name = Bits == 8 ? "INT8" : Bits == 4 ? "INT4" : Bits == 16 ? "INT16" : "INT";
-
-  static affine_params params(double threshold, bool is_signed = true) {
-    detail::require_finite_positive(threshold, "a symmetric threshold");
-    affine_params p;
-    if (is_signed) {
-      p.qmin = int_range<Bits, true>::qmin;
-      p.qmax = int_range<Bits, true>::qmax;
-    } else {
-      p.qmin = int_range<Bits, false>::qmin;
-      p.qmax = int_range<Bits, false>::qmax;
-    }
-    p.scale = threshold / static_cast<double>(p.qmax);
-    return p;
-  }
-};
-
-/// Asymmetric integer quantization from a calibrated [min, max] (Module.cpp
-/// getScaleAndZeroPoint): signed storage when min < 0, else unsigned; zp = round(qmin - min/s),
-/// and when the unrounded value falls outside [qmin, qmax] it is pinned there and the scale
-/// re-derived from the other end (so unsigned asymmetric tensors always have zp 0).
-template <int Bits>
-struct asymmetric_int {
-  static constexpr int bits = Bits;
-  static constexpr bool is_integer = true;
-  static constexpr bool is_asymmetric = true;
-  static constexpr std::string_view name = Bits == 8 ? "INT8 asym" : Bits == 4 ? "INT4 asym" : "INT asym";
-
-  static affine_params params(double min, double max) {
-    if (!std::isfinite(min) || !std::isfinite(max) || max < min)
-      throw error("quant: asymmetric range needs finite min <= max, got [" + std::to_string(min) + ", " + std::to_string(max) + "]");
-    affine_params p;
-    if (min < 0) {
-      p.qmin = int_range<Bits, true>::qmin;
-      p.qmax = int_range<Bits, true>::qmax;
-    } else {
-      p.qmin = int_range<Bits, false>::qmin;
-      p.qmax = int_range<Bits, false>::qmax;
-    }
-    if (max == min) {  // a constant tensor: any positive scale represents it; keep min exact
-      p.scale = std::max(std::abs(max), 1e-5) / static_cast<double>(p.qmax - p.qmin);
-      p.zero_point = static_cast<std::int32_t>(std::clamp<double>(std::round(p.qmin - min / p.scale), p.qmin, p.qmax));
-      return p;
-    }
-    p.scale = (max - min) / static_cast<double>(p.qmax - p.qmin);
-    // The unrounded zero-point decides the nudge (Module.cpp), not the rounded one.
-    const double zp_real = p.qmin - min / p.scale;
-    if (zp_real < p.qmin) {
-      p.zero_point = p.qmin;
-      p.scale = max / static_cast<double>(p.qmax - p.qmin);
-    } else if (zp_real > p.qmax) {
-      p.zero_point = p.qmax;
-      p.scale = min / static_cast<double>(p.qmin - p.qmax);
-    } else {
-      p.zero_point = static_cast<std::int32_t>(std::round(zp_real));
-    }
-    return p;
-  }
-};
-
-/// Float storage types: values are rounded to the format (nearest even) and back.
-struct f32_type {
-  static constexpr bool is_integer = false;
-  static constexpr std::string_view name = "F32";
-};
-struct f16_type {
-  static constexpr bool is_integer = false;
-  static constexpr std::string_view name = "F16";
-  static constexpr float max_finite = 65504.0f;
-};
-struct bf16_type {
-  static constexpr bool is_integer = false;
-  static constexpr std::string_view name = "BF16";
-};
-
-using int8_sym = symmetric_int<8>;
-using int4_sym = symmetric_int<4>;
-using int8_asym = asymmetric_int<8>;
-using int4_asym = asymmetric_int<4>;
-
-template <class T> concept integer_quant_type = T::is_integer;
-template <class T> concept float_quant_type = !T::is_integer;
-
-}  // namespace mixq::quant
-
-namespace mixq::quant {
-
-/// Per-tensor integer fake-quant in the form TPU-MLIR's tools compute it: with
-/// `inv_scale` = qmax / threshold rounded to float once,
-///   q = clamp(round(x * inv_scale) + zp, qmin, qmax),  y = (q - zp) / inv_scale.
-struct int_fake_quant {
-  float inv_scale = 1.f;
-  float zero_point = 0.f;
-  float qmin = -128.f;
-  float qmax = 127.f;
-  rounding mode = rounding::half_to_even;
-
-  /// Symmetric, from a threshold (the tuner's `import_quant_bias`: 127 / th, in double, then float).
-  template <int Bits>
-  static int_fake_quant symmetric(double threshold, bool is_signed = true, rounding r = rounding::half_to_even) {
-    const affine_params p = symmetric_int<Bits>::params(threshold, is_signed);
-    int_fake_quant f;
-    f.inv_scale = static_cast<float>(static_cast<double>(p.qmax) / threshold);
-    f.qmin = static_cast<float>(p.qmin);
-    f.qmax = static_cast<float>(p.qmax);
-    f.mode = r;
-    return f;
-  }
-  /// Any affine parameters (asymmetric types).
-  static int_fake_quant from(const affine_params& p, rounding r) {
-    if (!(p.scale > 0) || !std::isfinite(p.scale)) throw error("quant: fake-quant scale must be finite and > 0");
-    int_fake_quant f;
-    f.inv_scale = static_cast<float>(1.0 / p.scale);
-    f.zero_point = static_cast<float>(p.zero_point);
-    f.qmin = static_cast<float>(p.qmin);
-    f.qmax = static_cast<float>(p.qmax);
-    f.mode = r;
-    return f;
-  }
-};
-
-namespace detail {
-
-inline float round_mode(float v, rounding r) { return r == rounding::half_to_even ? std::nearbyint(v) : std::round(v); }
-inline simd::fbatch round_mode(const simd::fbatch& v, rounding r) {
-  return r == rounding::half_to_even ? xsimd::nearbyint(v) : xsimd::round(v);
-}
-
-/// One formula for float and fbatch; NaN propagates (vmax/vmin keep a NaN operand).
-template <class V>
-inline V int_fake_quant_formula(const V& x, const V& inv, const V& zp, const V& lo, const V& hi, rounding r) {
-  V q = round_mode(x * inv, r) + zp;
-  q = simd::vmin(simd::vmax(q, lo), hi);
-  return (q - zp) / inv;
-}
-
-/// float -> binary16 (nearest even, overflow to inf) -> float, on the float bits.
-inline simd::batch<float> f16_round_trip(const simd::batch<float>& x) {
-  using ib = simd::batch<std::int32_t>;
-  const ib bits = simd::bit_cast<std::int32_t>(x);
-  const ib sign = bits & ib(static_cast<std::int32_t>(0x80000000u));
-  const ib mag = bits & ib(0x7fffffff);
-  const simd::fbatch ax = simd::bit_cast<float>(mag);
-  // Normal half range: round the float mantissa to 10 bits.
-  const ib lsb = (mag >> 13) & ib(1);
-  const ib normal = (mag + ib(0xfff) + lsb) & ib(static_cast<std::int32_t>(0xffffe000u));
-  simd::fbatch r = simd::bit_cast<float>(normal);
-  // Subnormal half range (|x| < 2^-14): multiples of 2^-24, which float addition rounds to.
-  const simd::fbatch sub = (ax + simd::fbatch(0.5f)) - simd::fbatch(0.5f);
-  r = xsimd::select(ax < simd::fbatch(6.103515625e-05f), sub, r);
-  r = xsimd::select(r > simd::fbatch(f16_type::max_finite), simd::fbatch(INFINITY), r);
-  const auto is_nan = xsimd::isnan(x);
-  const ib out = simd::bit_cast<std::int32_t>(r) | sign;
-  return xsimd::select(is_nan, x, simd::bit_cast<float>(out));
-}
-
-/// float -> bfloat16 (nearest even) -> float.
-inline simd::batch<float> bf16_round_trip(const simd::batch<float>& x) {
-  using ib = simd::batch<std::int32_t>;
-  const ib bits = simd::bit_cast<std::int32_t>(x);
-  const ib lsb = (bits >> 16) & ib(1);
-  const ib rounded = (bits + ib(0x7fff) + lsb) & ib(static_cast<std::int32_t>(0xffff0000u));
-  const auto is_nan = xsimd::isnan(x);
-  return xsimd::select(is_nan, x, simd::bit_cast<float>(rounded));
-}
-
-inline void check_sizes(std::size_t in, std::size_t out) {
-  if (in != out) throw error("quant: fake-quant output has " + std::to_string(out) + " elements, input " + std::to_string(in));
-}
-
-}  // namespace detail
-
-/// The scalar definition.
-inline void fake_quantize_reference(std::span<const float> x, std::span<float> y, const int_fake_quant& q) {
-  detail::check_sizes(x.size(), y.size());
-  for (std::size_t i = 0; i < x.size(); ++i)
-    y[i] = detail::int_fake_quant_formula(x[i], q.inv_scale, q.zero_point, q.qmin, q.qmax, q.mode);
-}
-
-/// Vectorized; bit-identical to fake_quantize_reference. `y` may alias `x`.
-inline void fake_quantize(std::span<const float> x, std::span<float> y, const int_fake_quant& q) {
-  detail::check_sizes(x.size(), y.size());
-  using simd::fbatch;
-  constexpr std::size_t W = simd::width<float>;
-  const fbatch inv(q.inv_scale), zp(q.zero_point), lo(q.qmin), hi(q.qmax);
-  // Separate bounds for the vector part and the tail: GCC 12 at -O3 otherwise "proves" an impossible
-  // tail iteration count and fails -Werror=aggressive-loop-optimizations on constant-size inputs.
-  const std::size_t n = x.size(), vector_end = n - n % W;
-  const float* xp = x.data();
-  float* yp = y.data();
-  for (std::size_t i = 0; i < vector_end; i += W)
-    detail::int_fake_quant_formula(fbatch::load_unaligned(xp + i), inv, zp, lo, hi, q.mode).store_unaligned(yp + i);
-  for (std::size_t i = vector_end; i < n; ++i) yp[i] = detail::int_fake_quant_formula(xp[i], q.inv_scale, q.zero_point, q.qmin, q.qmax, q.mode);
-}
-
-inline float f16_round_trip_reference(float v) { return static_cast<float>(float16(v)); }
-inline float bf16_round_trip_reference(float v) { return static_cast<float>(bfloat16(v)); }
-
-/// Float storage types: round every value to T and back (F32: copy).
-template <float_quant_type T>
-inline void fake_quantize_reference(std::span<const float> x, std::span<float> y) {
-  detail::check_sizes(x.size(), y.size());
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    if constexpr (std::is_same_v<T, f16_type>) y[i] = f16_round_trip_reference(x[i]);
-    else if constexpr (std::is_same_v<T, bf16_type>) y[i] = bf16_round_trip_reference(x[i]);
-    else y[i] = x[i];
-  }
-}
-
-template <float_quant_type T>
-inline void fake_quantize(std::span<const float> x, std::span<float> y) {
-  detail::check_sizes(x.size(), y.size());
-  if constexpr (std::is_same_v<T, f32_type>) {
-    if (x.data() != y.data()) std::copy(x.begin(), x.end(), y.begin());
-  } else {
-    using simd::fbatch;
-    constexpr std::size_t W = simd::width<float>;
-    std::size_t i = 0;
-    const std::size_t n = x.size();
-    for (; i + W <= n; i += W) {
-      const fbatch v = fbatch::load_unaligned(x.data() + i);
-      if constexpr (std::is_same_v<T, f16_type>) detail::f16_round_trip(v).store_unaligned(y.data() + i);
-      else detail::bf16_round_trip(v).store_unaligned(y.data() + i);
-    }
-    for (; i < n; ++i) {
-      if constexpr (std::is_same_v<T, f16_type>) y[i] = f16_round_trip_reference(x[i]);
-      else y[i] = bf16_round_trip_reference(x[i]);
-    }
-  }
-}
-
-}  // namespace mixq::quant
+// #include "mixq/quant/fake_quant.hpp" (already inlined above)
 
 namespace mixq::calibration {
 
@@ -21465,6 +21869,9 @@ struct tune_options {
   std::function<void(std::size_t, std::size_t)> progress;
   /// For the candidates' fake-quantization and distances on large tensors (nullptr: one thread).
   thread_pool* pool = nullptr;
+  /// Score element-wise consumers piece by piece in cache (detail::sweep_squared_distances);
+  /// off scores every op on whole tensors. Both give the same bits; the switch is for tests.
+  bool piecewise = true;
 };
 
 struct tune_result {
@@ -21479,10 +21886,12 @@ namespace detail {
 
 /// TPU-MLIR's per-sample tuning distance |ref - out|_2 / |ref|_1; `ref_l1` = |ref|_1 is the same
 /// for every candidate, so callers compute it once. 0 / 0 counts as no error.
+inline double tune_distance_of(double squared_l2, double ref_l1) {
+  if (ref_l1 == 0) return squared_l2 == 0 ? 0.0 : std::numeric_limits<double>::infinity();
+  return std::sqrt(squared_l2) / ref_l1;
+}
 inline double tune_distance(const tensor& ref, const tensor& out, double ref_l1, thread_pool* pool = nullptr) {
-  const double l2 = squared_distance(ref.values<float>(), out.values<float>(), pool);
-  if (ref_l1 == 0) return l2 == 0 ? 0.0 : std::numeric_limits<double>::infinity();
-  return std::sqrt(l2) / ref_l1;
+  return tune_distance_of(squared_distance(ref.values<float>(), out.values<float>(), pool), ref_l1);
 }
 inline double tune_distance(const tensor& ref, const tensor& out) { return tune_distance(ref, out, abs_sum(ref.values<float>())); }
 
@@ -21534,7 +21943,7 @@ class auto_tuner {
       if (n.op->has(top::trait::source)) continue;
       // FP32 reference outputs of E for every sample.
       for (std::size_t s = 0; s < S; ++s) {
-        auto outs = run_node(static_cast<int>(i), ref[s], {});
+        auto outs = run_node(static_cast<int>(i), ref[s]);
         ++res.op_runs;
         for (std::size_t k = 0; k < n.results.size(); ++k) ref[s][n.results[k]] = std::move(outs[k]);
       }
@@ -21609,36 +22018,35 @@ class auto_tuner {
     }
   }
 
-  /// Runs node i alone with operand values from `values`; `replace` overrides some operands.
-  std::vector<tensor> run_node(int i, const std::unordered_map<int, tensor>& values, const std::unordered_map<int, tensor>& replace) const {
+  /// Node i's operands: weights from the interpreter, activations from `values` (null for none).
+  std::vector<const tensor*> operands_of(int i, const std::unordered_map<int, tensor>& values) const {
     const node& n = g_.nodes[static_cast<std::size_t>(i)];
-    std::unordered_map<int, tensor> cache;
+    std::vector<const tensor*> ops;
+    ops.reserve(n.operands.size());
     for (int v : n.operands) {
-      if (auto r = replace.find(v); r != replace.end()) {
-        cache[v] = r->second;
+      const value_info& vi = g_.values[static_cast<std::size_t>(v)];
+      if (vi.type.is_none) {
+        ops.push_back(nullptr);
         continue;
       }
-      const value_info& vi = g_.values[static_cast<std::size_t>(v)];
-      if (vi.type.is_none) continue;
-      if (vi.producer >= 0 && g_.nodes[static_cast<std::size_t>(vi.producer)].is<top::weight_op>()) {
-        const tensor& w = g_.weights.at(vi.name);
-        cache[v] = w.shape() == vi.type.shape ? w : w.reshaped(vi.type.shape);
+      if (const tensor& c = interp_.constant(v); c.defined()) {
+        ops.push_back(&c);
         continue;
       }
       auto it = values.find(v);
       if (it == values.end()) throw error("calibration: tuner lost the value \"" + vi.name + "\"");
-      cache[v] = it->second;
+      ops.push_back(&it->second);
     }
-    run_options ro;
-    ro.start_node = i;
-    ro.stop_node = i;
-    ro.cache = &cache;
-    ro.keep_all = true;
-    run_result rr = interp_.run({}, ro);
-    std::vector<tensor> outs;
-    for (int r : n.results) outs.push_back(std::move(rr.values[static_cast<std::size_t>(r)]));
+    return ops;
+  }
+
+  /// Runs node i alone on `operands`.
+  std::vector<tensor> run_node(int i, const std::vector<const tensor*>& operands) const {
+    std::vector<tensor> outs(g_.nodes[static_cast<std::size_t>(i)].results.size());
+    interp_.compute_node(i, operands, outs);
     return outs;
   }
+  std::vector<tensor> run_node(int i, const std::unordered_map<int, tensor>& values) const { return run_node(i, operands_of(i, values)); }
 
   /// The quantized-chain value of v (not_use_fp32_tensor_as_ref): v's op run on its own
   /// fake-quantized chain inputs, with the thresholds as they stand now.
@@ -21649,22 +22057,83 @@ class auto_tuner {
     if (n.op->has(top::trait::source)) return;
     for (std::size_t s = 0; s < dq.size(); ++s) {
       if (dq[s].count(v)) continue;
-      std::unordered_map<int, tensor> replace;
-      for (int in : n.operands) {
-        const int r = layout_.row_of_value[static_cast<std::size_t>(in)];
-        if (r < 0) continue;
-        auto it = dq[s].find(in);
-        if (it == dq[s].end()) throw error("calibration: the quantized chain lost \"" + layout_.rows[static_cast<std::size_t>(r)].name + "\"");
-        replace[in] = layout_.rows[static_cast<std::size_t>(r)].integer ? it->second
-                                                                         : detail::fake_quant_copy(it->second, current_threshold(r), opt_.pool);
+      std::vector<const tensor*> ops = operands_of(p, dq[s]);
+      std::vector<tensor> quantized(n.operands.size());
+      for (std::size_t j = 0; j < n.operands.size(); ++j) {
+        const int r = layout_.row_of_value[static_cast<std::size_t>(n.operands[j])];
+        if (r < 0 || layout_.rows[static_cast<std::size_t>(r)].integer) continue;
+        if (!ops[j]) throw error("calibration: the quantized chain lost \"" + layout_.rows[static_cast<std::size_t>(r)].name + "\"");
+        quantized[j] = detail::fake_quant_copy(*ops[j], current_threshold(r), opt_.pool);
+        ops[j] = &quantized[j];
       }
-      auto outs = run_node(p, dq[s], replace);
+      auto outs = run_node(p, ops);
       ++res.op_runs;
       for (std::size_t k = 0; k < n.results.size(); ++k) dq[s][n.results[k]] = std::move(outs[k]);
     }
   }
 
   double current_threshold(int r) const { return (*current_)[static_cast<std::size_t>(r)]; }
+
+  /// The tuning distance of node i's first result for each candidate threshold of `ths`, averaged
+  /// over the tune samples: E's inputs that are rows of `pre` are fake-quantized with the
+  /// candidate (integer rows pass as they are), everything else is FP32.
+  std::vector<double> candidate_distances(int i, const std::vector<int>& pre, const std::vector<double>& ths,
+                                          const std::vector<std::unordered_map<int, tensor>>& ref,
+                                          const std::vector<std::unordered_map<int, tensor>>& dq, const std::vector<double>& ref_l1,
+                                          tune_result& res) const {
+    const node& n = g_.nodes[static_cast<std::size_t>(i)];
+    const std::size_t K = ths.size(), S = ref.size();
+    std::vector<double> d(K, 0.0);
+    if (K == 0) return d;
+    std::vector<quant::int_fake_quant> qs;
+    for (double th : ths) qs.push_back(quant::int_fake_quant::symmetric<8>(th));
+    const std::optional<detail::sweep_layout> layout = opt_.piecewise ? detail::sweep_layout_of(g_, interp_, i) : std::nullopt;
+    const int out_v = n.results[0];
+    for (std::size_t s = 0; s < S; ++s) {
+      const auto& source = opt_.quantized_inputs ? dq[s] : ref[s];
+      std::vector<const tensor*> ops = operands_of(i, ref[s]);
+      std::vector<char> quantize(n.operands.size(), 0);
+      for (std::size_t j = 0; j < n.operands.size(); ++j) {
+        const int r = layout_.row_of_value[static_cast<std::size_t>(n.operands[j])];
+        if (r < 0 || std::find(pre.begin(), pre.end(), r) == pre.end()) continue;
+        auto it = source.find(n.operands[j]);
+        if (it == source.end()) throw error("calibration: tuner lost the value \"" + layout_.rows[static_cast<std::size_t>(r)].name + "\"");
+        ops[j] = &it->second;
+        quantize[j] = layout_.rows[static_cast<std::size_t>(r)].integer ? 0 : 1;
+      }
+      const tensor& ref_out = ref[s].at(out_v);
+      std::vector<double> l2;
+      if (layout) {
+        std::vector<detail::sweep_operand> sweep(n.operands.size());
+        for (std::size_t j = 0; j < sweep.size(); ++j) sweep[j] = {ops[j], quantize[j] != 0};
+        l2 = detail::sweep_squared_distances(interp_, i, *layout, sweep, ref_out, qs, opt_.pool);
+      }
+      if (l2.empty()) {
+        l2.resize(K);
+        for (std::size_t k = 0; k < K; ++k) {
+          std::vector<const tensor*> cand = ops;
+          std::vector<tensor> quantized(n.operands.size());
+          for (std::size_t j = 0; j < n.operands.size(); ++j) {
+            if (!quantize[j]) continue;
+            // Add(x, x): one quantized copy for both operands.
+            const auto same = std::find(ops.begin(), ops.begin() + static_cast<std::ptrdiff_t>(j), ops[j]) - ops.begin();
+            if (static_cast<std::size_t>(same) < j && quantize[static_cast<std::size_t>(same)]) {
+              cand[j] = cand[static_cast<std::size_t>(same)];
+              continue;
+            }
+            quantized[j] = detail::fake_quant_copy(*ops[j], ths[k], opt_.pool);
+            cand[j] = &quantized[j];
+          }
+          const auto outs = run_node(i, cand);
+          l2[k] = squared_distance(ref_out.values<float>(), outs[0].values<float>(), opt_.pool);
+        }
+      }
+      res.op_runs += K;
+      for (std::size_t k = 0; k < K; ++k) d[k] += detail::tune_distance_of(l2[k], ref_l1[s]);
+    }
+    for (double& v : d) v /= static_cast<double>(S);
+    return d;
+  }
 
   /// Searches the threshold of row `target` on node i's output error; returns the best candidate.
   double tune_one(int i, const std::vector<int>& pre, int target, const std::vector<std::unordered_map<int, tensor>>& ref,
@@ -21681,23 +22150,6 @@ class auto_tuner {
     const std::size_t S = ref.size();
     std::vector<double> ref_l1(S);
     for (std::size_t s = 0; s < S; ++s) ref_l1[s] = abs_sum(ref[s].at(out_v).values<float>(), opt_.pool);
-    auto distance = [&](double th) {
-      double d = 0;
-      for (std::size_t s = 0; s < S; ++s) {
-        const auto& source = opt_.quantized_inputs ? dq[s] : ref[s];
-        std::unordered_map<int, tensor> replace;
-        for (int r : pre) {
-          const int v = layout_.rows[static_cast<std::size_t>(r)].value;
-          auto it = source.find(v);
-          if (it == source.end()) throw error("calibration: tuner lost the value \"" + layout_.rows[static_cast<std::size_t>(r)].name + "\"");
-          replace[v] = layout_.rows[static_cast<std::size_t>(r)].integer ? it->second : detail::fake_quant_copy(it->second, th, opt_.pool);
-        }
-        const auto outs = run_node(i, ref[s], replace);
-        ++res.op_runs;
-        d += detail::tune_distance(ref[s].at(out_v), outs[0], ref_l1[s], opt_.pool);
-      }
-      return d / static_cast<double>(S);
-    };
     double prev = -1;
     const int passes = opt_.find_lower_th ? 2 : 1;
     int first_k = 0, last_k = opt_.steps;
@@ -21710,18 +22162,22 @@ class auto_tuner {
         first_k = 1;
         last_k = times - 1;
       }
+      std::vector<double> ths;
       for (int k = first_k; k <= last_k; ++k) {
         const double th = th_min + step * k;
         // TPU-MLIR's finer pass can step past the abs max; a threshold above it only wastes range.
-        if (!(th > 0) || th > abs_max) continue;
-        const double d = distance(th);
+        if (th > 0 && th <= abs_max) ths.push_back(th);
+      }
+      // Every candidate of a pass is scored in one sweep; the choice then walks them in order.
+      const std::vector<double> ds = candidate_distances(i, pre, ths, ref, dq, ref_l1, res);
+      for (std::size_t k = 0; k < ths.size(); ++k) {
         if (prev < 0) {
-          prev = d;
+          prev = ds[k];
           continue;
         }
-        if (d < prev) {
-          prev = d;
-          best = th;
+        if (ds[k] < prev) {
+          prev = ds[k];
+          best = ths[k];
         }
       }
     }

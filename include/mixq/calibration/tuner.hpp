@@ -13,12 +13,15 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "mixq/calibration/collector.hpp"
 #include "mixq/calibration/kernels.hpp"
+#include "mixq/calibration/tile_sweep.hpp"
 #include "mixq/core/error.hpp"
 #include "mixq/core/tensor.hpp"
 #include "mixq/graph/graph.hpp"
@@ -38,6 +41,9 @@ struct tune_options {
   std::function<void(std::size_t, std::size_t)> progress;
   /// For the candidates' fake-quantization and distances on large tensors (nullptr: one thread).
   thread_pool* pool = nullptr;
+  /// Score element-wise consumers piece by piece in cache (detail::sweep_squared_distances);
+  /// off scores every op on whole tensors. Both give the same bits; the switch is for tests.
+  bool piecewise = true;
 };
 
 struct tune_result {
@@ -52,10 +58,12 @@ namespace detail {
 
 /// TPU-MLIR's per-sample tuning distance |ref - out|_2 / |ref|_1; `ref_l1` = |ref|_1 is the same
 /// for every candidate, so callers compute it once. 0 / 0 counts as no error.
+inline double tune_distance_of(double squared_l2, double ref_l1) {
+  if (ref_l1 == 0) return squared_l2 == 0 ? 0.0 : std::numeric_limits<double>::infinity();
+  return std::sqrt(squared_l2) / ref_l1;
+}
 inline double tune_distance(const tensor& ref, const tensor& out, double ref_l1, thread_pool* pool = nullptr) {
-  const double l2 = squared_distance(ref.values<float>(), out.values<float>(), pool);
-  if (ref_l1 == 0) return l2 == 0 ? 0.0 : std::numeric_limits<double>::infinity();
-  return std::sqrt(l2) / ref_l1;
+  return tune_distance_of(squared_distance(ref.values<float>(), out.values<float>(), pool), ref_l1);
 }
 inline double tune_distance(const tensor& ref, const tensor& out) { return tune_distance(ref, out, abs_sum(ref.values<float>())); }
 
@@ -107,7 +115,7 @@ class auto_tuner {
       if (n.op->has(top::trait::source)) continue;
       // FP32 reference outputs of E for every sample.
       for (std::size_t s = 0; s < S; ++s) {
-        auto outs = run_node(static_cast<int>(i), ref[s], {});
+        auto outs = run_node(static_cast<int>(i), ref[s]);
         ++res.op_runs;
         for (std::size_t k = 0; k < n.results.size(); ++k) ref[s][n.results[k]] = std::move(outs[k]);
       }
@@ -182,36 +190,35 @@ class auto_tuner {
     }
   }
 
-  /// Runs node i alone with operand values from `values`; `replace` overrides some operands.
-  std::vector<tensor> run_node(int i, const std::unordered_map<int, tensor>& values, const std::unordered_map<int, tensor>& replace) const {
+  /// Node i's operands: weights from the interpreter, activations from `values` (null for none).
+  std::vector<const tensor*> operands_of(int i, const std::unordered_map<int, tensor>& values) const {
     const node& n = g_.nodes[static_cast<std::size_t>(i)];
-    std::unordered_map<int, tensor> cache;
+    std::vector<const tensor*> ops;
+    ops.reserve(n.operands.size());
     for (int v : n.operands) {
-      if (auto r = replace.find(v); r != replace.end()) {
-        cache[v] = r->second;
+      const value_info& vi = g_.values[static_cast<std::size_t>(v)];
+      if (vi.type.is_none) {
+        ops.push_back(nullptr);
         continue;
       }
-      const value_info& vi = g_.values[static_cast<std::size_t>(v)];
-      if (vi.type.is_none) continue;
-      if (vi.producer >= 0 && g_.nodes[static_cast<std::size_t>(vi.producer)].is<top::weight_op>()) {
-        const tensor& w = g_.weights.at(vi.name);
-        cache[v] = w.shape() == vi.type.shape ? w : w.reshaped(vi.type.shape);
+      if (const tensor& c = interp_.constant(v); c.defined()) {
+        ops.push_back(&c);
         continue;
       }
       auto it = values.find(v);
       if (it == values.end()) throw error("calibration: tuner lost the value \"" + vi.name + "\"");
-      cache[v] = it->second;
+      ops.push_back(&it->second);
     }
-    run_options ro;
-    ro.start_node = i;
-    ro.stop_node = i;
-    ro.cache = &cache;
-    ro.keep_all = true;
-    run_result rr = interp_.run({}, ro);
-    std::vector<tensor> outs;
-    for (int r : n.results) outs.push_back(std::move(rr.values[static_cast<std::size_t>(r)]));
+    return ops;
+  }
+
+  /// Runs node i alone on `operands`.
+  std::vector<tensor> run_node(int i, const std::vector<const tensor*>& operands) const {
+    std::vector<tensor> outs(g_.nodes[static_cast<std::size_t>(i)].results.size());
+    interp_.compute_node(i, operands, outs);
     return outs;
   }
+  std::vector<tensor> run_node(int i, const std::unordered_map<int, tensor>& values) const { return run_node(i, operands_of(i, values)); }
 
   /// The quantized-chain value of v (not_use_fp32_tensor_as_ref): v's op run on its own
   /// fake-quantized chain inputs, with the thresholds as they stand now.
@@ -222,22 +229,83 @@ class auto_tuner {
     if (n.op->has(top::trait::source)) return;
     for (std::size_t s = 0; s < dq.size(); ++s) {
       if (dq[s].count(v)) continue;
-      std::unordered_map<int, tensor> replace;
-      for (int in : n.operands) {
-        const int r = layout_.row_of_value[static_cast<std::size_t>(in)];
-        if (r < 0) continue;
-        auto it = dq[s].find(in);
-        if (it == dq[s].end()) throw error("calibration: the quantized chain lost \"" + layout_.rows[static_cast<std::size_t>(r)].name + "\"");
-        replace[in] = layout_.rows[static_cast<std::size_t>(r)].integer ? it->second
-                                                                         : detail::fake_quant_copy(it->second, current_threshold(r), opt_.pool);
+      std::vector<const tensor*> ops = operands_of(p, dq[s]);
+      std::vector<tensor> quantized(n.operands.size());
+      for (std::size_t j = 0; j < n.operands.size(); ++j) {
+        const int r = layout_.row_of_value[static_cast<std::size_t>(n.operands[j])];
+        if (r < 0 || layout_.rows[static_cast<std::size_t>(r)].integer) continue;
+        if (!ops[j]) throw error("calibration: the quantized chain lost \"" + layout_.rows[static_cast<std::size_t>(r)].name + "\"");
+        quantized[j] = detail::fake_quant_copy(*ops[j], current_threshold(r), opt_.pool);
+        ops[j] = &quantized[j];
       }
-      auto outs = run_node(p, dq[s], replace);
+      auto outs = run_node(p, ops);
       ++res.op_runs;
       for (std::size_t k = 0; k < n.results.size(); ++k) dq[s][n.results[k]] = std::move(outs[k]);
     }
   }
 
   double current_threshold(int r) const { return (*current_)[static_cast<std::size_t>(r)]; }
+
+  /// The tuning distance of node i's first result for each candidate threshold of `ths`, averaged
+  /// over the tune samples: E's inputs that are rows of `pre` are fake-quantized with the
+  /// candidate (integer rows pass as they are), everything else is FP32.
+  std::vector<double> candidate_distances(int i, const std::vector<int>& pre, const std::vector<double>& ths,
+                                          const std::vector<std::unordered_map<int, tensor>>& ref,
+                                          const std::vector<std::unordered_map<int, tensor>>& dq, const std::vector<double>& ref_l1,
+                                          tune_result& res) const {
+    const node& n = g_.nodes[static_cast<std::size_t>(i)];
+    const std::size_t K = ths.size(), S = ref.size();
+    std::vector<double> d(K, 0.0);
+    if (K == 0) return d;
+    std::vector<quant::int_fake_quant> qs;
+    for (double th : ths) qs.push_back(quant::int_fake_quant::symmetric<8>(th));
+    const std::optional<detail::sweep_layout> layout = opt_.piecewise ? detail::sweep_layout_of(g_, interp_, i) : std::nullopt;
+    const int out_v = n.results[0];
+    for (std::size_t s = 0; s < S; ++s) {
+      const auto& source = opt_.quantized_inputs ? dq[s] : ref[s];
+      std::vector<const tensor*> ops = operands_of(i, ref[s]);
+      std::vector<char> quantize(n.operands.size(), 0);
+      for (std::size_t j = 0; j < n.operands.size(); ++j) {
+        const int r = layout_.row_of_value[static_cast<std::size_t>(n.operands[j])];
+        if (r < 0 || std::find(pre.begin(), pre.end(), r) == pre.end()) continue;
+        auto it = source.find(n.operands[j]);
+        if (it == source.end()) throw error("calibration: tuner lost the value \"" + layout_.rows[static_cast<std::size_t>(r)].name + "\"");
+        ops[j] = &it->second;
+        quantize[j] = layout_.rows[static_cast<std::size_t>(r)].integer ? 0 : 1;
+      }
+      const tensor& ref_out = ref[s].at(out_v);
+      std::vector<double> l2;
+      if (layout) {
+        std::vector<detail::sweep_operand> sweep(n.operands.size());
+        for (std::size_t j = 0; j < sweep.size(); ++j) sweep[j] = {ops[j], quantize[j] != 0};
+        l2 = detail::sweep_squared_distances(interp_, i, *layout, sweep, ref_out, qs, opt_.pool);
+      }
+      if (l2.empty()) {
+        l2.resize(K);
+        for (std::size_t k = 0; k < K; ++k) {
+          std::vector<const tensor*> cand = ops;
+          std::vector<tensor> quantized(n.operands.size());
+          for (std::size_t j = 0; j < n.operands.size(); ++j) {
+            if (!quantize[j]) continue;
+            // Add(x, x): one quantized copy for both operands.
+            const auto same = std::find(ops.begin(), ops.begin() + static_cast<std::ptrdiff_t>(j), ops[j]) - ops.begin();
+            if (static_cast<std::size_t>(same) < j && quantize[static_cast<std::size_t>(same)]) {
+              cand[j] = cand[static_cast<std::size_t>(same)];
+              continue;
+            }
+            quantized[j] = detail::fake_quant_copy(*ops[j], ths[k], opt_.pool);
+            cand[j] = &quantized[j];
+          }
+          const auto outs = run_node(i, cand);
+          l2[k] = squared_distance(ref_out.values<float>(), outs[0].values<float>(), opt_.pool);
+        }
+      }
+      res.op_runs += K;
+      for (std::size_t k = 0; k < K; ++k) d[k] += detail::tune_distance_of(l2[k], ref_l1[s]);
+    }
+    for (double& v : d) v /= static_cast<double>(S);
+    return d;
+  }
 
   /// Searches the threshold of row `target` on node i's output error; returns the best candidate.
   double tune_one(int i, const std::vector<int>& pre, int target, const std::vector<std::unordered_map<int, tensor>>& ref,
@@ -254,23 +322,6 @@ class auto_tuner {
     const std::size_t S = ref.size();
     std::vector<double> ref_l1(S);
     for (std::size_t s = 0; s < S; ++s) ref_l1[s] = abs_sum(ref[s].at(out_v).values<float>(), opt_.pool);
-    auto distance = [&](double th) {
-      double d = 0;
-      for (std::size_t s = 0; s < S; ++s) {
-        const auto& source = opt_.quantized_inputs ? dq[s] : ref[s];
-        std::unordered_map<int, tensor> replace;
-        for (int r : pre) {
-          const int v = layout_.rows[static_cast<std::size_t>(r)].value;
-          auto it = source.find(v);
-          if (it == source.end()) throw error("calibration: tuner lost the value \"" + layout_.rows[static_cast<std::size_t>(r)].name + "\"");
-          replace[v] = layout_.rows[static_cast<std::size_t>(r)].integer ? it->second : detail::fake_quant_copy(it->second, th, opt_.pool);
-        }
-        const auto outs = run_node(i, ref[s], replace);
-        ++res.op_runs;
-        d += detail::tune_distance(ref[s].at(out_v), outs[0], ref_l1[s], opt_.pool);
-      }
-      return d / static_cast<double>(S);
-    };
     double prev = -1;
     const int passes = opt_.find_lower_th ? 2 : 1;
     int first_k = 0, last_k = opt_.steps;
@@ -283,18 +334,22 @@ class auto_tuner {
         first_k = 1;
         last_k = times - 1;
       }
+      std::vector<double> ths;
       for (int k = first_k; k <= last_k; ++k) {
         const double th = th_min + step * k;
         // TPU-MLIR's finer pass can step past the abs max; a threshold above it only wastes range.
-        if (!(th > 0) || th > abs_max) continue;
-        const double d = distance(th);
+        if (th > 0 && th <= abs_max) ths.push_back(th);
+      }
+      // Every candidate of a pass is scored in one sweep; the choice then walks them in order.
+      const std::vector<double> ds = candidate_distances(i, pre, ths, ref, dq, ref_l1, res);
+      for (std::size_t k = 0; k < ths.size(); ++k) {
         if (prev < 0) {
-          prev = d;
+          prev = ds[k];
           continue;
         }
-        if (d < prev) {
-          prev = d;
-          best = th;
+        if (ds[k] < prev) {
+          prev = ds[k];
+          best = ths[k];
         }
       }
     }
