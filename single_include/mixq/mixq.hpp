@@ -21718,6 +21718,152 @@ inline void segments_of(std::int64_t lo, std::int64_t hi, std::int64_t inner, st
   }
 }
 
+/// The work of one pool task: candidates [k0, k1) over the result elements [lo, hi), which lie
+/// inside reduction block `block`.
+struct task {
+  std::size_t block, k0, k1;
+  std::int64_t lo, hi;
+};
+
+/// The tasks: reduction blocks (as squared_distance(a, b, pool) sums them) times candidate groups.
+struct task_plan {
+  std::int64_t numel;
+  std::size_t candidates, blocks, groups;
+  bool blocked;
+
+  task_plan(std::int64_t n, std::size_t k, thread_pool* pool)
+      : numel(n), candidates(k), blocked(pool && static_cast<std::size_t>(n) >= 2 * reduction_block) {
+    blocks = blocked ? (static_cast<std::size_t>(n) + reduction_block - 1) / reduction_block : 1;
+    // Few blocks: split the candidates too, so every thread has work.
+    const std::size_t threads = pool ? pool->size() : 1;
+    groups = std::clamp<std::size_t>((2 * threads + blocks - 1) / blocks, 1, k);
+  }
+  std::size_t size() const { return blocks * groups; }
+  task operator[](std::size_t t) const {
+    const std::size_t b = t / groups, g = t % groups;
+    const std::int64_t lo = blocked ? static_cast<std::int64_t>(b * reduction_block) : 0;
+    const std::int64_t hi = blocked ? std::min<std::int64_t>(numel, static_cast<std::int64_t>((b + 1) * reduction_block)) : numel;
+    return {b, g * candidates / groups, (g + 1) * candidates / groups, lo, hi};
+  }
+};
+
+/// Calls fn(lo, hi) for the sweep pieces of [begin, end).
+template <class Fn>
+void for_each_piece(std::int64_t begin, std::int64_t end, Fn&& fn) {
+  for (std::int64_t lo = begin; lo < end; lo += static_cast<std::int64_t>(sweep_piece))
+    fn(lo, std::min<std::int64_t>(end, lo + static_cast<std::int64_t>(sweep_piece)));
+}
+
+/// Runs fn(t0, t1) over the plan's tasks, split across the pool when there is more than one.
+template <class Fn>
+void run_plan(const task_plan& plan, thread_pool* pool, Fn&& fn) {
+  const auto n = static_cast<std::int64_t>(plan.size());
+  if (pool && n > 1)
+    pool->parallel_for(n, 1, [&](std::int64_t t0, std::int64_t t1) { fn(static_cast<std::size_t>(t0), static_cast<std::size_t>(t1)); });
+  else
+    fn(std::size_t{0}, plan.size());
+}
+
+/// Scores candidates on one piece at a time by running node i's kernel on fake-quantized copies
+/// of the piece's operands; holds one worker's scratch.
+class piece_scorer {
+ public:
+  piece_scorer(const interpreter& interp, int i, const sweep_layout& layout, std::span<const sweep_operand> operands)
+      : interp_(interp), node_(i), layout_(layout), operands_(operands), qbuf_(operands.size()), ins_(operands.size()),
+        ptrs_(operands.size()) {
+    const std::int64_t rows = layout.inner > 0 ? layout.numel / layout.inner : 0;
+    const std::int64_t max_rows = layout.inner > 0 ? std::min<std::int64_t>(rows, static_cast<std::int64_t>(sweep_piece) / layout.inner + 2) : 0;
+    for (std::size_t j = 0; j < operands.size(); ++j) {
+      if (!operands[j].quantize) continue;
+      switch (layout.roles[j]) {
+        case sweep_role::full: qbuf_[j] = tensor::empty(dtype::f32, {static_cast<std::int64_t>(sweep_piece)}); break;
+        case sweep_role::per_row: qbuf_[j] = tensor::empty(dtype::f32, {max_rows}); break;
+        case sweep_role::scalar: qbuf_[j] = tensor::empty(dtype::f32, {1}); break;
+        case sweep_role::none: break;
+      }
+    }
+    out_piece_ = tensor::empty(dtype::f32, {static_cast<std::int64_t>(sweep_piece)});
+  }
+
+  /// The piece [lo, hi) that the next score() calls work on.
+  void start_piece(std::int64_t lo, std::int64_t hi) {
+    lo_ = lo;
+    hi_ = hi;
+    row_lo_ = layout_.inner > 0 ? lo / layout_.inner : 0;
+    row_hi_ = layout_.inner > 0 ? (hi - 1) / layout_.inner + 1 : 0;
+    segments_of(lo, hi, layout_.inner, segments_);
+  }
+
+  /// total plus candidate q's squared error over the piece.
+  double score(const quant::int_fake_quant& q, std::span<const float> ref, double total) {
+    quantize_operands(q);
+    for (const segment& s : segments_) run_segment(s);
+    const auto len = static_cast<std::size_t>(hi_ - lo_);
+    return squared_distance_continue(ref.subspan(static_cast<std::size_t>(lo_), len), out_piece_.values<float>().first(len), total);
+  }
+
+ private:
+  void quantize_operands(const quant::int_fake_quant& q) {
+    for (std::size_t j = 0; j < operands_.size(); ++j) {
+      if (!operands_[j].quantize) continue;
+      const std::span<const float> x = operands_[j].values->values<float>();
+      const std::span<float> y = qbuf_[j].values<float>();
+      switch (layout_.roles[j]) {
+        case sweep_role::full: {
+          const auto len = static_cast<std::size_t>(hi_ - lo_);
+          quant::fake_quantize(x.subspan(static_cast<std::size_t>(lo_), len), y.first(len), q);
+          break;
+        }
+        case sweep_role::per_row: {
+          const auto nr = static_cast<std::size_t>(row_hi_ - row_lo_);
+          quant::fake_quantize(x.subspan(static_cast<std::size_t>(row_lo_), nr), y.first(nr), q);
+          break;
+        }
+        case sweep_role::scalar: quant::fake_quantize(x.first(1), y.first(1), q); break;
+        case sweep_role::none: break;
+      }
+    }
+  }
+
+  /// Runs the kernel on segment s, writing its part of out_piece_.
+  void run_segment(const segment& s) {
+    const shape_t shape = s.rows > 0 ? shape_t{s.rows, layout_.inner} : shape_t{s.end - s.begin};
+    const shape_t row_shape = s.rows > 0 ? shape_t{s.rows, 1} : shape_t{1};
+    for (std::size_t j = 0; j < operands_.size(); ++j) {
+      const sweep_operand& o = operands_[j];
+      switch (layout_.roles[j]) {
+        case sweep_role::none: ptrs_[j] = nullptr; continue;
+        case sweep_role::full: ins_[j] = o.quantize ? qbuf_[j].flat_view(s.begin - lo_, shape) : o.values->flat_view(s.begin, shape); break;
+        case sweep_role::per_row:
+          ins_[j] = o.quantize ? qbuf_[j].flat_view(s.row - row_lo_, row_shape) : o.values->flat_view(s.row, row_shape);
+          break;
+        case sweep_role::scalar: ins_[j] = o.quantize ? qbuf_[j] : *o.values; break;
+      }
+      ptrs_[j] = &ins_[j];
+    }
+    const tensor view = out_piece_.flat_view(s.begin - lo_, shape);
+    tensor outs[1] = {view};
+    const tensor_type types[1] = {tensor_type{dtype::f32, shape}};
+    interp_.compute_node(node_, ptrs_, outs, types, false);
+    // A kernel may hand back a tensor of its own (an alias of an input) instead of filling ours.
+    if (outs[0].raw() == view.raw()) return;
+    if (outs[0].elem() != dtype::f32 || outs[0].numel() != numel(shape))
+      throw error("calibration: the tuner's piecewise run of an element-wise op returned " + to_string(outs[0].shape()));
+    std::memcpy(out_piece_.data<float>() + (s.begin - lo_), outs[0].data<float>(), static_cast<std::size_t>(numel(shape)) * sizeof(float));
+  }
+
+  const interpreter& interp_;
+  int node_;
+  const sweep_layout& layout_;
+  std::span<const sweep_operand> operands_;
+  std::vector<tensor> qbuf_;  // quantized pieces of full operands, rows or value of per-row and scalar ones
+  tensor out_piece_;
+  std::vector<segment> segments_;
+  std::vector<tensor> ins_;
+  std::vector<const tensor*> ptrs_;
+  std::int64_t lo_ = 0, hi_ = 0, row_lo_ = 0, row_hi_ = 0;
+};
+
 }  // namespace sweep_impl
 
 /// For each candidate, the sum over the result of (ref - op(inputs))^2 with the `quantize`
@@ -21739,113 +21885,42 @@ inline std::vector<double> sweep_squared_distances(const interpreter& interp, in
     const std::int64_t want = role == sweep_role::full ? N : role == sweep_role::per_row ? rows : 1;
     if (t->numel() != want) return {};
   }
-  // The blocks squared_distance(a, b, pool) sums in order.
-  const auto n = static_cast<std::size_t>(N);
-  const bool blocked = pool && n >= 2 * reduction_block;
-  const std::size_t B = blocked ? (n + reduction_block - 1) / reduction_block : 1;
-  const std::size_t threads = pool ? pool->size() : 1;
-  // Few blocks: split the candidates too, so every thread has work.
-  const std::size_t G = std::clamp<std::size_t>((2 * threads + B - 1) / B, 1, K);
-  std::vector<double> totals(B * K, 0.0);
+  const sweep_impl::task_plan plan(N, K, pool);
+  std::vector<double> totals(plan.blocks * K, 0.0);  // per block, in block order
   const std::span<const float> ref_values = ref.values<float>();
-  // A point-wise op on one quantized input is scored in registers (quant::score_fake_quantized_map).
   const node& op_node = interp.model().nodes[static_cast<std::size_t>(i)];
-  const bool fused = op_node.op->score_fake_quantized && operands.size() == 1 && layout.roles[0] == sweep_role::full && operands[0].quantize;
 
-  auto run_tasks = [&](std::int64_t t0, std::int64_t t1) {
-    // Scratch per worker: quantized pieces of full operands, quantized rows or value of per-row
-    // and scalar operands, the op's output piece.
-    std::vector<tensor> qbuf(operands.size());
-    const std::int64_t max_rows = layout.inner > 0 ? std::min<std::int64_t>(rows, static_cast<std::int64_t>(sweep_piece) / layout.inner + 2) : 0;
-    for (std::size_t j = 0; j < operands.size(); ++j) {
-      if (!operands[j].quantize) continue;
-      switch (layout.roles[j]) {
-        case sweep_role::full: qbuf[j] = tensor::empty(dtype::f32, {static_cast<std::int64_t>(sweep_piece)}); break;
-        case sweep_role::per_row: qbuf[j] = tensor::empty(dtype::f32, {max_rows}); break;
-        case sweep_role::scalar: qbuf[j] = tensor::empty(dtype::f32, {1}); break;
-        case sweep_role::none: break;
+  // A point-wise op on one quantized input is scored in registers (quant::score_fake_quantized_map).
+  if (op_node.op->score_fake_quantized && operands.size() == 1 && layout.roles[0] == sweep_role::full && operands[0].quantize) {
+    const float* x = operands[0].values->data<float>();
+    sweep_impl::run_plan(plan, pool, [&](std::size_t t0, std::size_t t1) {
+      for (std::size_t t = t0; t < t1; ++t) {
+        const sweep_impl::task task = plan[t];
+        sweep_impl::for_each_piece(task.lo, task.hi, [&](std::int64_t lo, std::int64_t hi) {
+          op_node.op->score_fake_quantized(op_node.decoded.get(), x + lo, ref_values.data() + lo, static_cast<std::size_t>(hi - lo),
+                                           candidates.subspan(task.k0, task.k1 - task.k0), totals.data() + task.block * K + task.k0);
+        });
       }
-    }
-    tensor out_piece = tensor::empty(dtype::f32, {static_cast<std::int64_t>(sweep_piece)});
-    std::vector<sweep_impl::segment> segs;
-    std::vector<tensor> ins(operands.size());
-    std::vector<const tensor*> ptrs(operands.size());
-    tensor outs[1];
-    tensor_type types[1];
-    for (std::int64_t t = t0; t < t1; ++t) {
-      const std::size_t b = static_cast<std::size_t>(t) / G, g = static_cast<std::size_t>(t) % G;
-      const std::size_t k0 = g * K / G, k1 = (g + 1) * K / G;
-      const std::int64_t block_lo = blocked ? static_cast<std::int64_t>(b * reduction_block) : 0;
-      const std::int64_t block_hi = blocked ? std::min<std::int64_t>(N, static_cast<std::int64_t>((b + 1) * reduction_block)) : N;
-      for (std::int64_t lo = block_lo; lo < block_hi; lo += static_cast<std::int64_t>(sweep_piece)) {
-        const std::int64_t hi = std::min<std::int64_t>(block_hi, lo + static_cast<std::int64_t>(sweep_piece));
-        const auto len = static_cast<std::size_t>(hi - lo);
-        const std::int64_t row_lo = layout.inner > 0 ? lo / layout.inner : 0;
-        const std::int64_t row_hi = layout.inner > 0 ? (hi - 1) / layout.inner + 1 : 0;
-        if (fused) {
-          op_node.op->score_fake_quantized(op_node.decoded.get(), operands[0].values->data<float>() + lo, ref_values.data() + lo, len,
-                                     candidates.subspan(k0, k1 - k0), totals.data() + b * K + k0);
-          continue;
-        }
-        sweep_impl::segments_of(lo, hi, layout.inner, segs);
-        for (std::size_t k = k0; k < k1; ++k) {
-          const quant::int_fake_quant& q = candidates[k];
-          for (std::size_t j = 0; j < operands.size(); ++j) {
-            if (!operands[j].quantize) continue;
-            const std::span<const float> x = operands[j].values->values<float>();
-            const std::span<float> y = qbuf[j].values<float>();
-            switch (layout.roles[j]) {
-              case sweep_role::full: quant::fake_quantize(x.subspan(static_cast<std::size_t>(lo), len), y.first(len), q); break;
-              case sweep_role::per_row: {
-                const auto nr = static_cast<std::size_t>(row_hi - row_lo);
-                quant::fake_quantize(x.subspan(static_cast<std::size_t>(row_lo), nr), y.first(nr), q);
-                break;
-              }
-              case sweep_role::scalar: quant::fake_quantize(x.first(1), y.first(1), q); break;
-              case sweep_role::none: break;
-            }
+    });
+  } else {
+    sweep_impl::run_plan(plan, pool, [&](std::size_t t0, std::size_t t1) {
+      sweep_impl::piece_scorer scorer(interp, i, layout, operands);
+      for (std::size_t t = t0; t < t1; ++t) {
+        const sweep_impl::task task = plan[t];
+        sweep_impl::for_each_piece(task.lo, task.hi, [&](std::int64_t lo, std::int64_t hi) {
+          scorer.start_piece(lo, hi);
+          for (std::size_t k = task.k0; k < task.k1; ++k) {
+            double& total = totals[task.block * K + k];
+            total = scorer.score(candidates[k], ref_values, total);
           }
-          for (const sweep_impl::segment& s : segs) {
-            const shape_t shape = s.rows > 0 ? shape_t{s.rows, layout.inner} : shape_t{s.end - s.begin};
-            const shape_t row_shape = s.rows > 0 ? shape_t{s.rows, 1} : shape_t{1};
-            for (std::size_t j = 0; j < operands.size(); ++j) {
-              const sweep_operand& o = operands[j];
-              switch (layout.roles[j]) {
-                case sweep_role::none: ptrs[j] = nullptr; continue;
-                case sweep_role::full:
-                  ins[j] = o.quantize ? qbuf[j].flat_view(s.begin - lo, shape) : o.values->flat_view(s.begin, shape);
-                  break;
-                case sweep_role::per_row:
-                  ins[j] = o.quantize ? qbuf[j].flat_view(s.row - row_lo, row_shape) : o.values->flat_view(s.row, row_shape);
-                  break;
-                case sweep_role::scalar: ins[j] = o.quantize ? qbuf[j] : *o.values; break;
-              }
-              ptrs[j] = &ins[j];
-            }
-            const tensor view = out_piece.flat_view(s.begin - lo, shape);
-            outs[0] = view;
-            types[0] = tensor_type{dtype::f32, shape};
-            interp.compute_node(i, ptrs, outs, types, false);
-            // A kernel may hand back a tensor of its own (an alias of an input) instead of filling ours.
-            if (outs[0].raw() != view.raw()) {
-              if (outs[0].elem() != dtype::f32 || outs[0].numel() != numel(shape))
-                throw error("calibration: the tuner's piecewise run of an element-wise op returned " + to_string(outs[0].shape()));
-              std::memcpy(out_piece.data<float>() + (s.begin - lo), outs[0].data<float>(), static_cast<std::size_t>(numel(shape)) * sizeof(float));
-            }
-          }
-          double& total = totals[b * K + k];
-          total = squared_distance_continue(ref_values.subspan(static_cast<std::size_t>(lo), len), out_piece.values<float>().first(len), total);
-        }
+        });
       }
-    }
-  };
-  const auto tasks = static_cast<std::int64_t>(B * G);
-  if (pool && tasks > 1) pool->parallel_for(tasks, 1, run_tasks);
-  else run_tasks(0, tasks);
+    });
+  }
 
   std::vector<double> sums(K, 0.0);
   for (std::size_t k = 0; k < K; ++k)
-    for (std::size_t b = 0; b < B; ++b) sums[k] += totals[b * K + k];
+    for (std::size_t b = 0; b < plan.blocks; ++b) sums[k] += totals[b * K + k];
   return sums;
 }
 
