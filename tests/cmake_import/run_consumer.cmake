@@ -42,7 +42,7 @@ set(consumer_build "${WORK_DIR}/build")
 run_step("configuring the consumer project" ${CMAKE_COMMAND} -S "${CMAKE_CURRENT_LIST_DIR}" -B "${consumer_build}"
   -G "${GENERATOR}" -DCMAKE_CXX_COMPILER=${CXX_COMPILER} -DCMAKE_PREFIX_PATH=${prefix}
   -DCMAKE_FIND_PACKAGE_NO_PACKAGE_REGISTRY=ON -DMIXQ_EXPECTED_VERSION=${EXPECTED_VERSION} -DMIXQ_EXPECT_IMAGE=${EXPECT_IMAGE})
-run_step("building the consumer project" ${CMAKE_COMMAND} --build "${consumer_build}")
+run_step("building the consumer project" ${CMAKE_COMMAND} --build "${consumer_build}" --parallel 2)
 
 find_program(consumer mixq_consumer PATHS "${consumer_build}" "${consumer_build}/Debug" NO_DEFAULT_PATH REQUIRED)
 run_step("running the consumer" "${consumer}")
