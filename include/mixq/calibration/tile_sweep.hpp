@@ -24,7 +24,9 @@
 #include "mixq/core/tensor.hpp"
 #include "mixq/core/thread_pool.hpp"
 #include "mixq/graph/graph.hpp"
+#include "mixq/dialect/top/shape_ops.hpp"
 #include "mixq/graph/interpreter.hpp"
+#include "mixq/quant/candidate_score.hpp"
 #include "mixq/quant/fake_quant.hpp"
 
 namespace mixq::calibration::detail {
@@ -327,6 +329,71 @@ inline std::vector<double> sweep_squared_distances(const interpreter& interp, in
   std::vector<double> sums(K, 0.0);
   for (std::size_t k = 0; k < K; ++k)
     for (std::size_t b = 0; b < plan.blocks; ++b) sums[k] += totals[b * K + k];
+  return sums;
+}
+
+/// Where each operand of node i starts in its result when the node is a top.Concat without relu
+/// whose axis has only 1s before it (NCHW with one image, along channels): the result is then
+/// the operands one after another. Else nullopt.
+inline std::optional<std::vector<std::int64_t>> concat_offsets_of(const graph& g, int i) {
+  const node& n = g.nodes.at(static_cast<std::size_t>(i));
+  if (!n.is<top::concat_op>() || n.results.size() != 1) return std::nullopt;
+  const auto& a = n.attributes<top::concat_op>();
+  const tensor_type& out = g.values[static_cast<std::size_t>(n.results[0])].type;
+  if (a.do_relu || out.is_none || out.elem != dtype::f32 || out.shape.empty()) return std::nullopt;
+  const auto rank = static_cast<std::int64_t>(out.shape.size());
+  const std::int64_t axis = a.axis.value < 0 ? a.axis.value + rank : a.axis.value;
+  if (axis < 0 || axis >= rank) return std::nullopt;
+  for (std::int64_t d = 0; d < axis; ++d)
+    if (out.shape[static_cast<std::size_t>(d)] != 1) return std::nullopt;
+  std::vector<std::int64_t> offsets;
+  std::int64_t at = 0;
+  for (int v : n.operands) {
+    const tensor_type& t = g.values[static_cast<std::size_t>(v)].type;
+    if (t.is_none || t.elem != dtype::f32) return std::nullopt;
+    offsets.push_back(at);
+    at += t.numel();
+  }
+  if (at != out.numel()) return std::nullopt;
+  return offsets;
+}
+
+/// concat_squared_distances: the result is a copy of its operands, so a candidate's error is
+/// that of each quantized operand against its part of the reference, scored in registers piece
+/// by piece (quant::score_fake_quantized_map with the identity); operands that are not
+/// quantized match the reference exactly and add nothing. The values are the whole-tensor
+/// ones; the sums run per operand piece, so a total can differ in its last bits.
+inline std::vector<double> concat_squared_distances(std::span<const std::int64_t> offsets, std::span<const sweep_operand> operands,
+                                                    const tensor& ref, std::span<const quant::int_fake_quant> candidates,
+                                                    thread_pool* pool) {
+  const std::size_t K = candidates.size();
+  if (K == 0 || offsets.size() != operands.size() || ref.elem() != dtype::f32) return {};
+  struct piece {
+    const float* x;
+    std::int64_t at, len;
+  };
+  std::vector<piece> pieces;
+  for (std::size_t j = 0; j < operands.size(); ++j) {
+    const tensor* t = operands[j].values;
+    if (!t || t->elem() != dtype::f32 || offsets[j] + t->numel() > ref.numel()) return {};
+    if (!operands[j].quantize) continue;
+    for (std::int64_t lo = 0; lo < t->numel(); lo += static_cast<std::int64_t>(sweep_piece))
+      pieces.push_back({t->data<float>() + lo, offsets[j] + lo, std::min<std::int64_t>(t->numel() - lo, static_cast<std::int64_t>(sweep_piece))});
+  }
+  std::vector<double> partial(pieces.size() * K, 0.0);
+  const float* r = ref.data<float>();
+  auto work = [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      const piece& pc = pieces[static_cast<std::size_t>(p)];
+      quant::score_fake_quantized_map([](const simd::fbatch& v) { return v; }, pc.x, r + pc.at, static_cast<std::size_t>(pc.len), candidates,
+                                      partial.data() + static_cast<std::size_t>(p) * K);
+    }
+  };
+  if (pool && pieces.size() > 1) pool->parallel_for(static_cast<std::int64_t>(pieces.size()), 1, work);
+  else work(0, static_cast<std::int64_t>(pieces.size()));
+  std::vector<double> sums(K, 0.0);
+  for (std::size_t p = 0; p < pieces.size(); ++p)
+    for (std::size_t k = 0; k < K; ++k) sums[k] += partial[p * K + k];
   return sums;
 }
 

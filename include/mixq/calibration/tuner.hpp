@@ -19,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "mixq/calibration/band_sweep.hpp"
 #include "mixq/calibration/collector.hpp"
 #include "mixq/calibration/kernels.hpp"
 #include "mixq/calibration/tile_sweep.hpp"
@@ -41,8 +42,11 @@ struct tune_options {
   std::function<void(std::size_t, std::size_t)> progress;
   /// For the candidates' fake-quantization and distances on large tensors (nullptr: one thread).
   thread_pool* pool = nullptr;
-  /// Score element-wise consumers piece by piece in cache (detail::sweep_squared_distances);
-  /// off scores every op on whole tensors. Both give the same bits; the switch is for tests.
+  /// Score element-wise consumers piece by piece (detail::sweep_squared_distances),
+  /// convolutions band by band (detail::band_squared_distances) and concatenations per operand
+  /// (detail::concat_squared_distances), in cache; off scores every op on whole tensors. Pieces
+  /// give the same bits; bands and concatenations the same values summed in another order
+  /// (about 1e-8 relative). The switch is for tests.
   bool piecewise = true;
 };
 
@@ -260,6 +264,8 @@ class auto_tuner {
     std::vector<quant::int_fake_quant> qs;
     for (double th : ths) qs.push_back(quant::int_fake_quant::symmetric<8>(th));
     const std::optional<detail::sweep_layout> layout = opt_.piecewise ? detail::sweep_layout_of(g_, interp_, i) : std::nullopt;
+    const std::optional<detail::band_layout> bands = opt_.piecewise && !layout ? detail::band_layout_of(g_, interp_, i) : std::nullopt;
+    const std::optional<std::vector<std::int64_t>> concat = opt_.piecewise && !layout && !bands ? detail::concat_offsets_of(g_, i) : std::nullopt;
     const int out_v = n.results[0];
     for (std::size_t s = 0; s < S; ++s) {
       const auto& source = opt_.quantized_inputs ? dq[s] : ref[s];
@@ -275,10 +281,12 @@ class auto_tuner {
       }
       const tensor& ref_out = ref[s].at(out_v);
       std::vector<double> l2;
-      if (layout) {
+      if (layout || bands || concat) {
         std::vector<detail::sweep_operand> sweep(n.operands.size());
         for (std::size_t j = 0; j < sweep.size(); ++j) sweep[j] = {ops[j], quantize[j] != 0};
-        l2 = detail::sweep_squared_distances(interp_, i, *layout, sweep, ref_out, qs, opt_.pool);
+        if (layout) l2 = detail::sweep_squared_distances(interp_, i, *layout, sweep, ref_out, qs, opt_.pool);
+        else if (bands) l2 = detail::band_squared_distances(interp_, i, *bands, sweep, ref_out, qs, opt_.pool);
+        else l2 = detail::concat_squared_distances(*concat, sweep, ref_out, qs, opt_.pool);
       }
       if (l2.empty()) {
         l2.resize(K);

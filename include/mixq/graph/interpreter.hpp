@@ -5,9 +5,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "mixq/core/error.hpp"
@@ -152,6 +154,32 @@ class interpreter {
     }
     for (std::size_t r = 0; r < outs.size(); ++r)
       if (!outs[r].defined()) ctx.out(r);
+  }
+
+  /// The input rows of node i's operand 0 that its output rows [out_begin, out_end) read, when
+  /// its op computes row bands (top::row_band) for this instance; else nullopt.
+  std::optional<std::pair<std::int64_t, std::int64_t>> band_input_rows(int i, std::int64_t out_begin, std::int64_t out_end) const {
+    const node& n = g_.nodes.at(static_cast<std::size_t>(i));
+    if (!n.op->band_input_rows || !n.op->compute_band || !prepared_[static_cast<std::size_t>(i)]) return std::nullopt;
+    return n.op->band_input_rows(n.decoded.get(), operand_types_[static_cast<std::size_t>(i)], out_begin, out_end);
+  }
+
+  /// Runs node i on one row band: operand 0 is the copy of the band's input rows, `out` (shaped
+  /// `out_type`) receives the band's output rows.
+  void compute_node_band(int i, std::span<const tensor* const> operands, const top::row_band& band, tensor& out,
+                         const tensor_type& out_type) const {
+    const node& n = g_.nodes.at(static_cast<std::size_t>(i));
+    if (!n.op->compute_band) throw error(describe(i) + ": the op does not run in row bands");
+    if (operands.size() != n.operands.size()) throw error(describe(i) + ": given the wrong number of operands");
+    tensor outs[1] = {out};
+    const tensor_type types[1] = {out_type};
+    top::kernel_context ctx{operands, outs, types, pool_, {}, &g_.module_attributes};
+    try {
+      n.op->compute_band(ctx, n.decoded.get(), prepared_[static_cast<std::size_t>(i)].get(), band);
+    } catch (const error& e) {
+      throw error(describe(i) + ": " + e.what());
+    }
+    if (outs[0].raw() != out.raw()) throw error(describe(i) + ": the band kernel did not write the band's output");
   }
 
   /// Runs on inputs keyed by the graph's input names (the `top.Input` result names).

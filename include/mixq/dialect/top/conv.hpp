@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/hana/adapt_struct.hpp>
@@ -285,6 +287,47 @@ struct conv_op {
     }
     simd::conv2d_gemm(c2, g.n, x.data<float>(), w.data<float>(), p.packed_valid ? &p.filter : nullptr, bias,
                       y.data<float>(), ep, k.threads());
+  }
+
+  /// Row bands (row_band) of a 2-D convolution without inserts: output rows [b, e) read the
+  /// input rows from b*stride - pad_top to (e-1)*stride - pad_top + (kh-1)*dilation, clipped.
+  static std::optional<std::pair<std::int64_t, std::int64_t>> band_input_rows(const attributes& a,
+                                                                              std::span<const tensor_type* const> operands,
+                                                                              std::int64_t b, std::int64_t e) {
+    if (operands.size() < 2 || !operands[0] || !operands[1] || operands[0]->elem != dtype::f32) return std::nullopt;
+    const auto g = geometry(operands[0]->shape, operands[1]->shape, a);
+    if (g.rank != 2 || has_inserts(g) || b < 0 || e > g.out[1] || b >= e) return std::nullopt;
+    const std::int64_t first = b * g.stride[1] - g.pad_begin[1];
+    const std::int64_t last = (e - 1) * g.stride[1] - g.pad_begin[1] + (g.kernel[1] - 1) * g.dilation[1];
+    const std::int64_t lo = std::clamp<std::int64_t>(first, 0, g.in[1]), hi = std::clamp<std::int64_t>(last + 1, 0, g.in[1]);
+    if (lo >= hi) return std::nullopt;  // a band of padding only
+    return std::pair{lo, hi};
+  }
+
+  /// The band's rows through the same kernels as compute: the band is a convolution of its own
+  /// whose top padding is what of the window lies above the input, and whose bottom padding
+  /// follows from its output height, so every output element is the same sum in the same order.
+  static void compute_band(kernel_context& k, const attributes& a, const prepared& p, const row_band& band) {
+    const tensor& x = k.in(0);
+    const tensor& w = k.in(1);
+    const tensor* b = k.optional_in(2);
+    const auto g = geometry(band.input_shape, w.shape(), a);
+    if (g.rank != 2 || has_inserts(g)) throw error("top.Conv: this convolution cannot run in row bands");
+    auto c2 = detail::to_2d(g);
+    c2.ih = band.in_end - band.in_begin;
+    c2.oh = band.out_end - band.out_begin;
+    c2.pad_top = band.in_begin - (band.out_begin * c2.sh - c2.pad_top);
+    if (x.numel() != g.n * g.ic * c2.ih * g.in[2]) throw error("top.Conv: the band input has the wrong size");
+    tensor& y = k.out();
+    if (y.numel() != g.n * g.oc * c2.oh * c2.ow) throw error("top.Conv: the band output has the wrong size");
+    const auto ep = detail::relu_epilogue(a.do_relu, a.relu_limit);
+    const float* bias = b ? b->data<float>() : nullptr;
+    if (is_depthwise(g)) {
+      simd::depthwise_conv2d(c2, g.n, x.data<float>(), w.data<float>(), bias, y.data<float>(), ep, k.threads());
+      return;
+    }
+    simd::conv2d_gemm(c2, g.n, x.data<float>(), w.data<float>(), p.packed_valid ? &p.filter : nullptr, bias, y.data<float>(), ep,
+                      k.threads());
   }
 };
 

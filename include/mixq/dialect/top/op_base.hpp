@@ -184,6 +184,16 @@ struct kernel_context {
   thread_pool& threads() const { return pool ? *pool : thread_pool::global(); }
 };
 
+/// Rows (the H axis of NCHW) of a 2-D op computed on their own: output rows [out_begin, out_end)
+/// from a copy of just the input rows [in_begin, in_end) of operand 0 that they read, for ops
+/// that provide `band_input_rows` / `compute_band`. `input_shape` is operand 0's full shape.
+/// The auto-tuner scores a convolution's candidates band by band, so that the quantized input,
+/// the output and the reference of a band stay in cache across candidates.
+struct row_band {
+  std::int64_t out_begin = 0, out_end = 0, in_begin = 0, in_end = 0;
+  shape_t input_shape;
+};
+
 /// Given to `prepare`: the attribute values plus the operands that are constants, so an op
 /// can pack its weights once per model instead of once per run. `results` are the result types
 /// the graph declares (quantized types carry the scales a lowered op needs).

@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <concepts>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "mixq/dialect/top/attr_codec.hpp"
@@ -43,6 +45,17 @@ concept pointwise_op = requires(const typename Op::attributes& a, const simd::ba
   { Op::functor(a)(x) } -> std::convertible_to<simd::batch<float>>;
 };
 
+/// Ops that compute a band of output rows from a copy of the input rows it reads (row_band).
+/// `band_input_rows` answers nullopt for an instance that cannot (3-D, zero-inserted...); a
+/// band's output must equal the same rows of `compute`'s, bit for bit.
+template <class Op>
+concept row_banded_op = has_prepared_compute<Op> &&
+    requires(const typename Op::attributes& a, std::span<const tensor_type* const> operands, std::int64_t row,
+             kernel_context& k, const row_band& band) {
+      { Op::band_input_rows(a, operands, row, row) } -> std::same_as<std::optional<std::pair<std::int64_t, std::int64_t>>>;
+      Op::compute_band(k, a, std::declval<const typename Op::prepared&>(), band);
+    };
+
 /// Decoded attributes of one op instance, owned and type-erased.
 using attr_ptr = std::shared_ptr<const void>;
 /// Per-instance state built once by `prepare` (packed weights...).
@@ -67,6 +80,13 @@ struct op_info {
   /// so threshold searches score candidates in registers instead of on tensors.
   void (*score_fake_quantized)(const void* attrs, const float* x, const float* ref, std::size_t n,
                                std::span<const quant::int_fake_quant> candidates, double* totals) = nullptr;
+
+  /// Row-banded ops only (else nullptr; see row_band): the input rows of operand 0 that output
+  /// rows [out_begin, out_end) read, given the operand types; and the kernel for one band.
+  std::optional<std::pair<std::int64_t, std::int64_t>> (*band_input_rows)(const void* attrs,
+                                                                          std::span<const tensor_type* const> operands,
+                                                                          std::int64_t out_begin, std::int64_t out_end) = nullptr;
+  void (*compute_band)(kernel_context&, const void* attrs, const void* prepared, const row_band&) = nullptr;
 
   bool has(std::uint32_t t) const noexcept { return (traits & t) == t; }
   /// The name without the dialect prefix (`Conv` for `top.Conv`).
@@ -126,6 +146,15 @@ op_info make_op_info() {
     info.score_fake_quantized = [](const void* a, const float* x, const float* ref, std::size_t n,
                                    std::span<const quant::int_fake_quant> candidates, double* totals) {
       quant::score_fake_quantized_map(Op::functor(*static_cast<const A*>(a)), x, ref, n, candidates, totals);
+    };
+  }
+  if constexpr (row_banded_op<Op>) {
+    using P = typename Op::prepared;
+    info.band_input_rows = [](const void* a, std::span<const tensor_type* const> operands, std::int64_t b, std::int64_t e) {
+      return Op::band_input_rows(*static_cast<const A*>(a), operands, b, e);
+    };
+    info.compute_band = [](kernel_context& k, const void* a, const void* p, const row_band& band) {
+      Op::compute_band(k, *static_cast<const A*>(a), *static_cast<const P*>(p), band);
     };
   }
   return info;
