@@ -4,8 +4,10 @@
 # included, with onnxruntime-node's time for input_num inferences beside it. One run measures
 # mobilenet_v2 on 100 ILSVRC2012 images and PP-OCRv4 det at 640x640 on 50 PPOCRCH/raw images.
 #
-#   bash bench/run_calibration.sh [--build DIR] [--work DIR] [--threads N] [--tune_num N] [--models "a b"]
+#   bash bench/run_calibration.sh [--build DIR] [--work DIR] [--threads N] [--tune_num N] [--models "a b"] [--repeat R]
 #
+# Each model is calibrated R times (default 3), each run right after an FP32 inference timing;
+# the table gives medians, and the range of the per-run ratios.
 # --build (default build/bench-cal): CMake folder (Release, MIXQ_BUILD_BENCH=ON).
 # --work (default <build>/cal-models): models, inputs, tables. --threads (default 2).
 # Needs node/npm (scripts/setup --bench) and /usr/bin/python3 with numpy, onnx, torch, torchvision.
@@ -17,6 +19,7 @@ work=
 threads=2
 tune_num=5
 models="mobilenet_v2 ppocr_det"
+repeat=3
 while (($#)); do
   case $1 in
     --build) build=$2; shift 2 ;;
@@ -24,6 +27,7 @@ while (($#)); do
     --threads) threads=$2; shift 2 ;;
     --tune_num) tune_num=$2; shift 2 ;;
     --models) models=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
     *) echo "run_calibration.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -66,18 +70,22 @@ for model in $models; do
     --test_input "$first_image" --test_result "$work/${model}_top_outputs.npz" --mlir "$work/$model.mlir" > "$work/$model.transform.log" 2>&1
   "$py" -c "import numpy as np, sys; d = np.load(sys.argv[1]); np.save(sys.argv[2], d[d.files[0]])" \
     "$work/${model}_in_f32.npz" "$work/${model}_in.npy"
-  # The calibration run itself, timed whole (process start to exit).
-  t0=$(date +%s.%N)
-  MIXQ_NUM_THREADS=$threads "$bin/run_calibration" "$work/$model.mlir" --dataset "$dataset" --input_num "$input_num" \
-    --tune_num "$tune_num" -o "$work/${model}_cali_table" 2> "$work/$model.calibration.log"
-  t1=$(date +%s.%N)
-  mixq=$(MIXQ_NUM_THREADS=$threads "$build/bench/mixq_bench_inference" --model "$work/$model.mlir" --input "$work/${model}_in.npy" \
-    --warmup 3 --runs 10 --min_time 2)
   ort=$(node "$root/bench/ort_bench.js" --model "$onnx" --input "$work/${model}_in.npy" --threads "$threads" --warmup 3 --runs 10 --min_time 2)
-  stats=$(grep -o 'statistics [0-9.]* s' "$work/$model.calibration.log" | grep -o '[0-9.]*' | head -1)
-  tune=$(grep -o 'auto-tune [0-9.]* s' "$work/$model.calibration.log" | grep -o '[0-9.]*' | head -1)
-  echo "{\"model\": \"$model\", \"images\": $input_num, \"tune_num\": $tune_num, \"threads\": $threads, \"total_s\": $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'), \"stats_s\": ${stats:-0}, \"tune_s\": ${tune:-0}, \"mixq\": $mixq, \"ort\": $ort}" >> "$results"
-  tail -1 "$results" >&2
+  # Calibration runs alternate with FP32 inference timings, so that a change in the machine's
+  # speed (a shared VM's neighbours) reaches both sides of the ratio.
+  for ((rep = 1; rep <= repeat; ++rep)); do
+    mixq=$(MIXQ_NUM_THREADS=$threads "$build/bench/mixq_bench_inference" --model "$work/$model.mlir" --input "$work/${model}_in.npy" \
+      --warmup 3 --runs 10 --min_time 2)
+    # The calibration run itself, timed whole (process start to exit).
+    t0=$(date +%s.%N)
+    MIXQ_NUM_THREADS=$threads "$bin/run_calibration" "$work/$model.mlir" --dataset "$dataset" --input_num "$input_num" \
+      --tune_num "$tune_num" -o "$work/${model}_cali_table" 2> "$work/$model.calibration.log"
+    t1=$(date +%s.%N)
+    stats=$(grep -o 'statistics [0-9.]* s' "$work/$model.calibration.log" | grep -o '[0-9.]*' | head -1)
+    tune=$(grep -o 'auto-tune [0-9.]* s' "$work/$model.calibration.log" | grep -o '[0-9.]*' | head -1)
+    echo "{\"model\": \"$model\", \"rep\": $rep, \"images\": $input_num, \"tune_num\": $tune_num, \"threads\": $threads, \"total_s\": $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'), \"stats_s\": ${stats:-0}, \"tune_s\": ${tune:-0}, \"mixq\": $mixq, \"ort\": $ort}" >> "$results"
+    tail -1 "$results" >&2
+  done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -86,13 +94,21 @@ import json, platform, subprocess, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
 print(f"Machine: {cpu}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores; {sys.argv[2]}; "
-      f"load average (1/5/15 min) {sys.argv[3]} before, {sys.argv[4]} after; {rows[0]['threads'] if rows else '?'} threads.\n")
-print("| model | images | run_calibration s (statistics + tune) | FP32 inference ms | (N + 22·tune) inferences s | ratio (bar 1.3) | onnxruntime N inferences s |")
-print("|---|---|---|---|---|---|---|")
-for r in rows:
-    t = r["mixq"]["median_ms"] / 1000
-    budget = (r["images"] + 22 * r["tune_num"]) * t
-    print(f"| {r['model']} | {r['images']} | {r['total_s']:.2f} ({r['stats_s']:.2f} + {r['tune_s']:.2f}) | {t * 1000:.2f} | "
-          f"{budget:.2f} | {r['total_s'] / budget:.2f} | {r['images'] * r['ort']['median_ms'] / 1000:.2f} |")
+      f"load average (1/5/15 min) {sys.argv[3]} before, {sys.argv[4]} after; {rows[0]['threads'] if rows else '?'} threads. "
+      "Medians over the runs; the ratio column is the median of the per-run ratios (each run against the "
+      "inference timed just before it), their range in brackets.\n")
+print("| model | images | runs | run_calibration s (statistics + tune) | FP32 inference ms | (N + 22·tune) inferences s | ratio (bar 1.3) | onnxruntime N inferences s |")
+print("|---|---|---|---|---|---|---|---|")
+med = lambda v: sorted(v)[len(v) // 2]
+for model in dict.fromkeys(r["model"] for r in rows):
+    rs = [r for r in rows if r["model"] == model]
+    r0 = rs[0]
+    n = r0["images"] + 22 * r0["tune_num"]
+    t = med([r["mixq"]["median_ms"] for r in rs]) / 1000
+    total, stats, tune = med([r["total_s"] for r in rs]), med([r["stats_s"] for r in rs]), med([r["tune_s"] for r in rs])
+    ratios = sorted(r["total_s"] / (n * r["mixq"]["median_ms"] / 1000) for r in rs)
+    spread = f" ({ratios[0]:.2f}-{ratios[-1]:.2f})" if len(rs) > 1 else ""
+    print(f"| {model} | {r0['images']} | {len(rs)} | {total:.2f} ({stats:.2f} + {tune:.2f}) | {t * 1000:.2f} | "
+          f"{n * t:.2f} | {med(ratios):.2f}{spread} | {r0['images'] * r0['ort']['median_ms'] / 1000:.2f} |")
 PY
 cat "$work/calibration.md"

@@ -3388,6 +3388,16 @@ struct kernel_context {
   thread_pool& threads() const { return pool ? *pool : thread_pool::global(); }
 };
 
+/// Rows (the H axis of NCHW) of a 2-D op computed on their own: output rows [out_begin, out_end)
+/// from a copy of just the input rows [in_begin, in_end) of operand 0 that they read, for ops
+/// that provide `band_input_rows` / `compute_band`. `input_shape` is operand 0's full shape.
+/// The auto-tuner scores a convolution's candidates band by band, so that the quantized input,
+/// the output and the reference of a band stay in cache across candidates.
+struct row_band {
+  std::int64_t out_begin = 0, out_end = 0, in_begin = 0, in_end = 0;
+  shape_t input_shape;
+};
+
 /// Given to `prepare`: the attribute values plus the operands that are constants, so an op
 /// can pack its weights once per model instead of once per run. `results` are the result types
 /// the graph declares (quantized types carry the scales a lowered op needs).
@@ -3604,6 +3614,17 @@ concept pointwise_op = requires(const typename Op::attributes& a, const simd::ba
   { Op::functor(a)(x) } -> std::convertible_to<simd::batch<float>>;
 };
 
+/// Ops that compute a band of output rows from a copy of the input rows it reads (row_band).
+/// `band_input_rows` answers nullopt for an instance that cannot (3-D, zero-inserted...); a
+/// band's output must equal the same rows of `compute`'s, bit for bit.
+template <class Op>
+concept row_banded_op = has_prepared_compute<Op> &&
+    requires(const typename Op::attributes& a, std::span<const tensor_type* const> operands, std::int64_t row,
+             kernel_context& k, const row_band& band) {
+      { Op::band_input_rows(a, operands, row, row) } -> std::same_as<std::optional<std::pair<std::int64_t, std::int64_t>>>;
+      Op::compute_band(k, a, std::declval<const typename Op::prepared&>(), band);
+    };
+
 /// Decoded attributes of one op instance, owned and type-erased.
 using attr_ptr = std::shared_ptr<const void>;
 /// Per-instance state built once by `prepare` (packed weights...).
@@ -3628,6 +3649,13 @@ struct op_info {
   /// so threshold searches score candidates in registers instead of on tensors.
   void (*score_fake_quantized)(const void* attrs, const float* x, const float* ref, std::size_t n,
                                std::span<const quant::int_fake_quant> candidates, double* totals) = nullptr;
+
+  /// Row-banded ops only (else nullptr; see row_band): the input rows of operand 0 that output
+  /// rows [out_begin, out_end) read, given the operand types; and the kernel for one band.
+  std::optional<std::pair<std::int64_t, std::int64_t>> (*band_input_rows)(const void* attrs,
+                                                                          std::span<const tensor_type* const> operands,
+                                                                          std::int64_t out_begin, std::int64_t out_end) = nullptr;
+  void (*compute_band)(kernel_context&, const void* attrs, const void* prepared, const row_band&) = nullptr;
 
   bool has(std::uint32_t t) const noexcept { return (traits & t) == t; }
   /// The name without the dialect prefix (`Conv` for `top.Conv`).
@@ -3687,6 +3715,15 @@ op_info make_op_info() {
     info.score_fake_quantized = [](const void* a, const float* x, const float* ref, std::size_t n,
                                    std::span<const quant::int_fake_quant> candidates, double* totals) {
       quant::score_fake_quantized_map(Op::functor(*static_cast<const A*>(a)), x, ref, n, candidates, totals);
+    };
+  }
+  if constexpr (row_banded_op<Op>) {
+    using P = typename Op::prepared;
+    info.band_input_rows = [](const void* a, std::span<const tensor_type* const> operands, std::int64_t b, std::int64_t e) {
+      return Op::band_input_rows(*static_cast<const A*>(a), operands, b, e);
+    };
+    info.compute_band = [](kernel_context& k, const void* a, const void* p, const row_band& band) {
+      Op::compute_band(k, *static_cast<const A*>(a), *static_cast<const P*>(p), band);
     };
   }
   return info;
@@ -5910,7 +5947,9 @@ BOOST_HANA_ADAPT_STRUCT(mixq::top::dtype_cast_op::attributes);
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <boost/hana/adapt_struct.hpp>
@@ -7252,6 +7291,47 @@ struct conv_op {
     }
     simd::conv2d_gemm(c2, g.n, x.data<float>(), w.data<float>(), p.packed_valid ? &p.filter : nullptr, bias,
                       y.data<float>(), ep, k.threads());
+  }
+
+  /// Row bands (row_band) of a 2-D convolution without inserts: output rows [b, e) read the
+  /// input rows from b*stride - pad_top to (e-1)*stride - pad_top + (kh-1)*dilation, clipped.
+  static std::optional<std::pair<std::int64_t, std::int64_t>> band_input_rows(const attributes& a,
+                                                                              std::span<const tensor_type* const> operands,
+                                                                              std::int64_t b, std::int64_t e) {
+    if (operands.size() < 2 || !operands[0] || !operands[1] || operands[0]->elem != dtype::f32) return std::nullopt;
+    const auto g = geometry(operands[0]->shape, operands[1]->shape, a);
+    if (g.rank != 2 || has_inserts(g) || b < 0 || e > g.out[1] || b >= e) return std::nullopt;
+    const std::int64_t first = b * g.stride[1] - g.pad_begin[1];
+    const std::int64_t last = (e - 1) * g.stride[1] - g.pad_begin[1] + (g.kernel[1] - 1) * g.dilation[1];
+    const std::int64_t lo = std::clamp<std::int64_t>(first, 0, g.in[1]), hi = std::clamp<std::int64_t>(last + 1, 0, g.in[1]);
+    if (lo >= hi) return std::nullopt;  // a band of padding only
+    return std::pair{lo, hi};
+  }
+
+  /// The band's rows through the same kernels as compute: the band is a convolution of its own
+  /// whose top padding is what of the window lies above the input, and whose bottom padding
+  /// follows from its output height, so every output element is the same sum in the same order.
+  static void compute_band(kernel_context& k, const attributes& a, const prepared& p, const row_band& band) {
+    const tensor& x = k.in(0);
+    const tensor& w = k.in(1);
+    const tensor* b = k.optional_in(2);
+    const auto g = geometry(band.input_shape, w.shape(), a);
+    if (g.rank != 2 || has_inserts(g)) throw error("top.Conv: this convolution cannot run in row bands");
+    auto c2 = detail::to_2d(g);
+    c2.ih = band.in_end - band.in_begin;
+    c2.oh = band.out_end - band.out_begin;
+    c2.pad_top = band.in_begin - (band.out_begin * c2.sh - c2.pad_top);
+    if (x.numel() != g.n * g.ic * c2.ih * g.in[2]) throw error("top.Conv: the band input has the wrong size");
+    tensor& y = k.out();
+    if (y.numel() != g.n * g.oc * c2.oh * c2.ow) throw error("top.Conv: the band output has the wrong size");
+    const auto ep = detail::relu_epilogue(a.do_relu, a.relu_limit);
+    const float* bias = b ? b->data<float>() : nullptr;
+    if (is_depthwise(g)) {
+      simd::depthwise_conv2d(c2, g.n, x.data<float>(), w.data<float>(), bias, y.data<float>(), ep, k.threads());
+      return;
+    }
+    simd::conv2d_gemm(c2, g.n, x.data<float>(), w.data<float>(), p.packed_valid ? &p.filter : nullptr, bias, y.data<float>(), ep,
+                      k.threads());
   }
 };
 
@@ -18436,6 +18516,32 @@ class interpreter {
       if (!outs[r].defined()) ctx.out(r);
   }
 
+  /// The input rows of node i's operand 0 that its output rows [out_begin, out_end) read, when
+  /// its op computes row bands (top::row_band) for this instance; else nullopt.
+  std::optional<std::pair<std::int64_t, std::int64_t>> band_input_rows(int i, std::int64_t out_begin, std::int64_t out_end) const {
+    const node& n = g_.nodes.at(static_cast<std::size_t>(i));
+    if (!n.op->band_input_rows || !n.op->compute_band || !prepared_[static_cast<std::size_t>(i)]) return std::nullopt;
+    return n.op->band_input_rows(n.decoded.get(), operand_types_[static_cast<std::size_t>(i)], out_begin, out_end);
+  }
+
+  /// Runs node i on one row band: operand 0 is the copy of the band's input rows, `out` (shaped
+  /// `out_type`) receives the band's output rows.
+  void compute_node_band(int i, std::span<const tensor* const> operands, const top::row_band& band, tensor& out,
+                         const tensor_type& out_type) const {
+    const node& n = g_.nodes.at(static_cast<std::size_t>(i));
+    if (!n.op->compute_band) throw error(describe(i) + ": the op does not run in row bands");
+    if (operands.size() != n.operands.size()) throw error(describe(i) + ": given the wrong number of operands");
+    tensor outs[1] = {out};
+    const tensor_type types[1] = {out_type};
+    top::kernel_context ctx{operands, outs, types, pool_, {}, &g_.module_attributes};
+    try {
+      n.op->compute_band(ctx, n.decoded.get(), prepared_[static_cast<std::size_t>(i)].get(), band);
+    } catch (const error& e) {
+      throw error(describe(i) + ": " + e.what());
+    }
+    if (outs[0].raw() != out.raw()) throw error(describe(i) + ": the band kernel did not write the band's output");
+  }
+
   /// Runs on inputs keyed by the graph's input names (the `top.Input` result names).
   run_result run(const named_tensors& inputs, const run_options& opt = {}) const {
     const std::size_t nv = g_.values.size();
@@ -21596,7 +21702,22 @@ class calibration_batches {
 // its first input, otherwise each not-yet-tuned input; all of E's inputs are quantized with the
 // candidate (TPU-MLIR's calc_distance); weights stay float (its fake_quant_weight works on a copy).
 
-// #include "mixq/calibration/collector.hpp" (already inlined above)
+// #include "mixq/calibration/band_sweep.hpp"
+// The auto-tuner's candidate sweep for convolutions, band by band.
+//
+// Scored on whole tensors, each candidate threshold of a convolution's input costs a
+// fake-quantized copy of the input, the convolution, and a comparison with the FP32 result:
+// on a 640x640 detector the copy and the comparison are passes over megabytes that leave the
+// cache between candidates. Here the result is cut into bands of rows (top::row_band). For one
+// band, every candidate quantizes only the input rows the band reads, runs the band and is
+// compared with the band's reference rows, while those stay in a core's L2.
+//
+// Each output element is the value the whole-tensor run gives (compute_band's contract). The
+// squared errors are summed band by band, then the bands in order: the total does not depend on
+// the threads, but squared_distance sums runs of 64 vectors in float from other starting
+// points, so it can differ from the whole-tensor total by about 1e-8 relative. The choice among
+// candidates is the same unless two of them are that close (then either is as good).
+
 // #include "mixq/calibration/kernels.hpp" (already inlined above)
 // #include "mixq/calibration/tile_sweep.hpp"
 // The auto-tuner's candidate sweep for element-wise consumers, piece by piece.
@@ -21618,7 +21739,9 @@ class calibration_batches {
 // #include "mixq/core/tensor.hpp" (already inlined above)
 // #include "mixq/core/thread_pool.hpp" (already inlined above)
 // #include "mixq/graph/graph.hpp" (already inlined above)
+// #include "mixq/dialect/top/shape_ops.hpp" (already inlined above)
 // #include "mixq/graph/interpreter.hpp" (already inlined above)
+// #include "mixq/quant/candidate_score.hpp" (already inlined above)
 // #include "mixq/quant/fake_quant.hpp" (already inlined above)
 
 namespace mixq::calibration::detail {
@@ -21924,7 +22047,210 @@ inline std::vector<double> sweep_squared_distances(const interpreter& interp, in
   return sums;
 }
 
+/// Where each operand of node i starts in its result when the node is a top.Concat without relu
+/// whose axis has only 1s before it (NCHW with one image, along channels): the result is then
+/// the operands one after another. Else nullopt.
+inline std::optional<std::vector<std::int64_t>> concat_offsets_of(const graph& g, int i) {
+  const node& n = g.nodes.at(static_cast<std::size_t>(i));
+  if (!n.is<top::concat_op>() || n.results.size() != 1) return std::nullopt;
+  const auto& a = n.attributes<top::concat_op>();
+  const tensor_type& out = g.values[static_cast<std::size_t>(n.results[0])].type;
+  if (a.do_relu || out.is_none || out.elem != dtype::f32 || out.shape.empty()) return std::nullopt;
+  const auto rank = static_cast<std::int64_t>(out.shape.size());
+  const std::int64_t axis = a.axis.value < 0 ? a.axis.value + rank : a.axis.value;
+  if (axis < 0 || axis >= rank) return std::nullopt;
+  for (std::int64_t d = 0; d < axis; ++d)
+    if (out.shape[static_cast<std::size_t>(d)] != 1) return std::nullopt;
+  std::vector<std::int64_t> offsets;
+  std::int64_t at = 0;
+  for (int v : n.operands) {
+    const tensor_type& t = g.values[static_cast<std::size_t>(v)].type;
+    if (t.is_none || t.elem != dtype::f32) return std::nullopt;
+    offsets.push_back(at);
+    at += t.numel();
+  }
+  if (at != out.numel()) return std::nullopt;
+  return offsets;
+}
+
+/// concat_squared_distances: the result is a copy of its operands, so a candidate's error is
+/// that of each quantized operand against its part of the reference, scored in registers piece
+/// by piece (quant::score_fake_quantized_map with the identity); operands that are not
+/// quantized match the reference exactly and add nothing. The values are the whole-tensor
+/// ones; the sums run per operand piece, so a total can differ in its last bits.
+inline std::vector<double> concat_squared_distances(std::span<const std::int64_t> offsets, std::span<const sweep_operand> operands,
+                                                    const tensor& ref, std::span<const quant::int_fake_quant> candidates,
+                                                    thread_pool* pool) {
+  const std::size_t K = candidates.size();
+  if (K == 0 || offsets.size() != operands.size() || ref.elem() != dtype::f32) return {};
+  struct piece {
+    const float* x;
+    std::int64_t at, len;
+  };
+  std::vector<piece> pieces;
+  for (std::size_t j = 0; j < operands.size(); ++j) {
+    const tensor* t = operands[j].values;
+    if (!t || t->elem() != dtype::f32 || offsets[j] + t->numel() > ref.numel()) return {};
+    if (!operands[j].quantize) continue;
+    for (std::int64_t lo = 0; lo < t->numel(); lo += static_cast<std::int64_t>(sweep_piece))
+      pieces.push_back({t->data<float>() + lo, offsets[j] + lo, std::min<std::int64_t>(t->numel() - lo, static_cast<std::int64_t>(sweep_piece))});
+  }
+  std::vector<double> partial(pieces.size() * K, 0.0);
+  const float* r = ref.data<float>();
+  auto work = [&](std::int64_t p0, std::int64_t p1) {
+    for (std::int64_t p = p0; p < p1; ++p) {
+      const piece& pc = pieces[static_cast<std::size_t>(p)];
+      quant::score_fake_quantized_map([](const simd::fbatch& v) { return v; }, pc.x, r + pc.at, static_cast<std::size_t>(pc.len), candidates,
+                                      partial.data() + static_cast<std::size_t>(p) * K);
+    }
+  };
+  if (pool && pieces.size() > 1) pool->parallel_for(static_cast<std::int64_t>(pieces.size()), 1, work);
+  else work(0, static_cast<std::int64_t>(pieces.size()));
+  std::vector<double> sums(K, 0.0);
+  for (std::size_t p = 0; p < pieces.size(); ++p)
+    for (std::size_t k = 0; k < K; ++k) sums[k] += partial[p * K + k];
+  return sums;
+}
+
 }  // namespace mixq::calibration::detail
+// #include "mixq/core/tensor.hpp" (already inlined above)
+// #include "mixq/core/thread_pool.hpp" (already inlined above)
+// #include "mixq/graph/graph.hpp" (already inlined above)
+// #include "mixq/graph/interpreter.hpp" (already inlined above)
+// #include "mixq/quant/fake_quant.hpp" (already inlined above)
+
+namespace mixq::calibration::detail {
+
+/// Floats of a band's quantized input and of its output: with the convolution's own copy of
+/// the input (im2col) and the reference rows, a band stays within a 1 MiB L2.
+inline constexpr std::int64_t band_input_floats = std::int64_t{1} << 16;
+inline constexpr std::int64_t band_output_floats = std::int64_t{1} << 15;
+
+/// How node i's result splits into row bands: operand 0 is [images, channels, in_rows, in_cols],
+/// the result [images, out_channels, out_rows, out_cols].
+struct band_layout {
+  std::int64_t images = 0, channels = 0, in_rows = 0, in_cols = 0;
+  std::int64_t out_channels = 0, out_rows = 0, out_cols = 0;
+  std::vector<top::row_band> bands;  // in row order, covering every output row once
+  std::int64_t max_in_rows = 0, max_out_rows = 0;
+};
+
+/// Node i's bands when its op runs in row bands (a 2-D convolution) with one f32 result.
+inline std::optional<band_layout> band_layout_of(const graph& g, const interpreter& interp, int i) {
+  const node& n = g.nodes.at(static_cast<std::size_t>(i));
+  if (!n.op->compute_band || n.results.size() != 1 || n.operands.empty()) return std::nullopt;
+  const tensor_type& in = g.values[static_cast<std::size_t>(n.operands[0])].type;
+  const tensor_type& out = g.values[static_cast<std::size_t>(n.results[0])].type;
+  if (in.is_none || out.is_none || in.elem != dtype::f32 || out.elem != dtype::f32 || in.shape.size() != 4 || out.shape.size() != 4 ||
+      in.shape[0] != out.shape[0] || out.numel() <= 0 || in.numel() <= 0)
+    return std::nullopt;
+  band_layout l;
+  l.images = in.shape[0];
+  l.channels = in.shape[1];
+  l.in_rows = in.shape[2];
+  l.in_cols = in.shape[3];
+  l.out_channels = out.shape[1];
+  l.out_rows = out.shape[2];
+  l.out_cols = out.shape[3];
+  // The most rows per band whose input and output stay within the budgets (at least one),
+  // measured on a band in the middle of the map, where no padding shortens the window.
+  std::int64_t rows = 1;
+  for (std::int64_t r = 1; r <= l.out_rows; ++r) {
+    const std::int64_t at = (l.out_rows - r) / 2;
+    const auto span = interp.band_input_rows(i, at, at + r);
+    if (!span) return std::nullopt;
+    const std::int64_t in_floats = l.images * l.channels * (span->second - span->first) * l.in_cols;
+    const std::int64_t out_floats = l.images * l.out_channels * r * l.out_cols;
+    if (r > 1 && (in_floats > band_input_floats || out_floats > band_output_floats)) break;
+    rows = r;
+  }
+  // A single band is the whole tensor again: nothing to gain.
+  if (rows >= l.out_rows) return std::nullopt;
+  for (std::int64_t b = 0; b < l.out_rows; b += rows) {
+    const std::int64_t e = std::min(l.out_rows, b + rows);
+    const auto span = interp.band_input_rows(i, b, e);
+    if (!span) return std::nullopt;
+    top::row_band band;
+    band.out_begin = b;
+    band.out_end = e;
+    band.in_begin = span->first;
+    band.in_end = span->second;
+    band.input_shape = in.shape;
+    l.max_in_rows = std::max(l.max_in_rows, band.in_end - band.in_begin);
+    l.max_out_rows = std::max(l.max_out_rows, e - b);
+    l.bands.push_back(std::move(band));
+  }
+  return l;
+}
+
+/// For each candidate, the sum over the result of (ref - op(inputs))^2 with operand 0
+/// fake-quantized by that candidate (the other operands, weights, as they are). Empty when the
+/// operands do not fit the layout (the caller then scores on whole tensors).
+inline std::vector<double> band_squared_distances(const interpreter& interp, int i, const band_layout& l,
+                                                  std::span<const sweep_operand> operands, const tensor& ref,
+                                                  std::span<const quant::int_fake_quant> candidates, thread_pool* pool) {
+  const std::size_t K = candidates.size(), B = l.bands.size();
+  if (K == 0 || B == 0 || operands.empty() || !operands[0].quantize || !operands[0].values) return {};
+  const tensor& x = *operands[0].values;
+  if (x.elem() != dtype::f32 || x.numel() != l.images * l.channels * l.in_rows * l.in_cols) return {};
+  if (ref.elem() != dtype::f32 || ref.numel() != l.images * l.out_channels * l.out_rows * l.out_cols) return {};
+  for (std::size_t j = 1; j < operands.size(); ++j)
+    if (operands[j].quantize) return {};
+
+  // Tasks: bands times candidate groups, so that a few bands still give every thread work.
+  const std::size_t threads = pool ? pool->size() : 1;
+  const std::size_t groups = std::clamp<std::size_t>((2 * threads + B - 1) / B, 1, K);
+  const std::size_t tasks = B * groups;
+  std::vector<double> totals(B * K, 0.0);
+  const std::span<const float> xs = x.values<float>(), rs = ref.values<float>();
+  const std::int64_t in_planes = l.images * l.channels, out_planes = l.images * l.out_channels;
+
+  auto work = [&](std::size_t t0, std::size_t t1) {
+    const tensor in_buffer = tensor::empty(dtype::f32, {in_planes * l.max_in_rows * l.in_cols});
+    const tensor out_buffer = tensor::empty(dtype::f32, {out_planes * l.max_out_rows * l.out_cols});
+    std::vector<const tensor*> ops(operands.size());
+    for (std::size_t j = 1; j < operands.size(); ++j) ops[j] = operands[j].values;
+    for (std::size_t t = t0; t < t1; ++t) {
+      const std::size_t b = t / groups, grp = t % groups;
+      const std::size_t k0 = grp * K / groups, k1 = (grp + 1) * K / groups;
+      const top::row_band& band = l.bands[b];
+      const std::int64_t rows_in = band.in_end - band.in_begin, rows_out = band.out_end - band.out_begin;
+      tensor in_band = in_buffer.flat_view(0, {l.images, l.channels, rows_in, l.in_cols});
+      tensor out_band = out_buffer.flat_view(0, {l.images, l.out_channels, rows_out, l.out_cols});
+      const tensor_type out_type{dtype::f32, out_band.shape()};
+      ops[0] = &in_band;
+      const std::span<float> qin = in_band.values<float>();
+      const auto in_run = static_cast<std::size_t>(rows_in * l.in_cols), out_run = static_cast<std::size_t>(rows_out * l.out_cols);
+      for (std::size_t k = k0; k < k1; ++k) {
+        for (std::int64_t p = 0; p < in_planes; ++p)
+          quant::fake_quantize(xs.subspan(static_cast<std::size_t>((p * l.in_rows + band.in_begin) * l.in_cols), in_run),
+                               qin.subspan(static_cast<std::size_t>(p) * in_run, in_run), candidates[k]);
+        interp.compute_node_band(i, ops, band, out_band, out_type);
+        const std::span<const float> ys = std::as_const(out_band).values<float>();
+        double total = 0;
+        for (std::int64_t p = 0; p < out_planes; ++p)
+          total = squared_distance_continue(rs.subspan(static_cast<std::size_t>((p * l.out_rows + band.out_begin) * l.out_cols), out_run),
+                                            ys.subspan(static_cast<std::size_t>(p) * out_run, out_run), total);
+        totals[b * K + k] = total;
+      }
+    }
+  };
+  if (pool && tasks > 1)
+    pool->parallel_for(static_cast<std::int64_t>(tasks), 1,
+                       [&](std::int64_t t0, std::int64_t t1) { work(static_cast<std::size_t>(t0), static_cast<std::size_t>(t1)); });
+  else
+    work(0, tasks);
+
+  std::vector<double> sums(K, 0.0);
+  for (std::size_t k = 0; k < K; ++k)
+    for (std::size_t b = 0; b < B; ++b) sums[k] += totals[b * K + k];
+  return sums;
+}
+
+}  // namespace mixq::calibration::detail
+// #include "mixq/calibration/collector.hpp" (already inlined above)
+// #include "mixq/calibration/kernels.hpp" (already inlined above)
+// #include "mixq/calibration/tile_sweep.hpp" (already inlined above)
 // #include "mixq/core/error.hpp" (already inlined above)
 // #include "mixq/core/tensor.hpp" (already inlined above)
 // #include "mixq/graph/graph.hpp" (already inlined above)
@@ -21944,8 +22270,11 @@ struct tune_options {
   std::function<void(std::size_t, std::size_t)> progress;
   /// For the candidates' fake-quantization and distances on large tensors (nullptr: one thread).
   thread_pool* pool = nullptr;
-  /// Score element-wise consumers piece by piece in cache (detail::sweep_squared_distances);
-  /// off scores every op on whole tensors. Both give the same bits; the switch is for tests.
+  /// Score element-wise consumers piece by piece (detail::sweep_squared_distances),
+  /// convolutions band by band (detail::band_squared_distances) and concatenations per operand
+  /// (detail::concat_squared_distances), in cache; off scores every op on whole tensors. Pieces
+  /// give the same bits; bands and concatenations the same values summed in another order
+  /// (about 1e-8 relative). The switch is for tests.
   bool piecewise = true;
 };
 
@@ -22163,6 +22492,8 @@ class auto_tuner {
     std::vector<quant::int_fake_quant> qs;
     for (double th : ths) qs.push_back(quant::int_fake_quant::symmetric<8>(th));
     const std::optional<detail::sweep_layout> layout = opt_.piecewise ? detail::sweep_layout_of(g_, interp_, i) : std::nullopt;
+    const std::optional<detail::band_layout> bands = opt_.piecewise && !layout ? detail::band_layout_of(g_, interp_, i) : std::nullopt;
+    const std::optional<std::vector<std::int64_t>> concat = opt_.piecewise && !layout && !bands ? detail::concat_offsets_of(g_, i) : std::nullopt;
     const int out_v = n.results[0];
     for (std::size_t s = 0; s < S; ++s) {
       const auto& source = opt_.quantized_inputs ? dq[s] : ref[s];
@@ -22178,10 +22509,12 @@ class auto_tuner {
       }
       const tensor& ref_out = ref[s].at(out_v);
       std::vector<double> l2;
-      if (layout) {
+      if (layout || bands || concat) {
         std::vector<detail::sweep_operand> sweep(n.operands.size());
         for (std::size_t j = 0; j < sweep.size(); ++j) sweep[j] = {ops[j], quantize[j] != 0};
-        l2 = detail::sweep_squared_distances(interp_, i, *layout, sweep, ref_out, qs, opt_.pool);
+        if (layout) l2 = detail::sweep_squared_distances(interp_, i, *layout, sweep, ref_out, qs, opt_.pool);
+        else if (bands) l2 = detail::band_squared_distances(interp_, i, *bands, sweep, ref_out, qs, opt_.pool);
+        else l2 = detail::concat_squared_distances(*concat, sweep, ref_out, qs, opt_.pool);
       }
       if (l2.empty()) {
         l2.resize(K);
