@@ -6,7 +6,9 @@
 #include <ctime>
 #include <random>
 
+#include "mixq/calibration/band_sweep.hpp"
 #include "mixq/calibration/kernels.hpp"
+#include "mixq/calibration/tuner.hpp"
 #include "mixq/dialect/top/conv.hpp"
 #include "mixq/dialect/top/elementwise.hpp"
 #include "mixq/quant/candidate_score.hpp"
@@ -211,5 +213,75 @@ void BM_tune_scoring(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(n * qs.size() * state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_tune_scoring)->Arg(0)->Arg(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// The auto-tuner's scoring of 22 candidate thresholds for a convolution consumer, one sample.
+// Arg 0: whole tensors per candidate (fake-quantized copy, the convolution, squared distance, as
+// auto_tuner does with piecewise off); arg 1: band by band (calibration/band_sweep.hpp). The second
+// argument picks a PP-OCR det (640x640) convolution: 0: 3x3 96->24 @160x160, 1: 1x1 16->32
+// @320x320, 2: depthwise 3x3, 32 channels @320x320. MIXQ_NUM_THREADS sets the threads.
+void BM_conv_tune_scoring(benchmark::State& state) {
+  struct conv_shape {
+    std::int64_t ic, oc, hw, k, group;
+  };
+  static const conv_shape shapes[] = {{96, 24, 160, 3, 1}, {16, 32, 320, 1, 1}, {32, 32, 320, 3, 32}};
+  const conv_shape c = shapes[state.range(1)];
+  using mixq::dtype;
+  const mixq::shape_t in{1, c.ic, c.hw, c.hw}, ws{c.oc, c.ic / c.group, c.k, c.k}, out{1, c.oc, c.hw, c.hw};
+  mixq::graph g;
+  g.name = "bench";
+  const int arg = g.add_argument({dtype::f32, in});
+  const int x = g.nodes[static_cast<std::size_t>(g.add<mixq::top::input_op>({arg}, {{dtype::f32, in}}, {"x"}))].results[0];
+  const int w = g.nodes[static_cast<std::size_t>(g.add<mixq::top::weight_op>({}, {{dtype::f32, ws}}, {"w"}))].results[0];
+  const int b = g.nodes[static_cast<std::size_t>(g.add<mixq::top::weight_op>({}, {{dtype::f32, {c.oc}}}, {"b"}))].results[0];
+  g.weights["w"] = random_tensor(ws);
+  g.weights["b"] = random_tensor({c.oc});
+  mixq::top::conv_op::attributes a;
+  a.kernel_shape = std::vector<std::int64_t>{c.k, c.k};
+  a.strides = std::vector<std::int64_t>{1, 1};
+  a.pads = std::vector<std::int64_t>(4, c.k / 2);
+  a.group = c.group;
+  const int node = g.add<mixq::top::conv_op>({x, w, b}, {{dtype::f32, out}}, {"y"}, a);
+  g.outputs = {g.nodes[static_cast<std::size_t>(node)].results[0]};
+  mixq::thread_pool& pool = mixq::thread_pool::global();
+  const mixq::interpreter interp(g, &pool);
+  const tensor input = random_tensor(in);
+  std::vector<const tensor*> ops{&input, &interp.constant(w), &interp.constant(b)};
+  std::vector<tensor> ref(1);
+  interp.compute_node(node, ops, ref);
+  std::vector<double> ths;
+  std::vector<mixq::quant::int_fake_quant> qs;
+  for (int k = 0; k < 22; ++k) {
+    ths.push_back(0.5 + 0.025 * k);
+    qs.push_back(mixq::quant::int_fake_quant::symmetric<8>(ths.back()));
+  }
+  const auto layout = mixq::calibration::detail::band_layout_of(g, interp, node);
+  if (!layout) {
+    state.SkipWithError("no band layout");
+    return;
+  }
+  const std::vector<mixq::calibration::detail::sweep_operand> sweep{{ops[0], true}, {ops[1], false}, {ops[2], false}};
+  std::vector<double> totals(qs.size());
+  for (auto _ : state) {
+    if (state.range(0) == 0) {
+      for (std::size_t k = 0; k < qs.size(); ++k) {
+        const tensor q = mixq::calibration::detail::fake_quant_copy(input, ths[k], &pool);
+        std::vector<const tensor*> cand = ops;
+        cand[0] = &q;
+        std::vector<tensor> y(1);
+        interp.compute_node(node, cand, y);
+        totals[k] = mixq::calibration::squared_distance(ref[0].values<float>(), y[0].values<float>(), &pool);
+      }
+    } else {
+      totals = mixq::calibration::detail::band_squared_distances(interp, node, *layout, sweep, ref[0], qs, &pool);
+    }
+    benchmark::DoNotOptimize(totals.data());
+  }
+  state.counters["candidates/s"] = benchmark::Counter(static_cast<double>(qs.size() * state.iterations()), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_conv_tune_scoring)
+    ->ArgsProduct({{0, 1}, {0, 1, 2}})
+    ->ArgNames({"bands", "conv"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();
