@@ -7259,10 +7259,8 @@ struct conv_op {
   }
 
   static void compute(kernel_context& k, const attributes& a, const prepared& p) {
-    const tensor& w = k.in(1);
-    const tensor* b = k.optional_in(2);
     tensor x = k.in(0);
-    auto g = geometry(x.shape(), w.shape(), a);
+    auto g = geometry(x.shape(), k.in(1).shape(), a);
     if (g.rank > 2) return reference(k, a);
     if (has_inserts(g)) {  // materialise the zero-inserted input, then it is a plain convolution
       shape_t s{g.n, g.ic, g.in[1], g.in[2]};
@@ -7281,16 +7279,7 @@ struct conv_op {
       g.in[2] = s[3];
       g.insert = {0, 0, 0};
     }
-    tensor& y = k.out();
-    const auto c2 = detail::to_2d(g);
-    const auto ep = detail::relu_epilogue(a.do_relu, a.relu_limit);
-    const float* bias = b ? b->data<float>() : nullptr;
-    if (is_depthwise(g)) {
-      simd::depthwise_conv2d(c2, g.n, x.data<float>(), w.data<float>(), bias, y.data<float>(), ep, k.threads());
-      return;
-    }
-    simd::conv2d_gemm(c2, g.n, x.data<float>(), w.data<float>(), p.packed_valid ? &p.filter : nullptr, bias,
-                      y.data<float>(), ep, k.threads());
+    run_2d(k, a, p, g, detail::to_2d(g), x);
   }
 
   /// Row bands (row_band) of a 2-D convolution without inserts: output rows [b, e) read the
@@ -7313,17 +7302,25 @@ struct conv_op {
   /// follows from its output height, so every output element is the same sum in the same order.
   static void compute_band(kernel_context& k, const attributes& a, const prepared& p, const row_band& band) {
     const tensor& x = k.in(0);
-    const tensor& w = k.in(1);
-    const tensor* b = k.optional_in(2);
-    const auto g = geometry(band.input_shape, w.shape(), a);
+    const auto g = geometry(band.input_shape, k.in(1).shape(), a);
     if (g.rank != 2 || has_inserts(g)) throw error("top.Conv: this convolution cannot run in row bands");
     auto c2 = detail::to_2d(g);
     c2.ih = band.in_end - band.in_begin;
     c2.oh = band.out_end - band.out_begin;
     c2.pad_top = band.in_begin - (band.out_begin * c2.sh - c2.pad_top);
     if (x.numel() != g.n * g.ic * c2.ih * g.in[2]) throw error("top.Conv: the band input has the wrong size");
+    if (k.out().numel() != g.n * g.oc * c2.oh * c2.ow) throw error("top.Conv: the band output has the wrong size");
+    run_2d(k, a, p, g, c2, x);
+  }
+
+ private:
+  /// The 2-D kernels on input x (no inserts) of geometry c2, into k.out(): compute and
+  /// compute_band share them, so a band's rows are the same sums as the whole result's.
+  static void run_2d(kernel_context& k, const attributes& a, const prepared& p, const detail::conv_geometry& g,
+                     const simd::conv2d_geometry& c2, const tensor& x) {
+    const tensor& w = k.in(1);
+    const tensor* b = k.optional_in(2);
     tensor& y = k.out();
-    if (y.numel() != g.n * g.oc * c2.oh * c2.ow) throw error("top.Conv: the band output has the wrong size");
     const auto ep = detail::relu_epilogue(a.do_relu, a.relu_limit);
     const float* bias = b ? b->data<float>() : nullptr;
     if (is_depthwise(g)) {
@@ -21848,6 +21845,23 @@ struct task {
   std::int64_t lo, hi;
 };
 
+/// How many groups the candidates split into when `blocks` parts of a result are scored: few
+/// parts split the candidates too, so every thread has work.
+inline std::size_t candidate_groups(std::size_t blocks, std::size_t candidates, thread_pool* pool) {
+  const std::size_t threads = pool ? pool->size() : 1;
+  return std::clamp<std::size_t>((2 * threads + blocks - 1) / blocks, 1, std::max<std::size_t>(candidates, 1));
+}
+
+/// Runs fn(t0, t1) over tasks [0, n), split across the pool when there is more than one.
+template <class Fn>
+void run_tasks(std::size_t n, thread_pool* pool, Fn&& fn) {
+  if (pool && n > 1)
+    pool->parallel_for(static_cast<std::int64_t>(n), 1,
+                       [&](std::int64_t t0, std::int64_t t1) { fn(static_cast<std::size_t>(t0), static_cast<std::size_t>(t1)); });
+  else
+    fn(std::size_t{0}, n);
+}
+
 /// The tasks: reduction blocks (as squared_distance(a, b, pool) sums them) times candidate groups.
 struct task_plan {
   std::int64_t numel;
@@ -21857,9 +21871,7 @@ struct task_plan {
   task_plan(std::int64_t n, std::size_t k, thread_pool* pool)
       : numel(n), candidates(k), blocked(pool && static_cast<std::size_t>(n) >= 2 * reduction_block) {
     blocks = blocked ? (static_cast<std::size_t>(n) + reduction_block - 1) / reduction_block : 1;
-    // Few blocks: split the candidates too, so every thread has work.
-    const std::size_t threads = pool ? pool->size() : 1;
-    groups = std::clamp<std::size_t>((2 * threads + blocks - 1) / blocks, 1, k);
+    groups = candidate_groups(blocks, k, pool);
   }
   std::size_t size() const { return blocks * groups; }
   task operator[](std::size_t t) const {
@@ -21880,11 +21892,7 @@ void for_each_piece(std::int64_t begin, std::int64_t end, Fn&& fn) {
 /// Runs fn(t0, t1) over the plan's tasks, split across the pool when there is more than one.
 template <class Fn>
 void run_plan(const task_plan& plan, thread_pool* pool, Fn&& fn) {
-  const auto n = static_cast<std::int64_t>(plan.size());
-  if (pool && n > 1)
-    pool->parallel_for(n, 1, [&](std::int64_t t0, std::int64_t t1) { fn(static_cast<std::size_t>(t0), static_cast<std::size_t>(t1)); });
-  else
-    fn(std::size_t{0}, plan.size());
+  run_tasks(plan.size(), pool, std::forward<Fn>(fn));
 }
 
 /// Scores candidates on one piece at a time by running node i's kernel on fake-quantized copies
@@ -22097,15 +22105,13 @@ inline std::vector<double> concat_squared_distances(std::span<const std::int64_t
   }
   std::vector<double> partial(pieces.size() * K, 0.0);
   const float* r = ref.data<float>();
-  auto work = [&](std::int64_t p0, std::int64_t p1) {
-    for (std::int64_t p = p0; p < p1; ++p) {
-      const piece& pc = pieces[static_cast<std::size_t>(p)];
+  sweep_impl::run_tasks(pieces.size(), pool, [&](std::size_t p0, std::size_t p1) {
+    for (std::size_t p = p0; p < p1; ++p) {
+      const piece& pc = pieces[p];
       quant::score_fake_quantized_map([](const simd::fbatch& v) { return v; }, pc.x, r + pc.at, static_cast<std::size_t>(pc.len), candidates,
-                                      partial.data() + static_cast<std::size_t>(p) * K);
+                                      partial.data() + p * K);
     }
-  };
-  if (pool && pieces.size() > 1) pool->parallel_for(static_cast<std::int64_t>(pieces.size()), 1, work);
-  else work(0, static_cast<std::int64_t>(pieces.size()));
+  });
   std::vector<double> sums(K, 0.0);
   for (std::size_t p = 0; p < pieces.size(); ++p)
     for (std::size_t k = 0; k < K; ++k) sums[k] += partial[p * K + k];
@@ -22198,14 +22204,12 @@ inline std::vector<double> band_squared_distances(const interpreter& interp, int
     if (operands[j].quantize) return {};
 
   // Tasks: bands times candidate groups, so that a few bands still give every thread work.
-  const std::size_t threads = pool ? pool->size() : 1;
-  const std::size_t groups = std::clamp<std::size_t>((2 * threads + B - 1) / B, 1, K);
-  const std::size_t tasks = B * groups;
+  const std::size_t groups = sweep_impl::candidate_groups(B, K, pool);
   std::vector<double> totals(B * K, 0.0);
   const std::span<const float> xs = x.values<float>(), rs = ref.values<float>();
   const std::int64_t in_planes = l.images * l.channels, out_planes = l.images * l.out_channels;
 
-  auto work = [&](std::size_t t0, std::size_t t1) {
+  sweep_impl::run_tasks(B * groups, pool, [&](std::size_t t0, std::size_t t1) {
     const tensor in_buffer = tensor::empty(dtype::f32, {in_planes * l.max_in_rows * l.in_cols});
     const tensor out_buffer = tensor::empty(dtype::f32, {out_planes * l.max_out_rows * l.out_cols});
     std::vector<const tensor*> ops(operands.size());
@@ -22234,12 +22238,7 @@ inline std::vector<double> band_squared_distances(const interpreter& interp, int
         totals[b * K + k] = total;
       }
     }
-  };
-  if (pool && tasks > 1)
-    pool->parallel_for(static_cast<std::int64_t>(tasks), 1,
-                       [&](std::int64_t t0, std::int64_t t1) { work(static_cast<std::size_t>(t0), static_cast<std::size_t>(t1)); });
-  else
-    work(0, tasks);
+  });
 
   std::vector<double> sums(K, 0.0);
   for (std::size_t k = 0; k < K; ++k)

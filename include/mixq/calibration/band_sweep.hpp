@@ -107,14 +107,12 @@ inline std::vector<double> band_squared_distances(const interpreter& interp, int
     if (operands[j].quantize) return {};
 
   // Tasks: bands times candidate groups, so that a few bands still give every thread work.
-  const std::size_t threads = pool ? pool->size() : 1;
-  const std::size_t groups = std::clamp<std::size_t>((2 * threads + B - 1) / B, 1, K);
-  const std::size_t tasks = B * groups;
+  const std::size_t groups = sweep_impl::candidate_groups(B, K, pool);
   std::vector<double> totals(B * K, 0.0);
   const std::span<const float> xs = x.values<float>(), rs = ref.values<float>();
   const std::int64_t in_planes = l.images * l.channels, out_planes = l.images * l.out_channels;
 
-  auto work = [&](std::size_t t0, std::size_t t1) {
+  sweep_impl::run_tasks(B * groups, pool, [&](std::size_t t0, std::size_t t1) {
     const tensor in_buffer = tensor::empty(dtype::f32, {in_planes * l.max_in_rows * l.in_cols});
     const tensor out_buffer = tensor::empty(dtype::f32, {out_planes * l.max_out_rows * l.out_cols});
     std::vector<const tensor*> ops(operands.size());
@@ -143,12 +141,7 @@ inline std::vector<double> band_squared_distances(const interpreter& interp, int
         totals[b * K + k] = total;
       }
     }
-  };
-  if (pool && tasks > 1)
-    pool->parallel_for(static_cast<std::int64_t>(tasks), 1,
-                       [&](std::int64_t t0, std::int64_t t1) { work(static_cast<std::size_t>(t0), static_cast<std::size_t>(t1)); });
-  else
-    work(0, tasks);
+  });
 
   std::vector<double> sums(K, 0.0);
   for (std::size_t k = 0; k < K; ++k)

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "mixq/calibration/kernels.hpp"
@@ -133,6 +134,23 @@ struct task {
   std::int64_t lo, hi;
 };
 
+/// How many groups the candidates split into when `blocks` parts of a result are scored: few
+/// parts split the candidates too, so every thread has work.
+inline std::size_t candidate_groups(std::size_t blocks, std::size_t candidates, thread_pool* pool) {
+  const std::size_t threads = pool ? pool->size() : 1;
+  return std::clamp<std::size_t>((2 * threads + blocks - 1) / blocks, 1, std::max<std::size_t>(candidates, 1));
+}
+
+/// Runs fn(t0, t1) over tasks [0, n), split across the pool when there is more than one.
+template <class Fn>
+void run_tasks(std::size_t n, thread_pool* pool, Fn&& fn) {
+  if (pool && n > 1)
+    pool->parallel_for(static_cast<std::int64_t>(n), 1,
+                       [&](std::int64_t t0, std::int64_t t1) { fn(static_cast<std::size_t>(t0), static_cast<std::size_t>(t1)); });
+  else
+    fn(std::size_t{0}, n);
+}
+
 /// The tasks: reduction blocks (as squared_distance(a, b, pool) sums them) times candidate groups.
 struct task_plan {
   std::int64_t numel;
@@ -142,9 +160,7 @@ struct task_plan {
   task_plan(std::int64_t n, std::size_t k, thread_pool* pool)
       : numel(n), candidates(k), blocked(pool && static_cast<std::size_t>(n) >= 2 * reduction_block) {
     blocks = blocked ? (static_cast<std::size_t>(n) + reduction_block - 1) / reduction_block : 1;
-    // Few blocks: split the candidates too, so every thread has work.
-    const std::size_t threads = pool ? pool->size() : 1;
-    groups = std::clamp<std::size_t>((2 * threads + blocks - 1) / blocks, 1, k);
+    groups = candidate_groups(blocks, k, pool);
   }
   std::size_t size() const { return blocks * groups; }
   task operator[](std::size_t t) const {
@@ -165,11 +181,7 @@ void for_each_piece(std::int64_t begin, std::int64_t end, Fn&& fn) {
 /// Runs fn(t0, t1) over the plan's tasks, split across the pool when there is more than one.
 template <class Fn>
 void run_plan(const task_plan& plan, thread_pool* pool, Fn&& fn) {
-  const auto n = static_cast<std::int64_t>(plan.size());
-  if (pool && n > 1)
-    pool->parallel_for(n, 1, [&](std::int64_t t0, std::int64_t t1) { fn(static_cast<std::size_t>(t0), static_cast<std::size_t>(t1)); });
-  else
-    fn(std::size_t{0}, plan.size());
+  run_tasks(plan.size(), pool, std::forward<Fn>(fn));
 }
 
 /// Scores candidates on one piece at a time by running node i's kernel on fake-quantized copies
@@ -382,15 +394,13 @@ inline std::vector<double> concat_squared_distances(std::span<const std::int64_t
   }
   std::vector<double> partial(pieces.size() * K, 0.0);
   const float* r = ref.data<float>();
-  auto work = [&](std::int64_t p0, std::int64_t p1) {
-    for (std::int64_t p = p0; p < p1; ++p) {
-      const piece& pc = pieces[static_cast<std::size_t>(p)];
+  sweep_impl::run_tasks(pieces.size(), pool, [&](std::size_t p0, std::size_t p1) {
+    for (std::size_t p = p0; p < p1; ++p) {
+      const piece& pc = pieces[p];
       quant::score_fake_quantized_map([](const simd::fbatch& v) { return v; }, pc.x, r + pc.at, static_cast<std::size_t>(pc.len), candidates,
-                                      partial.data() + static_cast<std::size_t>(p) * K);
+                                      partial.data() + p * K);
     }
-  };
-  if (pool && pieces.size() > 1) pool->parallel_for(static_cast<std::int64_t>(pieces.size()), 1, work);
-  else work(0, static_cast<std::int64_t>(pieces.size()));
+  });
   std::vector<double> sums(K, 0.0);
   for (std::size_t p = 0; p < pieces.size(); ++p)
     for (std::size_t k = 0; k < K; ++k) sums[k] += partial[p * K + k];

@@ -255,10 +255,8 @@ struct conv_op {
   }
 
   static void compute(kernel_context& k, const attributes& a, const prepared& p) {
-    const tensor& w = k.in(1);
-    const tensor* b = k.optional_in(2);
     tensor x = k.in(0);
-    auto g = geometry(x.shape(), w.shape(), a);
+    auto g = geometry(x.shape(), k.in(1).shape(), a);
     if (g.rank > 2) return reference(k, a);
     if (has_inserts(g)) {  // materialise the zero-inserted input, then it is a plain convolution
       shape_t s{g.n, g.ic, g.in[1], g.in[2]};
@@ -277,16 +275,7 @@ struct conv_op {
       g.in[2] = s[3];
       g.insert = {0, 0, 0};
     }
-    tensor& y = k.out();
-    const auto c2 = detail::to_2d(g);
-    const auto ep = detail::relu_epilogue(a.do_relu, a.relu_limit);
-    const float* bias = b ? b->data<float>() : nullptr;
-    if (is_depthwise(g)) {
-      simd::depthwise_conv2d(c2, g.n, x.data<float>(), w.data<float>(), bias, y.data<float>(), ep, k.threads());
-      return;
-    }
-    simd::conv2d_gemm(c2, g.n, x.data<float>(), w.data<float>(), p.packed_valid ? &p.filter : nullptr, bias,
-                      y.data<float>(), ep, k.threads());
+    run_2d(k, a, p, g, detail::to_2d(g), x);
   }
 
   /// Row bands (row_band) of a 2-D convolution without inserts: output rows [b, e) read the
@@ -309,17 +298,25 @@ struct conv_op {
   /// follows from its output height, so every output element is the same sum in the same order.
   static void compute_band(kernel_context& k, const attributes& a, const prepared& p, const row_band& band) {
     const tensor& x = k.in(0);
-    const tensor& w = k.in(1);
-    const tensor* b = k.optional_in(2);
-    const auto g = geometry(band.input_shape, w.shape(), a);
+    const auto g = geometry(band.input_shape, k.in(1).shape(), a);
     if (g.rank != 2 || has_inserts(g)) throw error("top.Conv: this convolution cannot run in row bands");
     auto c2 = detail::to_2d(g);
     c2.ih = band.in_end - band.in_begin;
     c2.oh = band.out_end - band.out_begin;
     c2.pad_top = band.in_begin - (band.out_begin * c2.sh - c2.pad_top);
     if (x.numel() != g.n * g.ic * c2.ih * g.in[2]) throw error("top.Conv: the band input has the wrong size");
+    if (k.out().numel() != g.n * g.oc * c2.oh * c2.ow) throw error("top.Conv: the band output has the wrong size");
+    run_2d(k, a, p, g, c2, x);
+  }
+
+ private:
+  /// The 2-D kernels on input x (no inserts) of geometry c2, into k.out(): compute and
+  /// compute_band share them, so a band's rows are the same sums as the whole result's.
+  static void run_2d(kernel_context& k, const attributes& a, const prepared& p, const detail::conv_geometry& g,
+                     const simd::conv2d_geometry& c2, const tensor& x) {
+    const tensor& w = k.in(1);
+    const tensor* b = k.optional_in(2);
     tensor& y = k.out();
-    if (y.numel() != g.n * g.oc * c2.oh * c2.ow) throw error("top.Conv: the band output has the wrong size");
     const auto ep = detail::relu_epilogue(a.do_relu, a.relu_limit);
     const float* bias = b ? b->data<float>() : nullptr;
     if (is_depthwise(g)) {
