@@ -21,6 +21,9 @@ tune_num=5
 models="mobilenet_v2 ppocr_det"
 repeat=3
 while (($#)); do
+  case $1 in --build|--work|--threads|--tune_num|--models|--repeat)
+    (($# >= 2)) || { echo "run_calibration.sh: $1 needs a value" >&2; exit 2; } ;;
+  esac
   case $1 in
     --build) build=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
@@ -31,6 +34,7 @@ while (($#)); do
     *) echo "run_calibration.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
+[[ $repeat =~ ^[1-9][0-9]*$ ]] || { echo "run_calibration.sh: --repeat must be a positive integer, got '$repeat'" >&2; exit 2; }
 work=${work:-$build/cal-models}
 shared=${MIXQ_SHARED_DIR:-$root/../shared}
 py=/usr/bin/python3
