@@ -273,6 +273,9 @@ int main(int argc, char** argv) {
     if (out.untuned)
       std::fprintf(stderr, ", auto-tune %.2f s (%zu batches, %zu inputs searched, %zu thresholds raised, %zu op runs)", out.tune_seconds,
                    out.tune_batches, out.tuned_inputs, out.raised, out.tune_op_runs);
+    if (out.untuned && out.tune_steps_total > 0)
+      std::fprintf(stderr, ", %.0f%% of candidate steps skipped (they could not win)",
+                   100.0 * static_cast<double>(out.tune_steps_total - out.tune_steps_scored) / static_cast<double>(out.tune_steps_total));
     std::fprintf(stderr, "\n");
     if (debug_log && out.untuned)
       std::fprintf(stderr, "run_calibration: auto-tune cache peak %.1f MiB\n", static_cast<double>(out.tune_cache_bytes) / (1 << 20));

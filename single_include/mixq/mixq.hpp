@@ -21715,6 +21715,264 @@ class calibration_batches {
 // points, so it can differ from the whole-tensor total by about 1e-8 relative. The choice among
 // candidates is the same unless two of them are that close (then either is as good).
 
+// #include "mixq/calibration/candidate_sweep.hpp"
+// How the auto-tuner's candidate sweeps are scheduled, and which parts of them can be skipped.
+//
+// A sweep scores every candidate threshold of a tensor by the squared error it causes in its
+// consumer's result. The sweeps of tile_sweep.hpp and band_sweep.hpp cut one sample's result
+// into parts that stay in cache; here those parts are `chains` of `steps`. A step adds one
+// candidate's error over a part of the result to its chain's running total, so the steps of a
+// chain run in order (element-wise sums then keep the whole-tensor bits); chains are
+// independent, and a sample's total is its chains' totals summed in chain order.
+//
+// pruned_sweep scores the candidates of several samples at once and stops scoring a candidate
+// once it cannot be the best: errors are squares, so a running total only grows, and so does a
+// score computed from running totals (the caller's score is monotone). When a candidate's score
+// over the parts done so far already exceeds the complete score of another candidate, its
+// remaining parts are skipped. The best candidate and every score that could be the minimum come
+// out exactly as scoring everything would give them, bit for bit: the same steps in the same
+// order, summed in the same order.
+
+// #include "mixq/core/thread_pool.hpp" (already inlined above)
+// #include "mixq/quant/fake_quant.hpp" (already inlined above)
+
+namespace mixq::calibration::detail {
+
+namespace sweep_impl {
+
+/// How many groups the candidates split into when `blocks` parts of a result are scored: few
+/// parts split the candidates too, so every thread has work.
+inline std::size_t candidate_groups(std::size_t blocks, std::size_t candidates, thread_pool* pool) {
+  const std::size_t threads = pool ? pool->size() : 1;
+  return std::clamp<std::size_t>((2 * threads + blocks - 1) / blocks, 1, std::max<std::size_t>(candidates, 1));
+}
+
+/// Runs fn(t0, t1) over tasks [0, n), split across the pool when there is more than one.
+template <class Fn>
+void run_tasks(std::size_t n, thread_pool* pool, Fn&& fn) {
+  if (pool && n > 1)
+    pool->parallel_for(static_cast<std::int64_t>(n), 1,
+                       [&](std::int64_t t0, std::int64_t t1) { fn(static_cast<std::size_t>(t0), static_cast<std::size_t>(t1)); });
+  else
+    fn(std::size_t{0}, n);
+}
+
+}  // namespace sweep_impl
+
+/// One sample's candidate scoring, cut into chains of steps (see the top of this file).
+class sweep_problem {
+ public:
+  /// One thread's scratch for scoring steps.
+  class worker {
+   public:
+    virtual ~worker() = default;
+    /// For each j, adds candidate qs[j]'s squared error over step `step` of chain `chain` to
+    /// totals[j], the chain's running total for that candidate.
+    virtual void score(std::size_t chain, std::size_t step, std::span<const quant::int_fake_quant> qs, std::span<double> totals) = 0;
+  };
+  virtual ~sweep_problem() = default;
+  virtual std::size_t chains() const = 0;
+  virtual std::size_t steps(std::size_t chain) const = 0;
+  virtual std::unique_ptr<worker> make_worker() const = 0;
+};
+
+namespace sweep_impl {
+
+/// Steps [begin, end) of one chain of one sample.
+struct step_run {
+  std::size_t sample, chain, begin, end;
+};
+
+/// Running totals per sample, chain and candidate, and the runs that advance them.
+class sweep_state {
+ public:
+  sweep_state(std::span<const sweep_problem* const> samples, std::span<const quant::int_fake_quant> qs) : samples_(samples), qs_(qs) {
+    totals_.resize(samples.size());
+    for (std::size_t s = 0; s < samples.size(); ++s) totals_[s].assign(samples[s]->chains() * qs.size(), 0.0);
+  }
+
+  /// Scores `runs` for the candidates `ks` (indices into the candidates), across the pool.
+  void run(std::span<const step_run> runs, std::span<const std::size_t> ks, thread_pool* pool) {
+    if (runs.empty() || ks.empty()) return;
+    const std::size_t K = qs_.size(), groups = candidate_groups(runs.size(), ks.size(), pool);
+    run_tasks(runs.size() * groups, pool, [&](std::size_t t0, std::size_t t1) {
+      std::vector<std::unique_ptr<sweep_problem::worker>> workers(samples_.size());
+      std::vector<quant::int_fake_quant> qs;
+      std::vector<double> totals;
+      for (std::size_t t = t0; t < t1; ++t) {
+        const step_run& part = runs[t / groups];
+        const std::size_t grp = t % groups, j0 = grp * ks.size() / groups, j1 = (grp + 1) * ks.size() / groups;
+        if (j0 == j1) continue;
+        auto& w = workers[part.sample];
+        if (!w) w = samples_[part.sample]->make_worker();
+        double* row = totals_[part.sample].data() + part.chain * K;
+        qs.clear();
+        totals.clear();
+        for (std::size_t j = j0; j < j1; ++j) {
+          qs.push_back(qs_[ks[j]]);
+          totals.push_back(row[ks[j]]);
+        }
+        for (std::size_t step = part.begin; step < part.end; ++step) w->score(part.chain, step, qs, totals);
+        for (std::size_t j = j0; j < j1; ++j) row[ks[j]] = totals[j - j0];
+      }
+    });
+  }
+
+  /// Candidate k's total over sample s: its chains' running totals, in chain order.
+  double sample_total(std::size_t s, std::size_t k) const {
+    const std::size_t K = qs_.size();
+    double sum = 0;
+    for (std::size_t c = 0; c < samples_[s]->chains(); ++c) sum += totals_[s][c * K + k];
+    return sum;
+  }
+
+ private:
+  std::span<const sweep_problem* const> samples_;
+  std::span<const quant::int_fake_quant> qs_;
+  std::vector<std::vector<double>> totals_;  // per sample: [chain * K + k]
+};
+
+/// Reverses the low `bits` bits of v: visiting chains in this order spreads the first ones
+/// over the whole result.
+inline std::size_t reverse_bits(std::size_t v, unsigned bits) {
+  std::size_t r = 0;
+  for (unsigned b = 0; b < bits; ++b) r |= ((v >> b) & 1u) << (bits - 1 - b);
+  return r;
+}
+
+/// Every step of every sample, in the order pruned_sweep scores them: by how far into its chain
+/// a step lies, chains spread over the result, samples in turn. A prefix of this order is then
+/// a fair sample of the whole, and a chain's steps still come in order.
+struct step_ref {
+  std::size_t sample, chain, step;
+};
+inline std::vector<step_ref> sweep_order(std::span<const sweep_problem* const> samples) {
+  struct keyed {
+    double depth;
+    std::size_t spread, sample, chain, step;
+  };
+  std::vector<keyed> all;
+  for (std::size_t s = 0; s < samples.size(); ++s) {
+    const std::size_t C = samples[s]->chains();
+    unsigned bits = 0;
+    while ((std::size_t{1} << bits) < C) ++bits;
+    for (std::size_t c = 0; c < C; ++c) {
+      const std::size_t n = samples[s]->steps(c);
+      for (std::size_t i = 0; i < n; ++i)
+        all.push_back({(static_cast<double>(i) + 0.5) / static_cast<double>(n), reverse_bits(c, bits), s, c, i});
+    }
+  }
+  std::sort(all.begin(), all.end(), [](const keyed& a, const keyed& b) {
+    return std::tie(a.depth, a.spread, a.sample, a.chain, a.step) < std::tie(b.depth, b.spread, b.sample, b.chain, b.step);
+  });
+  std::vector<step_ref> order;
+  order.reserve(all.size());
+  for (const keyed& k : all) order.push_back({k.sample, k.chain, k.step});
+  return order;
+}
+
+/// The steps order[lo, hi) as runs (a chain's steps in a prefix-to-prefix window are
+/// consecutive).
+inline std::vector<step_run> step_runs_of(std::span<const step_ref> order, std::size_t lo, std::size_t hi) {
+  std::vector<step_ref> part(order.begin() + static_cast<std::ptrdiff_t>(lo), order.begin() + static_cast<std::ptrdiff_t>(hi));
+  std::sort(part.begin(), part.end(),
+            [](const step_ref& a, const step_ref& b) { return std::tie(a.sample, a.chain, a.step) < std::tie(b.sample, b.chain, b.step); });
+  std::vector<step_run> out;
+  for (const step_ref& r : part) {
+    if (!out.empty() && out.back().sample == r.sample && out.back().chain == r.chain && out.back().end == r.step) {
+      ++out.back().end;
+      continue;
+    }
+    out.push_back({r.sample, r.chain, r.step, r.step + 1});
+  }
+  return out;
+}
+
+}  // namespace sweep_impl
+
+/// Every candidate's squared error over one sample, scoring every step.
+inline std::vector<double> sweep_totals(const sweep_problem& problem, std::span<const quant::int_fake_quant> qs, thread_pool* pool) {
+  const sweep_problem* const samples[1] = {&problem};
+  sweep_impl::sweep_state state(samples, qs);
+  std::vector<sweep_impl::step_run> whole;
+  for (std::size_t c = 0; c < problem.chains(); ++c)
+    if (problem.steps(c) > 0) whole.push_back({0, c, 0, problem.steps(c)});
+  std::vector<std::size_t> ks(qs.size());
+  for (std::size_t k = 0; k < ks.size(); ++k) ks[k] = k;
+  state.run(whole, ks, pool);
+  std::vector<double> out(qs.size());
+  for (std::size_t k = 0; k < qs.size(); ++k) out[k] = state.sample_total(0, k);
+  return out;
+}
+
+struct pruned_sweep_result {
+  /// Per candidate: its score where it can be the minimum (exactly what scoring every step
+  /// gives); for a candidate that was stopped, a lower bound of its score that is already above
+  /// the minimum.
+  std::vector<double> scores;
+  std::size_t steps_scored = 0;  // candidate steps run
+  std::size_t steps_total = 0;   // candidate steps a full sweep runs
+};
+
+/// Scores the candidates `qs` over `samples` (one problem per sample), stopping a candidate once
+/// it cannot be the best. `score` maps a candidate's per-sample totals to its score and must not
+/// decrease when a total grows. A first round scores every candidate on a sixteenth of the
+/// steps; the candidate that leads then is scored to the end, which gives the bound; the others
+/// go on in rounds of a sixteenth, each stopped when its score so far exceeds the bound.
+inline pruned_sweep_result pruned_sweep(std::span<const sweep_problem* const> samples, std::span<const quant::int_fake_quant> qs,
+                                        const std::function<double(std::span<const double>)>& score, thread_pool* pool) {
+  const std::size_t K = qs.size(), S = samples.size();
+  pruned_sweep_result out;
+  out.scores.assign(K, 0.0);
+  if (K == 0 || S == 0) return out;
+  const std::vector<sweep_impl::step_ref> order = sweep_impl::sweep_order(samples);
+  const std::size_t N = order.size();
+  out.steps_total = N * K;
+  sweep_impl::sweep_state state(samples, qs);
+  std::vector<double> per_sample(S);
+  auto score_of = [&](std::size_t k) {
+    for (std::size_t s = 0; s < S; ++s) per_sample[s] = state.sample_total(s, k);
+    return score(per_sample);
+  };
+  auto advance = [&](std::size_t lo, std::size_t hi, std::span<const std::size_t> ks) {
+    state.run(sweep_impl::step_runs_of(order, lo, hi), ks, pool);
+    out.steps_scored += (hi - lo) * ks.size();
+  };
+  std::vector<std::size_t> alive(K);
+  for (std::size_t k = 0; k < K; ++k) alive[k] = k;
+  constexpr std::size_t rounds = 16;
+  // Too few candidates to gain from the rounds, or too few steps to leave any after the first:
+  // everything at once.
+  if (K < 3 || N < 2 * S) {
+    advance(0, N, alive);
+    for (std::size_t k = 0; k < K; ++k) out.scores[k] = score_of(k);
+    return out;
+  }
+  const std::size_t probe = std::max(S, N / rounds), window = (N - probe + rounds - 1) / rounds;
+  advance(0, probe, alive);
+  std::size_t leader = 0;
+  double lead = score_of(0);
+  for (std::size_t k = 1; k < K; ++k)
+    if (const double v = score_of(k); v < lead) {
+      lead = v;
+      leader = k;
+    }
+  const std::size_t only_leader[1] = {leader};
+  advance(probe, N, only_leader);
+  const double bound = score_of(leader);
+  alive.erase(alive.begin() + static_cast<std::ptrdiff_t>(leader));
+  // NaN scores never compare above the bound: such candidates run to the end.
+  auto stop_beaten = [&] { std::erase_if(alive, [&](std::size_t k) { return score_of(k) > bound; }); };
+  stop_beaten();
+  for (std::size_t at = probe; at < N && !alive.empty(); at += window) {
+    advance(at, std::min(N, at + window), alive);
+    stop_beaten();
+  }
+  for (std::size_t k = 0; k < K; ++k) out.scores[k] = score_of(k);
+  return out;
+}
+
+}  // namespace mixq::calibration::detail
 // #include "mixq/calibration/kernels.hpp" (already inlined above)
 // #include "mixq/calibration/tile_sweep.hpp"
 // The auto-tuner's candidate sweep for element-wise consumers, piece by piece.
@@ -21731,6 +21989,7 @@ class calibration_batches {
 // to piece, and the element-wise kernels compute each element with one batch formula wherever it
 // sits (simd::map_unary / map_binary), so an element's value does not depend on the piece.
 
+// #include "mixq/calibration/candidate_sweep.hpp" (already inlined above)
 // #include "mixq/calibration/kernels.hpp" (already inlined above)
 // #include "mixq/core/error.hpp" (already inlined above)
 // #include "mixq/core/tensor.hpp" (already inlined above)
@@ -21838,63 +22097,6 @@ inline void segments_of(std::int64_t lo, std::int64_t hi, std::int64_t inner, st
   }
 }
 
-/// The work of one pool task: candidates [k0, k1) over the result elements [lo, hi), which lie
-/// inside reduction block `block`.
-struct task {
-  std::size_t block, k0, k1;
-  std::int64_t lo, hi;
-};
-
-/// How many groups the candidates split into when `blocks` parts of a result are scored: few
-/// parts split the candidates too, so every thread has work.
-inline std::size_t candidate_groups(std::size_t blocks, std::size_t candidates, thread_pool* pool) {
-  const std::size_t threads = pool ? pool->size() : 1;
-  return std::clamp<std::size_t>((2 * threads + blocks - 1) / blocks, 1, std::max<std::size_t>(candidates, 1));
-}
-
-/// Runs fn(t0, t1) over tasks [0, n), split across the pool when there is more than one.
-template <class Fn>
-void run_tasks(std::size_t n, thread_pool* pool, Fn&& fn) {
-  if (pool && n > 1)
-    pool->parallel_for(static_cast<std::int64_t>(n), 1,
-                       [&](std::int64_t t0, std::int64_t t1) { fn(static_cast<std::size_t>(t0), static_cast<std::size_t>(t1)); });
-  else
-    fn(std::size_t{0}, n);
-}
-
-/// The tasks: reduction blocks (as squared_distance(a, b, pool) sums them) times candidate groups.
-struct task_plan {
-  std::int64_t numel;
-  std::size_t candidates, blocks, groups;
-  bool blocked;
-
-  task_plan(std::int64_t n, std::size_t k, thread_pool* pool)
-      : numel(n), candidates(k), blocked(pool && static_cast<std::size_t>(n) >= 2 * reduction_block) {
-    blocks = blocked ? (static_cast<std::size_t>(n) + reduction_block - 1) / reduction_block : 1;
-    groups = candidate_groups(blocks, k, pool);
-  }
-  std::size_t size() const { return blocks * groups; }
-  task operator[](std::size_t t) const {
-    const std::size_t b = t / groups, g = t % groups;
-    const std::int64_t lo = blocked ? static_cast<std::int64_t>(b * reduction_block) : 0;
-    const std::int64_t hi = blocked ? std::min<std::int64_t>(numel, static_cast<std::int64_t>((b + 1) * reduction_block)) : numel;
-    return {b, g * candidates / groups, (g + 1) * candidates / groups, lo, hi};
-  }
-};
-
-/// Calls fn(lo, hi) for the sweep pieces of [begin, end).
-template <class Fn>
-void for_each_piece(std::int64_t begin, std::int64_t end, Fn&& fn) {
-  for (std::int64_t lo = begin; lo < end; lo += static_cast<std::int64_t>(sweep_piece))
-    fn(lo, std::min<std::int64_t>(end, lo + static_cast<std::int64_t>(sweep_piece)));
-}
-
-/// Runs fn(t0, t1) over the plan's tasks, split across the pool when there is more than one.
-template <class Fn>
-void run_plan(const task_plan& plan, thread_pool* pool, Fn&& fn) {
-  run_tasks(plan.size(), pool, std::forward<Fn>(fn));
-}
-
 /// Scores candidates on one piece at a time by running node i's kernel on fake-quantized copies
 /// of the piece's operands; holds one worker's scratch.
 class piece_scorer {
@@ -21997,6 +22199,96 @@ class piece_scorer {
 
 }  // namespace sweep_impl
 
+/// An element-wise op's candidate sweep over one sample. The chains are the reduction blocks of
+/// squared_distance(a, b, pool) (one chain without a pool or for short results), the steps their
+/// pieces: the totals are that function's, bit for bit.
+class elementwise_problem final : public sweep_problem {
+ public:
+  /// nullptr when the run-time tensors do not have the layout's sizes (the caller then scores
+  /// on whole tensors).
+  static std::unique_ptr<elementwise_problem> make(const interpreter& interp, int i, const sweep_layout& layout,
+                                                   std::span<const sweep_operand> operands, const tensor& ref, thread_pool* pool) {
+    const std::int64_t N = layout.numel;
+    if (operands.size() != layout.roles.size() || ref.elem() != dtype::f32 || ref.numel() != N) return nullptr;
+    const std::int64_t rows = layout.inner > 0 ? N / layout.inner : 0;
+    for (std::size_t j = 0; j < operands.size(); ++j) {
+      const tensor* t = operands[j].values;
+      const sweep_role role = layout.roles[j];
+      if (role == sweep_role::none) continue;
+      if (!t || t->elem() != dtype::f32) return nullptr;
+      const std::int64_t want = role == sweep_role::full ? N : role == sweep_role::per_row ? rows : 1;
+      if (t->numel() != want) return nullptr;
+    }
+    return std::unique_ptr<elementwise_problem>(new elementwise_problem(interp, i, layout, operands, ref, pool));
+  }
+
+  std::size_t chains() const override { return blocked_ ? (static_cast<std::size_t>(layout_.numel) + reduction_block - 1) / reduction_block : 1; }
+  std::size_t steps(std::size_t chain) const override {
+    const auto [lo, hi] = chain_range(chain);
+    return static_cast<std::size_t>(hi - lo + static_cast<std::int64_t>(sweep_piece) - 1) / sweep_piece;
+  }
+  std::unique_ptr<worker> make_worker() const override {
+    if (in_registers_) return std::make_unique<register_worker>(*this);
+    return std::make_unique<piece_worker>(*this);
+  }
+
+ private:
+  elementwise_problem(const interpreter& interp, int i, const sweep_layout& layout, std::span<const sweep_operand> operands, const tensor& ref,
+                      thread_pool* pool)
+      : interp_(interp), node_(i), layout_(layout), operands_(operands), ref_(ref.values<float>()),
+        op_node_(interp.model().nodes[static_cast<std::size_t>(i)]),
+        blocked_(pool && static_cast<std::size_t>(layout.numel) >= 2 * reduction_block),
+        // A point-wise op on one quantized input is scored in registers (quant::score_fake_quantized_map).
+        in_registers_(op_node_.op->score_fake_quantized && operands.size() == 1 && layout.roles[0] == sweep_role::full && operands[0].quantize) {}
+
+  std::pair<std::int64_t, std::int64_t> chain_range(std::size_t chain) const {
+    if (!blocked_) return {0, layout_.numel};
+    const auto lo = static_cast<std::int64_t>(chain * reduction_block);
+    return {lo, std::min<std::int64_t>(layout_.numel, lo + static_cast<std::int64_t>(reduction_block))};
+  }
+  std::pair<std::int64_t, std::int64_t> piece_range(std::size_t chain, std::size_t step) const {
+    const auto [lo, hi] = chain_range(chain);
+    const std::int64_t b = lo + static_cast<std::int64_t>(step * sweep_piece);
+    return {b, std::min<std::int64_t>(hi, b + static_cast<std::int64_t>(sweep_piece))};
+  }
+
+  class register_worker final : public worker {
+   public:
+    explicit register_worker(const elementwise_problem& p) : p_(p), x_(p.operands_[0].values->data<float>()) {}
+    void score(std::size_t chain, std::size_t step, std::span<const quant::int_fake_quant> qs, std::span<double> totals) override {
+      const auto [lo, hi] = p_.piece_range(chain, step);
+      p_.op_node_.op->score_fake_quantized(p_.op_node_.decoded.get(), x_ + lo, p_.ref_.data() + lo, static_cast<std::size_t>(hi - lo), qs,
+                                           totals.data());
+    }
+
+   private:
+    const elementwise_problem& p_;
+    const float* x_;
+  };
+
+  class piece_worker final : public worker {
+   public:
+    explicit piece_worker(const elementwise_problem& p) : p_(p), scorer_(p.interp_, p.node_, p.layout_, p.operands_) {}
+    void score(std::size_t chain, std::size_t step, std::span<const quant::int_fake_quant> qs, std::span<double> totals) override {
+      const auto [lo, hi] = p_.piece_range(chain, step);
+      scorer_.start_piece(lo, hi);
+      for (std::size_t j = 0; j < qs.size(); ++j) totals[j] = scorer_.score(qs[j], p_.ref_, totals[j]);
+    }
+
+   private:
+    const elementwise_problem& p_;
+    sweep_impl::piece_scorer scorer_;
+  };
+
+  const interpreter& interp_;
+  int node_;
+  const sweep_layout& layout_;
+  std::span<const sweep_operand> operands_;
+  std::span<const float> ref_;
+  const node& op_node_;
+  bool blocked_, in_registers_;
+};
+
 /// For each candidate, the sum over the result of (ref - op(inputs))^2 with the `quantize`
 /// operands fake-quantized by that candidate: what squared_distance(ref, out, pool) gives for
 /// the whole-tensor evaluation, bit for bit. Empty when the run-time tensors do not have the
@@ -22004,55 +22296,10 @@ class piece_scorer {
 inline std::vector<double> sweep_squared_distances(const interpreter& interp, int i, const sweep_layout& layout,
                                                    std::span<const sweep_operand> operands, const tensor& ref,
                                                    std::span<const quant::int_fake_quant> candidates, thread_pool* pool) {
-  const std::int64_t N = layout.numel;
-  const std::size_t K = candidates.size();
-  if (operands.size() != layout.roles.size() || ref.elem() != dtype::f32 || ref.numel() != N || K == 0) return {};
-  const std::int64_t rows = layout.inner > 0 ? N / layout.inner : 0;
-  for (std::size_t j = 0; j < operands.size(); ++j) {
-    const tensor* t = operands[j].values;
-    const sweep_role role = layout.roles[j];
-    if (role == sweep_role::none) continue;
-    if (!t || t->elem() != dtype::f32) return {};
-    const std::int64_t want = role == sweep_role::full ? N : role == sweep_role::per_row ? rows : 1;
-    if (t->numel() != want) return {};
-  }
-  const sweep_impl::task_plan plan(N, K, pool);
-  std::vector<double> totals(plan.blocks * K, 0.0);  // per block, in block order
-  const std::span<const float> ref_values = ref.values<float>();
-  const node& op_node = interp.model().nodes[static_cast<std::size_t>(i)];
-
-  // A point-wise op on one quantized input is scored in registers (quant::score_fake_quantized_map).
-  if (op_node.op->score_fake_quantized && operands.size() == 1 && layout.roles[0] == sweep_role::full && operands[0].quantize) {
-    const float* x = operands[0].values->data<float>();
-    sweep_impl::run_plan(plan, pool, [&](std::size_t t0, std::size_t t1) {
-      for (std::size_t t = t0; t < t1; ++t) {
-        const sweep_impl::task task = plan[t];
-        sweep_impl::for_each_piece(task.lo, task.hi, [&](std::int64_t lo, std::int64_t hi) {
-          op_node.op->score_fake_quantized(op_node.decoded.get(), x + lo, ref_values.data() + lo, static_cast<std::size_t>(hi - lo),
-                                           candidates.subspan(task.k0, task.k1 - task.k0), totals.data() + task.block * K + task.k0);
-        });
-      }
-    });
-  } else {
-    sweep_impl::run_plan(plan, pool, [&](std::size_t t0, std::size_t t1) {
-      sweep_impl::piece_scorer scorer(interp, i, layout, operands);
-      for (std::size_t t = t0; t < t1; ++t) {
-        const sweep_impl::task task = plan[t];
-        sweep_impl::for_each_piece(task.lo, task.hi, [&](std::int64_t lo, std::int64_t hi) {
-          scorer.start_piece(lo, hi);
-          for (std::size_t k = task.k0; k < task.k1; ++k) {
-            double& total = totals[task.block * K + k];
-            total = scorer.score(candidates[k], ref_values, total);
-          }
-        });
-      }
-    });
-  }
-
-  std::vector<double> sums(K, 0.0);
-  for (std::size_t k = 0; k < K; ++k)
-    for (std::size_t b = 0; b < plan.blocks; ++b) sums[k] += totals[b * K + k];
-  return sums;
+  if (candidates.empty()) return {};
+  const auto problem = elementwise_problem::make(interp, i, layout, operands, ref, pool);
+  if (!problem) return {};
+  return sweep_totals(*problem, candidates, pool);
 }
 
 /// Where each operand of node i starts in its result when the node is a top.Concat without relu
@@ -22081,41 +22328,65 @@ inline std::optional<std::vector<std::int64_t>> concat_offsets_of(const graph& g
   return offsets;
 }
 
-/// concat_squared_distances: the result is a copy of its operands, so a candidate's error is
-/// that of each quantized operand against its part of the reference, scored in registers piece
-/// by piece (quant::score_fake_quantized_map with the identity); operands that are not
-/// quantized match the reference exactly and add nothing. The values are the whole-tensor
-/// ones; the sums run per operand piece, so a total can differ in its last bits.
-inline std::vector<double> concat_squared_distances(std::span<const std::int64_t> offsets, std::span<const sweep_operand> operands,
-                                                    const tensor& ref, std::span<const quant::int_fake_quant> candidates,
-                                                    thread_pool* pool) {
-  const std::size_t K = candidates.size();
-  if (K == 0 || offsets.size() != operands.size() || ref.elem() != dtype::f32) return {};
+/// A concatenation's candidate sweep over one sample: the result is a copy of its operands, so
+/// a candidate's error is that of each quantized operand against its part of the reference,
+/// scored in registers piece by piece (quant::score_fake_quantized_map with the identity);
+/// operands that are not quantized match the reference exactly and add nothing. One chain of one
+/// step per piece: the values are the whole-tensor ones, the sums run per operand piece, so a
+/// total can differ from the whole-tensor one in its last bits.
+class concat_problem final : public sweep_problem {
+ public:
+  /// nullptr when the operands do not fit `offsets` and the reference.
+  static std::unique_ptr<concat_problem> make(std::span<const std::int64_t> offsets, std::span<const sweep_operand> operands, const tensor& ref) {
+    if (offsets.size() != operands.size() || ref.elem() != dtype::f32) return nullptr;
+    std::vector<piece> pieces;
+    for (std::size_t j = 0; j < operands.size(); ++j) {
+      const tensor* t = operands[j].values;
+      if (!t || t->elem() != dtype::f32 || offsets[j] + t->numel() > ref.numel()) return nullptr;
+      if (!operands[j].quantize) continue;
+      for (std::int64_t lo = 0; lo < t->numel(); lo += static_cast<std::int64_t>(sweep_piece))
+        pieces.push_back({t->data<float>() + lo, offsets[j] + lo, std::min<std::int64_t>(t->numel() - lo, static_cast<std::int64_t>(sweep_piece))});
+    }
+    return std::unique_ptr<concat_problem>(new concat_problem(std::move(pieces), ref.data<float>()));
+  }
+
+  std::size_t chains() const override { return pieces_.size(); }
+  std::size_t steps(std::size_t) const override { return 1; }
+  std::unique_ptr<worker> make_worker() const override { return std::make_unique<concat_worker>(*this); }
+
+ private:
   struct piece {
     const float* x;
     std::int64_t at, len;
   };
-  std::vector<piece> pieces;
-  for (std::size_t j = 0; j < operands.size(); ++j) {
-    const tensor* t = operands[j].values;
-    if (!t || t->elem() != dtype::f32 || offsets[j] + t->numel() > ref.numel()) return {};
-    if (!operands[j].quantize) continue;
-    for (std::int64_t lo = 0; lo < t->numel(); lo += static_cast<std::int64_t>(sweep_piece))
-      pieces.push_back({t->data<float>() + lo, offsets[j] + lo, std::min<std::int64_t>(t->numel() - lo, static_cast<std::int64_t>(sweep_piece))});
-  }
-  std::vector<double> partial(pieces.size() * K, 0.0);
-  const float* r = ref.data<float>();
-  sweep_impl::run_tasks(pieces.size(), pool, [&](std::size_t p0, std::size_t p1) {
-    for (std::size_t p = p0; p < p1; ++p) {
-      const piece& pc = pieces[p];
-      quant::score_fake_quantized_map([](const simd::fbatch& v) { return v; }, pc.x, r + pc.at, static_cast<std::size_t>(pc.len), candidates,
-                                      partial.data() + p * K);
+  concat_problem(std::vector<piece> pieces, const float* ref) : pieces_(std::move(pieces)), ref_(ref) {}
+
+  class concat_worker final : public worker {
+   public:
+    explicit concat_worker(const concat_problem& p) : p_(p) {}
+    void score(std::size_t chain, std::size_t, std::span<const quant::int_fake_quant> qs, std::span<double> totals) override {
+      const piece& pc = p_.pieces_[chain];
+      quant::score_fake_quantized_map([](const simd::fbatch& v) { return v; }, pc.x, p_.ref_ + pc.at, static_cast<std::size_t>(pc.len), qs,
+                                      totals.data());
     }
-  });
-  std::vector<double> sums(K, 0.0);
-  for (std::size_t p = 0; p < pieces.size(); ++p)
-    for (std::size_t k = 0; k < K; ++k) sums[k] += partial[p * K + k];
-  return sums;
+
+   private:
+    const concat_problem& p_;
+  };
+
+  std::vector<piece> pieces_;
+  const float* ref_;
+};
+
+/// concat_squared_distances: concat_problem's totals for every candidate; empty when the
+/// operands do not fit.
+inline std::vector<double> concat_squared_distances(std::span<const std::int64_t> offsets, std::span<const sweep_operand> operands,
+                                                    const tensor& ref, std::span<const quant::int_fake_quant> candidates,
+                                                    thread_pool* pool) {
+  if (candidates.empty()) return {};
+  const auto problem = concat_problem::make(offsets, operands, ref);
+  if (!problem) return {};
+  return sweep_totals(*problem, candidates, pool);
 }
 
 }  // namespace mixq::calibration::detail
@@ -22189,64 +22460,94 @@ inline std::optional<band_layout> band_layout_of(const graph& g, const interpret
   return l;
 }
 
+/// A convolution's candidate sweep over one sample: one chain of one step per band. A step
+/// fake-quantizes the input rows the band reads, runs the band and compares it with the band's
+/// reference rows.
+class band_problem final : public sweep_problem {
+ public:
+  /// nullptr when the operands do not fit the layout (the caller then scores on whole tensors):
+  /// operand 0 quantized and of the layout's size, the others (weights) as they are.
+  static std::unique_ptr<band_problem> make(const interpreter& interp, int i, const band_layout& l, std::span<const sweep_operand> operands,
+                                            const tensor& ref) {
+    if (l.bands.empty() || operands.empty() || !operands[0].quantize || !operands[0].values) return nullptr;
+    const tensor& x = *operands[0].values;
+    if (x.elem() != dtype::f32 || x.numel() != l.images * l.channels * l.in_rows * l.in_cols) return nullptr;
+    if (ref.elem() != dtype::f32 || ref.numel() != l.images * l.out_channels * l.out_rows * l.out_cols) return nullptr;
+    for (std::size_t j = 1; j < operands.size(); ++j)
+      if (operands[j].quantize) return nullptr;
+    return std::unique_ptr<band_problem>(new band_problem(interp, i, l, operands, ref));
+  }
+
+  std::size_t chains() const override { return l_.bands.size(); }
+  std::size_t steps(std::size_t) const override { return 1; }
+  std::unique_ptr<worker> make_worker() const override { return std::make_unique<band_worker>(*this); }
+
+ private:
+  band_problem(const interpreter& interp, int i, const band_layout& l, std::span<const sweep_operand> operands, const tensor& ref)
+      : interp_(interp), node_(i), l_(l), operands_(operands), xs_(operands[0].values->values<float>()), rs_(ref.values<float>()) {}
+
+  class band_worker final : public worker {
+   public:
+    explicit band_worker(const band_problem& p)
+        : p_(p),
+          in_buffer_(tensor::empty(dtype::f32, {p.l_.images * p.l_.channels * p.l_.max_in_rows * p.l_.in_cols})),
+          out_buffer_(tensor::empty(dtype::f32, {p.l_.images * p.l_.out_channels * p.l_.max_out_rows * p.l_.out_cols})),
+          ops_(p.operands_.size()) {
+      for (std::size_t j = 1; j < ops_.size(); ++j) ops_[j] = p.operands_[j].values;
+    }
+
+    void score(std::size_t chain, std::size_t, std::span<const quant::int_fake_quant> qs, std::span<double> totals) override {
+      const band_layout& l = p_.l_;
+      const top::row_band& band = l.bands[chain];
+      const std::int64_t rows_in = band.in_end - band.in_begin, rows_out = band.out_end - band.out_begin;
+      const std::int64_t in_planes = l.images * l.channels, out_planes = l.images * l.out_channels;
+      tensor in_band = in_buffer_.flat_view(0, {l.images, l.channels, rows_in, l.in_cols});
+      tensor out_band = out_buffer_.flat_view(0, {l.images, l.out_channels, rows_out, l.out_cols});
+      const tensor_type out_type{dtype::f32, out_band.shape()};
+      ops_[0] = &in_band;
+      const std::span<float> qin = in_band.values<float>();
+      const auto in_run = static_cast<std::size_t>(rows_in * l.in_cols), out_run = static_cast<std::size_t>(rows_out * l.out_cols);
+      for (std::size_t j = 0; j < qs.size(); ++j) {
+        for (std::int64_t p = 0; p < in_planes; ++p)
+          quant::fake_quantize(p_.xs_.subspan(static_cast<std::size_t>((p * l.in_rows + band.in_begin) * l.in_cols), in_run),
+                               qin.subspan(static_cast<std::size_t>(p) * in_run, in_run), qs[j]);
+        p_.interp_.compute_node_band(p_.node_, ops_, band, out_band, out_type);
+        const std::span<const float> ys = std::as_const(out_band).values<float>();
+        double total = totals[j];
+        for (std::int64_t p = 0; p < out_planes; ++p)
+          total = squared_distance_continue(p_.rs_.subspan(static_cast<std::size_t>((p * l.out_rows + band.out_begin) * l.out_cols), out_run),
+                                            ys.subspan(static_cast<std::size_t>(p) * out_run, out_run), total);
+        totals[j] = total;
+      }
+    }
+
+   private:
+    const band_problem& p_;
+    tensor in_buffer_, out_buffer_;
+    std::vector<const tensor*> ops_;
+  };
+
+  const interpreter& interp_;
+  int node_;
+  const band_layout& l_;
+  std::span<const sweep_operand> operands_;
+  std::span<const float> xs_, rs_;
+};
+
 /// For each candidate, the sum over the result of (ref - op(inputs))^2 with operand 0
 /// fake-quantized by that candidate (the other operands, weights, as they are). Empty when the
 /// operands do not fit the layout (the caller then scores on whole tensors).
 inline std::vector<double> band_squared_distances(const interpreter& interp, int i, const band_layout& l,
                                                   std::span<const sweep_operand> operands, const tensor& ref,
                                                   std::span<const quant::int_fake_quant> candidates, thread_pool* pool) {
-  const std::size_t K = candidates.size(), B = l.bands.size();
-  if (K == 0 || B == 0 || operands.empty() || !operands[0].quantize || !operands[0].values) return {};
-  const tensor& x = *operands[0].values;
-  if (x.elem() != dtype::f32 || x.numel() != l.images * l.channels * l.in_rows * l.in_cols) return {};
-  if (ref.elem() != dtype::f32 || ref.numel() != l.images * l.out_channels * l.out_rows * l.out_cols) return {};
-  for (std::size_t j = 1; j < operands.size(); ++j)
-    if (operands[j].quantize) return {};
-
-  // Tasks: bands times candidate groups, so that a few bands still give every thread work.
-  const std::size_t groups = sweep_impl::candidate_groups(B, K, pool);
-  std::vector<double> totals(B * K, 0.0);
-  const std::span<const float> xs = x.values<float>(), rs = ref.values<float>();
-  const std::int64_t in_planes = l.images * l.channels, out_planes = l.images * l.out_channels;
-
-  sweep_impl::run_tasks(B * groups, pool, [&](std::size_t t0, std::size_t t1) {
-    const tensor in_buffer = tensor::empty(dtype::f32, {in_planes * l.max_in_rows * l.in_cols});
-    const tensor out_buffer = tensor::empty(dtype::f32, {out_planes * l.max_out_rows * l.out_cols});
-    std::vector<const tensor*> ops(operands.size());
-    for (std::size_t j = 1; j < operands.size(); ++j) ops[j] = operands[j].values;
-    for (std::size_t t = t0; t < t1; ++t) {
-      const std::size_t b = t / groups, grp = t % groups;
-      const std::size_t k0 = grp * K / groups, k1 = (grp + 1) * K / groups;
-      const top::row_band& band = l.bands[b];
-      const std::int64_t rows_in = band.in_end - band.in_begin, rows_out = band.out_end - band.out_begin;
-      tensor in_band = in_buffer.flat_view(0, {l.images, l.channels, rows_in, l.in_cols});
-      tensor out_band = out_buffer.flat_view(0, {l.images, l.out_channels, rows_out, l.out_cols});
-      const tensor_type out_type{dtype::f32, out_band.shape()};
-      ops[0] = &in_band;
-      const std::span<float> qin = in_band.values<float>();
-      const auto in_run = static_cast<std::size_t>(rows_in * l.in_cols), out_run = static_cast<std::size_t>(rows_out * l.out_cols);
-      for (std::size_t k = k0; k < k1; ++k) {
-        for (std::int64_t p = 0; p < in_planes; ++p)
-          quant::fake_quantize(xs.subspan(static_cast<std::size_t>((p * l.in_rows + band.in_begin) * l.in_cols), in_run),
-                               qin.subspan(static_cast<std::size_t>(p) * in_run, in_run), candidates[k]);
-        interp.compute_node_band(i, ops, band, out_band, out_type);
-        const std::span<const float> ys = std::as_const(out_band).values<float>();
-        double total = 0;
-        for (std::int64_t p = 0; p < out_planes; ++p)
-          total = squared_distance_continue(rs.subspan(static_cast<std::size_t>((p * l.out_rows + band.out_begin) * l.out_cols), out_run),
-                                            ys.subspan(static_cast<std::size_t>(p) * out_run, out_run), total);
-        totals[b * K + k] = total;
-      }
-    }
-  });
-
-  std::vector<double> sums(K, 0.0);
-  for (std::size_t k = 0; k < K; ++k)
-    for (std::size_t b = 0; b < B; ++b) sums[k] += totals[b * K + k];
-  return sums;
+  if (candidates.empty()) return {};
+  const auto problem = band_problem::make(interp, i, l, operands, ref);
+  if (!problem) return {};
+  return sweep_totals(*problem, candidates, pool);
 }
 
 }  // namespace mixq::calibration::detail
+// #include "mixq/calibration/candidate_sweep.hpp" (already inlined above)
 // #include "mixq/calibration/collector.hpp" (already inlined above)
 // #include "mixq/calibration/kernels.hpp" (already inlined above)
 // #include "mixq/calibration/tile_sweep.hpp" (already inlined above)
@@ -22275,6 +22576,10 @@ struct tune_options {
   /// give the same bits; bands and concatenations the same values summed in another order
   /// (about 1e-8 relative). The switch is for tests.
   bool piecewise = true;
+  /// With piecewise scoring, stop scoring a candidate once it cannot be the best
+  /// (detail::pruned_sweep): the same choice, and the same distance for every candidate that
+  /// can be chosen. The switch is for tests and benchmarks.
+  bool prune = true;
 };
 
 struct tune_result {
@@ -22283,6 +22588,9 @@ struct tune_result {
   std::size_t tuned_inputs = 0;    // (E, T) pairs searched
   std::size_t raised = 0;          // rows whose threshold went up
   std::size_t peak_cached_bytes = 0;
+  /// Of the pruned sweeps' candidate steps (parts of a result scored for one candidate), how
+  /// many ran and how many scoring everything would run.
+  std::size_t candidate_steps_scored = 0, candidate_steps_total = 0;
 };
 
 namespace detail {
@@ -22479,7 +22787,8 @@ class auto_tuner {
 
   /// The tuning distance of node i's first result for each candidate threshold of `ths`, averaged
   /// over the tune samples: E's inputs that are rows of `pre` are fake-quantized with the
-  /// candidate (integer rows pass as they are), everything else is FP32.
+  /// candidate (integer rows pass as they are), everything else is FP32. With pruning, a
+  /// candidate that cannot be the best gets a lower bound of its distance, above the best one.
   std::vector<double> candidate_distances(int i, const std::vector<int>& pre, const std::vector<double>& ths,
                                           const std::vector<std::unordered_map<int, tensor>>& ref,
                                           const std::vector<std::unordered_map<int, tensor>>& dq, const std::vector<double>& ref_l1,
@@ -22494,51 +22803,79 @@ class auto_tuner {
     const std::optional<detail::band_layout> bands = opt_.piecewise && !layout ? detail::band_layout_of(g_, interp_, i) : std::nullopt;
     const std::optional<std::vector<std::int64_t>> concat = opt_.piecewise && !layout && !bands ? detail::concat_offsets_of(g_, i) : std::nullopt;
     const int out_v = n.results[0];
+    // Per sample: E's operands, with the rows of `pre` taken from the chain the candidates quantize.
+    std::vector<std::vector<const tensor*>> ops(S);
+    std::vector<std::vector<char>> quantize(S);
     for (std::size_t s = 0; s < S; ++s) {
       const auto& source = opt_.quantized_inputs ? dq[s] : ref[s];
-      std::vector<const tensor*> ops = operands_of(i, ref[s]);
-      std::vector<char> quantize(n.operands.size(), 0);
+      ops[s] = operands_of(i, ref[s]);
+      quantize[s].assign(n.operands.size(), 0);
       for (std::size_t j = 0; j < n.operands.size(); ++j) {
         const int r = layout_.row_of_value[static_cast<std::size_t>(n.operands[j])];
         if (r < 0 || std::find(pre.begin(), pre.end(), r) == pre.end()) continue;
         auto it = source.find(n.operands[j]);
         if (it == source.end()) throw error("calibration: tuner lost the value \"" + layout_.rows[static_cast<std::size_t>(r)].name + "\"");
-        ops[j] = &it->second;
-        quantize[j] = layout_.rows[static_cast<std::size_t>(r)].integer ? 0 : 1;
+        ops[s][j] = &it->second;
+        quantize[s][j] = layout_.rows[static_cast<std::size_t>(r)].integer ? 0 : 1;
+      }
+    }
+    // The piecewise sweeps, when every sample's tensors fit the node's layout.
+    std::vector<std::vector<detail::sweep_operand>> sweep(S);
+    std::vector<std::unique_ptr<detail::sweep_problem>> problems(S);
+    bool swept = layout || bands || concat;
+    for (std::size_t s = 0; s < S && swept; ++s) {
+      for (std::size_t j = 0; j < n.operands.size(); ++j) sweep[s].push_back({ops[s][j], quantize[s][j] != 0});
+      const tensor& ref_out = ref[s].at(out_v);
+      if (layout) problems[s] = detail::elementwise_problem::make(interp_, i, *layout, sweep[s], ref_out, opt_.pool);
+      else if (bands) problems[s] = detail::band_problem::make(interp_, i, *bands, sweep[s], ref_out);
+      else problems[s] = detail::concat_problem::make(*concat, sweep[s], ref_out);
+      swept = problems[s] != nullptr;
+    }
+    res.op_runs += K * S;
+    auto score = [&](std::span<const double> l2) {
+      double sum = 0;
+      for (std::size_t s = 0; s < S; ++s) sum += detail::tune_distance_of(l2[s], ref_l1[s]);
+      return sum / static_cast<double>(S);
+    };
+    if (swept && opt_.prune) {
+      std::vector<const detail::sweep_problem*> samples;
+      for (const auto& p : problems) samples.push_back(p.get());
+      const detail::pruned_sweep_result pruned = detail::pruned_sweep(samples, qs, score, opt_.pool);
+      res.candidate_steps_scored += pruned.steps_scored;
+      res.candidate_steps_total += pruned.steps_total;
+      return pruned.scores;
+    }
+    std::vector<std::vector<double>> l2(S);
+    for (std::size_t s = 0; s < S; ++s) {
+      if (swept) {
+        l2[s] = detail::sweep_totals(*problems[s], qs, opt_.pool);
+        continue;
       }
       const tensor& ref_out = ref[s].at(out_v);
-      std::vector<double> l2;
-      if (layout || bands || concat) {
-        std::vector<detail::sweep_operand> sweep(n.operands.size());
-        for (std::size_t j = 0; j < sweep.size(); ++j) sweep[j] = {ops[j], quantize[j] != 0};
-        if (layout) l2 = detail::sweep_squared_distances(interp_, i, *layout, sweep, ref_out, qs, opt_.pool);
-        else if (bands) l2 = detail::band_squared_distances(interp_, i, *bands, sweep, ref_out, qs, opt_.pool);
-        else l2 = detail::concat_squared_distances(*concat, sweep, ref_out, qs, opt_.pool);
-      }
-      if (l2.empty()) {
-        l2.resize(K);
-        for (std::size_t k = 0; k < K; ++k) {
-          std::vector<const tensor*> cand = ops;
-          std::vector<tensor> quantized(n.operands.size());
-          for (std::size_t j = 0; j < n.operands.size(); ++j) {
-            if (!quantize[j]) continue;
-            // Add(x, x): one quantized copy for both operands.
-            const auto same = std::find(ops.begin(), ops.begin() + static_cast<std::ptrdiff_t>(j), ops[j]) - ops.begin();
-            if (static_cast<std::size_t>(same) < j && quantize[static_cast<std::size_t>(same)]) {
-              cand[j] = cand[static_cast<std::size_t>(same)];
-              continue;
-            }
-            quantized[j] = detail::fake_quant_copy(*ops[j], ths[k], opt_.pool);
-            cand[j] = &quantized[j];
+      l2[s].resize(K);
+      for (std::size_t k = 0; k < K; ++k) {
+        std::vector<const tensor*> cand = ops[s];
+        std::vector<tensor> quantized(n.operands.size());
+        for (std::size_t j = 0; j < n.operands.size(); ++j) {
+          if (!quantize[s][j]) continue;
+          // Add(x, x): one quantized copy for both operands.
+          const auto same = std::find(ops[s].begin(), ops[s].begin() + static_cast<std::ptrdiff_t>(j), ops[s][j]) - ops[s].begin();
+          if (static_cast<std::size_t>(same) < j && quantize[s][static_cast<std::size_t>(same)]) {
+            cand[j] = cand[static_cast<std::size_t>(same)];
+            continue;
           }
-          const auto outs = run_node(i, cand);
-          l2[k] = squared_distance(ref_out.values<float>(), outs[0].values<float>(), opt_.pool);
+          quantized[j] = detail::fake_quant_copy(*ops[s][j], ths[k], opt_.pool);
+          cand[j] = &quantized[j];
         }
+        const auto outs = run_node(i, cand);
+        l2[s][k] = squared_distance(ref_out.values<float>(), outs[0].values<float>(), opt_.pool);
       }
-      res.op_runs += K;
-      for (std::size_t k = 0; k < K; ++k) d[k] += detail::tune_distance_of(l2[k], ref_l1[s]);
     }
-    for (double& v : d) v /= static_cast<double>(S);
+    std::vector<double> per_sample(S);
+    for (std::size_t k = 0; k < K; ++k) {
+      for (std::size_t s = 0; s < S; ++s) per_sample[s] = l2[s][k];
+      d[k] = score(per_sample);
+    }
     return d;
   }
 
@@ -22645,6 +22982,8 @@ struct calibrate_output {
   double statistics_seconds = 0, tune_seconds = 0;
   std::size_t statistics_bytes = 0, peak_activation_bytes = 0, tune_cache_bytes = 0;
   std::size_t tune_op_runs = 0, tuned_inputs = 0, raised = 0;
+  /// Candidate steps the tuner's pruned sweeps ran, of those a full sweep runs.
+  std::size_t tune_steps_scored = 0, tune_steps_total = 0;
 };
 
 inline bool will_tune(const calibrate_options& o) { return o.tune_num > 0 && !o.int4 && !o.fp8 && method_is_tuned(o.m); }
@@ -22797,6 +23136,8 @@ inline calibrate_output calibrate(const graph& g, const calibration_batches& bat
   out.tuned_inputs = tr.tuned_inputs;
   out.raised = tr.raised;
   out.tune_cache_bytes = tr.peak_cached_bytes;
+  out.tune_steps_scored = tr.candidate_steps_scored;
+  out.tune_steps_total = tr.candidate_steps_total;
   out.untuned = detail::make_table(layout, initial, nullptr, detail::table_header(opt, out.batches, false, 0));
   out.table = detail::make_table(layout, initial, &tr.thresholds, detail::table_header(opt, out.batches, true, tune_count));
   return out;

@@ -15,11 +15,13 @@
 // candidates is the same unless two of them are that close (then either is as good).
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <utility>
 #include <vector>
 
+#include "mixq/calibration/candidate_sweep.hpp"
 #include "mixq/calibration/kernels.hpp"
 #include "mixq/calibration/tile_sweep.hpp"
 #include "mixq/core/tensor.hpp"
@@ -92,61 +94,90 @@ inline std::optional<band_layout> band_layout_of(const graph& g, const interpret
   return l;
 }
 
+/// A convolution's candidate sweep over one sample: one chain of one step per band. A step
+/// fake-quantizes the input rows the band reads, runs the band and compares it with the band's
+/// reference rows.
+class band_problem final : public sweep_problem {
+ public:
+  /// nullptr when the operands do not fit the layout (the caller then scores on whole tensors):
+  /// operand 0 quantized and of the layout's size, the others (weights) as they are.
+  static std::unique_ptr<band_problem> make(const interpreter& interp, int i, const band_layout& l, std::span<const sweep_operand> operands,
+                                            const tensor& ref) {
+    if (l.bands.empty() || operands.empty() || !operands[0].quantize || !operands[0].values) return nullptr;
+    const tensor& x = *operands[0].values;
+    if (x.elem() != dtype::f32 || x.numel() != l.images * l.channels * l.in_rows * l.in_cols) return nullptr;
+    if (ref.elem() != dtype::f32 || ref.numel() != l.images * l.out_channels * l.out_rows * l.out_cols) return nullptr;
+    for (std::size_t j = 1; j < operands.size(); ++j)
+      if (operands[j].quantize) return nullptr;
+    return std::unique_ptr<band_problem>(new band_problem(interp, i, l, operands, ref));
+  }
+
+  std::size_t chains() const override { return l_.bands.size(); }
+  std::size_t steps(std::size_t) const override { return 1; }
+  std::unique_ptr<worker> make_worker() const override { return std::make_unique<band_worker>(*this); }
+
+ private:
+  band_problem(const interpreter& interp, int i, const band_layout& l, std::span<const sweep_operand> operands, const tensor& ref)
+      : interp_(interp), node_(i), l_(l), operands_(operands), xs_(operands[0].values->values<float>()), rs_(ref.values<float>()) {}
+
+  class band_worker final : public worker {
+   public:
+    explicit band_worker(const band_problem& p)
+        : p_(p),
+          in_buffer_(tensor::empty(dtype::f32, {p.l_.images * p.l_.channels * p.l_.max_in_rows * p.l_.in_cols})),
+          out_buffer_(tensor::empty(dtype::f32, {p.l_.images * p.l_.out_channels * p.l_.max_out_rows * p.l_.out_cols})),
+          ops_(p.operands_.size()) {
+      for (std::size_t j = 1; j < ops_.size(); ++j) ops_[j] = p.operands_[j].values;
+    }
+
+    void score(std::size_t chain, std::size_t, std::span<const quant::int_fake_quant> qs, std::span<double> totals) override {
+      const band_layout& l = p_.l_;
+      const top::row_band& band = l.bands[chain];
+      const std::int64_t rows_in = band.in_end - band.in_begin, rows_out = band.out_end - band.out_begin;
+      const std::int64_t in_planes = l.images * l.channels, out_planes = l.images * l.out_channels;
+      tensor in_band = in_buffer_.flat_view(0, {l.images, l.channels, rows_in, l.in_cols});
+      tensor out_band = out_buffer_.flat_view(0, {l.images, l.out_channels, rows_out, l.out_cols});
+      const tensor_type out_type{dtype::f32, out_band.shape()};
+      ops_[0] = &in_band;
+      const std::span<float> qin = in_band.values<float>();
+      const auto in_run = static_cast<std::size_t>(rows_in * l.in_cols), out_run = static_cast<std::size_t>(rows_out * l.out_cols);
+      for (std::size_t j = 0; j < qs.size(); ++j) {
+        for (std::int64_t p = 0; p < in_planes; ++p)
+          quant::fake_quantize(p_.xs_.subspan(static_cast<std::size_t>((p * l.in_rows + band.in_begin) * l.in_cols), in_run),
+                               qin.subspan(static_cast<std::size_t>(p) * in_run, in_run), qs[j]);
+        p_.interp_.compute_node_band(p_.node_, ops_, band, out_band, out_type);
+        const std::span<const float> ys = std::as_const(out_band).values<float>();
+        double total = totals[j];
+        for (std::int64_t p = 0; p < out_planes; ++p)
+          total = squared_distance_continue(p_.rs_.subspan(static_cast<std::size_t>((p * l.out_rows + band.out_begin) * l.out_cols), out_run),
+                                            ys.subspan(static_cast<std::size_t>(p) * out_run, out_run), total);
+        totals[j] = total;
+      }
+    }
+
+   private:
+    const band_problem& p_;
+    tensor in_buffer_, out_buffer_;
+    std::vector<const tensor*> ops_;
+  };
+
+  const interpreter& interp_;
+  int node_;
+  const band_layout& l_;
+  std::span<const sweep_operand> operands_;
+  std::span<const float> xs_, rs_;
+};
+
 /// For each candidate, the sum over the result of (ref - op(inputs))^2 with operand 0
 /// fake-quantized by that candidate (the other operands, weights, as they are). Empty when the
 /// operands do not fit the layout (the caller then scores on whole tensors).
 inline std::vector<double> band_squared_distances(const interpreter& interp, int i, const band_layout& l,
                                                   std::span<const sweep_operand> operands, const tensor& ref,
                                                   std::span<const quant::int_fake_quant> candidates, thread_pool* pool) {
-  const std::size_t K = candidates.size(), B = l.bands.size();
-  if (K == 0 || B == 0 || operands.empty() || !operands[0].quantize || !operands[0].values) return {};
-  const tensor& x = *operands[0].values;
-  if (x.elem() != dtype::f32 || x.numel() != l.images * l.channels * l.in_rows * l.in_cols) return {};
-  if (ref.elem() != dtype::f32 || ref.numel() != l.images * l.out_channels * l.out_rows * l.out_cols) return {};
-  for (std::size_t j = 1; j < operands.size(); ++j)
-    if (operands[j].quantize) return {};
-
-  // Tasks: bands times candidate groups, so that a few bands still give every thread work.
-  const std::size_t groups = sweep_impl::candidate_groups(B, K, pool);
-  std::vector<double> totals(B * K, 0.0);
-  const std::span<const float> xs = x.values<float>(), rs = ref.values<float>();
-  const std::int64_t in_planes = l.images * l.channels, out_planes = l.images * l.out_channels;
-
-  sweep_impl::run_tasks(B * groups, pool, [&](std::size_t t0, std::size_t t1) {
-    const tensor in_buffer = tensor::empty(dtype::f32, {in_planes * l.max_in_rows * l.in_cols});
-    const tensor out_buffer = tensor::empty(dtype::f32, {out_planes * l.max_out_rows * l.out_cols});
-    std::vector<const tensor*> ops(operands.size());
-    for (std::size_t j = 1; j < operands.size(); ++j) ops[j] = operands[j].values;
-    for (std::size_t t = t0; t < t1; ++t) {
-      const std::size_t b = t / groups, grp = t % groups;
-      const std::size_t k0 = grp * K / groups, k1 = (grp + 1) * K / groups;
-      const top::row_band& band = l.bands[b];
-      const std::int64_t rows_in = band.in_end - band.in_begin, rows_out = band.out_end - band.out_begin;
-      tensor in_band = in_buffer.flat_view(0, {l.images, l.channels, rows_in, l.in_cols});
-      tensor out_band = out_buffer.flat_view(0, {l.images, l.out_channels, rows_out, l.out_cols});
-      const tensor_type out_type{dtype::f32, out_band.shape()};
-      ops[0] = &in_band;
-      const std::span<float> qin = in_band.values<float>();
-      const auto in_run = static_cast<std::size_t>(rows_in * l.in_cols), out_run = static_cast<std::size_t>(rows_out * l.out_cols);
-      for (std::size_t k = k0; k < k1; ++k) {
-        for (std::int64_t p = 0; p < in_planes; ++p)
-          quant::fake_quantize(xs.subspan(static_cast<std::size_t>((p * l.in_rows + band.in_begin) * l.in_cols), in_run),
-                               qin.subspan(static_cast<std::size_t>(p) * in_run, in_run), candidates[k]);
-        interp.compute_node_band(i, ops, band, out_band, out_type);
-        const std::span<const float> ys = std::as_const(out_band).values<float>();
-        double total = 0;
-        for (std::int64_t p = 0; p < out_planes; ++p)
-          total = squared_distance_continue(rs.subspan(static_cast<std::size_t>((p * l.out_rows + band.out_begin) * l.out_cols), out_run),
-                                            ys.subspan(static_cast<std::size_t>(p) * out_run, out_run), total);
-        totals[b * K + k] = total;
-      }
-    }
-  });
-
-  std::vector<double> sums(K, 0.0);
-  for (std::size_t k = 0; k < K; ++k)
-    for (std::size_t b = 0; b < B; ++b) sums[k] += totals[b * K + k];
-  return sums;
+  if (candidates.empty()) return {};
+  const auto problem = band_problem::make(interp, i, l, operands, ref);
+  if (!problem) return {};
+  return sweep_totals(*problem, candidates, pool);
 }
 
 }  // namespace mixq::calibration::detail

@@ -57,6 +57,8 @@ struct calibrate_output {
   double statistics_seconds = 0, tune_seconds = 0;
   std::size_t statistics_bytes = 0, peak_activation_bytes = 0, tune_cache_bytes = 0;
   std::size_t tune_op_runs = 0, tuned_inputs = 0, raised = 0;
+  /// Candidate steps the tuner's pruned sweeps ran, of those a full sweep runs.
+  std::size_t tune_steps_scored = 0, tune_steps_total = 0;
 };
 
 inline bool will_tune(const calibrate_options& o) { return o.tune_num > 0 && !o.int4 && !o.fp8 && method_is_tuned(o.m); }
@@ -209,6 +211,8 @@ inline calibrate_output calibrate(const graph& g, const calibration_batches& bat
   out.tuned_inputs = tr.tuned_inputs;
   out.raised = tr.raised;
   out.tune_cache_bytes = tr.peak_cached_bytes;
+  out.tune_steps_scored = tr.candidate_steps_scored;
+  out.tune_steps_total = tr.candidate_steps_total;
   out.untuned = detail::make_table(layout, initial, nullptr, detail::table_header(opt, out.batches, false, 0));
   out.table = detail::make_table(layout, initial, &tr.thresholds, detail::table_header(opt, out.batches, true, tune_count));
   return out;

@@ -15,11 +15,13 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <span>
 #include <utility>
 #include <vector>
 
+#include "mixq/calibration/candidate_sweep.hpp"
 #include "mixq/calibration/kernels.hpp"
 #include "mixq/core/error.hpp"
 #include "mixq/core/tensor.hpp"
@@ -127,63 +129,6 @@ inline void segments_of(std::int64_t lo, std::int64_t hi, std::int64_t inner, st
   }
 }
 
-/// The work of one pool task: candidates [k0, k1) over the result elements [lo, hi), which lie
-/// inside reduction block `block`.
-struct task {
-  std::size_t block, k0, k1;
-  std::int64_t lo, hi;
-};
-
-/// How many groups the candidates split into when `blocks` parts of a result are scored: few
-/// parts split the candidates too, so every thread has work.
-inline std::size_t candidate_groups(std::size_t blocks, std::size_t candidates, thread_pool* pool) {
-  const std::size_t threads = pool ? pool->size() : 1;
-  return std::clamp<std::size_t>((2 * threads + blocks - 1) / blocks, 1, std::max<std::size_t>(candidates, 1));
-}
-
-/// Runs fn(t0, t1) over tasks [0, n), split across the pool when there is more than one.
-template <class Fn>
-void run_tasks(std::size_t n, thread_pool* pool, Fn&& fn) {
-  if (pool && n > 1)
-    pool->parallel_for(static_cast<std::int64_t>(n), 1,
-                       [&](std::int64_t t0, std::int64_t t1) { fn(static_cast<std::size_t>(t0), static_cast<std::size_t>(t1)); });
-  else
-    fn(std::size_t{0}, n);
-}
-
-/// The tasks: reduction blocks (as squared_distance(a, b, pool) sums them) times candidate groups.
-struct task_plan {
-  std::int64_t numel;
-  std::size_t candidates, blocks, groups;
-  bool blocked;
-
-  task_plan(std::int64_t n, std::size_t k, thread_pool* pool)
-      : numel(n), candidates(k), blocked(pool && static_cast<std::size_t>(n) >= 2 * reduction_block) {
-    blocks = blocked ? (static_cast<std::size_t>(n) + reduction_block - 1) / reduction_block : 1;
-    groups = candidate_groups(blocks, k, pool);
-  }
-  std::size_t size() const { return blocks * groups; }
-  task operator[](std::size_t t) const {
-    const std::size_t b = t / groups, g = t % groups;
-    const std::int64_t lo = blocked ? static_cast<std::int64_t>(b * reduction_block) : 0;
-    const std::int64_t hi = blocked ? std::min<std::int64_t>(numel, static_cast<std::int64_t>((b + 1) * reduction_block)) : numel;
-    return {b, g * candidates / groups, (g + 1) * candidates / groups, lo, hi};
-  }
-};
-
-/// Calls fn(lo, hi) for the sweep pieces of [begin, end).
-template <class Fn>
-void for_each_piece(std::int64_t begin, std::int64_t end, Fn&& fn) {
-  for (std::int64_t lo = begin; lo < end; lo += static_cast<std::int64_t>(sweep_piece))
-    fn(lo, std::min<std::int64_t>(end, lo + static_cast<std::int64_t>(sweep_piece)));
-}
-
-/// Runs fn(t0, t1) over the plan's tasks, split across the pool when there is more than one.
-template <class Fn>
-void run_plan(const task_plan& plan, thread_pool* pool, Fn&& fn) {
-  run_tasks(plan.size(), pool, std::forward<Fn>(fn));
-}
-
 /// Scores candidates on one piece at a time by running node i's kernel on fake-quantized copies
 /// of the piece's operands; holds one worker's scratch.
 class piece_scorer {
@@ -286,6 +231,96 @@ class piece_scorer {
 
 }  // namespace sweep_impl
 
+/// An element-wise op's candidate sweep over one sample. The chains are the reduction blocks of
+/// squared_distance(a, b, pool) (one chain without a pool or for short results), the steps their
+/// pieces: the totals are that function's, bit for bit.
+class elementwise_problem final : public sweep_problem {
+ public:
+  /// nullptr when the run-time tensors do not have the layout's sizes (the caller then scores
+  /// on whole tensors).
+  static std::unique_ptr<elementwise_problem> make(const interpreter& interp, int i, const sweep_layout& layout,
+                                                   std::span<const sweep_operand> operands, const tensor& ref, thread_pool* pool) {
+    const std::int64_t N = layout.numel;
+    if (operands.size() != layout.roles.size() || ref.elem() != dtype::f32 || ref.numel() != N) return nullptr;
+    const std::int64_t rows = layout.inner > 0 ? N / layout.inner : 0;
+    for (std::size_t j = 0; j < operands.size(); ++j) {
+      const tensor* t = operands[j].values;
+      const sweep_role role = layout.roles[j];
+      if (role == sweep_role::none) continue;
+      if (!t || t->elem() != dtype::f32) return nullptr;
+      const std::int64_t want = role == sweep_role::full ? N : role == sweep_role::per_row ? rows : 1;
+      if (t->numel() != want) return nullptr;
+    }
+    return std::unique_ptr<elementwise_problem>(new elementwise_problem(interp, i, layout, operands, ref, pool));
+  }
+
+  std::size_t chains() const override { return blocked_ ? (static_cast<std::size_t>(layout_.numel) + reduction_block - 1) / reduction_block : 1; }
+  std::size_t steps(std::size_t chain) const override {
+    const auto [lo, hi] = chain_range(chain);
+    return static_cast<std::size_t>(hi - lo + static_cast<std::int64_t>(sweep_piece) - 1) / sweep_piece;
+  }
+  std::unique_ptr<worker> make_worker() const override {
+    if (in_registers_) return std::make_unique<register_worker>(*this);
+    return std::make_unique<piece_worker>(*this);
+  }
+
+ private:
+  elementwise_problem(const interpreter& interp, int i, const sweep_layout& layout, std::span<const sweep_operand> operands, const tensor& ref,
+                      thread_pool* pool)
+      : interp_(interp), node_(i), layout_(layout), operands_(operands), ref_(ref.values<float>()),
+        op_node_(interp.model().nodes[static_cast<std::size_t>(i)]),
+        blocked_(pool && static_cast<std::size_t>(layout.numel) >= 2 * reduction_block),
+        // A point-wise op on one quantized input is scored in registers (quant::score_fake_quantized_map).
+        in_registers_(op_node_.op->score_fake_quantized && operands.size() == 1 && layout.roles[0] == sweep_role::full && operands[0].quantize) {}
+
+  std::pair<std::int64_t, std::int64_t> chain_range(std::size_t chain) const {
+    if (!blocked_) return {0, layout_.numel};
+    const auto lo = static_cast<std::int64_t>(chain * reduction_block);
+    return {lo, std::min<std::int64_t>(layout_.numel, lo + static_cast<std::int64_t>(reduction_block))};
+  }
+  std::pair<std::int64_t, std::int64_t> piece_range(std::size_t chain, std::size_t step) const {
+    const auto [lo, hi] = chain_range(chain);
+    const std::int64_t b = lo + static_cast<std::int64_t>(step * sweep_piece);
+    return {b, std::min<std::int64_t>(hi, b + static_cast<std::int64_t>(sweep_piece))};
+  }
+
+  class register_worker final : public worker {
+   public:
+    explicit register_worker(const elementwise_problem& p) : p_(p), x_(p.operands_[0].values->data<float>()) {}
+    void score(std::size_t chain, std::size_t step, std::span<const quant::int_fake_quant> qs, std::span<double> totals) override {
+      const auto [lo, hi] = p_.piece_range(chain, step);
+      p_.op_node_.op->score_fake_quantized(p_.op_node_.decoded.get(), x_ + lo, p_.ref_.data() + lo, static_cast<std::size_t>(hi - lo), qs,
+                                           totals.data());
+    }
+
+   private:
+    const elementwise_problem& p_;
+    const float* x_;
+  };
+
+  class piece_worker final : public worker {
+   public:
+    explicit piece_worker(const elementwise_problem& p) : p_(p), scorer_(p.interp_, p.node_, p.layout_, p.operands_) {}
+    void score(std::size_t chain, std::size_t step, std::span<const quant::int_fake_quant> qs, std::span<double> totals) override {
+      const auto [lo, hi] = p_.piece_range(chain, step);
+      scorer_.start_piece(lo, hi);
+      for (std::size_t j = 0; j < qs.size(); ++j) totals[j] = scorer_.score(qs[j], p_.ref_, totals[j]);
+    }
+
+   private:
+    const elementwise_problem& p_;
+    sweep_impl::piece_scorer scorer_;
+  };
+
+  const interpreter& interp_;
+  int node_;
+  const sweep_layout& layout_;
+  std::span<const sweep_operand> operands_;
+  std::span<const float> ref_;
+  const node& op_node_;
+  bool blocked_, in_registers_;
+};
+
 /// For each candidate, the sum over the result of (ref - op(inputs))^2 with the `quantize`
 /// operands fake-quantized by that candidate: what squared_distance(ref, out, pool) gives for
 /// the whole-tensor evaluation, bit for bit. Empty when the run-time tensors do not have the
@@ -293,55 +328,10 @@ class piece_scorer {
 inline std::vector<double> sweep_squared_distances(const interpreter& interp, int i, const sweep_layout& layout,
                                                    std::span<const sweep_operand> operands, const tensor& ref,
                                                    std::span<const quant::int_fake_quant> candidates, thread_pool* pool) {
-  const std::int64_t N = layout.numel;
-  const std::size_t K = candidates.size();
-  if (operands.size() != layout.roles.size() || ref.elem() != dtype::f32 || ref.numel() != N || K == 0) return {};
-  const std::int64_t rows = layout.inner > 0 ? N / layout.inner : 0;
-  for (std::size_t j = 0; j < operands.size(); ++j) {
-    const tensor* t = operands[j].values;
-    const sweep_role role = layout.roles[j];
-    if (role == sweep_role::none) continue;
-    if (!t || t->elem() != dtype::f32) return {};
-    const std::int64_t want = role == sweep_role::full ? N : role == sweep_role::per_row ? rows : 1;
-    if (t->numel() != want) return {};
-  }
-  const sweep_impl::task_plan plan(N, K, pool);
-  std::vector<double> totals(plan.blocks * K, 0.0);  // per block, in block order
-  const std::span<const float> ref_values = ref.values<float>();
-  const node& op_node = interp.model().nodes[static_cast<std::size_t>(i)];
-
-  // A point-wise op on one quantized input is scored in registers (quant::score_fake_quantized_map).
-  if (op_node.op->score_fake_quantized && operands.size() == 1 && layout.roles[0] == sweep_role::full && operands[0].quantize) {
-    const float* x = operands[0].values->data<float>();
-    sweep_impl::run_plan(plan, pool, [&](std::size_t t0, std::size_t t1) {
-      for (std::size_t t = t0; t < t1; ++t) {
-        const sweep_impl::task task = plan[t];
-        sweep_impl::for_each_piece(task.lo, task.hi, [&](std::int64_t lo, std::int64_t hi) {
-          op_node.op->score_fake_quantized(op_node.decoded.get(), x + lo, ref_values.data() + lo, static_cast<std::size_t>(hi - lo),
-                                           candidates.subspan(task.k0, task.k1 - task.k0), totals.data() + task.block * K + task.k0);
-        });
-      }
-    });
-  } else {
-    sweep_impl::run_plan(plan, pool, [&](std::size_t t0, std::size_t t1) {
-      sweep_impl::piece_scorer scorer(interp, i, layout, operands);
-      for (std::size_t t = t0; t < t1; ++t) {
-        const sweep_impl::task task = plan[t];
-        sweep_impl::for_each_piece(task.lo, task.hi, [&](std::int64_t lo, std::int64_t hi) {
-          scorer.start_piece(lo, hi);
-          for (std::size_t k = task.k0; k < task.k1; ++k) {
-            double& total = totals[task.block * K + k];
-            total = scorer.score(candidates[k], ref_values, total);
-          }
-        });
-      }
-    });
-  }
-
-  std::vector<double> sums(K, 0.0);
-  for (std::size_t k = 0; k < K; ++k)
-    for (std::size_t b = 0; b < plan.blocks; ++b) sums[k] += totals[b * K + k];
-  return sums;
+  if (candidates.empty()) return {};
+  const auto problem = elementwise_problem::make(interp, i, layout, operands, ref, pool);
+  if (!problem) return {};
+  return sweep_totals(*problem, candidates, pool);
 }
 
 /// Where each operand of node i starts in its result when the node is a top.Concat without relu
@@ -370,41 +360,65 @@ inline std::optional<std::vector<std::int64_t>> concat_offsets_of(const graph& g
   return offsets;
 }
 
-/// concat_squared_distances: the result is a copy of its operands, so a candidate's error is
-/// that of each quantized operand against its part of the reference, scored in registers piece
-/// by piece (quant::score_fake_quantized_map with the identity); operands that are not
-/// quantized match the reference exactly and add nothing. The values are the whole-tensor
-/// ones; the sums run per operand piece, so a total can differ in its last bits.
-inline std::vector<double> concat_squared_distances(std::span<const std::int64_t> offsets, std::span<const sweep_operand> operands,
-                                                    const tensor& ref, std::span<const quant::int_fake_quant> candidates,
-                                                    thread_pool* pool) {
-  const std::size_t K = candidates.size();
-  if (K == 0 || offsets.size() != operands.size() || ref.elem() != dtype::f32) return {};
+/// A concatenation's candidate sweep over one sample: the result is a copy of its operands, so
+/// a candidate's error is that of each quantized operand against its part of the reference,
+/// scored in registers piece by piece (quant::score_fake_quantized_map with the identity);
+/// operands that are not quantized match the reference exactly and add nothing. One chain of one
+/// step per piece: the values are the whole-tensor ones, the sums run per operand piece, so a
+/// total can differ from the whole-tensor one in its last bits.
+class concat_problem final : public sweep_problem {
+ public:
+  /// nullptr when the operands do not fit `offsets` and the reference.
+  static std::unique_ptr<concat_problem> make(std::span<const std::int64_t> offsets, std::span<const sweep_operand> operands, const tensor& ref) {
+    if (offsets.size() != operands.size() || ref.elem() != dtype::f32) return nullptr;
+    std::vector<piece> pieces;
+    for (std::size_t j = 0; j < operands.size(); ++j) {
+      const tensor* t = operands[j].values;
+      if (!t || t->elem() != dtype::f32 || offsets[j] + t->numel() > ref.numel()) return nullptr;
+      if (!operands[j].quantize) continue;
+      for (std::int64_t lo = 0; lo < t->numel(); lo += static_cast<std::int64_t>(sweep_piece))
+        pieces.push_back({t->data<float>() + lo, offsets[j] + lo, std::min<std::int64_t>(t->numel() - lo, static_cast<std::int64_t>(sweep_piece))});
+    }
+    return std::unique_ptr<concat_problem>(new concat_problem(std::move(pieces), ref.data<float>()));
+  }
+
+  std::size_t chains() const override { return pieces_.size(); }
+  std::size_t steps(std::size_t) const override { return 1; }
+  std::unique_ptr<worker> make_worker() const override { return std::make_unique<concat_worker>(*this); }
+
+ private:
   struct piece {
     const float* x;
     std::int64_t at, len;
   };
-  std::vector<piece> pieces;
-  for (std::size_t j = 0; j < operands.size(); ++j) {
-    const tensor* t = operands[j].values;
-    if (!t || t->elem() != dtype::f32 || offsets[j] + t->numel() > ref.numel()) return {};
-    if (!operands[j].quantize) continue;
-    for (std::int64_t lo = 0; lo < t->numel(); lo += static_cast<std::int64_t>(sweep_piece))
-      pieces.push_back({t->data<float>() + lo, offsets[j] + lo, std::min<std::int64_t>(t->numel() - lo, static_cast<std::int64_t>(sweep_piece))});
-  }
-  std::vector<double> partial(pieces.size() * K, 0.0);
-  const float* r = ref.data<float>();
-  sweep_impl::run_tasks(pieces.size(), pool, [&](std::size_t p0, std::size_t p1) {
-    for (std::size_t p = p0; p < p1; ++p) {
-      const piece& pc = pieces[p];
-      quant::score_fake_quantized_map([](const simd::fbatch& v) { return v; }, pc.x, r + pc.at, static_cast<std::size_t>(pc.len), candidates,
-                                      partial.data() + p * K);
+  concat_problem(std::vector<piece> pieces, const float* ref) : pieces_(std::move(pieces)), ref_(ref) {}
+
+  class concat_worker final : public worker {
+   public:
+    explicit concat_worker(const concat_problem& p) : p_(p) {}
+    void score(std::size_t chain, std::size_t, std::span<const quant::int_fake_quant> qs, std::span<double> totals) override {
+      const piece& pc = p_.pieces_[chain];
+      quant::score_fake_quantized_map([](const simd::fbatch& v) { return v; }, pc.x, p_.ref_ + pc.at, static_cast<std::size_t>(pc.len), qs,
+                                      totals.data());
     }
-  });
-  std::vector<double> sums(K, 0.0);
-  for (std::size_t p = 0; p < pieces.size(); ++p)
-    for (std::size_t k = 0; k < K; ++k) sums[k] += partial[p * K + k];
-  return sums;
+
+   private:
+    const concat_problem& p_;
+  };
+
+  std::vector<piece> pieces_;
+  const float* ref_;
+};
+
+/// concat_squared_distances: concat_problem's totals for every candidate; empty when the
+/// operands do not fit.
+inline std::vector<double> concat_squared_distances(std::span<const std::int64_t> offsets, std::span<const sweep_operand> operands,
+                                                    const tensor& ref, std::span<const quant::int_fake_quant> candidates,
+                                                    thread_pool* pool) {
+  if (candidates.empty()) return {};
+  const auto problem = concat_problem::make(offsets, operands, ref);
+  if (!problem) return {};
+  return sweep_totals(*problem, candidates, pool);
 }
 
 }  // namespace mixq::calibration::detail

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "mixq/calibration/band_sweep.hpp"
+#include "mixq/calibration/candidate_sweep.hpp"
 #include "mixq/calibration/collector.hpp"
 #include "mixq/calibration/kernels.hpp"
 #include "mixq/calibration/tile_sweep.hpp"
@@ -48,6 +50,10 @@ struct tune_options {
   /// give the same bits; bands and concatenations the same values summed in another order
   /// (about 1e-8 relative). The switch is for tests.
   bool piecewise = true;
+  /// With piecewise scoring, stop scoring a candidate once it cannot be the best
+  /// (detail::pruned_sweep): the same choice, and the same distance for every candidate that
+  /// can be chosen. The switch is for tests and benchmarks.
+  bool prune = true;
 };
 
 struct tune_result {
@@ -56,6 +62,9 @@ struct tune_result {
   std::size_t tuned_inputs = 0;    // (E, T) pairs searched
   std::size_t raised = 0;          // rows whose threshold went up
   std::size_t peak_cached_bytes = 0;
+  /// Of the pruned sweeps' candidate steps (parts of a result scored for one candidate), how
+  /// many ran and how many scoring everything would run.
+  std::size_t candidate_steps_scored = 0, candidate_steps_total = 0;
 };
 
 namespace detail {
@@ -252,7 +261,8 @@ class auto_tuner {
 
   /// The tuning distance of node i's first result for each candidate threshold of `ths`, averaged
   /// over the tune samples: E's inputs that are rows of `pre` are fake-quantized with the
-  /// candidate (integer rows pass as they are), everything else is FP32.
+  /// candidate (integer rows pass as they are), everything else is FP32. With pruning, a
+  /// candidate that cannot be the best gets a lower bound of its distance, above the best one.
   std::vector<double> candidate_distances(int i, const std::vector<int>& pre, const std::vector<double>& ths,
                                           const std::vector<std::unordered_map<int, tensor>>& ref,
                                           const std::vector<std::unordered_map<int, tensor>>& dq, const std::vector<double>& ref_l1,
@@ -267,51 +277,79 @@ class auto_tuner {
     const std::optional<detail::band_layout> bands = opt_.piecewise && !layout ? detail::band_layout_of(g_, interp_, i) : std::nullopt;
     const std::optional<std::vector<std::int64_t>> concat = opt_.piecewise && !layout && !bands ? detail::concat_offsets_of(g_, i) : std::nullopt;
     const int out_v = n.results[0];
+    // Per sample: E's operands, with the rows of `pre` taken from the chain the candidates quantize.
+    std::vector<std::vector<const tensor*>> ops(S);
+    std::vector<std::vector<char>> quantize(S);
     for (std::size_t s = 0; s < S; ++s) {
       const auto& source = opt_.quantized_inputs ? dq[s] : ref[s];
-      std::vector<const tensor*> ops = operands_of(i, ref[s]);
-      std::vector<char> quantize(n.operands.size(), 0);
+      ops[s] = operands_of(i, ref[s]);
+      quantize[s].assign(n.operands.size(), 0);
       for (std::size_t j = 0; j < n.operands.size(); ++j) {
         const int r = layout_.row_of_value[static_cast<std::size_t>(n.operands[j])];
         if (r < 0 || std::find(pre.begin(), pre.end(), r) == pre.end()) continue;
         auto it = source.find(n.operands[j]);
         if (it == source.end()) throw error("calibration: tuner lost the value \"" + layout_.rows[static_cast<std::size_t>(r)].name + "\"");
-        ops[j] = &it->second;
-        quantize[j] = layout_.rows[static_cast<std::size_t>(r)].integer ? 0 : 1;
+        ops[s][j] = &it->second;
+        quantize[s][j] = layout_.rows[static_cast<std::size_t>(r)].integer ? 0 : 1;
+      }
+    }
+    // The piecewise sweeps, when every sample's tensors fit the node's layout.
+    std::vector<std::vector<detail::sweep_operand>> sweep(S);
+    std::vector<std::unique_ptr<detail::sweep_problem>> problems(S);
+    bool swept = layout || bands || concat;
+    for (std::size_t s = 0; s < S && swept; ++s) {
+      for (std::size_t j = 0; j < n.operands.size(); ++j) sweep[s].push_back({ops[s][j], quantize[s][j] != 0});
+      const tensor& ref_out = ref[s].at(out_v);
+      if (layout) problems[s] = detail::elementwise_problem::make(interp_, i, *layout, sweep[s], ref_out, opt_.pool);
+      else if (bands) problems[s] = detail::band_problem::make(interp_, i, *bands, sweep[s], ref_out);
+      else problems[s] = detail::concat_problem::make(*concat, sweep[s], ref_out);
+      swept = problems[s] != nullptr;
+    }
+    res.op_runs += K * S;
+    auto score = [&](std::span<const double> l2) {
+      double sum = 0;
+      for (std::size_t s = 0; s < S; ++s) sum += detail::tune_distance_of(l2[s], ref_l1[s]);
+      return sum / static_cast<double>(S);
+    };
+    if (swept && opt_.prune) {
+      std::vector<const detail::sweep_problem*> samples;
+      for (const auto& p : problems) samples.push_back(p.get());
+      const detail::pruned_sweep_result pruned = detail::pruned_sweep(samples, qs, score, opt_.pool);
+      res.candidate_steps_scored += pruned.steps_scored;
+      res.candidate_steps_total += pruned.steps_total;
+      return pruned.scores;
+    }
+    std::vector<std::vector<double>> l2(S);
+    for (std::size_t s = 0; s < S; ++s) {
+      if (swept) {
+        l2[s] = detail::sweep_totals(*problems[s], qs, opt_.pool);
+        continue;
       }
       const tensor& ref_out = ref[s].at(out_v);
-      std::vector<double> l2;
-      if (layout || bands || concat) {
-        std::vector<detail::sweep_operand> sweep(n.operands.size());
-        for (std::size_t j = 0; j < sweep.size(); ++j) sweep[j] = {ops[j], quantize[j] != 0};
-        if (layout) l2 = detail::sweep_squared_distances(interp_, i, *layout, sweep, ref_out, qs, opt_.pool);
-        else if (bands) l2 = detail::band_squared_distances(interp_, i, *bands, sweep, ref_out, qs, opt_.pool);
-        else l2 = detail::concat_squared_distances(*concat, sweep, ref_out, qs, opt_.pool);
-      }
-      if (l2.empty()) {
-        l2.resize(K);
-        for (std::size_t k = 0; k < K; ++k) {
-          std::vector<const tensor*> cand = ops;
-          std::vector<tensor> quantized(n.operands.size());
-          for (std::size_t j = 0; j < n.operands.size(); ++j) {
-            if (!quantize[j]) continue;
-            // Add(x, x): one quantized copy for both operands.
-            const auto same = std::find(ops.begin(), ops.begin() + static_cast<std::ptrdiff_t>(j), ops[j]) - ops.begin();
-            if (static_cast<std::size_t>(same) < j && quantize[static_cast<std::size_t>(same)]) {
-              cand[j] = cand[static_cast<std::size_t>(same)];
-              continue;
-            }
-            quantized[j] = detail::fake_quant_copy(*ops[j], ths[k], opt_.pool);
-            cand[j] = &quantized[j];
+      l2[s].resize(K);
+      for (std::size_t k = 0; k < K; ++k) {
+        std::vector<const tensor*> cand = ops[s];
+        std::vector<tensor> quantized(n.operands.size());
+        for (std::size_t j = 0; j < n.operands.size(); ++j) {
+          if (!quantize[s][j]) continue;
+          // Add(x, x): one quantized copy for both operands.
+          const auto same = std::find(ops[s].begin(), ops[s].begin() + static_cast<std::ptrdiff_t>(j), ops[s][j]) - ops[s].begin();
+          if (static_cast<std::size_t>(same) < j && quantize[s][static_cast<std::size_t>(same)]) {
+            cand[j] = cand[static_cast<std::size_t>(same)];
+            continue;
           }
-          const auto outs = run_node(i, cand);
-          l2[k] = squared_distance(ref_out.values<float>(), outs[0].values<float>(), opt_.pool);
+          quantized[j] = detail::fake_quant_copy(*ops[s][j], ths[k], opt_.pool);
+          cand[j] = &quantized[j];
         }
+        const auto outs = run_node(i, cand);
+        l2[s][k] = squared_distance(ref_out.values<float>(), outs[0].values<float>(), opt_.pool);
       }
-      res.op_runs += K;
-      for (std::size_t k = 0; k < K; ++k) d[k] += detail::tune_distance_of(l2[k], ref_l1[s]);
     }
-    for (double& v : d) v /= static_cast<double>(S);
+    std::vector<double> per_sample(S);
+    for (std::size_t k = 0; k < K; ++k) {
+      for (std::size_t s = 0; s < S; ++s) per_sample[s] = l2[s][k];
+      d[k] = score(per_sample);
+    }
     return d;
   }
 

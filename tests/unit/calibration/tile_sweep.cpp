@@ -207,6 +207,12 @@ TEST_CASE("auto-tune: the piecewise sweep and whole-tensor scoring choose the sa
   off.piecewise = false;
   const auto a = auto_tuner(g, interp, c.layout(), initial, on).run(samples);
   const auto b = auto_tuner(g, interp, c.layout(), initial, off).run(samples);
+  tune_options unpruned = on;
+  unpruned.prune = false;
+  const auto every = auto_tuner(g, interp, c.layout(), initial, unpruned).run(samples);
+  // Stopping candidates that cannot win changes no choice, and does skip work here.
+  CHECK(a.candidate_steps_scored < a.candidate_steps_total);
+  for (std::size_t r = 0; r < a.thresholds.size(); ++r) CHECK(a.thresholds[r] == every.thresholds[r]);
   CHECK(a.tuned_inputs == b.tuned_inputs);
   CHECK(a.op_runs == b.op_runs);
   CHECK(a.raised > 0);
