@@ -259,6 +259,31 @@ class auto_tuner {
 
   double current_threshold(int r) const { return (*current_)[static_cast<std::size_t>(r)]; }
 
+  /// Each candidate's squared error over node i's first result on whole tensors: the operands
+  /// marked in `quantize` fake-quantized into copies, the node run, its result compared with `ref_out`.
+  std::vector<double> whole_tensor_l2(int i, const std::vector<const tensor*>& ops, const std::vector<char>& quantize, const tensor& ref_out,
+                                      const std::vector<double>& ths) const {
+    std::vector<double> l2(ths.size());
+    for (std::size_t k = 0; k < ths.size(); ++k) {
+      std::vector<const tensor*> cand = ops;
+      std::vector<tensor> quantized(ops.size());
+      for (std::size_t j = 0; j < ops.size(); ++j) {
+        if (!quantize[j]) continue;
+        // Add(x, x): one quantized copy for both operands.
+        const auto same = std::find(ops.begin(), ops.begin() + static_cast<std::ptrdiff_t>(j), ops[j]) - ops.begin();
+        if (static_cast<std::size_t>(same) < j && quantize[static_cast<std::size_t>(same)]) {
+          cand[j] = cand[static_cast<std::size_t>(same)];
+          continue;
+        }
+        quantized[j] = detail::fake_quant_copy(*ops[j], ths[k], opt_.pool);
+        cand[j] = &quantized[j];
+      }
+      const auto outs = run_node(i, cand);
+      l2[k] = squared_distance(ref_out.values<float>(), outs[0].values<float>(), opt_.pool);
+    }
+    return l2;
+  }
+
   /// The tuning distance of node i's first result for each candidate threshold of `ths`, averaged
   /// over the tune samples: E's inputs that are rows of `pre` are fake-quantized with the
   /// candidate (integer rows pass as they are), everything else is FP32. With pruning, a
@@ -269,8 +294,7 @@ class auto_tuner {
                                           tune_result& res) const {
     const node& n = g_.nodes[static_cast<std::size_t>(i)];
     const std::size_t K = ths.size(), S = ref.size();
-    std::vector<double> d(K, 0.0);
-    if (K == 0) return d;
+    if (K == 0) return {};
     std::vector<quant::int_fake_quant> qs;
     for (double th : ths) qs.push_back(quant::int_fake_quant::symmetric<8>(th));
     const std::optional<detail::sweep_layout> layout = opt_.piecewise ? detail::sweep_layout_of(g_, interp_, i) : std::nullopt;
@@ -320,31 +344,9 @@ class auto_tuner {
       return pruned.scores;
     }
     std::vector<std::vector<double>> l2(S);
-    for (std::size_t s = 0; s < S; ++s) {
-      if (swept) {
-        l2[s] = detail::sweep_totals(*problems[s], qs, opt_.pool);
-        continue;
-      }
-      const tensor& ref_out = ref[s].at(out_v);
-      l2[s].resize(K);
-      for (std::size_t k = 0; k < K; ++k) {
-        std::vector<const tensor*> cand = ops[s];
-        std::vector<tensor> quantized(n.operands.size());
-        for (std::size_t j = 0; j < n.operands.size(); ++j) {
-          if (!quantize[s][j]) continue;
-          // Add(x, x): one quantized copy for both operands.
-          const auto same = std::find(ops[s].begin(), ops[s].begin() + static_cast<std::ptrdiff_t>(j), ops[s][j]) - ops[s].begin();
-          if (static_cast<std::size_t>(same) < j && quantize[s][static_cast<std::size_t>(same)]) {
-            cand[j] = cand[static_cast<std::size_t>(same)];
-            continue;
-          }
-          quantized[j] = detail::fake_quant_copy(*ops[s][j], ths[k], opt_.pool);
-          cand[j] = &quantized[j];
-        }
-        const auto outs = run_node(i, cand);
-        l2[s][k] = squared_distance(ref_out.values<float>(), outs[0].values<float>(), opt_.pool);
-      }
-    }
+    for (std::size_t s = 0; s < S; ++s)
+      l2[s] = swept ? detail::sweep_totals(*problems[s], qs, opt_.pool) : whole_tensor_l2(i, ops[s], quantize[s], ref[s].at(out_v), ths);
+    std::vector<double> d(K);
     std::vector<double> per_sample(S);
     for (std::size_t k = 0; k < K; ++k) {
       for (std::size_t s = 0; s < S; ++s) per_sample[s] = l2[s][k];

@@ -135,6 +135,8 @@ TEST_CASE("pruned candidate sweep: the winner and every score that can win are t
         full[k] = score(per);
       }
     }
+    std::size_t steps_per_sample = 0;
+    for (std::size_t v : c.steps) steps_per_sample += v;
     const auto first_min = static_cast<std::size_t>(std::min_element(full.begin(), full.end()) - full.begin());
     CHECK(first_min == c.best);
 
@@ -149,12 +151,7 @@ TEST_CASE("pruned candidate sweep: the winner and every score that can win are t
       const auto pruned = calibration::detail::pruned_sweep(ptrs, qs, score, threads);
       for (const auto& p : problems) CHECK(p->in_order());
       REQUIRE(pruned.scores.size() == c.candidates);
-      CHECK(pruned.steps_total == c.samples * c.candidates *
-                                      [&] {
-                                        std::size_t n = 0;
-                                        for (std::size_t v : c.steps) n += v;
-                                        return n;
-                                      }());
+      CHECK(pruned.steps_total == c.samples * c.candidates * steps_per_sample);
       CHECK(pruned.scores[c.best] == full[c.best]);
       for (std::size_t k = 0; k < c.candidates; ++k) {
         INFO("candidate " << k);
