@@ -267,8 +267,8 @@ int main(int argc, char** argv) {
       }
       write_file_atomically(cali_sibling_path(output, "kurtosis_analysis"), text);
     }
-    std::fprintf(stderr, "run_calibration: statistics %.2f s (%zu batches, %.1f MiB of statistics, %.1f MiB peak activations)",
-                 out.statistics_seconds, out.batches, static_cast<double>(out.statistics_bytes) / (1 << 20),
+    std::fprintf(stderr, "run_calibration: statistics %.2f s (%zu batches, %zu at a time, %.1f MiB of statistics, %.1f MiB peak activations)",
+                 out.statistics_seconds, out.batches, out.concurrent_batches, static_cast<double>(out.statistics_bytes) / (1 << 20),
                  static_cast<double>(out.peak_activation_bytes) / (1 << 20));
     if (out.untuned)
       std::fprintf(stderr, ", auto-tune %.2f s (%zu batches, %zu inputs searched, %zu thresholds raised, %zu op runs)", out.tune_seconds,

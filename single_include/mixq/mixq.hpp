@@ -22,12 +22,11 @@
 // used header-only and still be included in many translation units.
 #define MIXQ_INLINE inline
 // #include "mixq/calibration/calibrate.hpp"
-// run_calibration as a library call: pass 1 (statistics, one inference per batch, the next
-// batch decoded while the current one runs), the thresholds of the chosen method, and pass 2
+// run_calibration as a library call: pass 1 (statistics, one inference per batch, several
+// batches at once: statistics_pass.hpp), the thresholds of the chosen method, and pass 2
 // (auto-tune) when TPU-MLIR would tune. Returns the tables; writing them is the caller's choice.
 #include <chrono>
 #include <functional>
-#include <future>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,12 +38,14 @@
 // ActivationCalibrator does (facts doc §1.1, §2.2-2.6), for any enabled method — search flows
 // enable several at once and still run a single pass.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <memory>
 #include <set>
 #include <span>
+#include <thread>
 
 // #include "mixq/calibration/histogram_observer.hpp"
 // torch.ao.quantization.HistogramObserver(bins, dtype=qint8, qscheme=per_tensor_affine) as torch
@@ -744,12 +745,10 @@ class histogram_observer {
 
 // #include "mixq/core/error.hpp" (already inlined above)
 // #include "mixq/core/thread_pool.hpp"
-#include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
 #include <mutex>
-#include <thread>
 
 namespace mixq {
 
@@ -18841,6 +18840,7 @@ class statistics_collector {
     for (method m : opt_.methods) need_.insert(m);
     const bool any_mse_like = has(method::mse) || has(method::aciq_gauss) || has(method::aciq_laplace);
     stats_.resize(layout_.rows.size());
+    order_ = std::make_unique<batch_order>(layout_.rows.size());
     std::vector<char> in_last_five(layout_.rows.size(), 0);
     for (int r : layout_.last_five) in_last_five[static_cast<std::size_t>(r)] = 1;
     for (std::size_t r = 0; r < layout_.rows.size(); ++r) {
@@ -18860,44 +18860,58 @@ class statistics_collector {
   }
 
   const row_layout& layout() const noexcept { return layout_; }
-  std::int64_t batches_seen() const noexcept { return batches_seen_; }
+  std::int64_t batches_seen() const noexcept { return order_->finished.load(std::memory_order_acquire); }
 
-  /// Hooks for interpreter::run: every row's tensor is observed as it is produced.
-  run_hooks hooks() {
+  /// Runs one batch through `interp` with the hooks; counts the batch.
+  void add_batch(const interpreter& interp, const named_tensors& inputs) {
+    const std::int64_t b = batches_seen();
+    const run_hooks h = batch_hooks(b);
+    run_options ro;
+    ro.hooks = &h;
+    interp.run(inputs, ro);
+    finish_batch(b);
+  }
+
+  /// Hooks for interpreter::run on batch `b` (0-based, each batch once): every row's tensor is
+  /// observed as it is produced. Batches may run at once on several threads (statistics_pass):
+  /// a row takes batch b only after batch b - 1 has, so every statistic sees the batches in
+  /// order, exactly as one batch after another (the histogram's growth, the averages' sums).
+  run_hooks batch_hooks(std::int64_t b) {
+    if (b < 0 || b >= opt_.batches)
+      throw error("calibration: batch " + std::to_string(b + 1) + " is past the " + std::to_string(opt_.batches) + " announced");
     run_hooks h;
-    h.on_output = [this](int node, int result, tensor& t) {
+    h.on_output = [this, b](int node, int result, tensor& t) {
       const int v = g_.nodes[static_cast<std::size_t>(node)].results[static_cast<std::size_t>(result)];
       const int r = layout_.row_of_value[static_cast<std::size_t>(v)];
-      if (r >= 0) observe_row(r, t);
+      if (r < 0 || !wait_turn(static_cast<std::size_t>(r), b)) return;
+      observe_row(static_cast<std::size_t>(r), t, b);
+      order_->turn[static_cast<std::size_t>(r)].store(b + 1, std::memory_order_release);
     };
     return h;
   }
 
-  /// Runs one batch through `interp` with the hooks; counts the batch.
-  void add_batch(const interpreter& interp, const named_tensors& inputs) {
-    begin_batch();
-    const run_hooks h = hooks();
-    run_options ro;
-    ro.hooks = &h;
-    interp.run(inputs, ro);
-    end_batch();
+  /// Batch b has run: the rows it did not produce let batch b + 1 through, and it counts.
+  void finish_batch(std::int64_t b) {
+    for (std::size_t r = 0; r < stats_.size(); ++r)
+      if (wait_turn(r, b)) order_->turn[r].store(b + 1, std::memory_order_release);
+    order_->finished.fetch_add(1, std::memory_order_acq_rel);
   }
 
-  void begin_batch() {
-    if (batches_seen_ >= opt_.batches)
-      throw error("calibration: more batches than the " + std::to_string(opt_.batches) + " announced");
-    current_batch_seen_.assign(stats_.size(), 0);
-  }
-  void end_batch() { ++batches_seen_; }
-
-  /// Folds a tensor into row `r`'s statistics (each row once per batch).
-  void observe_row(int r, const tensor& t) {
-    row_stats& s = stats_[static_cast<std::size_t>(r)];
-    const tensor_row& row = layout_.rows[static_cast<std::size_t>(r)];
-    if (!current_batch_seen_.empty()) {
-      if (current_batch_seen_[static_cast<std::size_t>(r)]) return;
-      current_batch_seen_[static_cast<std::size_t>(r)] = 1;
+  /// Batch b failed: the batches after it stop at their next row, where their hooks (and
+  /// finish_batch) throw batch_aborted. The batches before it run on.
+  void abort_after(std::int64_t b) {
+    std::int64_t cur = order_->aborted_after.load();
+    while (b < cur && !order_->aborted_after.compare_exchange_weak(cur, b)) {
     }
+  }
+
+  /// Thrown into a batch that runs after a failed one.
+  struct batch_aborted {};
+
+  /// Folds batch b's tensor into row `r`'s statistics.
+  void observe_row(std::size_t r, const tensor& t, std::int64_t b) {
+    row_stats& s = stats_[r];
+    const tensor_row& row = layout_.rows[r];
     const tensor f = t.elem() == dtype::f32 ? t : t.cast(dtype::f32);
     const std::span<const float> x = f.values<float>();
     // KL's histogram and the range in one pass over the tensor where the batch fits the
@@ -18912,7 +18926,7 @@ class statistics_collector {
       br = range_of(x, opt_.pool);
     }
     if (!br.finite)
-      throw error("calibration: tensor \"" + row.name + "\" holds NaN or inf in batch " + std::to_string(batches_seen_ + 1) +
+      throw error("calibration: tensor \"" + row.name + "\" holds NaN or inf in batch " + std::to_string(b + 1) +
                   " (check the input data and the model)");
     ++s.batches;
     s.elements = static_cast<std::int64_t>(x.size());
@@ -18962,7 +18976,7 @@ class statistics_collector {
   /// Thresholds of one of the collected methods.
   calibration_result thresholds(method m) const {
     if (!has(m)) throw error("calibration: statistics for " + std::string(method_name(m)) + " were not collected");
-    if (batches_seen_ == 0) throw error("calibration: no batch was observed");
+    if (batches_seen() == 0) throw error("calibration: no batch was observed");
     calibration_result res;
     res.m = m;
     res.rows.resize(layout_.rows.size());
@@ -19101,8 +19115,31 @@ class statistics_collector {
   row_layout layout_;
   std::set<method> need_;
   std::vector<row_stats> stats_;
-  std::vector<char> current_batch_seen_;
-  std::int64_t batches_seen_ = 0;
+  // Which batch each row takes next; the batch after which batches stop; how many finished.
+  // Held by pointer so that the collector stays movable.
+  struct batch_order {
+    explicit batch_order(std::size_t rows) : turn(new std::atomic<std::int64_t>[rows]) {
+      for (std::size_t r = 0; r < rows; ++r) turn[r].store(0);
+    }
+    std::unique_ptr<std::atomic<std::int64_t>[]> turn;
+    std::atomic<std::int64_t> aborted_after{std::numeric_limits<std::int64_t>::max()};
+    std::atomic<std::int64_t> finished{0};
+  };
+  std::unique_ptr<batch_order> order_;
+
+  /// Waits until row r may take batch b; false when it already has (a value seen twice).
+  /// The batch before b runs on another thread, so the wait is usually short; it backs off to
+  /// sleeping in case that thread is descheduled.
+  bool wait_turn(std::size_t r, std::int64_t b) const {
+    for (unsigned spins = 0;; ++spins) {
+      const std::int64_t next = order_->turn[r].load(std::memory_order_acquire);
+      if (next >= b) return next == b;
+      if (b > order_->aborted_after.load(std::memory_order_acquire)) throw batch_aborted{};
+      if (spins < 2048) mixq::detail::spin_pause();
+      else if (spins < 4096) std::this_thread::yield();
+      else std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
 };
 
 }  // namespace mixq::calibration
@@ -21688,6 +21725,167 @@ class calibration_batches {
 };
 
 }  // namespace mixq
+// #include "mixq/calibration/statistics_pass.hpp"
+// Pass 1 of run_calibration: every calibration batch through the FP32 interpreter, its tensors
+// into a statistics_collector.
+//
+// Batches run several at once, each inference on one thread of the pool, rather than one after
+// another with each inference split over the pool. An inference is hundreds of parallel loops,
+// and between them the threads wait for each other (a 640x640 detector keeps two cores 75-85%
+// busy); the statistics (the |x| histogram) are as long as the inference again. Run whole on one
+// thread each, neither waits, and each batch decodes its own images on its own thread instead of
+// taking a core from the inference. The collector makes every row take the batches in order, so
+// the statistics are bit-identical to one batch after another.
+#include <future>
+
+// #include "mixq/calibration/collector.hpp" (already inlined above)
+// #include "mixq/calibration/dataset.hpp" (already inlined above)
+// #include "mixq/core/error.hpp" (already inlined above)
+// #include "mixq/core/thread_pool.hpp" (already inlined above)
+// #include "mixq/graph/interpreter.hpp" (already inlined above)
+
+namespace mixq::calibration {
+
+struct statistics_pass_options {
+  thread_pool* pool = nullptr;
+  /// Batches in flight at once, each inference on one thread. 0: as many as the pool has
+  /// threads, fewer where their activations would pass `activation_budget`. 1: one batch after
+  /// another, each inference on the whole pool (the next batch is decoded meanwhile).
+  std::size_t concurrent_batches = 0;
+  /// Bound on the activations of the batches in flight (the first batch's peak times their
+  /// number), in bytes.
+  std::size_t activation_budget = std::size_t{2} << 30;
+  /// The inputs of the first `keep_inputs` batches are returned (the tune pass's samples, which
+  /// then are not decoded twice).
+  std::size_t keep_inputs = 0;
+  /// After each batch: how many are done, of how many. Called from one thread at a time.
+  std::function<void(std::size_t done, std::size_t total)> on_batch;
+};
+
+struct statistics_pass_result {
+  /// The largest batch's activations times the batches in flight (an upper bound of the peak).
+  std::size_t peak_activation_bytes = 0;
+  std::size_t concurrent_batches = 1;
+  std::vector<named_tensors> kept_inputs;  // batches 0 .. keep_inputs - 1
+};
+
+namespace detail {
+
+/// "file, file" (or "list:line") of batch b, for errors.
+inline std::string describe_batch(const calibration_batches& batches, std::size_t b) {
+  std::string out;
+  for (std::size_t i : batches.samples_of(b)) {
+    const auto& s = batches.selection().samples[i];
+    out += (out.empty() ? "" : ", ") + (s.line ? batches.selection().source + ":" + std::to_string(s.line) : s.text);
+  }
+  return out;
+}
+
+/// Batch b through the interpreter with the collector's hooks; returns its peak activations.
+inline std::size_t run_statistics_batch(const interpreter& interp, const calibration_batches& batches, statistics_collector& collector,
+                                        std::size_t b, const named_tensors& inputs) {
+  const run_hooks h = collector.batch_hooks(static_cast<std::int64_t>(b));
+  run_options ro;
+  ro.hooks = &h;
+  run_result rr;
+  try {
+    rr = interp.run(inputs, ro);
+  } catch (const error& e) {
+    throw error(std::string(e.what()) + "; batch " + std::to_string(b + 1) + " is " + describe_batch(batches, b));
+  }
+  collector.finish_batch(static_cast<std::int64_t>(b));
+  return rr.peak_activation_bytes;
+}
+
+}  // namespace detail
+
+/// Runs every batch of `batches` through `interp` (built on `opt.pool`) into `collector`.
+/// Errors are those of the earliest failing batch, as one batch after another would give.
+inline statistics_pass_result run_statistics_pass(const interpreter& interp, const calibration_batches& batches,
+                                                  statistics_collector& collector, const statistics_pass_options& opt) {
+  statistics_pass_result res;
+  const std::size_t n = batches.size();
+  if (n == 0) return res;
+  res.kept_inputs.resize(std::min(opt.keep_inputs, n));
+  auto keep = [&](std::size_t b, const named_tensors& inputs) {
+    if (b < res.kept_inputs.size()) res.kept_inputs[b] = inputs;  // shares the buffers
+  };
+  std::size_t done = 0;
+  auto report = [&] {
+    ++done;
+    if (opt.on_batch) opt.on_batch(done, n);
+  };
+  // The first batch alone, on the whole pool: its peak sizes the batches in flight.
+  const named_tensors first = batches.load(0);
+  keep(0, first);
+  std::size_t peak = detail::run_statistics_batch(interp, batches, collector, 0, first);
+  report();
+  std::size_t lanes = opt.concurrent_batches == 0 ? (opt.pool ? opt.pool->size() : 1) : opt.concurrent_batches;
+  lanes = std::min(lanes, n - 1);
+  if (opt.concurrent_batches == 0 && peak > 0) lanes = std::min(lanes, std::max<std::size_t>(1, opt.activation_budget / peak));
+  if (!opt.pool || opt.pool->size() < 2) lanes = std::min<std::size_t>(lanes, 1);
+
+  if (lanes <= 1) {
+    // One after another: batch b + 1 decodes while batch b runs.
+    std::future<named_tensors> next;
+    if (n > 1) next = std::async(std::launch::async, [&] { return batches.load(1); });
+    for (std::size_t b = 1; b < n; ++b) {
+      named_tensors inputs = next.get();
+      if (b + 1 < n) next = std::async(std::launch::async, [&, b] { return batches.load(b + 1); });
+      keep(b, inputs);
+      peak = std::max(peak, detail::run_statistics_batch(interp, batches, collector, b, inputs));
+      report();
+    }
+    res.peak_activation_bytes = peak;
+    return res;
+  }
+
+  res.concurrent_batches = lanes;
+  std::atomic<std::size_t> next_batch{1};
+  std::mutex mutex;  // guards the failure, the peak and the progress count
+  std::size_t failed_batch = std::numeric_limits<std::size_t>::max();
+  std::exception_ptr failure;
+  std::size_t largest = peak;
+  auto fail = [&](std::size_t b, std::exception_ptr e) {
+    collector.abort_after(static_cast<std::int64_t>(b));
+    std::lock_guard lock(mutex);
+    if (b < failed_batch) {
+      failed_batch = b;
+      failure = e;
+    }
+  };
+  auto lane = [&] {
+    for (;;) {
+      const std::size_t b = next_batch.fetch_add(1);
+      if (b >= n) return;
+      {
+        std::lock_guard lock(mutex);
+        if (b > failed_batch) return;
+      }
+      try {
+        const named_tensors inputs = batches.load(b);
+        keep(b, inputs);  // each lane its own elements
+        const std::size_t p = detail::run_statistics_batch(interp, batches, collector, b, inputs);
+        std::lock_guard lock(mutex);
+        largest = std::max(largest, p);
+        report();
+      } catch (const statistics_collector::batch_aborted&) {
+        return;
+      } catch (...) {
+        fail(b, std::current_exception());
+        return;
+      }
+    }
+  };
+  opt.pool->parallel_for(static_cast<std::int64_t>(lanes), 1, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t l = begin; l < end; ++l) lane();
+  });
+  if (failure) std::rethrow_exception(failure);
+  res.peak_activation_bytes = largest * lanes;
+  return res;
+}
+
+}  // namespace mixq::calibration
 // #include "mixq/calibration/tuner.hpp"
 // Pass 2 of run_calibration: TPU-MLIR's auto-tune (SimpleTuner, facts doc §2.5), on the
 // interpreter and in memory. Ops are visited in topological order; for op E and an input T of
@@ -22965,6 +23163,9 @@ struct calibrate_options {
   const cali_table* input_table = nullptr;
   std::string mlir_file;  // for the table header
   thread_pool* pool = nullptr;
+  /// Pass 1's batches in flight at once (statistics_pass_options): 0 chooses, 1 runs them one
+  /// after another.
+  std::size_t concurrent_batches = 0;
   std::function<void(const calibrate_progress&)> on_progress;
 };
 
@@ -22983,6 +23184,7 @@ struct calibrate_output {
   std::size_t batches = 0, tune_batches = 0;
   double statistics_seconds = 0, tune_seconds = 0;
   std::size_t statistics_bytes = 0, peak_activation_bytes = 0, tune_cache_bytes = 0;
+  std::size_t concurrent_batches = 1;  // pass 1's batches in flight at once
   std::size_t tune_op_runs = 0, tuned_inputs = 0, raised = 0;
   /// Candidate steps the tuner's pruned sweeps ran, of those a full sweep runs.
   std::size_t tune_steps_scored = 0, tune_steps_total = 0;
@@ -23040,16 +23242,6 @@ inline calibration_result result_from_table(const row_layout& l, const cali_tabl
   return r;
 }
 
-/// The files a batch was made of, for error messages.
-inline std::string describe_batch(const calibration_batches& batches, std::size_t b) {
-  std::string out;
-  for (std::size_t i : batches.samples_of(b)) {
-    const auto& s = batches.selection().samples[i];
-    out += (out.empty() ? "" : ", ") + (s.line ? batches.selection().source + ":" + std::to_string(s.line) : s.text);
-  }
-  return out;
-}
-
 }  // namespace detail
 
 inline calibrate_output calibrate(const graph& g, const calibration_batches& batches, const calibration_batches* tune_batches,
@@ -23066,6 +23258,7 @@ inline calibrate_output calibrate(const graph& g, const calibration_batches& bat
   if (batches.empty()) throw error("calibration: " + batches.selection().source + ": no complete calibration batch");
 
   calibration_result initial;
+  std::vector<named_tensors> kept;  // pass 1's first inputs, reused as the tune samples
   row_layout layout = calibration_rows(g);
   const auto t0 = clock::now();
   if (opt.input_table) {
@@ -23080,25 +23273,18 @@ inline calibrate_output calibrate(const graph& g, const calibration_batches& bat
     co.batches = static_cast<std::int64_t>(batches.size());
     co.pool = opt.pool;
     statistics_collector collector(g, co);
-    // Decode batch b + 1 while batch b runs.
-    std::future<named_tensors> next = std::async(std::launch::async, [&] { return batches.load(0); });
-    for (std::size_t b = 0; b < batches.size(); ++b) {
-      named_tensors inputs = next.get();
-      if (b + 1 < batches.size()) next = std::async(std::launch::async, [&, b] { return batches.load(b + 1); });
-      collector.begin_batch();
-      const run_hooks h = collector.hooks();
-      run_options ro;
-      ro.hooks = &h;
-      run_result rr;
-      try {
-        rr = interp.run(inputs, ro);
-      } catch (const error& e) {
-        throw error(std::string(e.what()) + "; batch " + std::to_string(b + 1) + " is " + detail::describe_batch(batches, b));
-      }
-      collector.end_batch();
-      out.peak_activation_bytes = std::max(out.peak_activation_bytes, rr.peak_activation_bytes);
-      if (opt.on_progress) opt.on_progress({calibrate_progress::stage::statistics, b + 1, batches.size()});
+    statistics_pass_options po;
+    po.pool = opt.pool;
+    po.concurrent_batches = opt.concurrent_batches;
+    if (tuning && !tune_batches) po.keep_inputs = static_cast<std::size_t>(std::max<std::int64_t>(0, opt.tune_num));
+    if (opt.on_progress) {
+      auto report = opt.on_progress;
+      po.on_batch = [report](std::size_t done, std::size_t total) { report({calibrate_progress::stage::statistics, done, total}); };
     }
+    statistics_pass_result pass = run_statistics_pass(interp, batches, collector, po);
+    out.peak_activation_bytes = pass.peak_activation_bytes;
+    out.concurrent_batches = pass.concurrent_batches;
+    kept = std::move(pass.kept_inputs);
     out.statistics_bytes = collector.memory_bytes();
     initial = collector.thresholds(m);
     out.warnings = initial.warnings;
@@ -23122,7 +23308,7 @@ inline calibrate_output calibrate(const graph& g, const calibration_batches& bat
   std::vector<named_tensors> samples;
   const calibration_batches& source = tune_batches ? *tune_batches : batches;
   const std::size_t n = std::min<std::size_t>(source.size(), static_cast<std::size_t>(opt.tune_num));
-  for (std::size_t i = 0; i < n; ++i) samples.push_back(source.load(i));
+  for (std::size_t i = 0; i < n; ++i) samples.push_back(i < kept.size() ? std::move(kept[i]) : source.load(i));
   tune_count = static_cast<std::int64_t>(samples.size());
   out.tune_batches = samples.size();
   tune_options to = opt.tune;

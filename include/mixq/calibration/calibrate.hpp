@@ -1,16 +1,16 @@
 #pragma once
-// run_calibration as a library call: pass 1 (statistics, one inference per batch, the next
-// batch decoded while the current one runs), the thresholds of the chosen method, and pass 2
+// run_calibration as a library call: pass 1 (statistics, one inference per batch, several
+// batches at once: statistics_pass.hpp), the thresholds of the chosen method, and pass 2
 // (auto-tune) when TPU-MLIR would tune. Returns the tables; writing them is the caller's choice.
 #include <chrono>
 #include <functional>
-#include <future>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "mixq/calibration/collector.hpp"
 #include "mixq/calibration/dataset.hpp"
+#include "mixq/calibration/statistics_pass.hpp"
 #include "mixq/calibration/tuner.hpp"
 #include "mixq/config.hpp"
 #include "mixq/graph/interpreter.hpp"
@@ -38,6 +38,9 @@ struct calibrate_options {
   const cali_table* input_table = nullptr;
   std::string mlir_file;  // for the table header
   thread_pool* pool = nullptr;
+  /// Pass 1's batches in flight at once (statistics_pass_options): 0 chooses, 1 runs them one
+  /// after another.
+  std::size_t concurrent_batches = 0;
   std::function<void(const calibrate_progress&)> on_progress;
 };
 
@@ -56,6 +59,7 @@ struct calibrate_output {
   std::size_t batches = 0, tune_batches = 0;
   double statistics_seconds = 0, tune_seconds = 0;
   std::size_t statistics_bytes = 0, peak_activation_bytes = 0, tune_cache_bytes = 0;
+  std::size_t concurrent_batches = 1;  // pass 1's batches in flight at once
   std::size_t tune_op_runs = 0, tuned_inputs = 0, raised = 0;
   /// Candidate steps the tuner's pruned sweeps ran, of those a full sweep runs.
   std::size_t tune_steps_scored = 0, tune_steps_total = 0;
@@ -113,16 +117,6 @@ inline calibration_result result_from_table(const row_layout& l, const cali_tabl
   return r;
 }
 
-/// The files a batch was made of, for error messages.
-inline std::string describe_batch(const calibration_batches& batches, std::size_t b) {
-  std::string out;
-  for (std::size_t i : batches.samples_of(b)) {
-    const auto& s = batches.selection().samples[i];
-    out += (out.empty() ? "" : ", ") + (s.line ? batches.selection().source + ":" + std::to_string(s.line) : s.text);
-  }
-  return out;
-}
-
 }  // namespace detail
 
 inline calibrate_output calibrate(const graph& g, const calibration_batches& batches, const calibration_batches* tune_batches,
@@ -139,6 +133,7 @@ inline calibrate_output calibrate(const graph& g, const calibration_batches& bat
   if (batches.empty()) throw error("calibration: " + batches.selection().source + ": no complete calibration batch");
 
   calibration_result initial;
+  std::vector<named_tensors> kept;  // pass 1's first inputs, reused as the tune samples
   row_layout layout = calibration_rows(g);
   const auto t0 = clock::now();
   if (opt.input_table) {
@@ -153,25 +148,18 @@ inline calibrate_output calibrate(const graph& g, const calibration_batches& bat
     co.batches = static_cast<std::int64_t>(batches.size());
     co.pool = opt.pool;
     statistics_collector collector(g, co);
-    // Decode batch b + 1 while batch b runs.
-    std::future<named_tensors> next = std::async(std::launch::async, [&] { return batches.load(0); });
-    for (std::size_t b = 0; b < batches.size(); ++b) {
-      named_tensors inputs = next.get();
-      if (b + 1 < batches.size()) next = std::async(std::launch::async, [&, b] { return batches.load(b + 1); });
-      collector.begin_batch();
-      const run_hooks h = collector.hooks();
-      run_options ro;
-      ro.hooks = &h;
-      run_result rr;
-      try {
-        rr = interp.run(inputs, ro);
-      } catch (const error& e) {
-        throw error(std::string(e.what()) + "; batch " + std::to_string(b + 1) + " is " + detail::describe_batch(batches, b));
-      }
-      collector.end_batch();
-      out.peak_activation_bytes = std::max(out.peak_activation_bytes, rr.peak_activation_bytes);
-      if (opt.on_progress) opt.on_progress({calibrate_progress::stage::statistics, b + 1, batches.size()});
+    statistics_pass_options po;
+    po.pool = opt.pool;
+    po.concurrent_batches = opt.concurrent_batches;
+    if (tuning && !tune_batches) po.keep_inputs = static_cast<std::size_t>(std::max<std::int64_t>(0, opt.tune_num));
+    if (opt.on_progress) {
+      auto report = opt.on_progress;
+      po.on_batch = [report](std::size_t done, std::size_t total) { report({calibrate_progress::stage::statistics, done, total}); };
     }
+    statistics_pass_result pass = run_statistics_pass(interp, batches, collector, po);
+    out.peak_activation_bytes = pass.peak_activation_bytes;
+    out.concurrent_batches = pass.concurrent_batches;
+    kept = std::move(pass.kept_inputs);
     out.statistics_bytes = collector.memory_bytes();
     initial = collector.thresholds(m);
     out.warnings = initial.warnings;
@@ -195,7 +183,7 @@ inline calibrate_output calibrate(const graph& g, const calibration_batches& bat
   std::vector<named_tensors> samples;
   const calibration_batches& source = tune_batches ? *tune_batches : batches;
   const std::size_t n = std::min<std::size_t>(source.size(), static_cast<std::size_t>(opt.tune_num));
-  for (std::size_t i = 0; i < n; ++i) samples.push_back(source.load(i));
+  for (std::size_t i = 0; i < n; ++i) samples.push_back(i < kept.size() ? std::move(kept[i]) : source.load(i));
   tune_count = static_cast<std::int64_t>(samples.size());
   out.tune_batches = samples.size();
   tune_options to = opt.tune;

@@ -5,6 +5,8 @@
 // ActivationCalibrator does (facts doc §1.1, §2.2-2.6), for any enabled method — search flows
 // enable several at once and still run a single pass.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -14,6 +16,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "mixq/calibration/histogram_observer.hpp"
@@ -148,6 +151,7 @@ class statistics_collector {
     for (method m : opt_.methods) need_.insert(m);
     const bool any_mse_like = has(method::mse) || has(method::aciq_gauss) || has(method::aciq_laplace);
     stats_.resize(layout_.rows.size());
+    order_ = std::make_unique<batch_order>(layout_.rows.size());
     std::vector<char> in_last_five(layout_.rows.size(), 0);
     for (int r : layout_.last_five) in_last_five[static_cast<std::size_t>(r)] = 1;
     for (std::size_t r = 0; r < layout_.rows.size(); ++r) {
@@ -167,44 +171,58 @@ class statistics_collector {
   }
 
   const row_layout& layout() const noexcept { return layout_; }
-  std::int64_t batches_seen() const noexcept { return batches_seen_; }
+  std::int64_t batches_seen() const noexcept { return order_->finished.load(std::memory_order_acquire); }
 
-  /// Hooks for interpreter::run: every row's tensor is observed as it is produced.
-  run_hooks hooks() {
+  /// Runs one batch through `interp` with the hooks; counts the batch.
+  void add_batch(const interpreter& interp, const named_tensors& inputs) {
+    const std::int64_t b = batches_seen();
+    const run_hooks h = batch_hooks(b);
+    run_options ro;
+    ro.hooks = &h;
+    interp.run(inputs, ro);
+    finish_batch(b);
+  }
+
+  /// Hooks for interpreter::run on batch `b` (0-based, each batch once): every row's tensor is
+  /// observed as it is produced. Batches may run at once on several threads (statistics_pass):
+  /// a row takes batch b only after batch b - 1 has, so every statistic sees the batches in
+  /// order, exactly as one batch after another (the histogram's growth, the averages' sums).
+  run_hooks batch_hooks(std::int64_t b) {
+    if (b < 0 || b >= opt_.batches)
+      throw error("calibration: batch " + std::to_string(b + 1) + " is past the " + std::to_string(opt_.batches) + " announced");
     run_hooks h;
-    h.on_output = [this](int node, int result, tensor& t) {
+    h.on_output = [this, b](int node, int result, tensor& t) {
       const int v = g_.nodes[static_cast<std::size_t>(node)].results[static_cast<std::size_t>(result)];
       const int r = layout_.row_of_value[static_cast<std::size_t>(v)];
-      if (r >= 0) observe_row(r, t);
+      if (r < 0 || !wait_turn(static_cast<std::size_t>(r), b)) return;
+      observe_row(static_cast<std::size_t>(r), t, b);
+      order_->turn[static_cast<std::size_t>(r)].store(b + 1, std::memory_order_release);
     };
     return h;
   }
 
-  /// Runs one batch through `interp` with the hooks; counts the batch.
-  void add_batch(const interpreter& interp, const named_tensors& inputs) {
-    begin_batch();
-    const run_hooks h = hooks();
-    run_options ro;
-    ro.hooks = &h;
-    interp.run(inputs, ro);
-    end_batch();
+  /// Batch b has run: the rows it did not produce let batch b + 1 through, and it counts.
+  void finish_batch(std::int64_t b) {
+    for (std::size_t r = 0; r < stats_.size(); ++r)
+      if (wait_turn(r, b)) order_->turn[r].store(b + 1, std::memory_order_release);
+    order_->finished.fetch_add(1, std::memory_order_acq_rel);
   }
 
-  void begin_batch() {
-    if (batches_seen_ >= opt_.batches)
-      throw error("calibration: more batches than the " + std::to_string(opt_.batches) + " announced");
-    current_batch_seen_.assign(stats_.size(), 0);
-  }
-  void end_batch() { ++batches_seen_; }
-
-  /// Folds a tensor into row `r`'s statistics (each row once per batch).
-  void observe_row(int r, const tensor& t) {
-    row_stats& s = stats_[static_cast<std::size_t>(r)];
-    const tensor_row& row = layout_.rows[static_cast<std::size_t>(r)];
-    if (!current_batch_seen_.empty()) {
-      if (current_batch_seen_[static_cast<std::size_t>(r)]) return;
-      current_batch_seen_[static_cast<std::size_t>(r)] = 1;
+  /// Batch b failed: the batches after it stop at their next row, where their hooks (and
+  /// finish_batch) throw batch_aborted. The batches before it run on.
+  void abort_after(std::int64_t b) {
+    std::int64_t cur = order_->aborted_after.load();
+    while (b < cur && !order_->aborted_after.compare_exchange_weak(cur, b)) {
     }
+  }
+
+  /// Thrown into a batch that runs after a failed one.
+  struct batch_aborted {};
+
+  /// Folds batch b's tensor into row `r`'s statistics.
+  void observe_row(std::size_t r, const tensor& t, std::int64_t b) {
+    row_stats& s = stats_[r];
+    const tensor_row& row = layout_.rows[r];
     const tensor f = t.elem() == dtype::f32 ? t : t.cast(dtype::f32);
     const std::span<const float> x = f.values<float>();
     // KL's histogram and the range in one pass over the tensor where the batch fits the
@@ -219,7 +237,7 @@ class statistics_collector {
       br = range_of(x, opt_.pool);
     }
     if (!br.finite)
-      throw error("calibration: tensor \"" + row.name + "\" holds NaN or inf in batch " + std::to_string(batches_seen_ + 1) +
+      throw error("calibration: tensor \"" + row.name + "\" holds NaN or inf in batch " + std::to_string(b + 1) +
                   " (check the input data and the model)");
     ++s.batches;
     s.elements = static_cast<std::int64_t>(x.size());
@@ -269,7 +287,7 @@ class statistics_collector {
   /// Thresholds of one of the collected methods.
   calibration_result thresholds(method m) const {
     if (!has(m)) throw error("calibration: statistics for " + std::string(method_name(m)) + " were not collected");
-    if (batches_seen_ == 0) throw error("calibration: no batch was observed");
+    if (batches_seen() == 0) throw error("calibration: no batch was observed");
     calibration_result res;
     res.m = m;
     res.rows.resize(layout_.rows.size());
@@ -408,8 +426,31 @@ class statistics_collector {
   row_layout layout_;
   std::set<method> need_;
   std::vector<row_stats> stats_;
-  std::vector<char> current_batch_seen_;
-  std::int64_t batches_seen_ = 0;
+  // Which batch each row takes next; the batch after which batches stop; how many finished.
+  // Held by pointer so that the collector stays movable.
+  struct batch_order {
+    explicit batch_order(std::size_t rows) : turn(new std::atomic<std::int64_t>[rows]) {
+      for (std::size_t r = 0; r < rows; ++r) turn[r].store(0);
+    }
+    std::unique_ptr<std::atomic<std::int64_t>[]> turn;
+    std::atomic<std::int64_t> aborted_after{std::numeric_limits<std::int64_t>::max()};
+    std::atomic<std::int64_t> finished{0};
+  };
+  std::unique_ptr<batch_order> order_;
+
+  /// Waits until row r may take batch b; false when it already has (a value seen twice).
+  /// The batch before b runs on another thread, so the wait is usually short; it backs off to
+  /// sleeping in case that thread is descheduled.
+  bool wait_turn(std::size_t r, std::int64_t b) const {
+    for (unsigned spins = 0;; ++spins) {
+      const std::int64_t next = order_->turn[r].load(std::memory_order_acquire);
+      if (next >= b) return next == b;
+      if (b > order_->aborted_after.load(std::memory_order_acquire)) throw batch_aborted{};
+      if (spins < 2048) mixq::detail::spin_pause();
+      else if (spins < 4096) std::this_thread::yield();
+      else std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
 };
 
 }  // namespace mixq::calibration

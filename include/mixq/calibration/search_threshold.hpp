@@ -93,11 +93,14 @@ inline search_threshold_result search_threshold(const graph& g, const calibratio
   co.batches = static_cast<std::int64_t>(batches.size());
   co.pool = opt.base.pool;
   statistics_collector collector(g, co);
-  for (std::size_t b = 0; b < batches.size(); ++b) {
-    const named_tensors inputs = batches.load(b);
-    collector.add_batch(interp, inputs);
-    if (opt.base.on_progress) opt.base.on_progress({calibrate_progress::stage::statistics, b + 1, batches.size()});
+  statistics_pass_options po;
+  po.pool = opt.base.pool;
+  po.concurrent_batches = opt.base.concurrent_batches;
+  if (opt.base.on_progress) {
+    auto report = opt.base.on_progress;
+    po.on_batch = [report](std::size_t done, std::size_t total) { report({calibrate_progress::stage::statistics, done, total}); };
   }
+  run_statistics_pass(interp, batches, collector, po);
   res.statistics_seconds = std::chrono::duration<double>(clock::now() - t0).count();
   const row_layout& layout = collector.layout();
 
