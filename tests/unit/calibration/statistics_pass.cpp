@@ -129,12 +129,10 @@ TEST_CASE("batches in flight at once give every method the statistics of one bat
   CHECK(one_by_one.pass.concurrent_batches == 1);
   for (const auto& [threads, concurrent] : std::vector<std::pair<std::size_t, std::size_t>>{{2, 0}, {3, 3}, {4, 0}, {3, 2}}) {
     INFO(threads << " threads, " << concurrent << " requested at once");
-    // Several rounds: the interleaving of the lanes differs from run to run.
-    for (int round = 0; round < 3; ++round) {
-      const pass_outcome at_once = run_pass(batches, threads, concurrent);
-      CHECK(at_once.pass.concurrent_batches == (concurrent ? concurrent : threads));
-      for (std::size_t k = 0; k < all_methods.size(); ++k) require_identical(one_by_one.results[k], at_once.results[k]);
-    }
+    // One round per setting: under ASan (-O0) a pass with every method takes seconds.
+    const pass_outcome at_once = run_pass(batches, threads, concurrent);
+    CHECK(at_once.pass.concurrent_batches == (concurrent ? concurrent : threads));
+    for (std::size_t k = 0; k < all_methods.size(); ++k) require_identical(one_by_one.results[k], at_once.results[k]);
   }
 }
 
