@@ -123,7 +123,8 @@ void check_sweep_matches(const sweep_case& c) {
 }  // namespace
 
 TEST_CASE("tile sweep: point-wise ops scored in registers give the whole-tensor sums bit for bit") {
-  // 270900 elements: several reduction blocks and a tail shorter than a vector.
+  // 122409 elements: two reduction blocks, the second partial, and a tail shorter than a vector
+  // (AVX2 and AVX-512).
   for (const auto& [op, attrs] : std::vector<std::pair<std::string, std::string>>{
            {"top.AddConst", "const_val = 0.25 : f64"},
            {"top.MulConst", "const_val = -1.75 : f64"},
@@ -131,7 +132,7 @@ TEST_CASE("tile sweep: point-wise ops scored in registers give the whole-tensor 
            {"top.HardSigmoid", "alpha = 0.2 : f64, beta = 0.5 : f64"},
            {"top.Sigmoid", ""},
            {"top.Relu", ""}}) {
-    check_sweep_matches({op, attrs, {{1, 3, 300, 301}}, {1, 3, 300, 301}, {true}});
+    check_sweep_matches({op, attrs, {{1, 3, 201, 203}}, {1, 3, 201, 203}, {true}});
     check_sweep_matches({op, attrs, {{1, 5, 37, 41}}, {1, 5, 37, 41}, {true}});
   }
 }
