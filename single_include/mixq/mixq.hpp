@@ -1916,8 +1916,16 @@ inline bool abs_histogram_pass(std::span<const float> x, float width, std::span<
   std::size_t pending = 0;
   auto scatter = [&] {
     std::size_t j = 0;
-    for (; j + copies <= pending; j += copies)
-      for (std::size_t c = 0; c < copies; ++c) ++h[c][idx[j + c]];
+    // Unrolled by hand with the copies in registers: GCC 12 at -O2 keeps the loop over copies and
+    // reloads h[c] for every value (20% of the whole pass on PP-OCR det's tensors).
+    static_assert(copies == 4);
+    std::uint32_t *h0 = h[0], *h1 = h[1], *h2 = h[2], *h3 = h[3];
+    for (; j + copies <= pending; j += copies) {
+      ++h0[idx[j]];
+      ++h1[idx[j + 1]];
+      ++h2[idx[j + 2]];
+      ++h3[idx[j + 3]];
+    }
     for (; j < pending; ++j) ++h[0][idx[j]];
     pending = 0;
   };
