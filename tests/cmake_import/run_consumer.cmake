@@ -46,7 +46,7 @@ run_step("building the consumer project" ${CMAKE_COMMAND} --build "${consumer_bu
 
 find_program(consumer mixq_consumer PATHS "${consumer_build}" "${consumer_build}/Debug" NO_DEFAULT_PATH REQUIRED)
 run_step("running the consumer" "${consumer}")
-string(FIND "${step_output}" "tiny graph ok" ok)
+string(FIND "${step_output}" "installed package ok" ok)
 if(ok EQUAL -1)
   message(FATAL_ERROR "the consumer printed:\n${step_output}")
 endif()

@@ -1,5 +1,5 @@
-// A user of mixq: builds x -> Add(x, w) -> Relu and runs it with the interpreter. Built twice by
-// the tests: against an installed mixq found with find_package, and against single_include/ alone.
+// A user of mixq: builds x -> Add(x, w) -> Relu and runs it with the interpreter, against
+// single_include/ alone (tests/integration/tooling.cmake), header-only: every op is instantiated here.
 #include <cstdio>
 #include <vector>
 
