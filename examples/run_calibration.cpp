@@ -150,6 +150,9 @@ int main(int argc, char** argv) {
       }
     }
     if (opt.int4 && opt.fp8) throw error("--debug_cmd: int4 and fp8 cannot be calibrated together");
+    // Refused before the model and the dataset are read.
+    if (search != "False" && search != "search_threshold")
+      throw error("--search " + search + ": not implemented yet in mixq (search_threshold is; search_qtable, fast_search and mix_search come later)");
     if (opt.fp8) {
       if (*method == cal::method::torch_observer) std::fprintf(stderr, "run_calibration: fp8 ignores use_torch_observer_for_cali (max only)\n");
       method = cal::method::max;
@@ -220,8 +223,6 @@ int main(int argc, char** argv) {
       bar->update(p.done, p.total);
     };
     if (search != "False") {
-      if (search != "search_threshold")
-        throw error("--search " + search + ": not implemented yet in mixq (search_threshold is; search_qtable, fast_search and mix_search come later)");
       if (opt.int4 || opt.fp8 || opt.input_table) throw error("--search search_threshold calibrates INT8 from the data (no int4, fp8 or input_calibration_table)");
       cal::search_threshold_options so;
       so.inference_num = inference_num;
