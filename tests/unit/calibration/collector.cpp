@@ -79,7 +79,7 @@ TEST_CASE("cali-table rows are the op results in topological order, inputs inclu
   CHECK(row_percentile(l, l.rows[0]) == 99.99);
 }
 
-TEST_CASE("max: the running abs max over every batch; min/max columns are the global range") {
+TEST_CASE("max: the running abs max over every batch, min/max columns are the global range") {
   const auto batches = random_batches(4, 1);
   const auto c = collect(conv_net(), batches, {method::max, method::kl});
   const auto acts = all_activations(conv_net(), c.layout(), batches);
@@ -137,7 +137,7 @@ TEST_CASE("percentile9999: interpolated per-row percentile of all values, min/ma
   }
 }
 
-TEST_CASE("mse: mean of per-batch OCTAV thresholds; the input and the last tensors keep their abs max") {
+TEST_CASE("mse: mean of per-batch OCTAV thresholds, the input and the last tensors keep their abs max") {
   const auto batches = random_batches(3, 4);
   const auto c = collect(conv_net(), batches, {method::mse, method::aciq_gauss, method::aciq_laplace}, true);
   const auto acts = all_activations(conv_net(), c.layout(), batches);

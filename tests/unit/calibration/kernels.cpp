@@ -195,7 +195,7 @@ TEST_CASE("python_floordiv is Python's float //") {
   CHECK(calibration::detail::python_floordiv(0.0, 3.0) == 0.0);
 }
 
-TEST_CASE("abs_histogram: first batch sets width absmax/(B-1); smaller batches add in place") {
+TEST_CASE("abs_histogram: first batch sets width absmax/(B-1), smaller batches add in place") {
   abs_histogram h(5);
   std::vector<float> a{4.f, -2.f, 1.f, 0.f};
   h.add(a, 4.f);
@@ -306,7 +306,7 @@ TEST_CASE("ACIQ thresholds follow TPU-MLIR's formulas") {
   CHECK(aciq_laplace_threshold(v, 4) == Approx(5.02864014 * 1.5));
 }
 
-TEST_CASE("kurtosis is E[z^4] with z standardized by std + 1e-8; inf for a constant tensor") {
+TEST_CASE("kurtosis is E[z^4] with z standardized by std + 1e-8, inf for a constant tensor") {
   std::vector<float> v{-1.f, 1.f, -1.f, 1.f};  // z = +-1/(1+1e-8)
   CHECK(kurtosis(v) == Approx(1.0).epsilon(1e-7));
   const auto n = normal_values(300000, 2.f, 2, 5.f);
@@ -336,7 +336,7 @@ TEST_CASE("TPU-MLIR KL pads to a multiple of 128 and folds histograms above 1310
   CHECK(std::accumulate(f.counts.begin(), f.counts.end(), std::int64_t{0}) == 131073);
 }
 
-TEST_CASE("TPU-MLIR KL on a Gaussian lies between the bulk and the range; INT4 clips harder") {
+TEST_CASE("TPU-MLIR KL on a Gaussian lies between the bulk and the range, INT4 clips harder") {
   const auto v = normal_values(500000, 1.f, 21);
   float mx = 0;
   for (float x : v) mx = std::max(mx, std::fabs(x));

@@ -227,7 +227,7 @@ TEST_CASE("bm1684x LeakyRelu falls back: asymmetric -> F16, input and output of 
   CHECK(in_mode(l.report, "F16") == 1);
 }
 
-TEST_CASE("Relu: tpu.Relu on the input's integers with relu_limit -1; asymmetric -> F32, a limit on CV18xx -> BF16") {
+TEST_CASE("Relu: tpu.Relu on the input's integers with relu_limit -1, asymmetric -> F32, a limit on CV18xx -> BF16") {
   net n;
   const int x = n.input("x", {2, 32}, -4, 4);
   n.output(n.op<top::relu_op>({x}, {2, 32}, "relu", 0, 4));
@@ -357,7 +357,7 @@ TEST_CASE("bm1684x Concat with a weight input falls back to F16") {
   CHECK(has_note(l.report, "weight"));
 }
 
-TEST_CASE("bm1684x asymmetric AvgPool: scale and offset attributes; a window that does not tile goes to F32") {
+TEST_CASE("bm1684x asymmetric AvgPool: scale and offset attributes, a window that does not tile goes to F32") {
   const net n = pool_net(-1, 3, -0.5, 2.5, 2, 2, {1, 2, 2, 2});
   const lowered l = lower(n, "bm1684x", true);
   const node* p = find_op(l.low, "tpu.Pool2D");
@@ -381,7 +381,7 @@ TEST_CASE("bm1684x asymmetric AvgPool: scale and offset attributes; a window tha
   CHECK(in_mode(f.report, "F32") == 1);
 }
 
-TEST_CASE("bm1684x MatMul of two activations: get_scale_and_shift(f32(1/127), 32) = (2113665, 28); asymmetric -> F32") {
+TEST_CASE("bm1684x MatMul of two activations: get_scale_and_shift(f32(1/127), 32) = (2113665, 28), asymmetric -> F32") {
   net n;
   const int x = n.input("x", {1, 2, 3}, -4, 4), y = n.input("y", {1, 3, 2}, -2, 2);
   n.output(n.op<top::matmul_op>({x, y, n.none}, {1, 2, 2}, "mm", -8, 8));
@@ -526,7 +526,7 @@ TEST_CASE("bm1684 MatMul that is not a 2-D fully connected layer falls back to F
   CHECK(has_note(l.report, "fully connected"));
 }
 
-TEST_CASE("bm1684 Add: per input r_i = calRightShiftNumUseCblas, m_i = 64 (r 7 and 7 with coefficient 2); negative coefficient -> F32") {
+TEST_CASE("bm1684 Add: per input r_i = calRightShiftNumUseCblas, m_i = 64 (r 7 and 7 with coefficient 2), negative coefficient -> F32") {
   net n;
   const int x = n.input("x", {1, 2, 3, 3}, -4, 4), y = n.input("y", {1, 2, 3, 3}, -2, 2);
   n.output(n.op<top::add_op>({x, y}, {1, 2, 3, 3}, "add", -8, 8, coeffs({1.0, 2.0})));
@@ -546,7 +546,7 @@ TEST_CASE("bm1684 Add: per input r_i = calRightShiftNumUseCblas, m_i = 64 (r 7 a
   CHECK(in_mode(f.report, "F32") == 1);
 }
 
-TEST_CASE("bm1684 AvgPool 3x3: the reciprocal table's (57, 9); different input/output scales or a window > 225 -> F32") {
+TEST_CASE("bm1684 AvgPool 3x3: the reciprocal table's (57, 9), different input/output scales or a window > 225 -> F32") {
   net n;
   const int x = n.input("x", {1, 2, 5, 5}, -4, 4);
   n.output(n.op<top::avg_pool_op>({x}, {1, 2, 3, 3}, "pool", -4, 4, pool(3, 1)));

@@ -286,7 +286,7 @@ TEST_CASE("cv183x Mul: QDM multiplier 1082196484 rshift 6 from 1/127, rounded ha
   CHECK(worst_cosine(l, -2, 2) > 0.99);
 }
 
-TEST_CASE("cv183x Mul with a weight first: quantized signed by its abs max / 127; a weight second -> BF16") {
+TEST_CASE("cv183x Mul with a weight first: quantized signed by its abs max / 127, a weight second -> BF16") {
   net n;
   const int x = n.input("x", {1, 4}, -4, 4);
   const int w = n.weight("w", {1, 4}, {0.375f, 1.0f, 0.25f, 0.75f});

@@ -208,7 +208,7 @@ TEST_CASE("weight-only: a group size that does not divide K, or an odd K in 4 bi
   CHECK_THROWS_WITH(quant::quantize_weight_only(w, 1, 12, {5, 0, false}), Catch::Contains("8 or 4"));
 }
 
-TEST_CASE("W8F16 lowering: tpu.A16MatMul with [N, K] int8 weights, f16 scales and bias; the runner equals the scalar dequantized f16 matmul",
+TEST_CASE("W8F16 lowering: tpu.A16MatMul with [N, K] int8 weights, f16 scales and bias, the runner equals the scalar dequantized f16 matmul",
           "[deploy][weight_only]") {
   const std::int64_t M = 3, K = 32, N = 6;
   const graph top = mlp(M, K, N, false, false, 11);
@@ -237,7 +237,7 @@ TEST_CASE("W8F16 lowering: tpu.A16MatMul with [N, K] int8 weights, f16 scales an
   for (std::size_t i = 0; i < ref.size(); ++i) CHECK(y.data<float>()[i] == Approx(ref[i]).epsilon(2e-3).margin(2e-3));
 }
 
-TEST_CASE("W4F16 lowering with a group size: packed [N, K/2] uint4, [N, K/g] scales and zero points; right_transpose weights",
+TEST_CASE("W4F16 lowering with a group size: packed [N, K/2] uint4, [N, K/g] scales and zero points, right_transpose weights",
           "[deploy][weight_only]") {
   const std::int64_t M = 2, K = 64, N = 5;
   for (bool rt : {false, true}) {
@@ -325,7 +325,7 @@ TEST_CASE("quant_input and quant_output on F16: the argument is f16, the output 
   CHECK(std::equal(a.values<float>().begin(), a.values<float>().end(), b.values<float>().begin()));
 }
 
-TEST_CASE("quant_input on INT8: the argument is the input's int8 type; floats are refused, the cast's integers give the same result",
+TEST_CASE("quant_input on INT8: the argument is the input's int8 type, floats are refused, the cast's integers give the same result",
           "[deploy][quant_io]") {
   graph top = mlp(2, 16, 4, false, false, 47);
   for (auto& v : top.values)

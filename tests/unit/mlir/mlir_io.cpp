@@ -438,7 +438,7 @@ TEST_CASE("programmatically built graphs print and read back equivalent", "[mlir
   }
 }
 
-TEST_CASE("write_mlir writes through a temporary file; read_mlir reads it back", "[mlir]") {
+TEST_CASE("write_mlir writes through a temporary file, read_mlir reads it back", "[mlir]") {
   const auto dir = std::filesystem::temp_directory_path() / ("mixq_mlirio_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const graph g = read_mlir(data_path("add_relu.mlir"));

@@ -112,7 +112,7 @@ TEST_CASE("ReduceMean over one axis without keepdims matches a scalar loop") {
   test::require_close(y, want, 1e-5, 1e-6);
 }
 
-TEST_CASE("ReduceSum of opset 13 reads axes from its input; all axes without keepdims give a scalar") {
+TEST_CASE("ReduceSum of opset 13 reads axes from its input, all axes without keepdims give a scalar") {
   model_builder b(13);
   b.input("x", {2, 3}).constant("axes", ints({0, 1})).node("ReduceSum", {"x", "axes"}, {"y"}, {attr_i("keepdims", 0)});
   const tensor y = b.run({{"x", iota_tensor({2, 3})}})[0];
@@ -361,7 +361,7 @@ TEST_CASE("Pow with a tensor exponent runs element-wise") {
   test::require_close(b.run({{"x", floats({3}, {2, 3, 4})}, {"e", floats({3}, {3, 2, 0.5f})}})[0], floats({3}, {8, 9, 2}));
 }
 
-TEST_CASE("A constant graph output becomes a weight; training-mode Dropout is rejected") {
+TEST_CASE("A constant graph output becomes a weight, training-mode Dropout is rejected") {
   model_builder b(15);
   b.input("x", {2, 3}).node("Shape", {"x"}, {"s"});
   const auto out = b.run({{"x", iota_tensor({2, 3})}});

@@ -173,7 +173,7 @@ TEST_CASE("get_scale_and_shift_positive rejects a factor no 8-bit multiplier rea
   CHECK(get_scale_and_shift(176.f, 8) == multiplier_shift{11, -4});  // a left shift reaches it
 }
 
-TEST_CASE("quantize_multiplier normalises into [2^30, 2^31) and handles its edge cases") {
+TEST_CASE("quantize_multiplier normalises into 2^30 <= m < 2^31 and handles its edge cases") {
   CHECK(quantize_multiplier(1.0 / 256) == multiplier_shift{std::int64_t{1} << 30, -7});
   CHECK(quantize_multiplier(0.0) == multiplier_shift{0, 0});
   CHECK(quantize_multiplier(std::ldexp(1.0, -40)) == multiplier_shift{0, 0});

@@ -255,7 +255,7 @@ TEST_CASE("the element-wise fast paths (tables, broadcast rows) equal the scalar
   run_both(r);
 }
 
-TEST_CASE("tpu.Add/Sub/Mul/AddConst in float run their TOP op; an int32 result runs integer arithmetic") {
+TEST_CASE("tpu.Add/Sub/Mul/AddConst in float run their TOP op, an int32 result runs integer arithmetic") {
   std::mt19937 rng(2);
   const tensor a = random_floats(rng, {2, 3}), b = random_floats(rng, {1, 3});
   op_call c("tpu.Add");

@@ -64,7 +64,7 @@ TEST_CASE("tpu.Softmax int8: table[max - x] / (sum * s_out), rounded: [10, 8, 0]
   CHECK(ints(run_both(c)) == std::vector<std::int64_t>{58, 48, 21});
 }
 
-TEST_CASE("tpu.Softmax's row loops equal the reference on every axis; the float form runs top.Softmax") {
+TEST_CASE("tpu.Softmax's row loops equal the reference on every axis, the float form runs top.Softmax") {
   std::mt19937 rng(9);
   for (std::int64_t axis = 0; axis < 4; ++axis)
     for (dtype t : {dtype::i8, dtype::u8}) {
@@ -88,7 +88,7 @@ TEST_CASE("tpu.Softmax's row loops equal the reference on every axis; the float 
   }
 }
 
-TEST_CASE("tpu.Relu: integer max(x, 0) (at 0 whatever the zero point), relu_limit when positive; float form top.Relu") {
+TEST_CASE("tpu.Relu: integer max(x, 0) (at 0 whatever the zero point), relu_limit when positive, float form top.Relu") {
   op_call c("tpu.Relu");
   c.in(i8({4}, {-3, 0, 5, 100}), qtype(dtype::i8, {4}, 0.1)).out(qtype(dtype::i8, {4}, 0.1));
   CHECK(ints(run_both(c)) == std::vector<std::int64_t>{0, 0, 5, 100});

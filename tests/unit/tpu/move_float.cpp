@@ -122,7 +122,7 @@ TEST_CASE("data movement runs the TOP kernels on the stored int8 values, TPU-MLI
   }
 }
 
-TEST_CASE("tpu.Pad fills with its value as stored (the lowering's round(val / s + zp)); tpu.Upsample repeats values and applies its relu") {
+TEST_CASE("tpu.Pad fills with its value as stored (the lowering's round(val / s + zp)), tpu.Upsample repeats values and applies its relu") {
   op_call p("tpu.Pad");
   tpu::pad_op::attributes a;
   a.paddings = std::vector<std::int64_t>{0, 1, 0, 2};
@@ -150,7 +150,7 @@ TEST_CASE("tpu.Pad fills with its value as stored (the lowering's round(val / s 
   run_both(u);
 }
 
-TEST_CASE("tpu.Concat joins int8 inputs; on CV18xx an input with (multiplier, rshift) != (1, 0) is requantized first") {
+TEST_CASE("tpu.Concat joins int8 inputs, on CV18xx an input with (multiplier, rshift) != (1, 0) is requantized first") {
   const tensor a = i8({1, 2}, {10, -10}), b = i8({1, 1}, {100});
   tpu::concat_op::attributes at;
   at.axis = top::si32(1);

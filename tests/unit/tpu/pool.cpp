@@ -55,7 +55,7 @@ TEST_CASE("bm1684x AvgPool 2x2 (1, 2): 11.5 -> 12, -11.5 -> -11, 11.75 -> 12 (sp
   CHECK(ints(run.run({{"x", xf}}).values[static_cast<std::size_t>(p)]) == std::vector<std::int64_t>{12, -11, 12});
 }
 
-TEST_CASE("bm1684x AvgPool 3x3 (57, 9): nine 127s -> 127; a corner without count_include_pad -> round(41.5 * 9) = 374 -> 42 (spec 7.3)") {
+TEST_CASE("bm1684x AvgPool 3x3 (57, 9): nine 127s -> 127, a corner without count_include_pad -> round(41.5 * 9) = 374 -> 42 (spec 7.3)") {
   auto a = pool(3, 1, {0, 0, 0, 0});
   a.multiplier = top::si32(57);
   a.rshift = top::si32(9);
@@ -81,7 +81,7 @@ TEST_CASE("bm1684 AvgPool uses the reciprocal table: 3x3 -> (57, 9), nine 127s -
         std::vector<std::int64_t>{127});
 }
 
-TEST_CASE("cv183x AvgPool: (113, 10) gives nine 127s -> 126.13 -> 126; (64, 8) gives -11.5 -> HalfUp -11 (spec 7.6)") {
+TEST_CASE("cv183x AvgPool: (113, 10) gives nine 127s -> 126.13 -> 126, (64, 8) gives -11.5 -> HalfUp -11 (spec 7.6)") {
   auto a = pool(3, 1, {0, 0, 0, 0});
   a.multiplier = top::si32(113);
   a.rshift = top::si32(10);
@@ -107,7 +107,7 @@ TEST_CASE("asymmetric AvgPool: avg * kh * kw * scale + offset, the padding fille
   CHECK(ints(run_both(pool_call("bm1684x", x, c.types[0], c.results[0], a, true))) == std::vector<std::int64_t>{30, 20, 22, 15});
 }
 
-TEST_CASE("symmetric AvgPool without multiplier and rshift rounds the average; do_relu clamps at the output zero point") {
+TEST_CASE("symmetric AvgPool without multiplier and rshift rounds the average, do_relu clamps at the output zero point") {
   auto a = pool(2, 2, {0, 0, 0, 0});
   const tensor x = i8({1, 2, 2, 2}, {1, 2, 2, 2, -1, -2, -2, -2});
   const auto xt = qtype(dtype::i8, {1, 2, 2, 2}, 0.1), yt = qtype(dtype::i8, {1, 2, 1, 1}, 0.1);
@@ -164,7 +164,7 @@ TEST_CASE("the integer pooling loops equal the scalar reference on random geomet
   CHECK(n == 72);
 }
 
-TEST_CASE("tpu.Pool2D in float runs top.AvgPool/top.MaxPool with the fused relu; adaptive pooling to the declared size") {
+TEST_CASE("tpu.Pool2D in float runs top.AvgPool/top.MaxPool with the fused relu, adaptive pooling to the declared size") {
   std::mt19937 rng(4);
   const tensor x = random_floats(rng, {1, 2, 5, 5});
   auto a = pool(3, 2, {1, 1, 1, 1});

@@ -56,7 +56,7 @@ TEST_CASE("Relu after an op with two readers, or after a non-fusing op, stays", 
   CHECK_FALSE(node_named(g, "c_Conv").attributes<top::conv_op>().do_relu);
 }
 
-TEST_CASE("Add + Relu becomes one Add named like the Relu; MatMul too", "[transforms]") {
+TEST_CASE("Add + Relu becomes one Add named like the Relu, MatMul too", "[transforms]") {
   builder b;
   const int x = b.input("x", {2, 6}), y = b.input("y", {2, 6});
   const int add = b.op<top::add_op>({x, y}, "83_Add");
@@ -70,7 +70,7 @@ TEST_CASE("Add + Relu becomes one Add named like the Relu; MatMul too", "[transf
   CHECK(count_ops(g, "top.Relu") == 0);
 }
 
-TEST_CASE("Clip(0, 6) becomes a limited Relu that fuses; other Clips stay", "[transforms]") {
+TEST_CASE("Clip(0, 6) becomes a limited Relu that fuses, other Clips stay", "[transforms]") {
   builder b;
   const int x = b.input("x", {1, 2, 6, 6});
   const int c = b.op<top::conv_op>({x, b.random_weight("w", {2, 2, 3, 3}, -3, 3), b.none}, "c_Conv", conv3x3());
@@ -84,7 +84,7 @@ TEST_CASE("Clip(0, 6) becomes a limited Relu that fuses; other Clips stay", "[tr
   CHECK(node_named(g, "k_Clip").is<top::clip_op>());
 }
 
-TEST_CASE("BatchNorm folds into the Conv before it; a following Relu then names the Conv", "[transforms]") {
+TEST_CASE("BatchNorm folds into the Conv before it, a following Relu then names the Conv", "[transforms]") {
   builder b;
   const int x = b.input("x", {1, 3, 7, 7});
   const int c = b.op<top::conv_op>({x, b.random_weight("w", {5, 3, 3, 3}), b.random_weight("cb", {5})}, "c_Conv", conv3x3());
@@ -127,7 +127,7 @@ TEST_CASE("BatchNorm without a foldable Conv becomes a Scale with its name", "[t
   CHECK(g.values[static_cast<std::size_t>(s.operands[2])].name == "bn_BatchNormalization_bias");
 }
 
-TEST_CASE("A spatial zero Pad folds into the Conv after it; channel pads and pads before MaxPool stay", "[transforms]") {
+TEST_CASE("A spatial zero Pad folds into the Conv after it, channel pads and pads before MaxPool stay", "[transforms]") {
   builder b;
   const int x = b.input("x", {1, 3, 10, 9});
   top::pad_op::attributes sp;
@@ -151,7 +151,7 @@ TEST_CASE("A spatial zero Pad folds into the Conv after it; channel pads and pad
   CHECK(*node_named(g, "79_Conv").attributes<top::conv_op>().pads == std::vector<std::int64_t>{1, 1, 2, 2});
 }
 
-TEST_CASE("HardSigmoid(x) * x becomes HardSwish named after the Mul's ONNX output; the SE gate stays", "[transforms]") {
+TEST_CASE("HardSigmoid(x) * x becomes HardSwish named after the Mul's ONNX output, the SE gate stays", "[transforms]") {
   builder b;
   const int x = b.input("x", {1, 4, 5, 5});
   top::hard_sigmoid_op::attributes hs;
@@ -269,7 +269,7 @@ TEST_CASE("decomposed GELU becomes top.GELU in its three orderings", "[transform
   CHECK(g.nodes.size() == 5);
 }
 
-TEST_CASE("identity Reshape / Permute / MulConst 1 / AddConst 0 go; Reshape chains merge", "[transforms]") {
+TEST_CASE("identity Reshape / Permute / MulConst 1 / AddConst 0 go, Reshape chains merge", "[transforms]") {
   builder b;
   const int x = b.input("x", {2, 3, 4});
   top::reshape_op::attributes same;
@@ -328,7 +328,7 @@ TEST_CASE("MatMul + Add stays when the addend is not a per-column bias or the Ma
   CHECK(count_ops(g, "top.MatMul") == 4);
 }
 
-TEST_CASE("a Slice keeping everything and a Pad of nothing go; real slices, reversals and pads stay", "[transforms]") {
+TEST_CASE("a Slice keeping everything and a Pad of nothing go, real slices, reversals and pads stay", "[transforms]") {
   builder b;
   const int x = b.input("x", {1, 4, 6});
   auto slice = [&](int in, std::vector<std::int64_t> off, std::vector<std::int64_t> end, std::vector<std::int64_t> step,
