@@ -202,7 +202,7 @@ inline bool abs_histogram_pass(std::span<const float> x, float width, std::span<
       ++h2[idx[j + 2]];
       ++h3[idx[j + 3]];
     }
-    for (; j < pending; ++j) ++h[0][idx[j]];
+    for (; j < pending; ++j) ++h0[idx[j]];
     pending = 0;
   };
   if (range) {
